@@ -1,0 +1,1 @@
+// BLAKE3 kernel: see issue 2.

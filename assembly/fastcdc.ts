@@ -1,0 +1,1 @@
+// FastCDC-2020 kernel: see issue 2.

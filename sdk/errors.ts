@@ -1,0 +1,36 @@
+/**
+ * The SDK's one error class. `code` says what went wrong in a word a program
+ * can branch on; the message names the offending value and the limit it broke.
+ *
+ * @example
+ * try { chunk(bytes, { min: 10 }) } catch (e) {
+ *   if (e instanceof DeltaflareError && e.code === 'INVALID_ARGUMENT') ...
+ * }
+ */
+export class DeltaflareError extends Error {
+  override readonly name = 'DeltaflareError';
+  constructor(
+    readonly code: DeltaflareErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`deltaflare: ${message}`, options);
+  }
+}
+
+export type DeltaflareErrorCode =
+  /** An argument is outside its documented range or of the wrong type. */
+  | 'INVALID_ARGUMENT'
+  /** A kernel function was called before `init()` resolved. */
+  | 'NOT_INITIALIZED'
+  /** The wasm kernels could not be loaded in this runtime. */
+  | 'KERNELS_UNAVAILABLE';
+
+/** Throws INVALID_ARGUMENT unless `lo <= value <= hi`, naming the limit. */
+export function checkRange(name: string, value: number, lo: number, hi: number): void {
+  if (!Number.isInteger(value)) {
+    throw new DeltaflareError('INVALID_ARGUMENT', `${name} must be an integer, got ${value}`);
+  }
+  if (value < lo) throw new DeltaflareError('INVALID_ARGUMENT', `${name} ${value} is below the minimum ${lo}`);
+  if (value > hi) throw new DeltaflareError('INVALID_ARGUMENT', `${name} ${value} is above the maximum ${hi}`);
+}

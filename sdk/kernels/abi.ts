@@ -1,0 +1,36 @@
+// The exports of the kernels' wasm module (assembly/index.ts), as JavaScript
+// sees them. Pointers are byte addresses in `memory`; wasm u64 arguments and
+// results are bigint. One section per kernel file in assembly/.
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  /** assembly/scratch.ts: ensures `size` bytes of scratch, returns its address. */
+  scratch(size: number): number;
+
+  // assembly/crc32.ts
+  /** zlib crc32(crc, buf, len). */
+  crc32Update(crc: number, ptr: number, len: number): number;
+  /** zlib crc32_combine(crcA, crcB, lenB). */
+  crc32Combine(crcA: number, crcB: number, lenB: bigint): number;
+
+  // assembly/blake3.ts
+  /** Resets the incremental hasher held in the module's state area. */
+  blake3Reset(): void;
+  blake3Update(ptr: number, len: number): void;
+  /** Writes the 32-byte digest of everything given since the last reset. */
+  blake3Finalize(outPtr: number): void;
+  /** Address and size of the incremental state, so a wrapper can save and restore it. */
+  blake3StatePtr(): number;
+  blake3StateSize(): number;
+  /** One-shot digest of `len` bytes at `ptr`, written to `outPtr` (32 bytes). */
+  blake3Hash(ptr: number, len: number, outPtr: number): void;
+  /**
+   * Digests of `count` consecutive chunks of the bytes at `ptr`: chunk i ends
+   * at offset ends[i] (u32 array at `endsPtr`), starts at ends[i-1] (0 for i=0).
+   * Writes count*32 bytes at `outPtr`.
+   */
+  blake3Chunks(ptr: number, endsPtr: number, count: number, outPtr: number): void;
+
+  // assembly/fastcdc.ts: owned by the chunker work; see sdk/kernels/chunker.ts.
+  [name: string]: unknown;
+}
