@@ -7,7 +7,7 @@ import { scalarWasm, simdWasm } from './wasm.generated.js';
 export * from './api.js';
 export { simdSupported, KernelInstance } from './instance.js';
 
-const decode = (base64: string): Uint8Array => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+const decode = (base64: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 
 /**
  * Loads the kernels (the SIMD build where the runtime supports it) and makes

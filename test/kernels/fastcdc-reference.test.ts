@@ -6,9 +6,10 @@ const fixture = JSON.parse(readFileSync(new URL('../fixtures/fastcdc2020.json', 
 const image = new Uint8Array(readFileSync(new URL('../fixtures/SekienAkashita.jpg', import.meta.url)));
 
 describe('FastCDC-2020 test reference', () => {
-  it.each(fixture.cases.map((c: any) => [c.min, c.avg, c.max, c.level, c.lengths]))(
-    'should give the published cut points for min %i avg %i max %i level %i',
-    (min, avg, max, level, lengths) => {
+  type Case = { min: number; avg: number; max: number; level: number; lengths: number[] };
+  it.each(fixture.cases as Case[])(
+    'should give the published cut points for min $min avg $avg max $max level $level',
+    ({ min, avg, max, level, lengths }) => {
       expect(referenceChunks(image, { min, avg, max, level })).toEqual(lengths);
     },
   );

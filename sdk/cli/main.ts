@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// The `deltaflare` command: one file per subcommand, dispatched here.
+import { DeltaflareError } from '../errors.js';
+import { chunksCommand } from './chunks.js';
+import { hashCommand } from './hash.js';
+import { UsageError } from './usage.js';
+
+const USAGE = `Usage: deltaflare <command> [options]
+
+Commands:
+  hash [--algo blake3|crc32] FILE...     print "<hex>  <file>" per file, as b3sum does
+  chunks FILE [--min N] [--avg N] [--max N] [--level L]
+                                         print "offset length crc32 blake3" per FastCDC-2020 chunk
+                                         (defaults: min 2048, avg 8192, max 65536, level 1)
+
+Options:
+  -h, --help                             show this help`;
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  hash: hashCommand,
+  chunks: chunksCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    console.log(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`deltaflare: unknown command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await command(args);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`deltaflare ${name}: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof DeltaflareError && e.code === 'INVALID_ARGUMENT') {
+      console.error(e.message);
+      return 2;
+    }
+    console.error(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,32 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Bad command-line arguments: the CLI prints the usage and exits with 2. */
+export class UsageError extends Error {}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** node:util parseArgs, with its errors turned into UsageError. */
+export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): ParsedArgs {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true }) as ParsedArgs;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** A non-negative integer option, or UsageError naming it. */
+export function integer(name: string, value: string | boolean | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw new UsageError(`--${name} needs a value`);
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got '${value}'`);
+  return Number(value);
+}
+
+/** Lower-case hex of bytes. */
+export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
+/** A CRC32 as 8 hex digits. */
+export const hex32 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
