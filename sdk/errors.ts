@@ -24,7 +24,13 @@ export type DeltaflareErrorCode =
   /** A kernel function was called before `init()` resolved. */
   | 'NOT_INITIALIZED'
   /** The wasm kernels could not be loaded in this runtime. */
-  | 'KERNELS_UNAVAILABLE';
+  | 'KERNELS_UNAVAILABLE'
+  /** A protocol message is truncated, inconsistent or out of range (see docs/protocol.md). */
+  | 'MALFORMED'
+  /** A protocol message has a version this build does not speak. */
+  | 'UNSUPPORTED_VERSION'
+  /** A sync plan does not tile the new file, reads outside the basis, or breaks an ordering rule. */
+  | 'INVALID_PLAN';
 
 /** Throws INVALID_ARGUMENT unless `lo <= value <= hi`, naming the limit. */
 export function checkRange(name: string, value: number, lo: number, hi: number): void {
