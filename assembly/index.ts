@@ -5,3 +5,4 @@ export { scratch } from './scratch';
 export * from './crc32';
 export * from './blake3';
 export * from './fastcdc';
+export * from './cdc-segments';

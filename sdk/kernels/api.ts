@@ -5,6 +5,7 @@ import { DeltaflareError } from '../errors.js';
 import * as b3 from './blake3.js';
 import * as cdc from './chunker.js';
 import * as crc from './crc32.js';
+import * as seg from './segments.js';
 import type { KernelInstance } from './instance.js';
 
 import type { Blake3Hasher } from './blake3.js';
@@ -12,6 +13,8 @@ import type { Chunk, ChunkOptions, Chunker } from './chunker.js';
 
 export type { Chunk, ChunkOptions, Chunker } from './chunker.js';
 export type { Blake3Hasher } from './blake3.js';
+export type { SegmentPlace, SegmentScan } from './segments.js';
+export { SegmentStitcher } from './segments.js';
 
 /** All kernels of one wasm instance. Not shared between threads: make one per worker. */
 export class Kernels {
@@ -44,6 +47,14 @@ export class Kernels {
   /** FastCDC-2020 chunks of `bytes` (offset, length, crc32, and blake3 when asked). */
   chunk(bytes: Uint8Array, options?: ChunkOptions): Chunk[] {
     return cdc.chunk(this.instance, bytes, options);
+  }
+  /** Parallel chunking, per worker: the records of one segment (see segments.ts). */
+  scanSegment(segment: Uint8Array, place: seg.SegmentPlace, options?: ChunkOptions): seg.SegmentScan {
+    return seg.scanSegment(this.instance, segment, place, options);
+  }
+  /** Parallel chunking, in order: joins segment scans into the sequential chunks. Calls no wasm. */
+  createSegmentStitcher(options?: ChunkOptions): seg.SegmentStitcher {
+    return new seg.SegmentStitcher(seg.cdcTables(this.instance), options);
   }
   /** A streaming chunker: the same chunks whatever the sizes of the pieces pushed. */
   createChunker(options?: ChunkOptions): Chunker {
@@ -80,3 +91,8 @@ export const crc32Combine = (crcA: number, crcB: number, lengthB: number): numbe
 export const chunk = (bytes: Uint8Array, options?: ChunkOptions): Chunk[] => defaultKernels().chunk(bytes, options);
 /** A streaming FastCDC-2020 chunker. @example const c = createChunker(); c.push(a); c.push(b); c.finish() */
 export const createChunker = (options?: ChunkOptions): Chunker => defaultKernels().createChunker(options);
+/** The records of one segment for parallel chunking. @example scanSegment(file.subarray(a, b), { offset: a, lookbehind: file.subarray(a - 47, a) }) */
+export const scanSegment = (segment: Uint8Array, place: seg.SegmentPlace, options?: ChunkOptions): seg.SegmentScan =>
+  defaultKernels().scanSegment(segment, place, options);
+/** Joins segment scans in file order. @example const s = createSegmentStitcher(); s.push(scan, bytes); s.finish() */
+export const createSegmentStitcher = (options?: ChunkOptions): seg.SegmentStitcher => defaultKernels().createSegmentStitcher(options);
