@@ -5,6 +5,7 @@
 // The file digest is the BLAKE3 of the concatenated chunk digests (the
 // manifest root), so a server can verify a rebuilt file from hashes it already
 // has: copied chunks keep their stored digests, only literal bytes are hashed.
+import { DeltaflareError } from '../errors.js';
 import type { ChunkingSpec } from './chunking.js';
 
 export interface Manifest {
@@ -28,4 +29,68 @@ export function chunkOffsets(m: Pick<Manifest, 'lengths'>): Float64Array {
 /** The digest of chunk i (a view, not a copy). */
 export function chunkHash(m: Pick<Manifest, 'hashes'>, i: number): Uint8Array {
   return m.hashes.subarray(i * 32, i * 32 + 32);
+}
+
+// Binary form of a manifest, for storage (little-endian throughout):
+//   0  4 B   magic "DFM1"
+//   4  4 B   u32 chunking kind: 0 = cdc, 1 = fixed
+//   8  16 B  u32 x 4: cdc min, avg, max, level | fixed block, 0, 0, 0
+//  24  8 B   u64 size
+//  32  4 B   u32 chunk count n
+//  36  4n B  lengths, then 4n B crcs, then 32n B hashes
+const MANIFEST_MAGIC = 0x314d4644; // "DFM1" read as a little-endian u32
+const MANIFEST_HEADER = 36;
+
+/** Encodes a manifest as bytes (36 + 40 per chunk). */
+export function encodeManifest(m: Manifest): Uint8Array {
+  const n = m.lengths.length;
+  if (m.crcs.length !== n || m.hashes.length !== n * 32) {
+    throw new DeltaflareError('INVALID_ARGUMENT', `manifest has ${n} lengths, ${m.crcs.length} crcs and ${m.hashes.length} hash bytes (want ${n * 32})`);
+  }
+  const out = new Uint8Array(MANIFEST_HEADER + 40 * n);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, MANIFEST_MAGIC, true);
+  const c = m.chunking;
+  const params = c.kind === 'cdc' ? [c.min, c.avg, c.max, c.level] : [c.block, 0, 0, 0];
+  v.setUint32(4, c.kind === 'cdc' ? 0 : 1, true);
+  params.forEach((p, i) => v.setUint32(8 + 4 * i, p, true));
+  v.setBigUint64(24, BigInt(m.size), true);
+  v.setUint32(32, n, true);
+  for (let i = 0; i < n; i++) {
+    v.setUint32(MANIFEST_HEADER + 4 * i, m.lengths[i], true);
+    v.setUint32(MANIFEST_HEADER + 4 * n + 4 * i, m.crcs[i], true);
+  }
+  out.set(m.hashes, MANIFEST_HEADER + 8 * n);
+  return out;
+}
+
+/** Decodes `encodeManifest` output; throws INVALID_ARGUMENT naming the first thing that is wrong. */
+export function decodeManifest(bytes: Uint8Array): Manifest {
+  const bad = (why: string) => new DeltaflareError('INVALID_ARGUMENT', `manifest bytes: ${why}`);
+  if (bytes.length < MANIFEST_HEADER) throw bad(`${bytes.length} bytes is shorter than the ${MANIFEST_HEADER}-byte header`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (v.getUint32(0, true) !== MANIFEST_MAGIC) throw bad('magic is not "DFM1"');
+  const kind = v.getUint32(4, true);
+  const p = [0, 1, 2, 3].map((i) => v.getUint32(8 + 4 * i, true));
+  let chunking: ChunkingSpec;
+  if (kind === 0) chunking = { kind: 'cdc', min: p[0], avg: p[1], max: p[2], level: p[3] };
+  else if (kind === 1) chunking = { kind: 'fixed', block: p[0] };
+  else throw bad(`chunking kind ${kind} is neither 0 (cdc) nor 1 (fixed)`);
+  const size = v.getBigUint64(24, true);
+  if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`size ${size} is above 2^53 - 1`);
+  const n = v.getUint32(32, true);
+  const want = MANIFEST_HEADER + 40 * n;
+  if (bytes.length !== want) throw bad(`${bytes.length} bytes, want ${want} for ${n} chunks`);
+  const lengths = new Uint32Array(n);
+  const crcs = new Uint32Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    lengths[i] = v.getUint32(MANIFEST_HEADER + 4 * i, true);
+    crcs[i] = v.getUint32(MANIFEST_HEADER + 4 * n + 4 * i, true);
+    if (lengths[i] === 0) throw bad(`chunk ${i} has length 0`);
+    sum += lengths[i];
+  }
+  if (sum !== Number(size)) throw bad(`chunk lengths sum to ${sum}, not the size ${size}`);
+  const hashes = bytes.slice(MANIFEST_HEADER + 8 * n, want);
+  return { chunking, size: Number(size), lengths, crcs, hashes };
 }

@@ -1,0 +1,78 @@
+// Upload session records of the fs store: one JSON file per session under
+// `<dir>/.deltaflare/sessions/<id>.json`, replaced atomically on every put.
+import { join } from 'node:path';
+import { type FsFacade, errno, ioError, readSmallFile, writeFileAtomic } from './fs-facade.js';
+import { MAX_SESSION_BYTES, type SessionRecord, StoreError, checkSessionId } from './store.js';
+
+/** Encodes a session record, enforcing MAX_SESSION_BYTES (shared by every backend). */
+export function encodeSession(record: SessionRecord): Uint8Array {
+  checkSessionId(record.id);
+  const bytes = new TextEncoder().encode(JSON.stringify(record));
+  if (bytes.length > MAX_SESSION_BYTES) {
+    throw new StoreError('LIMIT', `session ${record.id} is ${bytes.length} bytes as JSON, above the limit ${MAX_SESSION_BYTES}`);
+  }
+  return bytes;
+}
+
+/** The session files of one fs store. */
+export class FsSessions {
+  constructor(
+    private readonly fs: FsFacade,
+    /** `<dir>/.deltaflare/sessions` */
+    readonly dir: string,
+  ) {}
+
+  async put(record: SessionRecord): Promise<void> {
+    const bytes = encodeSession(record);
+    try {
+      await writeFileAtomic(this.fs, join(this.dir, `${record.id}.json`), bytes);
+    } catch (e) {
+      throw ioError(`put session ${record.id}`, e);
+    }
+  }
+
+  /** The record, or null. IO if the file exists but is not a record (atomic writes make that a disk fault). */
+  async get(id: string): Promise<SessionRecord | null> {
+    checkSessionId(id);
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await readSmallFile(this.fs, join(this.dir, `${id}.json`));
+    } catch (e) {
+      throw ioError(`get session ${id}`, e);
+    }
+    if (!bytes) return null;
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes)) as SessionRecord;
+    } catch (e) {
+      throw ioError(`session ${id} is not valid JSON`, e);
+    }
+  }
+
+  /** Removes a record (no-op if absent). */
+  async delete(id: string): Promise<void> {
+    checkSessionId(id);
+    try {
+      await this.fs.unlink(join(this.dir, `${id}.json`));
+    } catch (e) {
+      if (errno(e) !== 'ENOENT') throw ioError(`delete session ${id}`, e);
+    }
+  }
+
+  /** Every readable record (unreadable files are skipped here; `get` reports them). */
+  async all(): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    let entries;
+    try {
+      entries = await this.fs.readdir(this.dir);
+    } catch (e) {
+      throw ioError('list sessions', e);
+    }
+    for (const e of entries) {
+      const m = /^([A-Za-z0-9_-]{1,128})\.json$/.exec(e.name);
+      if (!m) continue;
+      const r = await this.get(m[1]).catch(() => null);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+}
