@@ -30,7 +30,9 @@ export type DeltaflareErrorCode =
   /** A protocol message has a version this build does not speak. */
   | 'UNSUPPORTED_VERSION'
   /** A sync plan does not tile the new file, reads outside the basis, or breaks an ordering rule. */
-  | 'INVALID_PLAN';
+  | 'INVALID_PLAN'
+  /** A part's CRC32 does not match its bytes (corrupted in transit): send it again. */
+  | 'CHECKSUM_MISMATCH';
 
 /** Throws INVALID_ARGUMENT unless `lo <= value <= hi`, naming the limit. */
 export function checkRange(name: string, value: number, lo: number, hi: number): void {
