@@ -2,17 +2,7 @@
 // `<dir>/.deltaflare/sessions/<id>.json`, replaced atomically on every put.
 import { join } from 'node:path';
 import { type FsFacade, errno, ioError, readSmallFile, writeFileAtomic } from './fs-facade.js';
-import { MAX_SESSION_BYTES, type SessionRecord, StoreError, checkSessionId } from './store.js';
-
-/** Encodes a session record, enforcing MAX_SESSION_BYTES (shared by every backend). */
-export function encodeSession(record: SessionRecord): Uint8Array {
-  checkSessionId(record.id);
-  const bytes = new TextEncoder().encode(JSON.stringify(record));
-  if (bytes.length > MAX_SESSION_BYTES) {
-    throw new StoreError('LIMIT', `session ${record.id} is ${bytes.length} bytes as JSON, above the limit ${MAX_SESSION_BYTES}`);
-  }
-  return bytes;
-}
+import { type SessionRecord, checkSessionId, encodeSession } from './store.js';
 
 /** The session files of one fs store. */
 export class FsSessions {

@@ -70,9 +70,9 @@ abstract class FsHandle implements Staging {
     });
   }
 
-  readAt(offset: number, length: number): Promise<Uint8Array> {
+  async readAt(offset: number, length: number): Promise<Uint8Array> {
     checkReadLength('readAt', length);
-    return this.withTarget('readAt', async (f, size) => {
+    return await this.withTarget('readAt', async (f, size) => {
       checkSpan('readAt', offset, length, size);
       const buf = new Uint8Array(length);
       await readFully(this.host.fs, f, buf, offset);

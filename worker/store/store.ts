@@ -243,3 +243,13 @@ export function checkSessionId(id: string): void {
     throw new StoreError('INVALID_ARGUMENT', `session id ${JSON.stringify(id)} must be 1..128 characters of [A-Za-z0-9_-]`);
   }
 }
+
+/** A session record as JSON bytes, enforcing MAX_SESSION_BYTES (every backend stores it this way). */
+export function encodeSession(record: SessionRecord): Uint8Array {
+  checkSessionId(record.id);
+  const bytes = new TextEncoder().encode(JSON.stringify(record));
+  if (bytes.length > MAX_SESSION_BYTES) {
+    throw new StoreError('LIMIT', `session ${record.id} is ${bytes.length} bytes as JSON, above the limit ${MAX_SESSION_BYTES}`);
+  }
+  return bytes;
+}
