@@ -48,6 +48,10 @@ export class Kernels {
   chunk(bytes: Uint8Array, options?: ChunkOptions): Chunk[] {
     return cdc.chunk(this.instance, bytes, options);
   }
+  /** FastCDC-2020 cut points only: the end offset of every chunk (the last is bytes.length). */
+  cutPoints(bytes: Uint8Array, options?: ChunkOptions): Uint32Array {
+    return cdc.cutPoints(this.instance, bytes, options);
+  }
   /** Parallel chunking, per worker: the records of one segment (see segments.ts). */
   scanSegment(segment: Uint8Array, place: seg.SegmentPlace, options?: ChunkOptions): seg.SegmentScan {
     return seg.scanSegment(this.instance, segment, place, options);
@@ -89,6 +93,8 @@ export const crc32Combine = (crcA: number, crcB: number, lengthB: number): numbe
   defaultKernels().crc32Combine(crcA, crcB, lengthB);
 /** FastCDC-2020 chunks. @example chunk(bytes, { avg: 8192 }).map((c) => c.length) */
 export const chunk = (bytes: Uint8Array, options?: ChunkOptions): Chunk[] => defaultKernels().chunk(bytes, options);
+/** FastCDC-2020 chunk end offsets. @example cutPoints(bytes) // Uint32Array [8931, 19760, ...] */
+export const cutPoints = (bytes: Uint8Array, options?: ChunkOptions): Uint32Array => defaultKernels().cutPoints(bytes, options);
 /** A streaming FastCDC-2020 chunker. @example const c = createChunker(); c.push(a); c.push(b); c.finish() */
 export const createChunker = (options?: ChunkOptions): Chunker => defaultKernels().createChunker(options);
 /** The records of one segment for parallel chunking. @example scanSegment(file.subarray(a, b), { offset: a, lookbehind: file.subarray(a - 47, a) }) */
