@@ -46,13 +46,13 @@ const params = fc
 describe.each(['simd', 'scalar'])('FastCDC-2020 (%s build)', (name) => {
   const k = () => builds[name];
 
-  it.each(fixture.cases.map((c: any) => [c.min, c.avg, c.max, c.level, c.lengths]))(
+  it.each(fixture.cases.map((c: any) => [c.min, c.avg, c.max, c.level, c.lengths]) as [number, number, number, number, number[]][])(
     'should give the published cut points for min %i avg %i max %i level %i',
     (min, avg, max, level, want) => {
       const chunks = k().chunk(image, { min, avg, max, level });
       expect(lengths(chunks)).toEqual(want);
       let end = 0;
-      expect([...k().cutPoints(image, { min, avg, max, level })]).toEqual(want.map((n: number) => (end += n)));
+      expect([...k().cutPoints(image, { min, avg, max, level })]).toEqual(want.map((n) => (end += n)));
     },
   );
 
