@@ -146,4 +146,17 @@ describe('fs store files', () => {
     expectBytes(await drain(body), old);
     expectBytes(await readAll(store, 'disk'), next);
   });
+
+  it('should refuse to commit a staging area with writes in flight, and refuse writes once its commit began', async () => {
+    const data = bytes(1 << 20);
+    const s = await store.createStaging(data.length);
+    const writing = s.writeAt(0, data); // in flight: not awaited yet
+    await rejectsWith(store.commit('k', s.id, { expectedVersion: null }), 'CONFLICT');
+    await writing;
+    const committing = store.commit('k', s.id, { expectedVersion: null });
+    await Promise.resolve(); // let the commit take the key lock and seal the staging area
+    await rejectsWith(s.writeAt(0, bytes(10)), 'CONFLICT');
+    await committing;
+    expectBytes(await readAll(store, 'k'), data);
+  });
 });

@@ -22,6 +22,9 @@ export interface FsStagingHost {
   openInPlaceTarget(key: string, id: string): Promise<FileRef>;
   /** Forgets an in-place handle in this process; the marker stays. */
   endInPlace(key: string, id: string): void;
+  /** Counts an operation on a handle as in flight (CONFLICT if its commit has begun); `leave` ends it. */
+  enter(id: string): void;
+  leave(id: string): void;
 }
 
 /** Reads exactly `buf.length` bytes at `position` (IO if the file ends first). */
@@ -49,13 +52,19 @@ abstract class FsHandle implements Staging {
 
   protected async withTarget<T>(what: string, fn: (f: FileRef, size: number) => Promise<T>): Promise<T> {
     const fs = this.host.fs;
-    const f = await this.openTarget();
+    // Synchronously, before any await: a commit that starts after this line sees the operation in flight.
+    this.host.enter(this.id);
     try {
-      return await fn(f, Number((await fs.fstat(f)).size));
+      const f = await this.openTarget();
+      try {
+        return await fn(f, Number((await fs.fstat(f)).size));
+      } finally {
+        await fs.close(f).catch(() => undefined);
+      }
     } catch (e) {
       throw ioError(`${what} (${this.id})`, e);
     } finally {
-      await fs.close(f).catch(() => undefined);
+      this.host.leave(this.id);
     }
   }
 

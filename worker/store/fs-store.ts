@@ -75,6 +75,11 @@ export class FsStore implements Store, FsStagingHost {
   private readonly inPlace = new Map<string, { id: string; dev: string; ino: string }>();
   /** Bumped when an in-place rewrite of a key starts; open readers compare it after every read. */
   private readonly generations = new Map<string, number>();
+  /**
+   * Operations in flight per staging/in-place id, and whether its commit has
+   * begun: a write landing after the rename would change the committed file.
+   */
+  private readonly activity = new Map<string, { ops: number; sealed: boolean }>();
 
   private constructor(
     readonly dir: string,
@@ -143,7 +148,8 @@ export class FsStore implements Store, FsStagingHost {
     const entries = [];
     let i = 0;
     for (; i < keys.length && entries.length < limit; i++) {
-      const version = await this.current(keys[i]).catch(() => null);
+      // null: deleted since the walk.
+      const version = await this.current(keys[i]).catch((e) => Promise.reject(ioError(`list ${JSON.stringify(keys[i])}`, e)));
       if (version) entries.push({ key: keys[i], version });
     }
     return i < keys.length ? { entries, cursor: keys[i - 1] } : { entries };
@@ -259,11 +265,14 @@ export class FsStore implements Store, FsStagingHost {
     validateKey(key);
     if (opts.root !== undefined && !/^[0-9a-f]{64}$/.test(opts.root)) throw new StoreError('INVALID_ARGUMENT', `root ${JSON.stringify(opts.root)} is not 64 lowercase hex digits`);
     return this.locks.run(key, async () => {
+      this.seal(stagingId);
       try {
         const st = IN_PLACE_ID.test(stagingId) ? await this.swapInPlace(key, stagingId, opts) : await this.swapStaged(key, stagingId, opts);
         return await this.record(key, st, opts);
       } catch (e) {
         throw ioError(`commit ${JSON.stringify(key)}`, e);
+      } finally {
+        this.activity.delete(stagingId); // committed (the handle is spent) or failed (it may be used again)
       }
     });
   }
@@ -346,6 +355,24 @@ export class FsStore implements Store, FsStagingHost {
 
   endInPlace(key: string, id: string): void {
     if (this.inPlace.get(key)?.id === id) this.inPlace.delete(key);
+  }
+
+  enter(id: string): void {
+    const a = this.activity.get(id) ?? { ops: 0, sealed: false };
+    if (a.sealed) throw new StoreError('CONFLICT', `staging ${id} is being committed; no more writes`);
+    a.ops++;
+    this.activity.set(id, a);
+  }
+
+  leave(id: string): void {
+    const a = this.activity.get(id);
+    if (a && --a.ops === 0 && !a.sealed) this.activity.delete(id);
+  }
+
+  private seal(id: string): void {
+    const a = this.activity.get(id);
+    if (a && a.ops > 0) throw new StoreError('CONFLICT', `staging ${id} has ${a.ops} operation(s) in flight; commit after they finish`);
+    this.activity.set(id, { ops: 0, sealed: true });
   }
 
   // ---- internals ----
