@@ -48,13 +48,18 @@ describe('fs store files', () => {
     expect(v2.id).toMatch(/^v-/);
   });
 
-  it('should give a file changed behind the store a new version, even with size and mtime restored', async () => {
+  it('should give a file changed behind the store a new version, even with size and mtime restored exactly', async () => {
     const m = fakeManifest(8192);
-    const v1 = await put(store, 'k', bytes(8192), null, { manifest: m });
+    // A whole-millisecond mtime survives utimes exactly, so only ctime can tell the versions apart.
+    const t = new Date(1_700_000_000_000);
+    const s = await store.createStaging(8192);
+    await s.writeAt(0, bytes(8192));
+    await utimes(join(dir, '.deltaflare', 'staging', s.id), t, t);
+    const v1 = await store.commit('k', s.id, { expectedVersion: null, manifest: m });
     const path = join(dir, 'k');
-    const before = await stat(path);
-    await writeFile(path, bytes(8192)); // same size
-    await utimes(path, before.atime, before.mtime); // same mtime; ctime still moves
+    expect((await stat(path, { bigint: true })).mtimeNs).toBe(1_700_000_000_000_000_000n);
+    await writeFile(path, bytes(8192)); // same size, same inode
+    await utimes(path, t, t); // same mtime to the nanosecond
     const v2 = (await store.head('k'))!;
     expect(v2.id).not.toBe(v1.id);
     expect(v2.id).toMatch(/^h-/);
@@ -63,6 +68,13 @@ describe('fs store files', () => {
     expect(await store.getManifest('k', v2.id, chunkingId(m.chunking))).toBeNull();
     await rejectsWith(store.readRange('k', v1.id, 0, 10), 'CONFLICT');
     await rejectsWith(put(store, 'k', bytes(5), v1.id), 'CONFLICT');
+    // The same trick on a hand-placed file (no record): its stat-derived id must move too.
+    await store.putManifest('k', v2.id, m);
+    await writeFile(path, bytes(8192));
+    await utimes(path, t, t);
+    const v3 = (await store.head('k'))!;
+    expect(v3.id).not.toBe(v2.id);
+    expect(await store.getManifest('k', v3.id, chunkingId(m.chunking))).toBeNull();
   });
 
   it('should never write through a parent directory that is a symbolic link out of the store', async () => {
