@@ -12,6 +12,12 @@ export interface KernelExports {
   crc32Update(crc: number, ptr: number, len: number): number;
   /** zlib crc32_combine(crcA, crcB, lenB). */
   crc32Combine(crcA: number, crcB: number, lenB: bigint): number;
+  /** crc * x^(8*len) mod P: crc(A||B) = crc32Shift(crc(A), |B|) ^ crc(B). */
+  crc32Shift(crc: number, len: bigint): number;
+  /** Advances a raw (inverted, ~crc) state over `len` bytes; no pre/post inversion. */
+  crc32Raw(state: number, ptr: number, len: number): number;
+  /** Advances a raw state over exactly 16 bytes at `ptr` (the fused kernels' unit). */
+  crc32Step16(state: number, ptr: number): number;
 
   // assembly/blake3.ts (+ blake3-simd.ts, blake3-scalar.ts, blake3-lanes.ts)
   /** Resets the incremental hasher held in the module's state area. */
