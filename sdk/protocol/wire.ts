@@ -8,6 +8,7 @@
 // nothing; a bad byte throws DeltaflareError MALFORMED (or
 // UNSUPPORTED_VERSION) naming the field and the limit.
 import { DeltaflareError } from '../errors.js';
+import { Reader, Writer, arg, checkInt, malformed } from './bytes.js';
 import { crc32Js } from './crc32-js.js';
 import { PROTOCOL_VERSION, WIRE_LIMITS as L } from './messages.js';
 
@@ -17,7 +18,6 @@ export type MessageTypeName = keyof typeof MessageType;
 
 /** Bytes of the fixed header of every message type (magic, version, type, then fields up to 24). */
 export const HEADER_BYTES = 24;
-const TWO32 = 2 ** 32;
 
 /** A batch of weak signatures for new chunks [firstIndex, firstIndex + crcs.length). */
 export interface SignatureBatch {
@@ -88,104 +88,6 @@ export interface PartMessage {
 /** Options of the part codec: a faster CRC32 (e.g. the kernels' `k.crc32`) than the built-in one. */
 export interface CrcOption {
   crc32?: (bytes: Uint8Array) => number;
-}
-
-const malformed = (message: string): DeltaflareError => new DeltaflareError('MALFORMED', message);
-
-/** Bounds-checked little-endian reads that name the field on failure. */
-class Reader {
-  private readonly view: DataView;
-  offset = 0;
-  constructor(readonly bytes: Uint8Array, readonly what: string) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  need(n: number, field: string): void {
-    if (this.offset + n > this.bytes.length) {
-      throw malformed(`${this.what}: truncated at ${field} (offset ${this.offset} + ${n} > ${this.bytes.length} bytes)`);
-    }
-  }
-  u8(field: string): number {
-    this.need(1, field);
-    return this.view.getUint8(this.offset++);
-  }
-  u16(field: string): number {
-    this.need(2, field);
-    const v = this.view.getUint16(this.offset, true);
-    this.offset += 2;
-    return v;
-  }
-  u32(field: string): number {
-    this.need(4, field);
-    const v = this.view.getUint32(this.offset, true);
-    this.offset += 4;
-    return v;
-  }
-  u64(field: string): number {
-    this.need(8, field);
-    const lo = this.view.getUint32(this.offset, true);
-    const hi = this.view.getUint32(this.offset + 4, true);
-    if (hi > 0x1fffff) throw malformed(`${this.what}: ${field} is above 2^53 - 1`);
-    this.offset += 8;
-    return hi * TWO32 + lo;
-  }
-  take(n: number, field: string): Uint8Array {
-    this.need(n, field);
-    const out = this.bytes.subarray(this.offset, this.offset + n);
-    this.offset += n;
-    return out;
-  }
-  zeros(n: number, field: string): void {
-    for (let i = 0; i < n; i++) if (this.u8(field) !== 0) throw malformed(`${this.what}: ${field} must be 0`);
-  }
-  end(): void {
-    if (this.offset !== this.bytes.length) {
-      throw malformed(`${this.what}: ${this.bytes.length - this.offset} trailing bytes after ${this.offset}`);
-    }
-  }
-  /** Checks that exactly `n` bytes remain before allocating anything sized from counts. */
-  expectRemaining(n: number, field: string): void {
-    const left = this.bytes.length - this.offset;
-    if (left !== n) throw malformed(`${this.what}: ${field} need ${n} more bytes, body has ${left}`);
-  }
-}
-
-/** Little-endian writes into a buffer of known size. */
-class Writer {
-  readonly bytes: Uint8Array;
-  private readonly view: DataView;
-  offset = 0;
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    this.view = new DataView(this.bytes.buffer);
-  }
-  u8(v: number): void {
-    this.view.setUint8(this.offset++, v);
-  }
-  u16(v: number): void {
-    this.view.setUint16(this.offset, v, true);
-    this.offset += 2;
-  }
-  u32(v: number): void {
-    this.view.setUint32(this.offset, v, true);
-    this.offset += 4;
-  }
-  u64(v: number): void {
-    this.view.setUint32(this.offset, v % TWO32, true);
-    this.view.setUint32(this.offset + 4, Math.floor(v / TWO32), true);
-    this.offset += 8;
-  }
-  zeros(n: number): void {
-    this.offset += n; // the buffer starts zeroed
-  }
-  put(b: Uint8Array): void {
-    this.bytes.set(b, this.offset);
-    this.offset += b.length;
-  }
-}
-
-const arg = (message: string): DeltaflareError => new DeltaflareError('INVALID_ARGUMENT', message);
-function checkInt(field: string, v: number, lo: number, hi: number, fail: (m: string) => DeltaflareError): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw fail(`${field} ${v} is outside ${lo}..${hi}`);
 }
 
 function writeHeader(w: Writer, type: MessageTypeName): void {

@@ -57,7 +57,7 @@ const matches: fc.Arbitrary<Matches> = fc
 
 /** Disjoint sorted ranges [offset, offset + length) with gaps: destinations of ops. */
 const ranges = (max: number): fc.Arbitrary<Array<{ at: number; length: number }>> =>
-  fc.array(fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 5000 })), { minLength: 0, maxLength: max }).map((xs) => {
+  fc.array(fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 600 })), { minLength: 0, maxLength: max }).map((xs) => {
     let at = 0;
     return xs.map(([gap, length]) => {
       const r = { at: at + gap, length };
