@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunkingId } from '../../sdk/protocol/chunking.js';
 import { FsStore } from '../../worker/store/fs-store.js';
 import { type FaultRule, errnoError, faultyFs, normalize } from './fs-faults.js';
-import { bytes, expectBytes, fakeManifest, put, readAll, rejectsWith } from './helpers.js';
+import { bytes, expectBytes, fakeManifest, put, readAll, rejectsWith, session } from './helpers.js';
 
 let dir: string;
 let log: string[];
@@ -128,7 +128,7 @@ describe('fs store durability', () => {
   it('should leave no temp file behind when a metadata write fails', async () => {
     await put(store, 'k.img', bytes(10), null);
     rule = (op, path) => (op === 'fsync' && path.includes('.json.tmp-') ? errnoError('EIO') : undefined);
-    await rejectsWith(store.putSession({ id: 's1', key: 'k.img', basisVersion: null, size: 1, chunking: { kind: 'fixed', block: 4096 }, stagingId: 'st-x', parts: [], signatures: [], created: 0, expires: 1 }), 'IO');
+    await rejectsWith(store.putSession(session('s1')), 'IO');
     const names = await import('node:fs/promises').then((f) => f.readdir(join(dir, '.deltaflare', 'sessions')));
     expect(names).toEqual([]);
     expect(await readFile(join(dir, 'k.img'))).toHaveLength(10);

@@ -77,7 +77,7 @@ export function fakeManifest(size: number, chunking: ChunkingSpec = { kind: 'fix
 /** A session record with defaults. */
 export function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
   return {
-    id, key: 'k', basisVersion: null, size: 10, chunking: { kind: 'fixed', block: 4096 }, stagingId: 'st-none',
-    parts: [{ offset: 0, length: 10, crc32: 123 }], signatures: ['ab'], created: 1000, expires: 2000, ...over,
+    id, key: 'k', basisVersion: null, size: 10, chunking: { kind: 'fixed', block: 4096 }, inPlace: false, stagingId: 'st-none',
+    parts: [{ n: 0, offset: 0, length: 10, crc32: 123 }], signatures: [[0, 1]], created: 1000, expires: 2000, ...over,
   };
 }

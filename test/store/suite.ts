@@ -173,7 +173,26 @@ export function storeSuite(name: string, make: MakeStore): void {
       await store.deleteSession('live-2');
       expect(await store.getSession('live-2')).toBeNull();
       await rejectsWith(store.putSession(session('../x')), 'INVALID_ARGUMENT');
-      await rejectsWith(store.putSession(session('big', { signatures: ['x'.repeat(2_000_001)] })), 'LIMIT');
+      await rejectsWith(store.putSession(session('big', { extra: { pad: 'x'.repeat(2_000_001) } })), 'LIMIT');
+    });
+
+    it('should keep named blobs with a session and drop them with it, by delete or by sweep', async () => {
+      await store.putSession(session('b1', { expires: 2000 }));
+      await store.putSession(session('b2', { expires: 9000 }));
+      const sig = bytes(65_536 * 40); // one full signature batch: 65,536 chunks x (4 + 4 + 32) bytes
+      await store.putSessionBlob('b1', 'sig-0', sig);
+      await store.putSessionBlob('b1', 'plan', bytes(10));
+      await store.putSessionBlob('b2', 'plan', new Uint8Array([1, 2]));
+      expectBytes((await store.getSessionBlob('b1', 'sig-0'))!, sig);
+      expect(await store.listSessionBlobs('b1')).toEqual(['plan', 'sig-0']);
+      expect(await store.getSessionBlob('b1', 'nope')).toBeNull();
+      await rejectsWith(store.putSessionBlob('b1', '../x', bytes(1)), 'INVALID_ARGUMENT');
+      await store.putSessionBlob('b2', 'plan', new Uint8Array([3])); // replaces
+      expectBytes((await store.getSessionBlob('b2', 'plan'))!, new Uint8Array([3]));
+      expect(await store.sweep(3000)).toEqual(['b1']);
+      expect(await store.listSessionBlobs('b1')).toEqual([]);
+      await store.deleteSession('b2');
+      expect(await store.getSessionBlob('b2', 'plan')).toBeNull();
     });
 
     it('should sweep a staging area no session refers to once it is a day old', async () => {

@@ -1,8 +1,9 @@
 // Upload session records of the fs store: one JSON file per session under
-// `<dir>/.deltaflare/sessions/<id>.json`, replaced atomically on every put.
+// `<dir>/.deltaflare/sessions/<id>.json`, replaced atomically on every put,
+// and its blobs in `<id>.blobs/<name>` beside it.
 import { join } from 'node:path';
-import { type FsFacade, errno, ioError, readSmallFile, writeFileAtomic } from './fs-facade.js';
-import { type SessionRecord, checkSessionId, encodeSession } from './store.js';
+import { type FsFacade, errno, ioError, mkdirDurable, readSmallFile, writeFileAtomic } from './fs-facade.js';
+import { type SessionRecord, checkBlob, checkSessionId, encodeSession } from './store.js';
 
 /** The session files of one fs store. */
 export class FsSessions {
@@ -38,7 +39,7 @@ export class FsSessions {
     }
   }
 
-  /** Removes a record (no-op if absent). */
+  /** Removes a record and its blobs (no-op if absent); the record goes first, so a crash leaves only orphan blobs for sweep. */
   async delete(id: string): Promise<void> {
     checkSessionId(id);
     try {
@@ -46,6 +47,31 @@ export class FsSessions {
     } catch (e) {
       if (errno(e) !== 'ENOENT') throw ioError(`delete session ${id}`, e);
     }
+    await this.fs.rmTree(join(this.dir, `${id}.blobs`)).catch((e) => Promise.reject(ioError(`delete blobs of session ${id}`, e)));
+  }
+
+  async putBlob(id: string, name: string, bytes: Uint8Array): Promise<void> {
+    checkSessionId(id);
+    checkBlob(name, bytes);
+    try {
+      const dir = join(this.dir, `${id}.blobs`);
+      await mkdirDurable(this.fs, dir);
+      await writeFileAtomic(this.fs, join(dir, name), bytes);
+    } catch (e) {
+      throw ioError(`put blob ${name} of session ${id}`, e);
+    }
+  }
+
+  async getBlob(id: string, name: string): Promise<Uint8Array | null> {
+    checkSessionId(id);
+    checkSessionId(name, 'blob name');
+    return readSmallFile(this.fs, join(this.dir, `${id}.blobs`, name)).catch((e) => Promise.reject(ioError(`get blob ${name} of session ${id}`, e)));
+  }
+
+  async listBlobs(id: string): Promise<string[]> {
+    checkSessionId(id);
+    const entries = await this.fs.readdir(join(this.dir, `${id}.blobs`)).catch((e) => (errno(e) === 'ENOENT' ? [] : Promise.reject(ioError(`list blobs of session ${id}`, e))));
+    return entries.map((e) => e.name).filter((n) => /^[A-Za-z0-9_-]{1,128}$/.test(n)).sort();
   }
 
   /** Every readable record (unreadable files are skipped here; `get` reports them). */

@@ -286,6 +286,15 @@ export class FsStore implements Store, FsStagingHost {
   deleteSession(id: string): Promise<void> {
     return this.sessions.delete(id);
   }
+  putSessionBlob(id: string, name: string, bytes: Uint8Array): Promise<void> {
+    return this.sessions.putBlob(id, name, bytes);
+  }
+  getSessionBlob(id: string, name: string): Promise<Uint8Array | null> {
+    return this.sessions.getBlob(id, name);
+  }
+  listSessionBlobs(id: string): Promise<string[]> {
+    return this.sessions.listBlobs(id);
+  }
   async listExpiredSessions(now: number): Promise<SessionRecord[]> {
     return (await this.sessions.all()).filter((s) => s.expires <= now);
   }
@@ -293,7 +302,8 @@ export class FsStore implements Store, FsStagingHost {
   async sweep(now: number): Promise<string[]> {
     const removed: string[] = [];
     const live = new Set<string>();
-    for (const s of await this.sessions.all()) {
+    const sessions = await this.sessions.all();
+    for (const s of sessions) {
       if (s.expires > now) {
         live.add(s.stagingId);
         continue;
@@ -307,11 +317,12 @@ export class FsStore implements Store, FsStagingHost {
     for (const [dir, pick] of [
       [this.stagingDir, (n: string) => STAGING_ID.test(n) && !live.has(n)],
       [this.sessions.dir, (n: string) => n.includes('.tmp-')], // temp files of writes cut off by a crash
+      [this.sessions.dir, (n: string) => n.endsWith('.blobs') && !sessions.some((s) => `${s.id}.blobs` === n)], // blobs of deleted sessions
     ] as const) {
       for (const e of await this.fs.readdir(dir).catch(() => [])) {
         if (!pick(e.name)) continue;
         const st = await this.fs.lstat(join(dir, e.name)).catch(() => null);
-        if (st && Number(st.mtimeMs) < now - ORPHAN_AGE_MS) await this.fs.unlink(join(dir, e.name)).catch(() => undefined);
+        if (st && Number(st.mtimeMs) < now - ORPHAN_AGE_MS) await this.fs.rmTree(join(dir, e.name)).catch(() => undefined);
       }
     }
     return removed;

@@ -9,7 +9,7 @@ import { KeyLocks } from './key-lock.js';
 import { validateKey, validatePrefix } from './keys.js';
 import {
   type CommitOptions, type ListPage, ORPHAN_AGE_MS, type SessionRecord, type Staging, type Store, StoreError, type VersionInfo,
-  checkReadLength, checkSessionId, checkSpan, encodeSession,
+  checkBlob, checkReadLength, checkSessionId, checkSpan, encodeSession,
 } from './store.js';
 
 interface Entry {
@@ -39,6 +39,7 @@ export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
   private readonly stagings = new Map<string, { data: Uint8Array; touched: number }>();
   private readonly sessions = new Map<string, string>();
+  private readonly blobs = new Map<string, Map<string, Uint8Array>>();
   private readonly locks = new KeyLocks();
   /** In-place handle ids whose key was since committed or deleted: their calls fail with CONFLICT, as in the fs store. */
   private readonly retired = new Set<string>();
@@ -174,6 +175,22 @@ export class MemoryStore implements Store {
   async deleteSession(id: string): Promise<void> {
     checkSessionId(id);
     this.sessions.delete(id);
+    this.blobs.delete(id);
+  }
+  async putSessionBlob(id: string, name: string, bytes: Uint8Array): Promise<void> {
+    checkSessionId(id);
+    checkBlob(name, bytes);
+    if (!this.blobs.has(id)) this.blobs.set(id, new Map());
+    this.blobs.get(id)!.set(name, bytes.slice());
+  }
+  async getSessionBlob(id: string, name: string): Promise<Uint8Array | null> {
+    checkSessionId(id);
+    checkSessionId(name, 'blob name');
+    return this.blobs.get(id)?.get(name)?.slice() ?? null;
+  }
+  async listSessionBlobs(id: string): Promise<string[]> {
+    checkSessionId(id);
+    return [...(this.blobs.get(id)?.keys() ?? [])].sort();
   }
   async listExpiredSessions(now: number): Promise<SessionRecord[]> {
     return [...this.sessions.values()].map((j) => JSON.parse(j) as SessionRecord).filter((s) => s.expires <= now);
@@ -192,6 +209,7 @@ export class MemoryStore implements Store {
       const ip = this.entries.get(s.key)?.inPlace;
       if (ip?.id === s.stagingId) ip.active = false; // the key stays INCOMPLETE
       this.sessions.delete(s.id);
+      this.blobs.delete(s.id);
       removed.push(s.id);
     }
     for (const [id, s] of this.stagings) if (!live.has(id) && s.touched < now - ORPHAN_AGE_MS) this.stagings.delete(id);

@@ -10,6 +10,7 @@
 // and every handle can be reopened by id from another request.
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import type { Manifest } from '../../sdk/protocol/manifest.js';
+import { PROTOCOL_ERRORS, type ProtocolErrorCode } from '../../sdk/protocol/messages.js';
 
 /** What a committed (or hand-placed) version of a key is. */
 export interface VersionInfo {
@@ -39,6 +40,8 @@ export interface ListPage {
 
 /** One part of an upload received and written to staging. */
 export interface PartRecord {
+  /** Part number (PUT /v1/sessions/:id/parts/:n). */
+  n: number;
   offset: number;
   length: number;
   /** CRC-32 of the part's bytes, as the client sent it. */
@@ -47,22 +50,24 @@ export interface PartRecord {
 
 /**
  * An upload session's state. The store keeps it as JSON (so it must be
- * JSON-serializable) and never interprets it beyond `id`, `expires` and
- * `stagingId`, which `sweep()` uses.
+ * JSON-serializable, at most MAX_SESSION_BYTES) and interprets only `id`,
+ * `key`, `expires` and `stagingId`, which `sweep()` uses. Bulky binary state
+ * (signature batches, the plan) goes in session blobs, not here.
  */
 export interface SessionRecord {
   /** 1..128 characters of [A-Za-z0-9_-]; used as a storage name. */
   id: string;
   key: string;
-  /** The version the client diffed against; null when the key did not exist. */
+  /** The version the client diffed against; null when there was no basis. */
   basisVersion: string | null;
   size: number;
   chunking: ChunkingSpec;
-  /** The staging area (or in-place handle) the parts land in. */
+  inPlace: boolean;
+  /** The staging area the parts land in. */
   stagingId: string;
   parts: PartRecord[];
-  /** Ids (e.g. hex digests) of the signature batches received. */
-  signatures: string[];
+  /** New chunks whose signatures are stored (as blobs), as [first, end) index ranges. */
+  signatures: Array<[number, number]>;
   /** ms since the epoch. */
   created: number;
   expires: number;
@@ -149,7 +154,14 @@ export interface Store {
 
   putSession(record: SessionRecord): Promise<void>;
   getSession(id: string): Promise<SessionRecord | null>;
+  /** Removes the record and its blobs (no-op if absent). Its staging area is the caller's to discard. */
   deleteSession(id: string): Promise<void>;
+  /** Stores a named blob with a session (signature batches, the plan); at most MAX_BLOB_BYTES; name as a session id. */
+  putSessionBlob(id: string, name: string, bytes: Uint8Array): Promise<void>;
+  /** A session blob, or null. */
+  getSessionBlob(id: string, name: string): Promise<Uint8Array | null>;
+  /** Names of a session's blobs, ascending. */
+  listSessionBlobs(id: string): Promise<string[]>;
   /** Sessions with `expires <= now`. */
   listExpiredSessions(now: number): Promise<SessionRecord[]>;
   /**
@@ -166,6 +178,8 @@ export const MAX_READ = 16 << 20;
 export const COPY_PIECE = 1 << 20;
 /** Largest session record as JSON (2 MB): a Durable Object value's limit, so the R2 backend can keep the same records. */
 export const MAX_SESSION_BYTES = 2_000_000;
+/** Largest session blob (64 MiB): a plan of the protocol's 1,048,576 max ops at ~24 bytes each, with room. */
+export const MAX_BLOB_BYTES = 64 << 20;
 /** A staging area no session refers to is removed by `sweep` after a day (86,400,000 ms). */
 export const ORPHAN_AGE_MS = 86_400_000;
 
@@ -187,16 +201,21 @@ export type StoreErrorCode =
   /** The storage failed (disk full, permissions, ...); `cause` holds the original error. */
   | 'IO';
 
-/** HTTP status for each code: the one place the mapping lives. IO with ENOSPC/EDQUOT is 507. */
-export const STORE_ERROR_STATUS: Record<StoreErrorCode, number> = {
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  INCOMPLETE: 409,
-  INVALID_KEY: 400,
-  INVALID_ARGUMENT: 400,
-  RANGE: 416,
-  LIMIT: 413,
-  IO: 500,
+/**
+ * The protocol error code (sdk/protocol/messages.ts) each store code answers
+ * as; the server's one error mapper uses it. CONFLICT is a version conflict
+ * or a path in the way (a key below a file); RANGE on a GET with a Range
+ * header is the server's 416.
+ */
+export const STORE_TO_PROTOCOL: Record<StoreErrorCode, ProtocolErrorCode> = {
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'VERSION_CONFLICT',
+  INCOMPLETE: 'INCOMPLETE',
+  INVALID_KEY: 'INVALID_ARGUMENT',
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  RANGE: 'INVALID_ARGUMENT',
+  LIMIT: 'TOO_LARGE',
+  IO: 'INTERNAL',
 };
 
 /**
@@ -217,11 +236,16 @@ export class StoreError extends Error {
     super(`deltaflare store: ${message}`, options);
   }
 
-  /** The HTTP status this error maps to (see STORE_ERROR_STATUS). */
+  /** The protocol code this error answers as (STORE_TO_PROTOCOL). */
+  get protocolCode(): ProtocolErrorCode {
+    return STORE_TO_PROTOCOL[this.code];
+  }
+
+  /** The HTTP status: the protocol code's, except 507 Insufficient Storage for IO caused by a full disk or quota. */
   get status(): number {
     const errno = (this.cause as { code?: string } | undefined)?.code;
     if (this.code === 'IO' && (errno === 'ENOSPC' || errno === 'EDQUOT')) return 507;
-    return STORE_ERROR_STATUS[this.code];
+    return PROTOCOL_ERRORS[this.protocolCode];
   }
 }
 
@@ -237,11 +261,17 @@ export function checkReadLength(what: string, length: number): void {
   if (length > MAX_READ) throw new StoreError('LIMIT', `${what}: length ${length} is above the per-read limit ${MAX_READ}`);
 }
 
-/** Session ids double as storage names: 1..128 of [A-Za-z0-9_-]. */
-export function checkSessionId(id: string): void {
+/** Session ids and blob names double as storage names: 1..128 of [A-Za-z0-9_-]. */
+export function checkSessionId(id: string, what = 'session id'): void {
   if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(id)) {
-    throw new StoreError('INVALID_ARGUMENT', `session id ${JSON.stringify(id)} must be 1..128 characters of [A-Za-z0-9_-]`);
+    throw new StoreError('INVALID_ARGUMENT', `${what} ${JSON.stringify(id)} must be 1..128 characters of [A-Za-z0-9_-]`);
   }
+}
+
+/** Throws unless a session blob's name and size are acceptable. */
+export function checkBlob(name: string, bytes: Uint8Array): void {
+  checkSessionId(name, 'blob name');
+  if (bytes.length > MAX_BLOB_BYTES) throw new StoreError('LIMIT', `blob ${name} is ${bytes.length} bytes, above the limit ${MAX_BLOB_BYTES}`);
 }
 
 /** A session record as JSON bytes, enforcing MAX_SESSION_BYTES (every backend stores it this way). */
