@@ -1,9 +1,9 @@
-// Shared test helpers: chunkers (fixed blocks and the FastCDC-2020 test
-// reference), digests, seeded random bytes, and a whole sync run in memory
+// Shared test helpers: chunkers (fixed blocks and the FastCDC-2020 wasm
+// kernel), digests, seeded random bytes, and a whole sync run in memory
 // through every codec: signatures -> matches -> confirm -> plan -> parts.
 import { crc32 } from 'node:zlib';
 import { hash as blake3 } from 'blake3-jit';
-import { referenceChunks, type ReferenceParams } from '../kernels/fastcdc-reference.js';
+import { init, type ChunkOptions } from '../../sdk/kernels/index.js';
 import { WeakIndex, confirmMatches, matchBatch, type NewChunks } from '../../sdk/protocol/match.js';
 import { plan, partPayload, type Plan, type PlanOptions } from '../../sdk/protocol/plan.js';
 import {
@@ -20,9 +20,11 @@ export const fixedChunker = (block: number): Chunker => (bytes) => {
   return out;
 };
 
-/** FastCDC-2020 cut points from the test reference (small sizes so test files have many chunks). */
-export const cdcChunker = (p: ReferenceParams = { min: 64, avg: 256, max: 1024, level: 1 }): Chunker => (bytes) =>
-  referenceChunks(bytes, p);
+const kernels = await init();
+
+/** FastCDC-2020 cut points from the wasm kernel (small sizes so test files have many chunks). */
+export const cdcChunker = (p: ChunkOptions = { min: 64, avg: 256, max: 1024, level: 1 }): Chunker => (bytes) =>
+  kernels.chunk(bytes, p).map((c) => c.length);
 
 /** Lengths, CRCs and BLAKE3 digests of the chunks of `bytes`. */
 export function describe(bytes: Uint8Array, chunker: Chunker): NewChunks & { crcs: Uint32Array } {

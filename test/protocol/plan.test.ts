@@ -60,7 +60,7 @@ function files(s: { size: number; seed: number; repeatOld: boolean; edits: Edit[
 const chunkers: Array<[string, Chunker]> = [
   ['fixed 1 KiB blocks', fixedChunker(1024)],
   ['fixed 100-byte blocks', fixedChunker(100)],
-  ['FastCDC-2020 (64/256/1024)', cdcChunker()],
+  ['FastCDC-2020 kernel (64/256/1024)', cdcChunker()],
 ];
 
 /** Invariants every plan keeps, checked against the chunk lists. */
