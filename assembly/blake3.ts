@@ -215,11 +215,11 @@ function hashWhole(st: usize, ptr: usize, nIn: usize): void {
     left -= take;
     if (pending >= GROUP) {
       // Chunks [ctr - pending, +GROUP) form an aligned subtree: reduce and push it.
-      const top = pend + (GROUP << 5); // reduce in place; the top lands in node 0
+      // Reduced in place, its top lands in node 0; the chunks after it move to the front.
       reduceTree(pend, GROUP, pend, false);
       push(st, pend, ctr - (pending - GROUP));
       pending -= GROUP;
-      memory.copy(pend, top, pending << 5);
+      memory.copy(pend, pend + (GROUP << 5), pending << 5);
     }
   }
   store<u64>(st, ctr, ST_COUNTER);
