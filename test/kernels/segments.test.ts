@@ -85,6 +85,25 @@ function dense(n: number, seed: number): Uint8Array {
   return out;
 }
 
+/**
+ * Data that repeats a 2-byte unit whose steady-state hash passes MASKS[12],
+ * the default params' large mask: a candidate every 2 bytes (avg 8 KiB).
+ */
+const periodic = (() => {
+  let unit: number[] | undefined;
+  return (n: number) => {
+    unit ??= (() => {
+      for (let u = 0; u < 65536; u++) {
+        let h = 0;
+        for (let i = 0; i < 50; i++) h = (h * 2 + GEAR48[i % 2 ? u & 255 : u >> 8]) % 2 ** 48;
+        if (passes(h, 0xd90103530000)) return [u >> 8, u & 255];
+      }
+      throw new Error('no 2-byte unit passes');
+    })();
+    return Uint8Array.from({ length: n }, (_, i) => unit![i % 2]);
+  };
+})();
+
 const KINDS: Record<string, (n: number, seed: number) => Uint8Array> = {
   random,
   zeros: (n) => new Uint8Array(n),
@@ -93,11 +112,13 @@ const KINDS: Record<string, (n: number, seed: number) => Uint8Array> = {
     return Uint8Array.from({ length: n }, (_, i) => unit[i % unit.length]);
   },
   dense,
+  periodic,
   // stretches of each, so chunks cross from one regime into another
   mixed: (n, seed) => {
     const out = random(n, seed);
     out.fill(0, n >> 3, n >> 2);
     out.set(dense(n >> 3, seed + 1), n >> 1);
+    out.set(periodic(n >> 3), (n >> 1) + (n >> 2));
     return out;
   },
 };
@@ -145,7 +166,7 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
 
   it('should equal the sequential chunks with the default params on 2 MiB, K = 1..16', () => {
     const p = PARAMS[4];
-    for (const kind of ['random', 'zeros', 'mixed']) {
+    for (const kind of ['random', 'zeros', 'periodic', 'mixed']) {
       const data = KINDS[kind](2 << 20, 7);
       const want = expected(data, p);
       for (const K of [1, 2, 3, 16]) {
@@ -195,6 +216,9 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
     expect(lengths.filter((n) => n >= m0 && n < m0 + 47).length).toBeGreaterThan(10); // recheck window
     expect(lengths.filter((n) => n >= m0 + 47 && n < p.max).length).toBeGreaterThan(100); // candidates
     expect(lengths.filter((n) => n === p.max).length).toBeGreaterThan(3);
+    // and candidate-dense data for both scan loops (small masks, and the default's)
+    expect(k().scanSegment(dense(20_000, 1), { offset: 0 }, p).candidates.length).toBeGreaterThan(10_000);
+    expect(k().scanSegment(periodic(100_000), { offset: 0 }, PARAMS[4]).candidates.length).toBeGreaterThan(40_000);
   });
 
   it('should give chunks with no segments pushed, and for empty segments anywhere', () => {
@@ -228,11 +252,11 @@ describe('segmented vs the sequential kernel', () => {
     }
   });
 
-  it('should equal chunk() for random, zero and dense data (both builds)', (ctx) => {
+  it('should equal chunk() for random, zero, dense, periodic and mixed data (both builds)', (ctx) => {
     if (!ready()) ctx.skip(); // until the sequential kernel lands (chunker.ts)
     for (const name of ['simd', 'scalar']) {
       for (const p of PARAMS) {
-        for (const kind of ['random', 'zeros', 'dense']) {
+        for (const kind of ['random', 'zeros', 'dense', 'periodic', 'mixed']) {
           const data = KINDS[kind](kind === 'dense' ? 30_000 : 300_000, 13);
           const bounds = [0, 5, 1000, 1040, 100_000, data.length >> 1, data.length];
           const want = builds[name].chunk(data, p).map(({ offset, length, crc32 }) => ({ offset, length, crc32 }));
