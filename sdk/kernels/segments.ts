@@ -11,7 +11,14 @@
 // from prefix CRCs with one or two GF(2) shifts (crc32_combine's algebra); a
 // cut that is not a candidate reads at most `stride - 1` bytes from the last
 // stride CRC. So it reads <= 47 + stride bytes per chunk, and typically 47.
+//
+// In a worker pool: each worker reads [a - 47, b), calls scanSegment and
+// transfers the scan and the segment back (no copy); the main thread pushes
+// them to one stitcher in file order as they complete. Scan records are ~0.2%
+// of the segment on random data at the defaults, 8 bytes per candidate in the
+// worst case (a candidate at every byte).
 import { DeltaflareError, checkRange } from '../errors.js';
+import { crc32Js } from '../protocol/crc32-js.js';
 import type { Chunk, ChunkOptions } from './chunker.js';
 import type { KernelInstance } from './instance.js';
 
@@ -306,7 +313,7 @@ export class SegmentStitcher {
     if (rel === scan.length) return scan.crc32;
     const k = Math.floor(rel / scan.stride);
     const base = k ? scan.strideCrcs[k - 1] : 0;
-    return crc32Update(base, bytes.subarray(k * scan.stride, rel));
+    return crc32Js(bytes.subarray(k * scan.stride, rel), base);
   }
 }
 
@@ -314,10 +321,6 @@ export class SegmentStitcher {
 // zlib's algebra, crc(A||B) = shift(crc(A), |B|) ^ crc(B), where shift
 // multiplies by x^(8|B|) mod P (reflected, bit 31 = x^0).
 const POLY = 0xedb88320;
-const BYTE_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
-  for (let k = 0; k < 8; k++) n = n & 1 ? POLY ^ (n >>> 1) : n >>> 1;
-  return n;
-});
 
 /** a * b mod P; the loop ends with a's last set bit. */
 function mult(a: number, b: number): number {
@@ -345,11 +348,4 @@ function shift(crc: number, n: number): number {
     if (v) crc = mult(POW[j][v], crc);
   }
   return crc;
-}
-
-/** zlib's crc32(crc, bytes), one table lookup per byte (the stitch reads < stride bytes at a time). */
-function crc32Update(crc: number, bytes: Uint8Array): number {
-  let c = ~crc;
-  for (let i = 0; i < bytes.length; i++) c = BYTE_TABLE[(c ^ bytes[i]) & 255] ^ (c >>> 8);
-  return ~c;
 }
