@@ -13,7 +13,7 @@ import type { Chunk, ChunkOptions, Chunker } from './chunker.js';
 
 export type { Chunk, ChunkOptions, Chunker } from './chunker.js';
 export type { Blake3Hasher } from './blake3.js';
-export type { SegmentPlace, SegmentScan } from './segments.js';
+export type { SegmentOptions, SegmentPlace, SegmentScan } from './segments.js';
 export { SegmentStitcher } from './segments.js';
 
 /** All kernels of one wasm instance. Not shared between threads: make one per worker. */
@@ -53,11 +53,11 @@ export class Kernels {
     return cdc.cutPoints(this.instance, bytes, options);
   }
   /** Parallel chunking, per worker: the records of one segment (see segments.ts). */
-  scanSegment(segment: Uint8Array, place: seg.SegmentPlace, options?: ChunkOptions): seg.SegmentScan {
+  scanSegment(segment: Uint8Array, place: seg.SegmentPlace, options?: seg.SegmentOptions): seg.SegmentScan {
     return seg.scanSegment(this.instance, segment, place, options);
   }
   /** Parallel chunking, in order: joins segment scans into the sequential chunks. Calls no wasm. */
-  createSegmentStitcher(options?: ChunkOptions): seg.SegmentStitcher {
+  createSegmentStitcher(options?: seg.SegmentOptions): seg.SegmentStitcher {
     return new seg.SegmentStitcher(seg.cdcTables(this.instance), options);
   }
   /** A streaming chunker: the same chunks whatever the sizes of the pieces pushed. */
@@ -98,7 +98,7 @@ export const cutPoints = (bytes: Uint8Array, options?: ChunkOptions): Uint32Arra
 /** A streaming FastCDC-2020 chunker. @example const c = createChunker(); c.push(a); c.push(b); c.finish() */
 export const createChunker = (options?: ChunkOptions): Chunker => defaultKernels().createChunker(options);
 /** The records of one segment for parallel chunking. @example scanSegment(file.subarray(a, b), { offset: a, lookbehind: file.subarray(a - 47, a) }) */
-export const scanSegment = (segment: Uint8Array, place: seg.SegmentPlace, options?: ChunkOptions): seg.SegmentScan =>
+export const scanSegment = (segment: Uint8Array, place: seg.SegmentPlace, options?: seg.SegmentOptions): seg.SegmentScan =>
   defaultKernels().scanSegment(segment, place, options);
 /** Joins segment scans in file order. @example const s = createSegmentStitcher(); s.push(scan, bytes); s.finish() */
-export const createSegmentStitcher = (options?: ChunkOptions): seg.SegmentStitcher => defaultKernels().createSegmentStitcher(options);
+export const createSegmentStitcher = (options?: seg.SegmentOptions): seg.SegmentStitcher => defaultKernels().createSegmentStitcher(options);

@@ -22,6 +22,9 @@ import { crc32Js } from '../protocol/crc32-js.js';
 import type { Chunk, ChunkOptions } from './chunker.js';
 import type { KernelInstance } from './instance.js';
 
+/** Chunking parameters of a segmented run: ChunkOptions without `blake3` (the segment path computes CRCs only). */
+export type SegmentOptions = Omit<ChunkOptions, 'blake3'>;
+
 /** The records of one segment's scan; plain typed arrays, transferable between threads. */
 export interface SegmentScan {
   /** The segment's first byte, as a file offset. */
@@ -63,7 +66,7 @@ interface Params {
   id: string;
 }
 
-function resolve(options: ChunkOptions = {}): Params {
+function resolve(options: SegmentOptions = {}): Params {
   const { min = 2048, avg = 8192, max = 65536, level = 1 } = options;
   checkRange('min', min, 64, 1 << 20);
   checkRange('avg', avg, 256, 4 << 20);
@@ -87,7 +90,7 @@ const MAX_SEGMENT = 2 ** 30 - 1; // positions are packed in 30 bits
  * parallel chunking. Give it the 47 bytes before the segment as `lookbehind`.
  * @example const s = scanSegment(k, file.subarray(a, b), { offset: a, lookbehind: file.subarray(a - 47, a) })
  */
-export function scanSegment(k: KernelInstance, segment: Uint8Array, place: SegmentPlace, options?: ChunkOptions): SegmentScan {
+export function scanSegment(k: KernelInstance, segment: Uint8Array, place: SegmentPlace, options?: SegmentOptions): SegmentScan {
   const p = resolve(options);
   const { offset, lookbehind = new Uint8Array(0) } = place;
   checkRange('offset', offset, 0, Number.MAX_SAFE_INTEGER);
@@ -193,7 +196,7 @@ export class SegmentStitcher {
   private pending?: { at: number; crc: number; x: number };
   private finished = false;
 
-  constructor(private readonly tables: CdcTables, options?: ChunkOptions) {
+  constructor(private readonly tables: CdcTables, options?: SegmentOptions) {
     this.p = resolve(options);
     this.m0 = 2 * Math.floor(this.p.min / 2);
     this.zone = 2 * Math.floor(this.p.avg / 2);
