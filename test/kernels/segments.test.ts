@@ -21,6 +21,7 @@ const PARAMS: ReferenceParams[] = [
   { min: 99, avg: 300, max: 1025, level: 2 }, // odd sizes: the reference rounds min/avg/max down to even
   { min: 64, avg: 256, max: 2048, level: 3 }, // MASKS[11] and MASKS[5]
   { min: 256, avg: 1024, max: 4096, level: 0 },
+  { min: 700, avg: 512, max: 2048, level: 1 }, // min > avg: every tested position uses the large mask
   { min: 2048, avg: 8192, max: 65536, level: 1 }, // the SDK's default
 ];
 
@@ -153,7 +154,7 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
       fc.property(
         fc.constantFrom(...Object.keys(KINDS)),
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.constantFrom(...PARAMS.slice(0, 4)),
+        fc.constantFrom(...PARAMS.slice(0, 5)),
         boundsArb(n),
         (kind, seed, p, bounds) => {
           const data = KINDS[kind](n, seed);
@@ -165,7 +166,7 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
   });
 
   it('should equal the sequential chunks with the default params on 2 MiB, K = 1..16', () => {
-    const p = PARAMS[4];
+    const p = PARAMS[5];
     for (const kind of ['random', 'zeros', 'periodic', 'mixed']) {
       const data = KINDS[kind](2 << 20, 7);
       const want = expected(data, p);
@@ -178,7 +179,7 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
   it('should be exact with segment boundaries at and around every cut and every recheck window', () => {
     // Boundaries at c-1..c+1, c+m0-1..c+m0+1, c+m0+46..c+m0+48: a pass on a
     // segment's last byte, windows split into 1-byte segments, cuts at starts.
-    for (const p of PARAMS.slice(0, 4)) {
+    for (const p of PARAMS.slice(0, 5)) {
       for (const kind of ['random', 'dense', 'zeros']) {
         const data = KINDS[kind](12_000, 3);
         const want = expected(data, p);
@@ -218,7 +219,7 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
     expect(lengths.filter((n) => n === p.max).length).toBeGreaterThan(3);
     // and candidate-dense data for both scan loops (small masks, and the default's)
     expect(k().scanSegment(dense(20_000, 1), { offset: 0 }, p).candidates.length).toBeGreaterThan(10_000);
-    expect(k().scanSegment(periodic(100_000), { offset: 0 }, PARAMS[4]).candidates.length).toBeGreaterThan(40_000);
+    expect(k().scanSegment(periodic(100_000), { offset: 0 }, PARAMS[5]).candidates.length).toBeGreaterThan(40_000);
   });
 
   it('should give chunks with no segments pushed, and for empty segments anywhere', () => {
@@ -239,7 +240,8 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
     expect(() => k().scanSegment(data.subarray(2000), { offset: 2000, lookbehind: data.subarray(1960, 2000) }, SMALL)).toThrow(
       /lookbehind length 40 is below the minimum 47/,
     );
-    expect(() => k().createSegmentStitcher({ min: 4096, avg: 2048, max: 8192 })).toThrow(/avg 2048 is below the minimum 4096/);
+    expect(() => k().createSegmentStitcher({ min: 64, avg: 8192, max: 4096 })).toThrow(/avg 8192 is above the maximum 4096/);
+    expect(() => k().createSegmentStitcher({ min: 8192, avg: 2048, max: 4096 })).toThrow(/min 8192 is above the maximum 4096/);
   });
 });
 
