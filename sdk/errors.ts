@@ -9,12 +9,16 @@
  */
 export class DeltaflareError extends Error {
   override readonly name = 'DeltaflareError';
+  /** The HTTP status, when the error is an endpoint's answer. */
+  readonly status?: number;
+
   constructor(
     readonly code: DeltaflareErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; status?: number },
   ) {
     super(`deltaflare: ${message}`, options);
+    this.status = options?.status;
   }
 }
 
@@ -32,7 +36,21 @@ export type DeltaflareErrorCode =
   /** A sync plan does not tile the new file, reads outside the basis, or breaks an ordering rule. */
   | 'INVALID_PLAN'
   /** A part's CRC32 does not match its bytes (corrupted in transit): send it again. */
-  | 'CHECKSUM_MISMATCH';
+  | 'CHECKSUM_MISMATCH'
+  /** The endpoint could not be reached, or the connection broke. */
+  | 'NETWORK'
+  /** The caller's AbortSignal fired. */
+  | 'ABORTED'
+  /** Endpoint answers (docs/protocol.md): the code of its JSON error body. */
+  | 'NOT_FOUND'
+  | 'SESSION_EXPIRED'
+  | 'VERSION_CONFLICT'
+  | 'PART_CONFLICT'
+  | 'INCOMPLETE'
+  | 'TOO_LARGE'
+  | 'ROOT_MISMATCH'
+  | 'UNAUTHORIZED'
+  | 'INTERNAL';
 
 /** Throws INVALID_ARGUMENT unless `lo <= value <= hi`, naming the limit. */
 export function checkRange(name: string, value: number, lo: number, hi: number): void {

@@ -1,0 +1,111 @@
+// The client's one way to talk to an endpoint: fetch with retries. Endpoint
+// errors become DeltaflareError with the code of their JSON body; network
+// failures and 5xx are retried with exponential backoff, 4xx are not (the
+// same request would fail again), except those a predicate allows.
+import { DeltaflareError, type DeltaflareErrorCode } from './errors.js';
+
+export interface RetryOptions {
+  /** Attempts after the first (default 4). */
+  retries?: number;
+  /** Delay before retry n (0-based), ms (default 250 * 2^n, at most 8 s). */
+  delay?: (attempt: number) => number;
+  /** Whether an error is worth another try (default: NETWORK, INTERNAL, CHECKSUM_MISMATCH, 5xx). */
+  shouldRetry?: (error: DeltaflareError) => boolean;
+}
+
+export interface HttpOptions {
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+  retry?: RetryOptions;
+  /** Bearer token for writes. */
+  token?: string;
+  /** Counts bytes of request and response bodies (for progress and reports). */
+  onBytes?: (sent: number, received: number) => void;
+}
+
+const RETRYABLE = new Set<DeltaflareErrorCode>(['NETWORK', 'INTERNAL', 'CHECKSUM_MISMATCH']);
+const defaultShouldRetry = (e: DeltaflareError) => RETRYABLE.has(e.code) || (e.status ?? 0) >= 500;
+const defaultDelay = (attempt: number) => Math.min(8000, 250 * 2 ** attempt);
+
+/** One endpoint, with its options. */
+export class Http {
+  constructor(
+    readonly base: string,
+    private readonly options: HttpOptions = {},
+  ) {}
+
+  /** Sends a request (retried per the options) and returns the response body as bytes. */
+  async bytes(method: string, path: string, body?: Uint8Array | string, type?: string): Promise<Uint8Array> {
+    const { retries = 4, delay = defaultDelay, shouldRetry = defaultShouldRetry } = this.options.retry ?? {};
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(method, path, body, type);
+      } catch (e) {
+        const error = e as DeltaflareError;
+        if (error.code === 'ABORTED' || attempt >= retries || !shouldRetry(error)) throw error;
+        await sleep(delay(attempt), this.options.signal);
+      }
+    }
+  }
+
+  /** A JSON request and answer. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const answer = await this.bytes(method, path, body === undefined ? undefined : JSON.stringify(body), 'application/json');
+    return JSON.parse(new TextDecoder().decode(answer)) as T;
+  }
+
+  private async once(method: string, path: string, body?: Uint8Array | string, type?: string): Promise<Uint8Array> {
+    const { signal, token } = this.options;
+    const doFetch = this.options.fetch ?? fetch;
+    if (signal?.aborted) throw aborted(signal);
+    const headers: Record<string, string> = {};
+    if (type && body !== undefined) headers['content-type'] = type;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let response: Response;
+    try {
+      response = await doFetch(new URL(path, this.base), { method, body: body as BodyInit | undefined, headers, signal });
+    } catch (cause) {
+      if (signal?.aborted) throw aborted(signal);
+      throw new DeltaflareError('NETWORK', `${method} ${path}: ${(cause as Error).message}`, { cause });
+    }
+    let answer: Uint8Array;
+    try {
+      answer = new Uint8Array(await response.arrayBuffer());
+    } catch (cause) {
+      if (signal?.aborted) throw aborted(signal);
+      throw new DeltaflareError('NETWORK', `${method} ${path}: connection lost reading the answer`, { cause });
+    }
+    const sent = typeof body === 'string' ? new TextEncoder().encode(body).length : (body?.length ?? 0);
+    this.options.onBytes?.(sent, answer.length);
+    if (response.ok) return answer;
+    throw endpointError(method, path, response.status, answer);
+  }
+}
+
+function endpointError(method: string, path: string, status: number, body: Uint8Array): DeltaflareError {
+  let code: DeltaflareErrorCode = status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
+  let message = `HTTP ${status}`;
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: string; message?: string } };
+    if (parsed.error?.code) code = parsed.error.code as DeltaflareErrorCode;
+    if (parsed.error?.message) message = parsed.error.message;
+  } catch {
+    // not a JSON error body (a proxy's page, say): keep the status
+  }
+  return new DeltaflareError(code, `${method} ${path}: ${message} (${status})`, { status });
+}
+
+function aborted(signal: AbortSignal): DeltaflareError {
+  return new DeltaflareError('ABORTED', `aborted: ${signal.reason ?? 'by the caller'}`, { cause: signal.reason });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(aborted(signal));
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(aborted(signal));
+    }, { once: true });
+  });
+}
