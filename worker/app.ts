@@ -1,0 +1,97 @@
+// The deltaflare endpoint: one Hono app implementing protocol v1
+// (docs/protocol.md) over a Store. Runtime-specific code stays out: the Node
+// adapter (node.ts) and the Workers entry pass their store and kernels.
+import { Hono, type MiddlewareHandler } from 'hono';
+import { PROTOCOL_VERSION, type InfoResponse } from '../sdk/protocol/messages.js';
+import { readBody, readJson } from './body.js';
+import { commitSession } from './commit.js';
+import { Endpoint } from './endpoint.js';
+import { ApiError, errorResponse } from './errors.js';
+import { getFile, listFiles } from './files.js';
+import type { AppOptions } from './options.js';
+
+export type { AppOptions } from './options.js';
+export { ApiError } from './errors.js';
+
+/** Options of `createApp`: the endpoint's, plus a handler for paths outside /v1 (the Node adapter's static files). */
+export interface CreateAppOptions extends AppOptions {
+  /** Serves GET requests outside /v1 (e.g. a static folder); without it they are 404. */
+  fallback?: MiddlewareHandler;
+}
+
+const octets = { 'Content-Type': 'application/octet-stream' };
+
+/**
+ * Builds the endpoint app.
+ * @example
+ * const app = createApp({ store: new MemoryStore(), kernels: await init() });
+ * const res = await app.request('/v1/info');
+ */
+export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint } {
+  const ep = new Endpoint(opts);
+  const app = new Hono();
+
+  app.onError((e) => errorResponse(e, ep.log));
+  app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+
+  app.use('/v1/*', async (_c, next) => {
+    const sweep = ep.maybeSweep();
+    if (sweep) opts.waitUntil?.(sweep);
+    await next();
+  });
+
+  app.get('/v1/info', (c) => c.json({ protocol: PROTOCOL_VERSION, limits: ep.limits } satisfies InfoResponse));
+
+  app.post('/v1/sessions', async (c) => c.json(await ep.createSession(await readJson(c.req.raw, 'session request')), 201));
+
+  app.post('/v1/sessions/:id/match', async (c) => {
+    const id = c.req.param('id');
+    await ep.sessions.load(id); // 404/410 before reading a body
+    const body = await readBody(c.req.raw, ep.signatures.maxBody, 'signature batch');
+    return new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets });
+  });
+
+  app.put('/v1/sessions/:id/plan', async (c) => {
+    const id = c.req.param('id');
+    await ep.sessions.load(id);
+    // 24 bytes per copy or dup op, after the 24-byte header.
+    const body = await readBody(c.req.raw, 24 + 24 * ep.limits.maxPlanOps, 'plan');
+    await ep.putPlan(id, body);
+    return c.body(null, 204);
+  });
+
+  app.put('/v1/sessions/:id/parts/:n', async (c) => {
+    const s = await ep.sessions.load(c.req.param('id'));
+    const text = c.req.param('n');
+    const n = Number(text);
+    if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
+    const body = await readBody(c.req.raw, ep.parts.maxBody(s), `part ${n}`);
+    await ep.parts.put(s, n, body);
+    return c.body(null, 204);
+  });
+
+  app.get('/v1/sessions/:id', async (c) => c.json(ep.sessions.status(await ep.sessions.load(c.req.param('id')))));
+
+  app.post('/v1/sessions/:id/commit', async (c) => {
+    const id = c.req.param('id');
+    await ep.sessions.load(id);
+    return c.json(await commitSession(ep, id, await readJson(c.req.raw, 'commit request')));
+  });
+
+  app.delete('/v1/sessions/:id', async (c) => {
+    await ep.abort(c.req.param('id'));
+    return c.body(null, 204);
+  });
+
+  app.get('/v1/files', async (c) => c.json(await listFiles(ep.store, (name) => c.req.query(name))));
+  // Hono answers HEAD with the GET route (method still HEAD on the request): getFile sends headers only.
+  app.get('/v1/files/:key{.+}', async (c) => getFile(ep.store, c.req.param('key'), c.req.method, c.req.header('range')));
+  app.delete('/v1/files/:key{.+}', async (c) => {
+    const ifMatch = c.req.header('if-match');
+    await ep.store.delete(c.req.param('key'), ifMatch ? ifMatch.replace(/^"|"$/g, '') : undefined);
+    return c.body(null, 204);
+  });
+
+  if (opts.fallback) app.get('*', opts.fallback);
+  return Object.assign(app, { endpoint: ep });
+}

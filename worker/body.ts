@@ -1,0 +1,59 @@
+// Request bodies, read with a size cap before anything parses them: the
+// Content-Length is checked first (a declared 10 GB body is refused without
+// reading a byte), then the stream is counted as it arrives (a lying or
+// chunked body is cut off at the cap). Web APIs only, so the same code runs
+// under Node and workerd.
+import { ApiError } from './errors.js';
+
+/** Largest JSON control message (64 KiB): a session request with a 1024-byte key is ~300 bytes. */
+export const MAX_JSON_BYTES = 64 * 1024;
+
+/**
+ * The whole body of `req`, at most `limit` bytes, else 413 TOO_LARGE naming
+ * `what` and the limit.
+ * @example const bytes = await readBody(c.req.raw, 24 + 8 * limits.maxSignaturesPerBatch, 'signature batch')
+ */
+export async function readBody(req: Request, limit: number, what: string): Promise<Uint8Array> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null) {
+    const n = Number(declared);
+    if (!/^\d+$/.test(declared.trim()) || !Number.isSafeInteger(n)) throw new ApiError('MALFORMED', `Content-Length ${JSON.stringify(declared)} is not a byte count`);
+    if (n > limit) throw tooLarge(what, n, limit);
+  }
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const pieces: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(what, total, limit, true);
+    }
+    pieces.push(value);
+  }
+  if (pieces.length === 1) return pieces[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of pieces) out.set(p, (at += p.length) - p.length);
+  return out;
+}
+
+/** A JSON object body (at most MAX_JSON_BYTES), or MALFORMED. */
+export async function readJson(req: Request, what: string): Promise<Record<string, unknown>> {
+  const bytes = await readBody(req, MAX_JSON_BYTES, what);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new ApiError('MALFORMED', `${what}: not valid UTF-8 JSON`, { cause: e });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError('MALFORMED', `${what}: not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function tooLarge(what: string, n: number, limit: number, streamed = false): ApiError {
+  return new ApiError('TOO_LARGE', `${what}: body of ${streamed ? 'more than ' : ''}${streamed ? limit : n} bytes is above the limit ${limit}`);
+}

@@ -1,0 +1,126 @@
+// `POST /v1/sessions/:id/commit`: the checks of docs/protocol.md in order
+// (complete, tiled, version, root), then the rebuild and one atomic publish
+// of the new version with its manifest. Nothing changes on a failed check.
+// The root is computed from digests the server already holds: stored ones
+// for copied chunks, the ones computed as parts landed for literal chunks;
+// copied bytes are never read or hashed again.
+import { ChunkSource, chunkSources, newChunkDigests } from '../sdk/protocol/chunk-sources.js';
+import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import type { Manifest } from '../sdk/protocol/manifest.js';
+import type { FileInfo } from '../sdk/protocol/messages.js';
+import { decodePlan, type LiteralOp } from '../sdk/protocol/wire.js';
+import type { Endpoint } from './endpoint.js';
+import { checkInt, checkString } from './endpoint.js';
+import { ApiError } from './errors.js';
+import { toHex } from './hex.js';
+import { decodePartDigests, partBlobName } from './parts.js';
+import { rebuildInPlace, runCopies, runDups } from './rebuild.js';
+import type { Session } from './sessions.js';
+
+/** A commit request, checked. */
+interface CommitBody {
+  root: string;
+  size: number;
+  parts: number;
+  baseVersion: string | null;
+}
+
+function parseCommit(body: Record<string, unknown>): CommitBody {
+  const root = checkString(body.root, 'root');
+  if (!/^[0-9a-f]{64}$/.test(root)) throw new ApiError('INVALID_ARGUMENT', 'root must be 64 lowercase hex digits');
+  const size = checkInt(body.size, 'size', 0, Number.MAX_SAFE_INTEGER);
+  const parts = checkInt(body.parts, 'parts', 0, 0xffffffff);
+  const baseVersion = body.baseVersion === null ? null : checkString(body.baseVersion, 'baseVersion');
+  return { root, size, parts, baseVersion };
+}
+
+/** Runs the commit of session `id`; answers the new version. */
+export async function commitSession(ep: Endpoint, id: string, json: Record<string, unknown>): Promise<FileInfo> {
+  const req = parseCommit(json);
+  return ep.sessions.locked(id, async () => {
+    const s = await ep.sessions.load(id);
+    if (s.extra.committed) {
+      // A retried commit (the answer was lost): the same request gets the same answer.
+      if (s.extra.committed.root === req.root && s.size === req.size) return s.extra.committed;
+      throw new ApiError('VERSION_CONFLICT', `session ${id} was already committed with root ${s.extra.committed.root}`);
+    }
+    if (req.size !== s.size) throw new ApiError('INVALID_ARGUMENT', `size ${req.size} is not the session's size ${s.size}`);
+    const basis = s.extra.basis;
+    if (req.baseVersion !== (basis?.version ?? null)) {
+      throw new ApiError('VERSION_CONFLICT', `baseVersion ${req.baseVersion} is not the session's basis version ${basis?.version ?? null}`);
+    }
+
+    // 1. Complete: signatures of every byte, the plan, parts 0..parts-1 and no others.
+    const table = await ep.signatures.table(s);
+    const missing: string[] = [];
+    if (table.offsets[table.count] !== s.size || s.signatures.length > 1) {
+      missing.push(`signatures from chunk ${table.count} (bytes ${table.offsets[table.count]}..${s.size})`);
+    }
+    if (s.extra.plan === undefined) missing.push('the plan');
+    const landed = new Set(s.parts.map((p) => p.n));
+    const absent: number[] = [];
+    for (let n = 0; n < req.parts && absent.length <= 20; n++) if (!landed.has(n)) absent.push(n);
+    if (absent.length > 0) missing.push(`part${absent.length > 1 ? 's' : ''} ${absent.slice(0, 20).join(', ')}${absent.length > 20 ? ', ...' : ''}`);
+    if (missing.length > 0) throw new ApiError('INCOMPLETE', `commit before everything landed: missing ${missing.join('; ')}`);
+    const extra = [...landed].filter((n) => n >= req.parts);
+    if (extra.length > 0) throw new ApiError('INVALID_PLAN', `part ${extra[0]} landed but the commit says there are ${req.parts} parts`);
+
+    // 2. Tiled: copies, literals and dups cover [0, size) on chunk boundaries.
+    const plan = decodePlan((await ep.store.getSessionBlob(id, 'plan'))!);
+    const old = basis ? (await ep.manifests.get(basis.key, basis.version, s.chunking as ChunkingSpec)).manifest : null;
+    const literalHashes = new Uint8Array(table.count * 32);
+    const literals: LiteralOp[] = [];
+    for (const n of landed) {
+      const d = decodePartDigests((await ep.store.getSessionBlob(id, partBlobName(n)))!);
+      for (let c = 0; c < d.chunks.length; c++) {
+        const i = d.chunks[c];
+        literalHashes.set(d.hashes.subarray(c * 32, c * 32 + 32), i * 32);
+        const last = literals[literals.length - 1];
+        if (last && last.newOffset + last.length === table.offsets[i]) last.length += table.lengths[i];
+        else literals.push({ newOffset: table.offsets[i], length: table.lengths[i] });
+      }
+    }
+    const sources = chunkSources(table.lengths, old?.lengths ?? new Uint32Array(0), plan, literals);
+
+    // 3. The key is still where the session began.
+    const head = await ep.store.head(s.key);
+    if ((head?.id ?? null) !== s.extra.keyVersion) {
+      throw new ApiError('VERSION_CONFLICT', `key ${JSON.stringify(s.key)} is at version ${head?.id ?? '(none)'}, the session began at ${s.extra.keyVersion ?? '(none)'}`);
+    }
+
+    // 4. The root, from stored and landed digests.
+    const digests = newChunkDigests(sources, old?.hashes ?? new Uint8Array(0), literalHashes);
+    const root = toHex(ep.kernels.blake3(digests));
+    if (root !== req.root) {
+      const copied = sources.kind.reduce((n, k) => n + (k === ChunkSource.copy ? 1 : 0), 0);
+      throw new ApiError('ROOT_MISMATCH', `the rebuilt manifest root ${root} is not the client's ${req.root} (${copied} of ${table.count} chunks copied): retry with strongBytes 32`);
+    }
+
+    // 5. Rebuild and publish.
+    const manifest: Manifest = { chunking: s.chunking as ChunkingSpec, size: s.size, lengths: table.lengths, crcs: table.crcs, hashes: digests };
+    const staging = await ep.store.staging(s.stagingId);
+    let info;
+    if (s.inPlace) {
+      info = await rebuildInPlace(ep.store, s.key, basis!, plan, literals, staging, { expectedVersion: basis!.version, manifest, root });
+      await staging.discard().catch((e) => ep.log(e));
+    } else {
+      if (basis && plan.copies.length > 0 && !(await ep.copies.finished(id))) await runCopies(staging, basis, plan.copies);
+      await runDups(staging, plan.dups);
+      info = await ep.store.commit(s.key, s.stagingId, { expectedVersion: s.extra.keyVersion, manifest, root });
+    }
+    const result: FileInfo = { key: s.key, version: info.id, size: info.size, root, updatedAt: new Date(info.time).toISOString() };
+    await finish(ep, s, result);
+    return result;
+  });
+}
+
+/** Replaces the session by a small record that answers a retried commit; blobs (plan, signatures, digests) go. */
+async function finish(ep: Endpoint, s: Session, result: FileInfo): Promise<void> {
+  ep.forget(s.id);
+  try {
+    await ep.store.deleteSession(s.id);
+    await ep.store.putSession({ ...s, parts: [], signatures: [], expires: ep.sessions.expiry(), extra: { ...s.extra, committed: result } });
+  } catch (e) {
+    ep.log(e); // the version is published; a lost tombstone only makes a retried commit answer NOT_FOUND
+  }
+}

@@ -1,0 +1,185 @@
+// The endpoint's state and its session operations, behind the HTTP routes of
+// app.ts: one object per app, holding the store, the kernels, the limits and
+// the in-process helpers (session locks, manifest cache, chunk tables, parts
+// in flight, copy jobs). Web APIs only: the same object runs under workerd.
+import type { Kernels } from '../sdk/kernels/api.js';
+import { resolveOptions } from '../sdk/kernels/chunker.js';
+import { blake3Hex } from './hex.js';
+import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
+import { decodePlan } from '../sdk/protocol/wire.js';
+import { ApiError } from './errors.js';
+import { ManifestCache } from './manifests.js';
+import { type AppOptions, resolveLimits } from './options.js';
+import { Parts } from './parts.js';
+import { CopyJobs } from './rebuild.js';
+import { type Session, type SessionExtra, Sessions, newSessionId } from './sessions.js';
+import { Signatures } from './signatures.js';
+import { validateKey } from './store/keys.js';
+import type { Store } from './store/store.js';
+
+/**
+ * Everything one app needs between requests.
+ * @example const ep = new Endpoint({ store, kernels }); await ep.createSession(body)
+ */
+export class Endpoint {
+  readonly store: Store;
+  readonly kernels: Kernels;
+  readonly limits: Limits;
+  readonly now: () => number;
+  readonly log: (e: unknown) => void;
+  readonly sessions: Sessions;
+  readonly manifests: ManifestCache;
+  readonly signatures: Signatures;
+  readonly parts: Parts;
+  readonly copies: CopyJobs;
+  private readonly sweepIntervalMs: number;
+  private lastSweep = -Infinity;
+
+  constructor(opts: AppOptions) {
+    this.store = opts.store;
+    this.kernels = opts.kernels;
+    this.limits = resolveLimits(opts.limits);
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? console.error;
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? 60_000;
+    this.sessions = new Sessions(this.store, this.limits, this.now);
+    this.manifests = new ManifestCache(this.store, this.kernels, opts.manifestCacheChunks ?? 1 << 20);
+    this.signatures = new Signatures(this.store, this.sessions, this.manifests, this.limits);
+    this.parts = new Parts(this.store, this.kernels, this.sessions, this.signatures, this.limits);
+    this.copies = new CopyJobs(opts.waitUntil);
+  }
+
+  /** Sweeps expired sessions at most once per sweepIntervalMs; returns the sweep to await (tests) or ignore. */
+  maybeSweep(): Promise<void> | undefined {
+    const now = this.now();
+    if (now - this.lastSweep < this.sweepIntervalMs) return undefined;
+    this.lastSweep = now;
+    return this.store.sweep(now).then(
+      (ids) => ids.forEach((id) => this.forget(id)),
+      (e) => this.log(e),
+    );
+  }
+
+  /** Drops in-process state of a session. */
+  forget(id: string): void {
+    this.signatures.forget(id);
+    this.copies.forget(id);
+  }
+
+  /** `POST /v1/sessions`. */
+  async createSession(body: Record<string, unknown>): Promise<CreateSessionResponse> {
+    const key = str(body.key, 'key');
+    validateKey(key);
+    const size = int(body.size, 'size', 0, WIRE_LIMITS.maxOffset);
+    if (size > this.limits.maxFileSize) throw new ApiError('TOO_LARGE', `size ${size} is above the limit maxFileSize ${this.limits.maxFileSize}`);
+    const chunking = this.chunking(body.chunking);
+    const inPlace = body.inPlace === undefined ? false : bool(body.inPlace, 'inPlace');
+    const strongBytes = body.strongBytes === undefined ? 8 : int(body.strongBytes, 'strongBytes', WIRE_LIMITS.minStrongBytes, WIRE_LIMITS.maxStrongBytes);
+    const basisKey = body.basis === undefined ? key : body.basis === null ? null : validateKey(str(body.basis, 'basis'));
+
+    const current = await this.store.head(key);
+    let basis: BasisInfo | null = null;
+    if (basisKey !== null) {
+      const head = basisKey === key ? current : await this.store.head(basisKey);
+      if (!head && body.basis !== undefined) throw new ApiError('NOT_FOUND', `basis ${JSON.stringify(basisKey)} does not exist`);
+      if (head?.incomplete && body.basis !== undefined) throw new ApiError('INCOMPLETE', `basis ${JSON.stringify(basisKey)} is incomplete (an in-place push stopped); push it whole`);
+      if (head && !head.incomplete) basis = { key: basisKey, version: head.id, size: head.size };
+    }
+    if (inPlace && (!basis || basis.key !== key)) {
+      throw new ApiError('INVALID_ARGUMENT', `inPlace needs the key's own current version as the basis (${JSON.stringify(key)} ${basis ? `has basis ${JSON.stringify(basis.key)}` : 'has none'})`);
+    }
+    if (basis) await this.manifests.get(basis.key, basis.version, chunking); // built once here if missing, not in a match batch
+
+    const staging = await this.store.createStaging(size);
+    const now = this.now();
+    const extra: SessionExtra = { keyVersion: current?.id ?? null, basis, strongBytes, partSize: this.limits.partSize, sigBytes: 0 };
+    const s: Session = {
+      id: newSessionId(), key, basisVersion: basis?.version ?? null, size, chunking, inPlace, stagingId: staging.id,
+      parts: [], signatures: [], created: now, expires: this.sessions.expiry(), extra,
+    };
+    try {
+      await this.store.putSession(s);
+    } catch (e) {
+      await staging.discard().catch(() => undefined);
+      throw e;
+    }
+    return { id: s.id, basis, partSize: extra.partSize, strongBytes, expiresAt: new Date(s.expires).toISOString(), limits: this.limits };
+  }
+
+  /** Checks a chunking spec: the kernels' ranges, and a chunk no longer than a part (literal chunks are never split). */
+  private chunking(v: unknown): ChunkingSpec {
+    if (typeof v !== 'object' || v === null) throw new ApiError('INVALID_ARGUMENT', 'chunking must be an object');
+    const c = v as Record<string, unknown>;
+    const maxChunk = Math.min(this.limits.partSize, WIRE_LIMITS.maxChunkLength);
+    if (c.kind === 'fixed') {
+      // 64 bytes: below that the 4-byte signatures outweigh the data they describe.
+      return { kind: 'fixed', block: int(c.block, 'chunking.block', 64, maxChunk) };
+    }
+    if (c.kind !== 'cdc') throw new ApiError('INVALID_ARGUMENT', `chunking.kind ${JSON.stringify(c.kind)} is neither "cdc" nor "fixed"`);
+    const spec = {
+      kind: 'cdc' as const,
+      min: int(c.min, 'chunking.min', 0, WIRE_LIMITS.maxChunkLength),
+      avg: int(c.avg, 'chunking.avg', 0, WIRE_LIMITS.maxChunkLength),
+      max: int(c.max, 'chunking.max', 0, maxChunk),
+      level: int(c.level, 'chunking.level', 0, 3),
+    };
+    resolveOptions(spec); // the kernel's own ranges (INVALID_ARGUMENT naming the limit)
+    return spec;
+  }
+
+  /** `PUT /v1/sessions/:id/plan`: stored once (identical resends accepted); copies start at once unless in place. */
+  async putPlan(id: string, body: Uint8Array): Promise<void> {
+    const plan = decodePlan(body, this.limits.maxPlanOps);
+    const digest = blake3Hex(this.kernels, body);
+    const s = await this.sessions.update(id, async (s) => {
+      if (s.extra.committed) throw new ApiError('PART_CONFLICT', `session ${id} was already committed`);
+      if (s.extra.plan !== undefined) {
+        if (s.extra.plan === digest) return null;
+        throw new ApiError('PART_CONFLICT', 'the plan was already sent with different bytes');
+      }
+      if (plan.size !== s.size) throw new ApiError('INVALID_PLAN', `plan size ${plan.size} is not the session's size ${s.size}`);
+      if (plan.inPlace !== s.inPlace) throw new ApiError('INVALID_PLAN', `plan inPlace flag ${plan.inPlace} differs from the session's ${s.inPlace}`);
+      const oldSize = s.extra.basis?.size ?? 0;
+      plan.copies.forEach((c, i) => {
+        if (c.oldOffset + c.length > oldSize) throw new ApiError('INVALID_PLAN', `copy[${i}] reads ${c.oldOffset}..${c.oldOffset + c.length}, beyond the basis size ${oldSize}`);
+      });
+      await this.store.putSessionBlob(s.id, 'plan', body);
+      s.extra.plan = digest;
+      return s;
+    });
+    if (s && !s.inPlace && s.extra.basis && plan.copies.length > 0) {
+      this.copies.start(s.id, () => this.store.staging(s.stagingId), s.extra.basis, plan.copies);
+    }
+  }
+
+  /** `DELETE /v1/sessions/:id`: drops the record, its blobs and its staging area. */
+  async abort(id: string): Promise<void> {
+    await this.sessions.locked(id, async () => {
+      const s = await this.sessions.load(id).catch((e) => {
+        if (e instanceof ApiError && e.code === 'SESSION_EXPIRED') return this.store.getSession(id);
+        throw e;
+      });
+      if (!s) return;
+      await this.copies.finished(id);
+      if (!s.extra?.committed) await (await this.store.staging(s.stagingId).catch(() => null))?.discard();
+      await this.store.deleteSession(id);
+      this.forget(id);
+    });
+  }
+}
+
+function str(v: unknown, name: string): string {
+  if (typeof v !== 'string') throw new ApiError('INVALID_ARGUMENT', `${name} must be a string`);
+  return v;
+}
+function bool(v: unknown, name: string): boolean {
+  if (typeof v !== 'boolean') throw new ApiError('INVALID_ARGUMENT', `${name} must be true or false`);
+  return v;
+}
+function int(v: unknown, name: string, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new ApiError('INVALID_ARGUMENT', `${name} must be an integer, got ${JSON.stringify(v)}`);
+  if (v < lo || v > hi) throw new ApiError('INVALID_ARGUMENT', `${name} ${v} is outside ${lo}..${hi}`);
+  return v;
+}
+export { int as checkInt, str as checkString };

@@ -1,0 +1,99 @@
+// The file routes: read (whole, or one Range with 206/416), head, delete and
+// list stored versions. Headers of a file: Content-Length, ETag (the version
+// id, quoted), Last-Modified, X-Deltaflare-Version, X-Deltaflare-Root (the
+// manifest root, when known) and Accept-Ranges.
+import type { FileInfo, FileList } from '../sdk/protocol/messages.js';
+import { ApiError } from './errors.js';
+import { StoreError, type Store, type VersionInfo } from './store/store.js';
+
+/** A satisfiable byte range, both ends inclusive as in Content-Range. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Parses a Range header against a file size (RFC 9110 14.1.2): one range of
+ * `bytes=a-b`, `bytes=a-` or `bytes=-n`. Returns null to serve the whole file
+ * (no header, another unit, several ranges, bad syntax); 416 when no byte of
+ * the file is in the range.
+ * @example parseRange('bytes=0-99', 1000) // { start: 0, end: 99 }
+ */
+export function parseRange(header: string | null | undefined, size: number): ByteRange | null {
+  if (!header) return null;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) throw unsatisfiable(header, size);
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== '' && Number(m[2]) < start) return null; // invalid: ignore the header
+  }
+  if (!Number.isSafeInteger(start) || start >= size) throw unsatisfiable(header, size);
+  return { start, end };
+}
+
+function unsatisfiable(header: string, size: number): ApiError {
+  return new ApiError('INVALID_ARGUMENT', `Range ${JSON.stringify(header)} holds no byte of the ${size}-byte file`, {
+    status: 416,
+    headers: { 'Content-Range': `bytes */${size}` },
+  });
+}
+
+/** Headers describing a version. */
+export function fileHeaders(info: VersionInfo): Record<string, string> {
+  const h: Record<string, string> = {
+    'Content-Type': 'application/octet-stream',
+    'Accept-Ranges': 'bytes',
+    'Content-Length': String(info.size),
+    ETag: `"${info.id}"`,
+    'Last-Modified': new Date(info.time).toUTCString(),
+    'X-Deltaflare-Version': info.id,
+  };
+  if (info.root) h['X-Deltaflare-Root'] = info.root;
+  return h;
+}
+
+/** A version as listed. `root` is "" for a file placed by hand (no commit recorded one). */
+export function fileInfo(key: string, v: VersionInfo): FileInfo {
+  return { key, version: v.id, size: v.size, root: v.root ?? '', updatedAt: new Date(v.time).toISOString() };
+}
+
+/** `GET|HEAD /v1/files/:key`. */
+export async function getFile(store: Store, key: string, method: string, range: string | null | undefined): Promise<Response> {
+  // A commit between head and read makes the read CONFLICT: look again (3 tries; commits of one key take milliseconds).
+  for (let attempt = 0; ; attempt++) {
+    const info = await store.head(key);
+    if (!info) throw new ApiError('NOT_FOUND', `no file ${JSON.stringify(key)}`);
+    if (info.incomplete) throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way; push it whole (basis null)`);
+    const headers = fileHeaders(info);
+    if (method === 'HEAD') return new Response(null, { status: 200, headers });
+    const r = parseRange(range, info.size);
+    try {
+      const { body } = await store.read(key, { version: info.id, ...(r ? { offset: r.start, length: r.end - r.start + 1 } : {}) });
+      if (!r) return new Response(body, { status: 200, headers });
+      headers['Content-Length'] = String(r.end - r.start + 1);
+      headers['Content-Range'] = `bytes ${r.start}-${r.end}/${info.size}`;
+      return new Response(body, { status: 206, headers });
+    } catch (e) {
+      if (!(e instanceof StoreError && e.code === 'CONFLICT') || attempt === 2) throw e;
+    }
+  }
+}
+
+/** `GET /v1/files?prefix=&cursor=&limit=`. */
+export async function listFiles(store: Store, query: (name: string) => string | undefined): Promise<FileList> {
+  const limitText = query('limit') ?? '1000';
+  const limit = Number(limitText);
+  if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000) throw new ApiError('INVALID_ARGUMENT', `limit ${JSON.stringify(limitText)} is outside 1..1000`);
+  const page = await store.list(query('prefix') ?? '', limit, query('cursor') || undefined);
+  const out: FileList = { files: page.entries.map((e) => fileInfo(e.key, e.version)) };
+  if (page.cursor !== undefined) out.cursor = page.cursor;
+  return out;
+}

@@ -1,0 +1,82 @@
+// Basis manifests for matching and commit checks (SkySync: match against the
+// stored manifest, never re-read or re-hash the old file). A manifest is
+// looked up in the store under the session's chunking; a version with none
+// gets one built once (manifest-builder.ts) and stored. Decoded manifests and
+// their weak index stay in a bounded LRU, so the batches of one session
+// (and the commit) do not decode or index it again.
+import type { Kernels } from '../sdk/kernels/api.js';
+import { chunkingId, type ChunkingSpec } from '../sdk/protocol/chunking.js';
+import type { Manifest } from '../sdk/protocol/manifest.js';
+import { WeakIndex } from '../sdk/protocol/match.js';
+import { buildManifest } from './manifest-builder.js';
+import type { Store } from './store/store.js';
+
+/** A basis manifest and (made on first use) its weak index. */
+export class BasisEntry {
+  private weak?: WeakIndex;
+  constructor(readonly manifest: Manifest) {}
+  /** The CRC-sorted index: 12 more bytes per chunk, built once per entry. */
+  get index(): WeakIndex {
+    return (this.weak ??= new WeakIndex(this.manifest));
+  }
+}
+
+/**
+ * An LRU of basis manifests bounded by their total chunk count, with one
+ * build at a time per (key, version, chunking).
+ * @example const { manifest, index } = await cache.get(store, 'a.bin', 'v-1', spec)
+ */
+export class ManifestCache {
+  private readonly entries = new Map<string, BasisEntry>();
+  private readonly pending = new Map<string, Promise<BasisEntry>>();
+  private chunks = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly kernels: Kernels,
+    /** Total chunks kept; one manifest above it is used but not kept. */
+    private readonly maxChunks: number,
+  ) {}
+
+  /** The manifest of `key` at `version` under `chunking`, building and storing it if the store has none. */
+  async get(key: string, version: string, chunking: ChunkingSpec): Promise<BasisEntry> {
+    const id = `${version}\n${chunkingId(chunking)}\n${key}`;
+    const hit = this.entries.get(id);
+    if (hit) {
+      this.entries.delete(id); // re-insert: Map order is the LRU order
+      this.entries.set(id, hit);
+      return hit;
+    }
+    let p = this.pending.get(id);
+    if (!p) {
+      p = this.load(key, version, chunking).then((entry) => {
+        this.remember(id, entry);
+        return entry;
+      });
+      this.pending.set(id, p);
+      p.finally(() => this.pending.delete(id)).catch(() => undefined);
+    }
+    return p;
+  }
+
+  private async load(key: string, version: string, chunking: ChunkingSpec): Promise<BasisEntry> {
+    let manifest = await this.store.getManifest(key, version, chunkingId(chunking));
+    if (!manifest) {
+      manifest = await buildManifest(this.store, this.kernels, key, version, chunking);
+      await this.store.putManifest(key, version, manifest);
+    }
+    return new BasisEntry(manifest);
+  }
+
+  private remember(id: string, entry: BasisEntry): void {
+    const n = entry.manifest.lengths.length;
+    if (n > this.maxChunks) return;
+    this.entries.set(id, entry);
+    this.chunks += n;
+    for (const [old, e] of this.entries) {
+      if (this.chunks <= this.maxChunks) break;
+      this.entries.delete(old);
+      this.chunks -= e.manifest.lengths.length;
+    }
+  }
+}

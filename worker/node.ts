@@ -1,0 +1,52 @@
+// The Node adapter: the app over the fs store, served by @hono/node-server.
+import { serve as serveNode } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import type { AddressInfo } from 'node:net';
+import { init, type Kernels } from '../sdk/kernels/index.js';
+import type { Limits } from '../sdk/protocol/messages.js';
+import { createApp } from './app.js';
+import { FsStore } from './store/fs-store.js';
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  /** Store directory (created if missing). Default './data'. */
+  dir?: string;
+  /** Default 19876; 0 picks a free port. */
+  port?: number;
+  /** Default '127.0.0.1' (loopback only). */
+  host?: string;
+  kernels?: Kernels;
+  limits?: Partial<Limits>;
+  /** A folder served for GET paths outside /v1 (the demo page, later). */
+  static?: string;
+}
+
+/** A running server. */
+export interface ServeHandle {
+  /** e.g. "http://127.0.0.1:19876" */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the endpoint on Node.
+ * @example const { url, close } = await serve({ dir: './data', port: 0 })
+ */
+export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
+  const store = await FsStore.open(opts.dir ?? './data');
+  const app = createApp({ store, kernels: opts.kernels ?? (await init()), limits: opts.limits, fallback: opts.static ? serveStatic({ root: opts.static }) : undefined });
+  const host = opts.host ?? '127.0.0.1';
+  const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
+    const s = serveNode({ fetch: app.fetch, port: opts.port ?? 19876, hostname: host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    url,
+    close: () => new Promise<void>((resolve, reject) => {
+      server.close((e) => (e ? reject(e) : resolve()));
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    }),
+  };
+}

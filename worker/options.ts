@@ -1,0 +1,38 @@
+// What an endpoint is built from: a Store, the wasm kernels and its limits.
+// The Node adapter passes an fs store and Node-loaded kernels; the Workers
+// entry will pass an R2 store and kernels from an imported module.
+import type { Kernels } from '../sdk/kernels/api.js';
+import { DEFAULT_LIMITS, WIRE_LIMITS, type Limits } from '../sdk/protocol/messages.js';
+import { checkRange } from '../sdk/errors.js';
+import type { Store } from './store/store.js';
+
+/** Options of `createApp`. */
+export interface AppOptions {
+  store: Store;
+  kernels: Kernels;
+  /** Overrides of DEFAULT_LIMITS; checked against WIRE_LIMITS. */
+  limits?: Partial<Limits>;
+  /** Clock (ms since the epoch); tests move it to expire sessions. Default Date.now. */
+  now?: () => number;
+  /** Expired sessions are swept (store.sweep) at most this often, on requests (default 60,000 ms; 0 = every request). */
+  sweepIntervalMs?: number;
+  /** Basis manifests kept decoded with their weak index, counted in chunks (default 2^20 chunks, ~56 MB at 56 B/chunk). */
+  manifestCacheChunks?: number;
+  /** Keeps background work (copies run when a plan lands) alive; Workers pass `ctx.waitUntil`. Default: nothing (Node keeps promises alive). */
+  waitUntil?: (p: Promise<unknown>) => void;
+  /** Where unexpected errors go (default console.error). */
+  log?: (e: unknown) => void;
+}
+
+/** Fills and checks limits: each within the wire format's hard caps. */
+export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
+  const l = { ...DEFAULT_LIMITS, ...overrides };
+  checkRange('limits.maxFileSize', l.maxFileSize, 0, WIRE_LIMITS.maxOffset);
+  // A literal chunk is never split across parts, so a part must hold the default chunker's 64 KiB max.
+  checkRange('limits.partSize', l.partSize, 1024, WIRE_LIMITS.maxPartBytes);
+  checkRange('limits.maxPartOps', l.maxPartOps, 1, WIRE_LIMITS.maxPartOps);
+  checkRange('limits.maxSignaturesPerBatch', l.maxSignaturesPerBatch, 1, WIRE_LIMITS.maxBatch);
+  checkRange('limits.maxPlanOps', l.maxPlanOps, 1, WIRE_LIMITS.maxPlanOps);
+  checkRange('limits.sessionTtlSeconds', l.sessionTtlSeconds, 1, 365 * 86400);
+  return l;
+}

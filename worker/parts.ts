@@ -1,0 +1,171 @@
+// Parts: literal bytes at absolute offsets of the new file. Each part is
+// checked (CRC32 of the body, ops on new chunk boundaries, each chunk's CRC
+// against its recorded signature), its chunks hashed with BLAKE3, and its
+// bytes written into staging as soon as it arrives, in any order and
+// concurrently with other parts. The chunk digests are kept in a session
+// blob, "part-<n>": 32 bytes of the body's BLAKE3, u32 chunk count, u32
+// chunk indices, 32-byte chunk digests. The body digest tells an identical
+// resend (accepted without work) from a different one (PART_CONFLICT).
+import type { Kernels } from '../sdk/kernels/api.js';
+import { inflateRaw } from '../sdk/protocol/compress.js';
+import type { Limits } from '../sdk/protocol/messages.js';
+import { decodePart, type LiteralOp } from '../sdk/protocol/wire.js';
+import { ApiError } from './errors.js';
+import { fromHex, toHex } from './hex.js';
+import type { Session, Sessions } from './sessions.js';
+import type { ChunkTable, Signatures } from './signatures.js';
+import type { Store } from './store/store.js';
+
+/** A landed part's digests, as kept in its blob. */
+export interface PartDigests {
+  body: string;
+  /** New chunk indices, ascending. */
+  chunks: Uint32Array;
+  /** 32 bytes per chunk. */
+  hashes: Uint8Array;
+}
+
+export const partBlobName = (n: number) => `part-${n}`;
+
+/** Encodes a part's digests for its blob. */
+export function encodePartDigests(body: Uint8Array, chunks: Uint32Array, hashes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(36 + 36 * chunks.length);
+  const v = new DataView(out.buffer);
+  out.set(body, 0);
+  v.setUint32(32, chunks.length, true);
+  for (let i = 0; i < chunks.length; i++) v.setUint32(36 + 4 * i, chunks[i], true);
+  out.set(hashes, 36 + 4 * chunks.length);
+  return out;
+}
+
+/** Decodes a part blob. */
+export function decodePartDigests(bytes: Uint8Array): PartDigests {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = v.getUint32(32, true);
+  const chunks = new Uint32Array(n);
+  for (let i = 0; i < n; i++) chunks[i] = v.getUint32(36 + 4 * i, true);
+  return { body: toHex(bytes.subarray(0, 32)), chunks, hashes: bytes.slice(36 + 4 * n, 36 + 36 * n) };
+}
+
+/** The chunk index starting exactly at `at`, or -1. */
+export function chunkStarting(offsets: Float64Array, count: number, at: number): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (offsets[mid] < at) lo = mid + 1;
+    else hi = mid;
+  }
+  return offsets[lo] === at ? lo : -1;
+}
+
+/** Lands parts; one in flight per (session, part number). */
+export class Parts {
+  private readonly inflight = new Map<string, { digest: string; done: Promise<void> }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly kernels: Kernels,
+    private readonly sessions: Sessions,
+    private readonly signatures: Signatures,
+    private readonly limits: Limits,
+  ) {}
+
+  /** Largest part body of a session: header, 12 bytes per op, the payload (at most partSize: a client deflates only when smaller), CRC. */
+  maxBody(s: Session): number {
+    return 24 + 12 * this.limits.maxPartOps + s.extra.partSize + 4;
+  }
+
+  /** `PUT /v1/sessions/:id/parts/:n`. */
+  async put(s: Session, n: number, body: Uint8Array): Promise<void> {
+    const k = this.kernels;
+    const part = decodePart(body, { crc32: (b) => k.crc32(b), maxLiteralBytes: s.extra.partSize, maxOps: this.limits.maxPartOps });
+    if (part.part !== n) throw new ApiError('MALFORMED', `part: the body is part ${part.part}, the URL says ${n}`);
+    const digest = toHex(k.blake3(body));
+    const slot = `${s.id}/${n}`;
+    // Reserve the part number under the session lock: a landed or in-flight twin decides.
+    const wait = await this.sessions.locked(s.id, async () => {
+      const cur = await this.sessions.load(s.id);
+      if (cur.extra.committed) throw new ApiError('PART_CONFLICT', `session ${s.id} was already committed`);
+      if (cur.parts.some((p) => p.n === n)) {
+        const blob = await this.store.getSessionBlob(s.id, partBlobName(n));
+        if (blob && decodePartDigests(blob).body === digest) return Promise.resolve();
+        throw new ApiError('PART_CONFLICT', `part ${n} was already sent with different bytes`);
+      }
+      const twin = this.inflight.get(slot);
+      if (twin) {
+        if (twin.digest === digest) return twin.done;
+        throw new ApiError('PART_CONFLICT', `part ${n} is being received with different bytes`);
+      }
+      return null;
+    });
+    if (wait) return wait;
+    let release!: () => void;
+    let fail!: (e: unknown) => void;
+    const done = new Promise<void>((res, rej) => ((release = res), (fail = rej)));
+    done.catch(() => undefined);
+    this.inflight.set(slot, { digest, done });
+    try {
+      await this.land(s, n, body, part, digest);
+      release();
+    } catch (e) {
+      fail(e);
+      throw e;
+    } finally {
+      this.inflight.delete(slot);
+    }
+  }
+
+  private async land(s: Session, n: number, body: Uint8Array, part: ReturnType<typeof decodePart>, digest: string): Promise<void> {
+    const k = this.kernels;
+    const payload = part.deflated ? await inflateRaw(part.payload, part.literalBytes) : part.payload;
+    const table = await this.signatures.table(s);
+    const { chunks, ends } = literalChunks(table, s.size, part.ops);
+    // Every literal chunk's CRC must be its recorded signature's: the commit trusts these lengths and CRCs in the manifest.
+    for (let c = 0, start = 0; c < chunks.length; start = ends[c++]) {
+      const i = chunks[c];
+      const crc = k.crc32(payload.subarray(start, ends[c]));
+      if (crc !== table.crcs[i]) {
+        throw new ApiError('INVALID_PLAN', `part ${n}: chunk ${i} at ${table.offsets[i]} has CRC32 ${hex32(crc)}, its signature says ${hex32(table.crcs[i])}`);
+      }
+    }
+    const hashes = k.blake3Chunks(payload, ends);
+    const staging = await this.store.staging(s.stagingId);
+    let at = 0;
+    for (const op of part.ops) {
+      await staging.writeAt(op.newOffset, payload.subarray(at, at + op.length));
+      at += op.length;
+    }
+    await staging.flush(); // durable before the part is recorded as landed
+    const crc = new DataView(body.buffer, body.byteOffset + body.length - 4, 4).getUint32(0, true);
+    await this.sessions.update(s.id, async (cur) => {
+      await this.store.putSessionBlob(cur.id, partBlobName(n), encodePartDigests(fromHex(digest), chunks, hashes));
+      cur.parts.push({ n, offset: part.ops[0].newOffset, length: part.literalBytes, crc32: crc });
+    });
+  }
+}
+
+/** The new chunks a part's ops cover, and their ends within the payload; INVALID_PLAN unless ops lie on chunk boundaries. */
+function literalChunks(table: ChunkTable, size: number, ops: LiteralOp[]): { chunks: Uint32Array; ends: Uint32Array } {
+  const idx: number[] = [];
+  const ends: number[] = [];
+  let at = 0;
+  for (const op of ops) {
+    const end = op.newOffset + op.length;
+    if (end > size) throw new ApiError('INVALID_PLAN', `literal ${op.newOffset}..${end} ends past the file size ${size}`);
+    if (end > table.offsets[table.count]) {
+      throw new ApiError('INCOMPLETE', `literal ${op.newOffset}..${end}: signatures are recorded only for bytes 0..${table.offsets[table.count]}; send the match batches first`);
+    }
+    const a = chunkStarting(table.offsets, table.count, op.newOffset);
+    const b = chunkStarting(table.offsets, table.count, end);
+    if (a < 0 || b < 0) throw new ApiError('INVALID_PLAN', `literal ${op.newOffset}..${end} does not start and end on chunk boundaries`);
+    for (let i = a; i < b; i++) {
+      idx.push(i);
+      ends.push((at += table.lengths[i]));
+    }
+  }
+  return { chunks: Uint32Array.from(idx), ends: Uint32Array.from(ends) };
+}
+
+const hex32 = (v: number) => v.toString(16).padStart(8, '0');
+

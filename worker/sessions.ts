@@ -1,0 +1,113 @@
+// Upload sessions: the record in the store (JSON, at most 2 MB), a lock per
+// session so concurrent requests of one session update it one at a time, and
+// expiry. Bulky state goes in session blobs: signature batches
+// ("sig-<first>-<count>"), the plan ("plan") and each landed part's digests
+// ("part-<n>").
+import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import type { BasisInfo, FileInfo, Limits, SessionStatus } from '../sdk/protocol/messages.js';
+import { ApiError } from './errors.js';
+import { KeyLocks } from './store/key-lock.js';
+import type { SessionRecord, Store } from './store/store.js';
+
+/** What the endpoint keeps in `SessionRecord.extra`. */
+export type SessionExtra = {
+  /** The key's version when the session began (null: absent): the commit's expected version. */
+  keyVersion: string | null;
+  /** The basis (a key's version), or null. */
+  basis: BasisInfo | null;
+  strongBytes: number;
+  partSize: number;
+  /** Bytes covered by recorded signatures: kept at most the file size, so a client cannot store more signatures than chunks. */
+  sigBytes: number;
+  /** BLAKE3 (hex) of the plan body once it landed: an identical resend is accepted, another is PART_CONFLICT. */
+  plan?: string;
+  /** Set by a successful commit: a retried commit answers it again. */
+  committed?: FileInfo;
+};
+
+/** A session record with the endpoint's extra fields. */
+export type Session = SessionRecord & { extra: SessionExtra };
+
+/** Session ids: "s_" and 24 hex digits (96 random bits). */
+export function newSessionId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(12));
+  return 's_' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+const SESSION_ID = /^s_[0-9a-f]{24}$/;
+
+/**
+ * Loads, updates and expires sessions in a store.
+ * @example const s = await sessions.update(id, (s) => { s.parts.push(rec); })
+ */
+export class Sessions {
+  private readonly locks = new KeyLocks();
+
+  constructor(
+    private readonly store: Store,
+    private readonly limits: Limits,
+    private readonly now: () => number,
+  ) {}
+
+  /** The expiry time of a session used now. */
+  expiry(): number {
+    return this.now() + this.limits.sessionTtlSeconds * 1000;
+  }
+
+  /** A live session, or NOT_FOUND / SESSION_EXPIRED. */
+  async load(id: string): Promise<Session> {
+    if (!SESSION_ID.test(id)) throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(id.slice(0, 40))}`);
+    const s = (await this.store.getSession(id)) as Session | null;
+    if (!s) throw new ApiError('NOT_FOUND', `no session ${id}`);
+    if (s.expires <= this.now()) throw new ApiError('SESSION_EXPIRED', `session ${id} expired at ${new Date(s.expires).toISOString()}; start a new one`);
+    return s;
+  }
+
+  /** Runs `fn` with the session locked (one at a time per session). */
+  locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
+  }
+
+  /** Loads under the lock, lets `fn` change the record, extends its life and stores it. */
+  update<T>(id: string, fn: (s: Session) => Promise<T> | T): Promise<T> {
+    return this.locked(id, async () => {
+      const s = await this.load(id);
+      const out = await fn(s);
+      s.expires = this.expiry();
+      await this.store.putSession(s);
+      return out;
+    });
+  }
+
+  /** The resumable state of a session. */
+  status(s: Session): SessionStatus {
+    return {
+      id: s.id,
+      key: s.key,
+      basis: s.extra.basis,
+      size: s.size,
+      chunking: s.chunking as ChunkingSpec,
+      inPlace: s.inPlace,
+      signatures: s.signatures,
+      plan: s.extra.plan !== undefined,
+      parts: s.parts.map((p) => p.n).sort((a, b) => a - b),
+      expiresAt: new Date(s.expires).toISOString(),
+    };
+  }
+}
+
+/** Adds [a, b) to sorted disjoint ranges, merging neighbours. */
+export function addRange(ranges: Array<[number, number]>, a: number, b: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let cur: [number, number] = [a, b];
+  let placed = false;
+  for (const r of ranges) {
+    if (r[1] < cur[0]) out.push(r);
+    else if (cur[1] < r[0]) {
+      if (!placed) out.push(cur), (placed = true);
+      out.push(r);
+    } else cur = [Math.min(r[0], cur[0]), Math.max(r[1], cur[1])];
+  }
+  if (!placed) out.push(cur);
+  return out;
+}

@@ -1,0 +1,132 @@
+// Signature batches: recorded as session blobs when they arrive (the server
+// then knows every new chunk's length and CRC at commit without a second
+// upload), answered from the basis' weak index, and read back as one chunk
+// table (lengths, CRCs, offsets) for checking parts and the commit.
+import { decodeSignatures, encodeMatches, type SignatureBatch } from '../sdk/protocol/wire.js';
+import { matchBatch } from '../sdk/protocol/match.js';
+import { ApiError } from './errors.js';
+import type { ManifestCache } from './manifests.js';
+import { addRange, type Session, type Sessions } from './sessions.js';
+import type { Store } from './store/store.js';
+import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import type { Limits } from '../sdk/protocol/messages.js';
+
+/** New chunks [0, count) of a session: 16 bytes per chunk. */
+export interface ChunkTable {
+  count: number;
+  lengths: Uint32Array;
+  crcs: Uint32Array;
+  /** count + 1 entries; offsets[count] is the bytes covered. */
+  offsets: Float64Array;
+}
+
+const blobName = (first: number, count: number) => `sig-${first}-${count}`;
+const BLOB = /^sig-(\d+)-(\d+)$/;
+
+/** Chunk tables of recent sessions: 16 of them (a table is 16 B/chunk, 2 MB for a 1 GiB file at 8 KiB chunks). */
+const TABLES_KEPT = 16;
+
+/** Records signature batches and serves chunk tables. */
+export class Signatures {
+  private readonly tables = new Map<string, ChunkTable>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly sessions: Sessions,
+    private readonly manifests: ManifestCache,
+    private readonly limits: Limits,
+  ) {}
+
+  /** Largest signature batch body: header + 8 bytes per signature (u32 CRC + u32 length). */
+  get maxBody(): number {
+    return 24 + 8 * this.limits.maxSignaturesPerBatch;
+  }
+
+  /**
+   * `POST /v1/sessions/:id/match`: records the batch (identical resends are
+   * accepted, different or overlapping ones are PART_CONFLICT) and answers
+   * the encoded matches.
+   */
+  async match(id: string, body: Uint8Array): Promise<Uint8Array> {
+    const batch = decodeSignatures(body, this.limits.maxSignaturesPerBatch);
+    const first = batch.firstIndex;
+    const end = first + batch.crcs.length;
+    const s = await this.sessions.update(id, async (s) => {
+      checkLengths(s.chunking as ChunkingSpec, batch);
+      const name = blobName(first, batch.crcs.length);
+      const old = await this.store.getSessionBlob(s.id, name);
+      if (old) {
+        if (!sameBatch(decodeSignatures(old), batch)) throw new ApiError('PART_CONFLICT', `signatures of chunks ${first}..${end} were already sent with different values`);
+        if (covered(s.signatures, first, end)) return s; // a resend: same answer, nothing to record
+      } else {
+        const clash = s.signatures.find(([a, b]) => a < end && first < b);
+        if (clash) throw new ApiError('PART_CONFLICT', `signatures of chunks ${first}..${end} overlap the batch ${clash[0]}..${clash[1]} already recorded`);
+      }
+      let sum = 0;
+      for (let i = 0; i < batch.lengths.length; i++) sum += batch.lengths[i];
+      if (s.extra.sigBytes + sum > s.size) {
+        throw new ApiError('INVALID_ARGUMENT', `signatures cover ${s.extra.sigBytes + sum} bytes, above the file size ${s.size}`);
+      }
+      if (!old) await this.store.putSessionBlob(s.id, name, body);
+      s.signatures = addRange(s.signatures, first, end);
+      s.extra.sigBytes += sum;
+      return s;
+    });
+    const strong = s.extra.strongBytes;
+    if (!s.extra.basis) return encodeMatches({ firstIndex: first, count: batch.crcs.length, strongBytes: strong, runs: [], hashes: new Uint8Array(0) });
+    const { index } = await this.manifests.get(s.extra.basis.key, s.extra.basis.version, s.chunking as ChunkingSpec);
+    return encodeMatches(matchBatch(index, batch, strong));
+  }
+
+  /** The chunks [0, n) recorded without a gap from index 0 (n = 0 when chunk 0 is missing). */
+  async table(s: Session): Promise<ChunkTable> {
+    const n = s.signatures.length > 0 && s.signatures[0][0] === 0 ? s.signatures[0][1] : 0;
+    const hit = this.tables.get(s.id);
+    if (hit && hit.count === n) return hit; // recorded chunks never change, so the same count is the same table
+    const lengths = new Uint32Array(n);
+    const crcs = new Uint32Array(n);
+    const names = await this.store.listSessionBlobs(s.id);
+    for (const name of names) {
+      const m = BLOB.exec(name);
+      if (!m || Number(m[1]) >= n) continue;
+      const bytes = await this.store.getSessionBlob(s.id, name);
+      if (!bytes) continue;
+      const b = decodeSignatures(bytes);
+      if (b.firstIndex + b.crcs.length > n) continue; // recorded past a gap: not in the prefix yet
+      lengths.set(b.lengths, b.firstIndex);
+      crcs.set(b.crcs, b.firstIndex);
+    }
+    const offsets = new Float64Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + lengths[i];
+    const table = { count: n, lengths, crcs, offsets };
+    this.tables.delete(s.id);
+    this.tables.set(s.id, table);
+    if (this.tables.size > TABLES_KEPT) this.tables.delete(this.tables.keys().next().value!);
+    return table;
+  }
+
+  /** Forgets a session's table (commit or abort). */
+  forget(id: string): void {
+    this.tables.delete(id);
+  }
+}
+
+/** Every length within the chunking's maximum (cdc max, or the fixed block). */
+function checkLengths(spec: ChunkingSpec, batch: SignatureBatch): void {
+  const max = spec.kind === 'cdc' ? spec.max : spec.block;
+  for (let i = 0; i < batch.lengths.length; i++) {
+    if (batch.lengths[i] > max) {
+      throw new ApiError('INVALID_ARGUMENT', `signature ${batch.firstIndex + i}: length ${batch.lengths[i]} is above the chunking's maximum ${max}`);
+    }
+  }
+}
+
+function covered(ranges: Array<[number, number]>, a: number, b: number): boolean {
+  return ranges.some(([x, y]) => x <= a && b <= y);
+}
+
+function sameBatch(a: SignatureBatch, b: SignatureBatch): boolean {
+  if (a.firstIndex !== b.firstIndex || a.crcs.length !== b.crcs.length) return false;
+  for (let i = 0; i < a.crcs.length; i++) if (a.crcs[i] !== b.crcs[i] || a.lengths[i] !== b.lengths[i]) return false;
+  return true;
+}
