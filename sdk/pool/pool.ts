@@ -1,45 +1,101 @@
 // A fixed pool of workers (Web Workers or worker_threads) driven through
 // comlink. Tasks queue for the next idle worker, so at most `size` run at once
 // and the caller bounds memory by how many tasks it keeps queued.
+//
+// comlink has no notion of a dead worker: a call to a worker that crashed
+// (out of memory, process.exit, terminate()) would wait forever. Each worker
+// therefore comes with a `failed` promise from its runtime's error/exit
+// events; a task racing it rejects instead, and the worker leaves the pool.
 import type { Remote } from 'comlink';
 
 /** One worker of a pool: its comlink proxy and how to stop it. */
 export interface PoolWorker<T> {
   api: Remote<T>;
   terminate(): void;
+  /** Rejects when the worker stops on its own (crash, exit) or is terminated; never resolves. */
+  failed?: Promise<never>;
+  /** Called with true when a task starts on the worker, false when it ends (Node: ref/unref the thread). */
+  busy?(on: boolean): void;
 }
 
+/** Options of one task. */
+export interface RunOptions {
+  /** Run before the tasks queued without it (e.g. work that frees memory or unblocks the caller). */
+  urgent?: boolean;
+}
+
+/**
+ * A fixed set of workers; `run` hands a task to the next idle one.
+ * @example const pool = await createNodePool(2); try { await pool.run((api) => api.init()) } finally { pool.terminate() }
+ */
 export class WorkerPool<T> {
   private readonly idle: PoolWorker<T>[];
-  private readonly waiting: ((worker: PoolWorker<T>) => void)[] = [];
+  private readonly live: Set<PoolWorker<T>>;
+  private readonly waiting: { resolve(w: PoolWorker<T>): void; reject(e: unknown): void }[] = [];
+  private lastFailure: unknown;
 
   constructor(private readonly workers: PoolWorker<T>[]) {
     this.idle = [...workers];
+    this.live = new Set(workers);
+    for (const w of workers) {
+      w.failed?.catch((cause) => this.drop(w, cause));
+    }
   }
 
-  /** Number of workers. */
+  /** Number of workers (including any that failed). */
   get size(): number {
     return this.workers.length;
   }
 
-  /** Runs `task` on the next idle worker. */
-  async run<R>(task: (api: Remote<T>) => Promise<R>): Promise<R> {
-    const worker = this.idle.pop() ?? (await new Promise<PoolWorker<T>>((resolve) => this.waiting.push(resolve)));
+  /** Runs `task` on the next idle worker; rejects if that worker dies meanwhile or none is left. */
+  async run<R>(task: (api: Remote<T>) => Promise<R>, options: RunOptions = {}): Promise<R> {
+    const worker = this.idle.pop() ?? (await this.wait(options.urgent ?? false));
+    worker.busy?.(true);
     try {
-      return await task(worker.api);
+      return await (worker.failed ? Promise.race([task(worker.api), worker.failed]) : task(worker.api));
     } finally {
-      const next = this.waiting.shift();
-      if (next) next(worker);
-      else this.idle.push(worker);
+      worker.busy?.(false);
+      if (this.live.has(worker)) this.release(worker);
     }
   }
 
   /** Runs `task` on every worker at once (e.g. to initialise them). */
   all<R>(task: (api: Remote<T>) => Promise<R>): Promise<R[]> {
-    return Promise.all(this.workers.map((w) => task(w.api)));
+    return Promise.all(this.workers.map((w) => (w.failed ? Promise.race([task(w.api), w.failed]) : task(w.api))));
   }
 
+  /** Stops every worker; tasks still running or queued reject. */
   terminate(): void {
     for (const w of this.workers) w.terminate();
+    this.fail(new Error('deltaflare: the worker pool was terminated'));
+  }
+
+  private wait(urgent: boolean): Promise<PoolWorker<T>> {
+    if (this.live.size === 0) return Promise.reject(this.lastFailure);
+    return new Promise((resolve, reject) => {
+      if (urgent) this.waiting.unshift({ resolve, reject });
+      else this.waiting.push({ resolve, reject });
+    });
+  }
+
+  private release(worker: PoolWorker<T>): void {
+    const next = this.waiting.shift();
+    if (next) next.resolve(worker);
+    else this.idle.push(worker);
+  }
+
+  private drop(worker: PoolWorker<T>, cause: unknown): void {
+    if (!this.live.delete(worker)) return;
+    this.lastFailure = cause;
+    const at = this.idle.indexOf(worker);
+    if (at >= 0) this.idle.splice(at, 1);
+    if (this.live.size === 0) this.fail(cause);
+  }
+
+  private fail(cause: unknown): void {
+    this.live.clear();
+    this.idle.length = 0;
+    this.lastFailure = cause;
+    for (const w of this.waiting.splice(0)) w.reject(this.lastFailure);
   }
 }
