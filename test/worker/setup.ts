@@ -1,0 +1,74 @@
+// Apps over a real fs store in a fresh temp folder, and helpers on store state.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { afterAll } from 'vitest';
+import { init } from '../../sdk/kernels/index.js';
+import type { Limits } from '../../sdk/protocol/messages.js';
+import { createApp } from '../../worker/app.js';
+import { FsStore } from '../../worker/store/fs-store.js';
+import type { Send } from './client.js';
+
+export const kernels = await init();
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A fresh temp folder, removed after the file's tests. */
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'df-worker-'));
+  dirs.push(d);
+  return d;
+}
+
+/** An app over an fs store in a fresh folder; `send` goes through app.request (no server). */
+export async function makeApp(opts: { limits?: Partial<Limits>; now?: () => number; dir?: string } = {}) {
+  const dir = opts.dir ?? tempDir();
+  const store = await FsStore.open(dir);
+  const app = createApp({ store, kernels, limits: opts.limits, now: opts.now, log: () => undefined });
+  const send: Send = async (path, init) => app.request(path, init);
+  return { dir, store, app, send };
+}
+
+/** Every file under `dir` (metadata included) with its size and SHA-256: equal snapshots mean nothing was written. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        out[p.slice(dir.length) + '/'] = 'dir';
+        walk(p);
+      } else out[p.slice(dir.length)] = `${statSync(p).size}:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** xorshift32 bytes from a seed. */
+export function randomBytes(n: number, seed: number): Uint8Array {
+  let x = (Math.imul(seed, 0x9e3779b1) ^ 0x85ebca6b) >>> 0 || 1;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13, x ^= x >>> 17, x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export const concat = (...parts: Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, (at += p.length) - p.length);
+  return out;
+};
+
+/** Byte equality naming the first difference (toEqual on typed arrays is slow). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): string {
+  if (a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)) return 'same';
+  let i = 0;
+  while (i < Math.min(a.length, b.length) && a[i] === b[i]) i++;
+  return `differ: lengths ${a.length} and ${b.length}, first difference at ${i}`;
+}
