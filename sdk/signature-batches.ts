@@ -82,14 +82,14 @@ export class CdcBatcher {
       const head = new Uint8Array(headEnd - this.tailStart);
       head.set(this.tail.subarray(0, Math.min(this.tailLength, head.length)));
       if (headEnd > a) head.set(segment.subarray(0, headEnd - a), a - this.tailStart);
-      const ends = Uint32Array.from(chunks.slice(0, i), (c) => end(c) - this.tailStart);
+      const ends = endsOf(chunks, 0, i, this.tailStart);
       job.runs.push({ bytes: head, ends });
       job.transfer.push(head.buffer, ends.buffer);
     }
     // Chunks inside the segment: hashed in place.
     if (i < n) {
       const from = chunks[i].offset - a;
-      const ends = Uint32Array.from(chunks.slice(i), (c) => end(c) - a - from);
+      const ends = endsOf(chunks, i, n, a + from);
       job.runs.push({ bytes: segment.subarray(from, from + ends[ends.length - 1]), ends });
       job.transfer.push(segment.buffer as ArrayBuffer, ends.buffer);
     }
@@ -116,4 +116,11 @@ export class CdcBatcher {
     this.tail.set(bytes, this.tailLength);
     this.tailLength += bytes.length;
   }
+}
+
+/** End offsets of chunks[from..to) relative to `base`. */
+function endsOf(chunks: Chunk[], from: number, to: number, base: number): Uint32Array {
+  const ends = new Uint32Array(to - from);
+  for (let i = from; i < to; i++) ends[i - from] = chunks[i].offset + chunks[i].length - base;
+  return ends;
 }
