@@ -89,17 +89,18 @@ export class Parts {
       if (cur.extra.committed) throw new ApiError('PART_CONFLICT', `session ${s.id} was already committed`);
       if (cur.parts.some((p) => p.n === n)) {
         const blob = await this.store.getSessionBlob(s.id, partBlobName(n));
-        if (blob && decodePartDigests(blob).body === digest) return Promise.resolve();
+        if (blob && decodePartDigests(blob).body === digest) return { twin: Promise.resolve() };
         throw new ApiError('PART_CONFLICT', `part ${n} was already sent with different bytes`);
       }
       const twin = this.inflight.get(slot);
       if (twin) {
-        if (twin.digest === digest) return twin.done;
+        // Boxed: returning the promise itself would hold the lock until the twin lands, and the twin needs the lock to record itself.
+        if (twin.digest === digest) return { twin: twin.done };
         throw new ApiError('PART_CONFLICT', `part ${n} is being received with different bytes`);
       }
       return null;
     });
-    if (wait) return wait;
+    if (wait) return wait.twin;
     let release!: () => void;
     let fail!: (e: unknown) => void;
     const done = new Promise<void>((res, rej) => ((release = res), (fail = rej)));
