@@ -1,8 +1,10 @@
 // npm run bench:signatures: throughput of the signature pass (sdk/signatures.ts)
 // over a random file on disk with 1 and 2 pool workers, against the sequential
 // k.chunk(bytes, { blake3: true }) on the same bytes in the same process.
-// Options: --size MiB (default 256; 1024 for 1 GiB), --runs N (default 5),
-// --segment MiB (default 8), --file PATH (kept; default a temp file, removed).
+// Options: --size MiB (default 256; 1024 for 1 GiB), --runs N (default 5,
+// after one untimed warm-up run per configuration: the stitcher is JavaScript
+// and the first pass runs it cold), --segment MiB (default 8), --file PATH
+// (kept; default a temp file, removed).
 // The signature passes run first, so the peak RSS printed for them does not
 // include the whole-file buffer the sequential run needs.
 import { randomFillSync } from 'node:crypto';
@@ -53,6 +55,7 @@ const hex = (acc: { x: Uint8Array; n: number }) => `${acc.n}:${Buffer.from(acc.x
 
 async function timed(what: string, rows: Row[], once: () => Promise<string>) {
   const row: Row = { what, seconds: [], cpu: [] };
+  await once(); // warm-up
   for (let r = 0; r < runs; r++) {
     const cpu0 = process.cpuUsage(), t0 = performance.now();
     row.digest = await once();
@@ -65,8 +68,11 @@ async function timed(what: string, rows: Row[], once: () => Promise<string>) {
 }
 
 const rows: Row[] = [];
+const baseRss = process.memoryUsage().rss;
+let poolRss = 0;
 for (const workers of [1, 2]) {
   const pool = await createNodePool(workers);
+  poolRss = Math.max(poolRss, process.memoryUsage().rss);
   try {
     await timed(`signatures(), ${workers} worker${workers > 1 ? 's' : ''}`, rows, async () => {
       const source = await fileSource(path);
@@ -103,6 +109,6 @@ for (const r of rows) {
   console.log(`| ${r.what} | ${(size / 1e6 / median(r.seconds)).toFixed(0)} | ${Math.min(...mbps).toFixed(0)}..${Math.max(...mbps).toFixed(0)} | ${cpuPerGb.toFixed(2)} | ${(seq / median(r.seconds)).toFixed(2)}x |`);
 }
 const same = new Set(rows.map((r) => r.digest)).size === 1;
-console.log(`\nPeak RSS: ${mib(passRss)} after the signature passes (file ${mib(size)}); ${mib(peakRss())} after the sequential run (whole file in memory).`);
+console.log(`\nRSS: ${mib(baseRss)} at start (Node + tsx), ${mib(poolRss)} with the pool started; peak ${mib(passRss)} after the signature passes (file ${mib(size)}); peak ${mib(peakRss())} after the sequential run (whole file in memory).`);
 console.log(`Same chunks and hashes on every path: ${same ? 'yes' : `NO (${rows.map((r) => r.digest).join(', ')})`}`);
 if (!same) process.exitCode = 1;

@@ -119,7 +119,7 @@ export class CdcBatcher {
 }
 
 /** End offsets of chunks[from..to) relative to `base`. */
-function endsOf(chunks: Chunk[], from: number, to: number, base: number): Uint32Array {
+function endsOf(chunks: Chunk[], from: number, to: number, base: number): Uint32Array<ArrayBuffer> {
   const ends = new Uint32Array(to - from);
   for (let i = from; i < to; i++) ends[i - from] = chunks[i].offset + chunks[i].length - base;
   return ends;
