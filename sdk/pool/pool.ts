@@ -18,6 +18,11 @@ export interface PoolWorker<T> {
   busy?(on: boolean): void;
 }
 
+interface Waiter<T> {
+  resolve(worker: PoolWorker<T>): void;
+  reject(reason: unknown): void;
+}
+
 /** Options of one task. */
 export interface RunOptions {
   /** Run before the tasks queued without it (e.g. work that frees memory or unblocks the caller). */
@@ -31,7 +36,9 @@ export interface RunOptions {
 export class WorkerPool<T> {
   private readonly idle: PoolWorker<T>[];
   private readonly live: Set<PoolWorker<T>>;
-  private readonly waiting: { resolve(w: PoolWorker<T>): void; reject(e: unknown): void }[] = [];
+  // Tasks waiting for a worker, FIFO within each class; urgent ones are served first.
+  private readonly urgent: Waiter<T>[] = [];
+  private readonly waiting: Waiter<T>[] = [];
   private lastFailure: unknown;
 
   constructor(private readonly workers: PoolWorker<T>[]) {
@@ -72,14 +79,11 @@ export class WorkerPool<T> {
 
   private wait(urgent: boolean): Promise<PoolWorker<T>> {
     if (this.live.size === 0) return Promise.reject(this.lastFailure);
-    return new Promise((resolve, reject) => {
-      if (urgent) this.waiting.unshift({ resolve, reject });
-      else this.waiting.push({ resolve, reject });
-    });
+    return new Promise((resolve, reject) => (urgent ? this.urgent : this.waiting).push({ resolve, reject }));
   }
 
   private release(worker: PoolWorker<T>): void {
-    const next = this.waiting.shift();
+    const next = this.urgent.shift() ?? this.waiting.shift();
     if (next) next.resolve(worker);
     else this.idle.push(worker);
   }
@@ -96,6 +100,6 @@ export class WorkerPool<T> {
     this.live.clear();
     this.idle.length = 0;
     this.lastFailure = cause;
-    for (const w of this.waiting.splice(0)) w.reject(this.lastFailure);
+    for (const w of [...this.urgent.splice(0), ...this.waiting.splice(0)]) w.reject(this.lastFailure);
   }
 }

@@ -116,6 +116,20 @@ describe('signatures, CDC', () => {
     expect(total).toBe(data.length);
   });
 
+  it('should work with one segment in flight (read, scan, stitch, hash one at a time)', async () => {
+    const data = random(500_000, 6);
+    const got = flatten(await collect(bytesSource(data), { chunking: DEFAULT, pool: pools[2], segmentSize: 30_001, maxInFlight: 1 }));
+    expect(got).toEqual(sequential(data, DEFAULT));
+  });
+
+  it('should refuse a segment size or maxInFlight out of range, naming the bound', async () => {
+    const run = (o: Partial<SignatureOptions>) => collect(bytesSource(new Uint8Array(10)), { chunking: DEFAULT, pool: pools[0], ...o });
+    await expect(run({ segmentSize: 0 })).rejects.toThrow('segmentSize 0 is below the minimum 1');
+    await expect(run({ segmentSize: 2 ** 30 })).rejects.toThrow('segmentSize 1073741824 is above the maximum 268435456');
+    await expect(run({ maxInFlight: 0 })).rejects.toThrow('maxInFlight 0 is below the minimum 1');
+    await expect(run({ chunking: { ...DEFAULT, min: 10 } as ChunkingSpec })).rejects.toThrow('min 10 is below the minimum 64');
+  });
+
   it('should accept a source that returns views into a larger buffer', async () => {
     const data = random(300_000, 9);
     const big = new Uint8Array(data.length + 100);
