@@ -51,9 +51,14 @@ export function describeError(e: unknown, log: (e: unknown) => void = console.er
   return { code: 'INTERNAL', status: 500, message: 'internal error (see the server log)' };
 }
 
-/** The JSON answer for any error. @example app.onError((e) => errorResponse(e)) */
+/**
+ * The JSON answer for any error; the code is also in an `X-Deltaflare-Error`
+ * header, since the answer to a HEAD request has no body.
+ * @example app.onError((e) => errorResponse(e))
+ */
 export function errorResponse(e: unknown, log?: (e: unknown) => void): Response {
   const { code, status, message } = describeError(e, log);
   const body: ErrorBody = { error: { code, message } };
-  return Response.json(body, { status, headers: e instanceof ApiError ? e.options.headers : undefined });
+  const headers = { ...(e instanceof ApiError ? e.options.headers : {}), 'X-Deltaflare-Error': code };
+  return Response.json(body, { status, headers });
 }

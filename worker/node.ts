@@ -37,7 +37,7 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const app = createApp({ store, kernels: opts.kernels ?? (await init()), limits: opts.limits, fallback: opts.static ? serveStatic({ root: opts.static }) : undefined });
   const host = opts.host ?? '127.0.0.1';
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
-    const s = serveNode({ fetch: app.fetch, port: opts.port ?? 19876, hostname: host }, () => resolve(s));
+    const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));
     s.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
@@ -49,4 +49,17 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
       (server as { closeAllConnections?: () => void }).closeAllConnections?.();
     }),
   };
+}
+
+/**
+ * A 413 stops reading the body half-way (readBody cancels it), which ends the
+ * request stream and with it the socket: "Connection: close" tells the client
+ * not to send its next request on that socket.
+ */
+async function closeAfterTooLarge(res: Response | Promise<Response>): Promise<Response> {
+  const r = await res;
+  if (r.status !== 413) return r;
+  const headers = new Headers(r.headers);
+  headers.set('Connection', 'close');
+  return new Response(r.body, { status: r.status, headers });
 }

@@ -13,10 +13,12 @@ import { decodeMatches, encodePart, encodePlan, encodeSignatures } from '../../s
 import { toHex } from '../../worker/hex.js';
 
 /** Sends a request to the endpoint: `app.request` or `fetch` on a real server. */
-export type Send = (path: string, init?: RequestInit) => Promise<Response>;
+export type Send = (path: string, init?: SendInit) => Promise<Response>;
+/** RequestInit whose body may be any Uint8Array (the codecs' output type). */
+export type SendInit = Omit<RequestInit, 'body'> & { body?: BodyInit | Uint8Array | null };
 
 /** A Send over a real server's base URL. */
-export const overHttp = (url: string): Send => (path, init) => fetch(url + path, init);
+export const overHttp = (url: string): Send => (path, init) => fetch(url + path, init as RequestInit);
 
 export interface StartOptions {
   key: string;

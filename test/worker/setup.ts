@@ -27,7 +27,7 @@ export async function makeApp(opts: { limits?: Partial<Limits>; now?: () => numb
   const dir = opts.dir ?? tempDir();
   const store = await FsStore.open(dir);
   const app = createApp({ store, kernels, limits: opts.limits, now: opts.now, log: () => undefined });
-  const send: Send = async (path, init) => app.request(path, init);
+  const send: Send = async (path, init) => app.request(path, init as RequestInit);
   return { dir, store, app, send };
 }
 
