@@ -66,14 +66,17 @@ describe('endpoint sync', () => {
     writeFileSync(join(dir, 'placed.bin'), v1);
     const puts = vi.spyOn(store, 'putManifest');
     const reads = vi.spyOn(store, 'read');
+    const gets = vi.spyOn(store, 'getManifest');
     const v2 = concat(v1.subarray(0, MiB), randomBytes(500, 6), v1.subarray(MiB));
-    const a = await start(send, k, v2, { key: 'placed.bin' });
+    const a = await start(send, k, v2, { key: 'placed.bin', batch: 20 }); // ~13 match batches
     expect(puts).toHaveBeenCalledTimes(1);
     expect(reads).toHaveBeenCalledTimes(1);
-    // A second session on the same version (and chunking) neither reads the file nor stores a manifest again.
-    const b = await start(send, k, v2, { key: 'placed.bin' });
+    // A second session on the same version (and chunking) neither reads the file nor stores a manifest again,
+    // and its batches use the cached weak index without loading the manifest again.
+    const b = await start(send, k, v2, { key: 'placed.bin', batch: 20 });
     expect(puts).toHaveBeenCalledTimes(1);
     expect(reads).toHaveBeenCalledTimes(1);
+    expect(gets).toHaveBeenCalledTimes(1);
     expect(b.literalBytes).toBe(a.literalBytes);
     expect(a.literalBytes).toBeLessThan(40_000);
     await sendAll(send, a);
