@@ -3,6 +3,7 @@
 import { DeltaflareError } from '../errors.js';
 import { chunksCommand } from './chunks.js';
 import { hashCommand } from './hash.js';
+import { pushCommand } from './push.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: deltaflare <command> [options]
@@ -13,12 +14,17 @@ Commands:
                                          print "offset length crc32 blake3" per FastCDC-2020 chunk
                                          (defaults: min 2048, avg 8192, max 65536, level 1)
 
+  push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
+       [--workers N] [--in-place] [--token T] [--json]
+                                         send only what changed; the key defaults to FILE's name
+
 Options:
   -h, --help                             show this help`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   hash: hashCommand,
   chunks: chunksCommand,
+  push: pushCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

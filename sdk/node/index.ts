@@ -1,0 +1,29 @@
+// deltaflare for Node: sync() with a file path and a worker_threads pool made for you.
+import { availableParallelism } from 'node:os';
+import { createNodePool } from '../pool/node-pool.js';
+import { sync, type SyncOptions, type SyncResult } from '../sync.js';
+import { fileSource } from './file-source.js';
+
+export { sync, type SyncOptions, type SyncProgress, type SyncResult } from '../sync.js';
+export { fileSource } from './file-source.js';
+export { createNodePool } from '../pool/node-pool.js';
+export { DeltaflareError } from '../errors.js';
+
+/** Options of `push`: those of `sync` with the pool made from `workers`. */
+export type PushOptions = Omit<SyncOptions, 'pool'> & { pool?: SyncOptions['pool']; workers?: number };
+
+/**
+ * Pushes a file on disk: opens it, runs the signature pass on `workers`
+ * threads (default: one per core) and syncs.
+ * @example await push('./disk.img', { endpoint: 'http://127.0.0.1:19876', key: 'disk.img' })
+ */
+export async function push(path: string, options: PushOptions): Promise<SyncResult> {
+  const source = await fileSource(path);
+  const pool = options.pool ?? (await createNodePool(options.workers ?? availableParallelism()));
+  try {
+    return await sync(source, { ...options, pool });
+  } finally {
+    if (!options.pool) pool.terminate();
+    await source.close?.();
+  }
+}

@@ -1,0 +1,269 @@
+// sync(): push a new version of a file to an endpoint, sending only what
+// changed. The orchestrator of the client; each step lives in its own module:
+//
+//   signatures (signatures.ts, in a worker pool) --batches--> match requests (streamed,
+//   several in flight, while chunking goes on) --> confirmation (protocol/match.ts) -->
+//   plan (protocol/plan.ts) --> plan message + parts (several in flight) --> commit
+//
+// Runtime-neutral: the caller brings the worker pool (node/index.ts and the
+// browser entry make one) and the source (a file, a Blob, bytes).
+import { ChunkTable } from './chunk-table.js';
+import { DeltaflareError } from './errors.js';
+import { Http, type RetryOptions } from './http.js';
+import { init, type Kernels } from './kernels/index.js';
+import type { WorkerPool } from './pool/pool.js';
+import type { WorkerApi } from './pool/worker-api.js';
+import { type ChunkingSpec, DEFAULT_CHUNKING } from './protocol/chunking.js';
+import { deflateRaw } from './protocol/compress.js';
+import { confirmMatches } from './protocol/match.js';
+import type { CommitRequest, CreateSessionResponse, FileInfo } from './protocol/messages.js';
+import { type PartPlan, plan } from './protocol/plan.js';
+import { decodeMatches, encodePart, encodePlan, encodeSignatures } from './protocol/wire.js';
+import { signatures } from './signatures.js';
+import type { SyncSource } from './source.js';
+
+export type SyncPhase = 'signatures' | 'uploading' | 'committing' | 'done';
+
+/** What `onProgress` receives, at most every 100 ms and at each phase change. */
+export interface SyncProgress {
+  phase: SyncPhase;
+  size: number;
+  /** Bytes chunked and hashed so far. */
+  bytesHashed: number;
+  /** Bytes of the new file found in the basis (confirmed copies). */
+  matchedBytes: number;
+  /** Literal bytes uploaded so far (before compression). */
+  literalBytesSent: number;
+  /** Literal bytes the plan needs (known once planned). */
+  literalBytes: number;
+  /** All bytes sent and received over HTTP, bodies only. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Bytes per second of the current phase's progress, and seconds left at that rate. */
+  rate: number;
+  eta: number;
+}
+
+export interface SyncOptions {
+  /** The endpoint's base URL, e.g. http://127.0.0.1:19876 */
+  endpoint: string;
+  /** Where the new version goes. */
+  key: string;
+  /** The stored file to diff against: default the key itself; another key; null for none. */
+  basis?: string | null;
+  chunking?: ChunkingSpec;
+  /** The pool that runs the signature pass. */
+  pool: WorkerPool<WorkerApi>;
+  /** Rebuild inside the stored file, with no second copy on the server. */
+  inPlace?: boolean;
+  /** Parts and match requests in flight at once (default 4). */
+  concurrency?: number;
+  /** Bytes read and scanned per worker task (default 8 MiB). */
+  segmentSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: SyncProgress) => void;
+  retry?: RetryOptions;
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+export interface SyncResult extends FileInfo {
+  chunks: number;
+  matchedBytes: number;
+  literalBytes: number;
+  bytesSent: number;
+  bytesReceived: number;
+  seconds: number;
+}
+
+/** Pushes `source` to `options.key` on the endpoint and returns the new version. */
+export async function sync(source: SyncSource, options: SyncOptions): Promise<SyncResult> {
+  const started = performance.now();
+  const k = await init();
+  const chunking = options.chunking ?? DEFAULT_CHUNKING;
+  const concurrency = options.concurrency ?? 4;
+  const progress = new ProgressReporter(source.size, options.onProgress);
+  const http = new Http(options.endpoint, {
+    fetch: options.fetch,
+    signal: options.signal,
+    retry: options.retry,
+    token: options.token,
+    onBytes: (sent, received) => progress.transferred(sent, received),
+  });
+
+  const session = await http.json<CreateSessionResponse>('POST', '/v1/sessions', {
+    key: options.key,
+    basis: options.basis,
+    size: source.size,
+    chunking,
+    inPlace: options.inPlace ?? false,
+  });
+  const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
+  const table = new ChunkTable();
+
+  // 1. Signatures, streamed: each batch goes to the server as soon as it is
+  // chunked; answers are confirmed in index order (copies then merge best).
+  const inFlight = new Limiter(concurrency);
+  let confirmed = Promise.resolve();
+  for await (const batch of signatures(source, {
+    chunking,
+    pool: options.pool,
+    segmentSize: options.segmentSize,
+    signal: options.signal,
+    onBytes: (n: number) => progress.hashed(n),
+  })) {
+    table.append(batch);
+    for (let first = 0; first < batch.lengths.length; first += session.limits.maxSignaturesPerBatch) {
+      const end = Math.min(batch.lengths.length, first + session.limits.maxSignaturesPerBatch);
+      const body = encodeSignatures({
+        firstIndex: batch.firstIndex + first,
+        crcs: batch.crcs.subarray(first, end),
+        lengths: batch.lengths.subarray(first, end),
+      });
+      const answer = inFlight.run(() => http.bytes('POST', `${path}/match`, body, 'application/octet-stream'));
+      confirmed = confirmed.then(async () => {
+        const matches = decodeMatches(await answer);
+        if (!session.basis) return;
+        const view = table.view();
+        confirmMatches(matches, view, view.oldOffsets, session.basis.size);
+      });
+      confirmed.catch(() => {}); // surfaced by the await below
+    }
+  }
+  await confirmed;
+  const chunks = table.view();
+  if (table.size !== source.size) {
+    throw new DeltaflareError('INTERNAL', `chunks cover ${table.size} bytes of a ${source.size}-byte source: did it change while being read?`);
+  }
+
+  // 2. Plan, then the plan message and the parts.
+  const p = plan(chunks, chunks.oldOffsets, {
+    partSize: session.partSize,
+    maxPartOps: session.limits.maxPartOps,
+    inPlace: options.inPlace,
+  });
+  const literalBytes = p.parts.reduce((n, part) => n + part.literalBytes, 0);
+  progress.planned(source.size - literalBytes - p.dups.reduce((n, d) => n + d.length, 0), literalBytes);
+  await http.bytes('PUT', `${path}/plan`, encodePlan(p), 'application/octet-stream');
+  await Promise.all(
+    p.parts.map((part) =>
+      inFlight.run(async () => {
+        const body = await partBody(k, source, part);
+        await http.bytes('PUT', `${path}/parts/${part.part}`, body, 'application/octet-stream');
+        progress.uploaded(part.literalBytes);
+      }),
+    ),
+  );
+
+  // 3. Commit: the root binds every chunk digest, so the server can check the
+  // rebuilt file against it from digests it already has.
+  progress.phase('committing');
+  const commit: CommitRequest = {
+    root: hex(k.blake3(chunks.hashes)),
+    size: source.size,
+    parts: p.parts.length,
+    baseVersion: session.basis?.version ?? null,
+  };
+  const info = await http.json<FileInfo>('POST', `${path}/commit`, commit);
+  const done = progress.phase('done');
+  return {
+    ...info,
+    chunks: table.count,
+    matchedBytes: done.matchedBytes,
+    literalBytes,
+    bytesSent: done.bytesSent,
+    bytesReceived: done.bytesReceived,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Payloads smaller than this are sent raw: deflate's framing would not pay. */
+const MIN_DEFLATE = 1024;
+/** Deflate only when a 64 KiB sample shrinks below 90%: media and random data do not, and deflating them costs ~10 ms/MiB. */
+const SAMPLE = 64 * 1024;
+
+async function partBody(k: Kernels, source: SyncSource, part: PartPlan): Promise<Uint8Array> {
+  const payload = new Uint8Array(part.literalBytes);
+  let at = 0;
+  for (const op of part.ops) {
+    payload.set(await source.read(op.newOffset, op.length), at);
+    at += op.length;
+  }
+  let deflated = false;
+  let body: Uint8Array = payload;
+  if (payload.length >= MIN_DEFLATE) {
+    const sample = await deflateRaw(payload.subarray(0, SAMPLE));
+    if (sample.length < 0.9 * Math.min(SAMPLE, payload.length)) {
+      const z = await deflateRaw(payload);
+      if (z.length < payload.length) [body, deflated] = [z, true];
+    }
+  }
+  return encodePart({ part: part.part, ops: part.ops, literalBytes: part.literalBytes, deflated, payload: body }, { crc32: (b) => k.crc32(b) });
+}
+
+/** Runs at most `n` tasks at once. */
+class Limiter {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+class ProgressReporter {
+  private state: SyncProgress;
+  private last = 0;
+  private phaseStart = performance.now();
+  private phaseBase = 0;
+
+  constructor(size: number, private readonly listener?: (p: SyncProgress) => void) {
+    this.state = { phase: 'signatures', size, bytesHashed: 0, matchedBytes: 0, literalBytesSent: 0, literalBytes: 0, bytesSent: 0, bytesReceived: 0, rate: 0, eta: 0 };
+  }
+  hashed(n: number): void {
+    this.state.bytesHashed += n;
+    this.emit(false);
+  }
+  transferred(sent: number, received: number): void {
+    this.state.bytesSent += sent;
+    this.state.bytesReceived += received;
+    this.emit(false);
+  }
+  planned(matched: number, literal: number): void {
+    Object.assign(this.state, { matchedBytes: matched, literalBytes: literal });
+    this.phase('uploading');
+  }
+  uploaded(n: number): void {
+    this.state.literalBytesSent += n;
+    this.emit(false);
+  }
+  phase(phase: SyncPhase): SyncProgress {
+    this.state.phase = phase;
+    this.phaseStart = performance.now();
+    this.phaseBase = this.done();
+    this.emit(true);
+    return { ...this.state };
+  }
+  private done(): number {
+    return this.state.phase === 'signatures' ? this.state.bytesHashed : this.state.literalBytesSent;
+  }
+  private emit(force: boolean): void {
+    const now = performance.now();
+    if (!this.listener || (!force && now - this.last < 100)) return;
+    this.last = now;
+    const total = this.state.phase === 'signatures' ? this.state.size : this.state.literalBytes;
+    const seconds = (now - this.phaseStart) / 1000;
+    this.state.rate = seconds > 0 ? (this.done() - this.phaseBase) / seconds : 0;
+    this.state.eta = this.state.rate > 0 ? Math.max(0, total - this.done()) / this.state.rate : 0;
+    this.listener({ ...this.state });
+  }
+}
+
+const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
