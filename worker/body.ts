@@ -57,3 +57,22 @@ export async function readJson(req: Request, what: string): Promise<Record<strin
 function tooLarge(what: string, n: number, limit: number, streamed = false): ApiError {
   return new ApiError('TOO_LARGE', `${what}: body of ${streamed ? 'more than ' : ''}${streamed ? limit : n} bytes is above the limit ${limit}`);
 }
+
+/** A JSON field that must be a string (INVALID_ARGUMENT naming it). */
+export function jsonString(v: unknown, name: string): string {
+  if (typeof v !== 'string') throw new ApiError('INVALID_ARGUMENT', `${name} must be a string`);
+  return v;
+}
+
+/** A JSON field that must be true or false. */
+export function jsonBool(v: unknown, name: string): boolean {
+  if (typeof v !== 'boolean') throw new ApiError('INVALID_ARGUMENT', `${name} must be true or false`);
+  return v;
+}
+
+/** A JSON field that must be an integer in lo..hi. */
+export function jsonInt(v: unknown, name: string, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new ApiError('INVALID_ARGUMENT', `${name} must be an integer, got ${JSON.stringify(v)}`);
+  if (v < lo || v > hi) throw new ApiError('INVALID_ARGUMENT', `${name} ${v} is outside ${lo}..${hi}`);
+  return v;
+}

@@ -8,6 +8,7 @@ import { blake3Hex } from './hex.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
+import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
 import { ApiError } from './errors.js';
 import { ManifestCache } from './manifests.js';
 import { type AppOptions, resolveLimits } from './options.js';
@@ -168,18 +169,3 @@ export class Endpoint {
     });
   }
 }
-
-function str(v: unknown, name: string): string {
-  if (typeof v !== 'string') throw new ApiError('INVALID_ARGUMENT', `${name} must be a string`);
-  return v;
-}
-function bool(v: unknown, name: string): boolean {
-  if (typeof v !== 'boolean') throw new ApiError('INVALID_ARGUMENT', `${name} must be true or false`);
-  return v;
-}
-function int(v: unknown, name: string, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new ApiError('INVALID_ARGUMENT', `${name} must be an integer, got ${JSON.stringify(v)}`);
-  if (v < lo || v > hi) throw new ApiError('INVALID_ARGUMENT', `${name} ${v} is outside ${lo}..${hi}`);
-  return v;
-}
-export { int as checkInt, str as checkString };

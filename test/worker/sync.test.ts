@@ -123,6 +123,22 @@ describe('endpoint sync', () => {
     expect((await download(send, 'empty')).bytes.length).toBe(0);
   });
 
+  it('should list with a cursor and delete files (If-Match guarding the version)', async () => {
+    const { send } = await makeApp();
+    const versions: string[] = [];
+    for (const key of ['l/a', 'l/b', 'l/c', 'm']) versions.push((await push(send, k, randomBytes(1000, key.length), { key })).info.version);
+    const page1 = await json<FileList>(await send('/v1/files?prefix=l/&limit=2'));
+    expect(page1.files.map((f) => f.key)).toEqual(['l/a', 'l/b']);
+    const page2 = await json<FileList>(await send(`/v1/files?prefix=l/&limit=2&cursor=${encodeURIComponent(page1.cursor!)}`));
+    expect(page2).toEqual({ files: [expect.objectContaining({ key: 'l/c', size: 1000 })] });
+    const stale = await send('/v1/files/l/a', { method: 'DELETE', headers: { 'If-Match': '"v-0"' } });
+    expect(stale.status).toBe(409);
+    expect((await send('/v1/files/l/a', { method: 'DELETE', headers: { 'If-Match': `"${versions[0]}"` } })).status).toBe(204);
+    expect((await send('/v1/files/m', { method: 'DELETE' })).status).toBe(204);
+    expect((await json<FileList>(await send('/v1/files'))).files.map((f) => f.key)).toEqual(['l/b', 'l/c']);
+    expect((await send('/v1/files/m')).status).toBe(404);
+  });
+
   it('should report what landed for resuming', async () => {
     const { send } = await makeApp({ limits: { partSize: 256 * 1024 } });
     const s = await start(send, k, randomBytes(MiB, 12), { key: 's.bin' });
