@@ -24,6 +24,27 @@ export class Kernels {
   get simd(): boolean {
     return this.instance.simd;
   }
+  /**
+   * A view of `size` bytes of the kernels' own wasm memory, for input the
+   * caller writes there directly (a file read, a decoder's output). Every
+   * kernel method then reads it in place instead of copying it in, which
+   * saves ~12% of BLAKE3's time and ~25% of CRC32's and FastCDC's.
+   *
+   * One region per Kernels: a later call replaces it (same start, so bytes
+   * up to the smaller size are kept), and `allocInput(0)` gives it back
+   * (wasm memory never shrinks). Subarrays of the view work too. Memory grows
+   * once, for the region plus a 2 MiB scratch reserve that every kernel stays
+   * within when reading in place; a copied call that needs more (chunking
+   * with max above ~1 MiB) grows memory, which detaches the view: kernels
+   * then refuse it with INVALID_ARGUMENT and allocInput() gives a fresh view.
+   * @example
+   * const view = k.allocInput(stat.size);
+   * fs.readSync(fd, view, 0, view.length, 0);
+   * k.blake3(view); k.chunk(view, { blake3: true }); // no copy
+   */
+  allocInput(size: number): Uint8Array {
+    return this.instance.allocInput(size);
+  }
   /** BLAKE3 digest (32 bytes) of `bytes`. */
   blake3(bytes: Uint8Array): Uint8Array {
     return b3.blake3(this.instance, bytes);
@@ -80,6 +101,8 @@ export function defaultKernels(): Kernels {
 }
 
 // The same API as top-level functions over the default instance.
+/** A region of kernel memory that kernels read in place. @example const v = allocInput(n); fs.readSync(fd, v); blake3(v) */
+export const allocInput = (size: number): Uint8Array => defaultKernels().allocInput(size);
 /** BLAKE3 digest (32 bytes) of `bytes`. @example blake3(new TextEncoder().encode('abc')) */
 export const blake3 = (bytes: Uint8Array): Uint8Array => defaultKernels().blake3(bytes);
 /** An incremental BLAKE3 hasher. @example createBlake3().update(a).update(b).digest() */

@@ -39,6 +39,13 @@ function checkBytes(name: string, bytes: unknown): asserts bytes is Uint8Array {
 export function blake3(k: KernelInstance, bytes: Uint8Array): Uint8Array {
   checkBytes('bytes', bytes);
   const x = k.exports;
+  const where = k.locate(bytes);
+  if (where >= 0) {
+    // In kernel memory: one call in place, on a state of its own.
+    const out = k.scratch(OUT);
+    x.blake3Hash(where, bytes.length, out);
+    return k.bytes.slice(out, out + OUT);
+  }
   if (bytes.length <= PIECE) {
     // One call on a state of its own: no owner to save.
     const out = (bytes.length + 15) & ~15;
@@ -75,6 +82,7 @@ export function blake3Chunks(k: KernelInstance, bytes: Uint8Array, ends: Uint32A
   }
   const digests = new Uint8Array(count * OUT);
   const x = k.exports;
+  const where = k.locate(bytes); // >= 0: groups are hashed in place, only ends and digests use scratch
   let i = 0;
   while (i < count) {
     const start = i === 0 ? 0 : ends[i - 1];
@@ -87,15 +95,15 @@ export function blake3Chunks(k: KernelInstance, bytes: Uint8Array, ends: Uint32A
     while (j < count && j - i < GROUP_COUNT && ends[j] - start <= GROUP_BYTES) j++;
     const n = j - i;
     const len = ends[j - 1] - start;
-    // Layout: bytes | ends (u32) | digests; the kernel grows memory for its work area after them.
-    const endsOffset = (len + 15) & ~15;
+    // Layout: bytes (unless in place) | ends (u32) | digests; the kernel grows memory for its work area after them.
+    const endsOffset = where >= 0 ? 0 : (len + 15) & ~15;
     const outOffset = endsOffset + n * 4;
     const ptr = k.scratch(outOffset + n * OUT);
     const mem = k.bytes;
-    mem.set(bytes.subarray(start, start + len), ptr);
+    if (where < 0) mem.set(bytes.subarray(start, start + len), ptr);
     const rel = new Uint32Array(mem.buffer, ptr + endsOffset, n);
     for (let c = 0; c < n; c++) rel[c] = ends[i + c] - start;
-    x.blake3Chunks(ptr, ptr + endsOffset, n, ptr + outOffset);
+    x.blake3Chunks(where >= 0 ? where + start : ptr, ptr + endsOffset, n, ptr + outOffset);
     digests.set(k.bytes.subarray(ptr + outOffset, ptr + outOffset + n * OUT), i * OUT);
     i = j;
   }

@@ -39,6 +39,12 @@ export interface Chunk {
 const WINDOW = 512 * 1024;
 /** The kernel reads up to 48 bytes past the window (values unused). */
 const SLACK = 64;
+/**
+ * Chunks per kernel call at most (the loop calls again when full): bounds the
+ * ends/CRCs/digests arrays at 160 KiB whatever min is (min 64 would need
+ * 9000+ entries per window), so scratch stays within SCRATCH_RESERVE.
+ */
+const CAP = 4096;
 
 interface Params {
   min: number;
@@ -61,7 +67,11 @@ export function resolveOptions(options: ChunkOptions = {}): Params {
   return { min, avg, max, level, blake3 };
 }
 
-/** Scratch layout for one window: bytes, slack, then chunk ends, CRCs and digests. */
+/**
+ * Scratch layout for one window: bytes, slack, then chunk ends, CRCs and
+ * digests. A window over an input in the allocInput region is not copied:
+ * its bytes are read in place and scratch holds only the arrays.
+ */
 class Window {
   readonly size: number;
   readonly cap: number;
@@ -76,14 +86,14 @@ class Window {
   ) {
     this.size = p.max + WINDOW;
     // Every chunk but the last is >= min(min rounded down to even, max) bytes.
-    this.cap = Math.floor(this.size / Math.min(p.min & ~1, p.max)) + 2;
+    this.cap = Math.min(CAP, Math.floor(this.size / Math.min(p.min & ~1, p.max)) + 2);
   }
 
   /** Sets the parameters and (re)takes scratch: other kernels may have used it since. */
-  prepare(): void {
+  prepare(inPlace = false): void {
     const { k, p } = this;
     k.exports.fastcdcConfig(p.min, p.avg, p.max, p.level);
-    const bytes = (this.size + SLACK + 15) & ~15; // keeps the u32 arrays aligned
+    const bytes = inPlace ? 0 : (this.size + SLACK + 15) & ~15; // keeps the u32 arrays aligned
     this.ptr = k.scratch(bytes + this.cap * (8 + (p.blake3 ? 32 : 0)));
     this.ends = this.ptr + bytes;
     this.crcs = this.ends + this.cap * 4;
@@ -96,14 +106,19 @@ class Window {
    * Returns how many bytes were chunked.
    */
   chunks(view: Uint8Array, offset: number, last: boolean, out: Chunk[]): number {
+    this.k.bytes.set(view, this.ptr);
+    return this.chunksAt(this.ptr, view.length, offset, last, out);
+  }
+
+  /** As chunks(), on `len` bytes already at `ptr` in kernel memory. */
+  chunksAt(ptr: number, len: number, offset: number, last: boolean, out: Chunk[]): number {
     const { k } = this;
-    k.bytes.set(view, this.ptr);
     const x = k.exports;
     let done = 0;
     for (;;) {
-      const n = x.fastcdcChunks(this.ptr + done, view.length - done, last, this.ends, this.crcs, this.cap);
+      const n = x.fastcdcChunks(ptr + done, len - done, last, this.ends, this.crcs, this.cap);
       if (n === 0) return done;
-      if (this.p.blake3) x.blake3Chunks(this.ptr + done, this.ends, n, this.digests);
+      if (this.p.blake3) x.blake3Chunks(ptr + done, this.ends, n, this.digests);
       const mem = k.bytes;
       const ends = new Uint32Array(mem.buffer, this.ends, n);
       const crcs = new Uint32Array(mem.buffer, this.crcs, n);
@@ -119,13 +134,12 @@ class Window {
     }
   }
 
-  /** As chunks(), cut points only: appends absolute chunk ends to `out`. */
-  cuts(view: Uint8Array, offset: number, last: boolean, out: GrowingU32): number {
+  /** As chunksAt(), cut points only: appends absolute chunk ends to `out`. */
+  cutsAt(ptr: number, len: number, offset: number, last: boolean, out: GrowingU32): number {
     const { k } = this;
-    k.bytes.set(view, this.ptr);
     let done = 0;
     for (;;) {
-      const n = k.exports.fastcdcCuts(this.ptr + done, view.length - done, last, this.ends, this.cap);
+      const n = k.exports.fastcdcCuts(ptr + done, len - done, last, this.ends, this.cap);
       if (n === 0) return done;
       const ends = new Uint32Array(k.bytes.buffer, this.ends, n);
       out.append(ends, offset + done);
@@ -149,12 +163,23 @@ class GrowingU32 {
   }
 }
 
-/** Feeds `bytes` window by window; `step` chunks one window and says how many bytes it consumed. */
-function eachWindow(w: Window, bytes: Uint8Array, step: (view: Uint8Array, offset: number, last: boolean) => number): void {
-  w.prepare();
+/**
+ * Feeds `bytes` window by window; `step` chunks one window (`len` bytes at
+ * `ptr` in kernel memory, input offset `offset`) and says how many bytes it
+ * consumed. An input in the allocInput region is chunked in place, windows
+ * only bounding the arrays per call; any other is copied window by window.
+ */
+function eachWindow(w: Window, bytes: Uint8Array, step: (ptr: number, len: number, offset: number, last: boolean) => number): void {
+  const where = w.k.locate(bytes);
+  w.prepare(where >= 0);
   for (let offset = 0; offset < bytes.length; ) {
-    const view = bytes.subarray(offset, offset + w.size);
-    offset += step(view, offset, offset + view.length === bytes.length);
+    const len = Math.min(bytes.length - offset, w.size);
+    let ptr = where + offset;
+    if (where < 0) {
+      ptr = w.ptr;
+      w.k.bytes.set(bytes.subarray(offset, offset + len), ptr);
+    }
+    offset += step(ptr, len, offset, offset + len === bytes.length);
   }
 }
 
@@ -162,7 +187,7 @@ function eachWindow(w: Window, bytes: Uint8Array, step: (view: Uint8Array, offse
 export function chunk(k: KernelInstance, bytes: Uint8Array, options?: ChunkOptions): Chunk[] {
   const w = new Window(k, resolveOptions(options));
   const out: Chunk[] = [];
-  eachWindow(w, bytes, (view, offset, last) => w.chunks(view, offset, last, out));
+  eachWindow(w, bytes, (ptr, len, offset, last) => w.chunksAt(ptr, len, offset, last, out));
   return out;
 }
 
@@ -171,7 +196,7 @@ export function cutPoints(k: KernelInstance, bytes: Uint8Array, options?: ChunkO
   checkRange('bytes.length', bytes.length, 0, 0xffffffff);
   const w = new Window(k, resolveOptions(options));
   const out = new GrowingU32();
-  eachWindow(w, bytes, (view, offset, last) => w.cuts(view, offset, last, out));
+  eachWindow(w, bytes, (ptr, len, offset, last) => w.cutsAt(ptr, len, offset, last, out));
   return out.array.slice(0, out.length);
 }
 
@@ -196,16 +221,34 @@ export class Chunker {
     this.pending = new Uint8Array(this.w.size);
   }
 
-  /** Adds bytes; returns the chunks this completes (maybe none). */
+  /**
+   * Adds bytes; returns the chunks this completes (maybe none). Bytes in the
+   * allocInput region are chunked in place once the pending bytes are cut
+   * through; only the undecided tail (< max bytes) is copied.
+   */
   push(bytes: Uint8Array): Chunk[] {
     if (this.finished) throw new DeltaflareError('INVALID_ARGUMENT', 'push() after finish()');
+    const where = this.k.locate(bytes);
     const out: Chunk[] = [];
+    let mine = 0; // bytes of this input at the end of pending
     for (let at = 0; at < bytes.length; ) {
+      if (where >= 0 && this.length === 0) {
+        this.pushInPlace(where + at, bytes.length - at, out);
+        break;
+      }
       const take = Math.min(bytes.length - at, this.pending.length - this.length);
       this.pending.set(bytes.subarray(at, at + take), this.length);
       this.length += take;
+      mine += take;
       at += take;
-      if (this.length === this.pending.length) this.flush(false, out);
+      if (this.length === this.pending.length) {
+        this.flush(false, out);
+        // Everything pending is this input's again: drop the copy, go on in place.
+        if (where >= 0 && this.length <= mine) {
+          at -= this.length;
+          this.length = 0;
+        }
+      }
     }
     return out;
   }
@@ -217,6 +260,18 @@ export class Chunker {
     this.flush(true, out);
     this.finished = true;
     return out;
+  }
+
+  /** Chunks `len` bytes at `ptr` (in the allocInput region, nothing pending) in place; keeps the undecided tail. */
+  private pushInPlace(ptr: number, len: number, out: Chunk[]): void {
+    const { w } = this;
+    w.prepare(true);
+    let done = 0;
+    // A window of >= max bytes always cuts; the loop ends with < max bytes left.
+    for (let d = 1; d > 0; done += d) d = w.chunksAt(ptr + done, Math.min(len - done, w.size), this.offset + done, false, out);
+    this.pending.set(this.k.bytes.subarray(ptr + done, ptr + len));
+    this.length = len - done;
+    this.offset += done;
   }
 
   private flush(last: boolean, out: Chunk[]): void {

@@ -98,6 +98,8 @@ export function scanSegment(k: KernelInstance, segment: Uint8Array, place: Segme
   checkRange('offset', offset, 0, Number.MAX_SAFE_INTEGER);
   checkRange('segment length', segment.length, 0, MAX_SEGMENT);
   checkRange('lookbehind length', lookbehind.length, Math.min(RECHECK, offset), Number.MAX_SAFE_INTEGER);
+  const where = k.locate(segment); // >= 0: scanned in place, scratch holds only the records
+  k.locate(lookbehind); // refuses a detached region view
   const x = k.exports;
   x.cdcSegmentBegin(p.bitsS, p.bitsL, p.stride);
   const warm = lookbehind.subarray(Math.max(0, lookbehind.length - RECHECK));
@@ -111,8 +113,8 @@ export function scanSegment(k: KernelInstance, segment: Uint8Array, place: Segme
   const cands: Uint32Array[] = [], crcs: Uint32Array[] = [], strides: Uint32Array[] = [];
   for (let at = 0; at < segment.length; at += PIECE) {
     const bytes = segment.subarray(at, at + PIECE);
-    k.bytes.set(bytes, ptr);
-    const n = x.cdcSegmentScan(ptr, bytes.length, posPtr, crcPtr, stridePtr);
+    if (where < 0) k.bytes.set(bytes, ptr);
+    const n = x.cdcSegmentScan(where < 0 ? ptr : where + at, bytes.length, posPtr, crcPtr, stridePtr);
     const s = x.cdcSegmentStrides();
     const mem = k.exports.memory.buffer;
     if (n) {
