@@ -52,6 +52,7 @@ export class Signatures {
     const first = batch.firstIndex;
     const end = first + batch.crcs.length;
     const s = await this.sessions.update(id, async (s) => {
+      if (s.extra.committed) throw new ApiError('PART_CONFLICT', `session ${id} was already committed`);
       checkLengths(s.chunking as ChunkingSpec, batch);
       const name = blobName(first, batch.crcs.length);
       const old = await this.store.getSessionBlob(s.id, name);

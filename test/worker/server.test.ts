@@ -1,6 +1,8 @@
 // Flows against a real server on loopback (worker/node.ts over the fs store):
 // two versions, racing sessions on one key, in-place rebuilds with cyclic
 // moves, and bodies above the caps sent over real HTTP.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileInfo } from '../../sdk/protocol/messages.js';
 import { serve, type ServeHandle } from '../../worker/node.js';
@@ -72,6 +74,20 @@ describe('endpoint over HTTP', () => {
     await sendAll(send, s3);
     await json<FileInfo>(await sendCommit(send, s3));
     expect(sameBytes((await download(send, 'ip.img')).bytes, v3)).toBe('same');
+  });
+
+  it('should serve a static folder outside /v1 when given one', async () => {
+    const root = tempDir();
+    writeFileSync(join(root, 'index.html'), '<p>deltaflare</p>');
+    const other = await serve({ dir: tempDir(), port: 0, kernels: k, static: root });
+    try {
+      const page = await fetch(`${other.url}/index.html`);
+      expect([page.status, await page.text()]).toEqual([200, '<p>deltaflare</p>']);
+      expect((await fetch(`${other.url}/v1/info`)).status).toBe(200);
+      await expectError(fetch(`${other.url}/missing.html`), 404, 'NOT_FOUND');
+    } finally {
+      await other.close();
+    }
   });
 
   it('should answer 413 for bodies above the caps and keep serving', async () => {
