@@ -4,6 +4,7 @@ import { DeltaflareError } from '../errors.js';
 import { chunksCommand } from './chunks.js';
 import { hashCommand } from './hash.js';
 import { pushCommand } from './push.js';
+import { serveCommand } from './serve.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: deltaflare <command> [options]
@@ -14,6 +15,8 @@ Commands:
                                          print "offset length crc32 blake3" per FastCDC-2020 chunk
                                          (defaults: min 2048, avg 8192, max 65536, level 1)
 
+  serve [--dir ./data] [--port 19876] [--host 127.0.0.1]
+                                         the endpoint on Node; files kept as plain files in --dir
   push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
        [--workers N] [--in-place] [--token T] [--json]
                                          send only what changed; the key defaults to FILE's name
@@ -25,6 +28,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   hash: hashCommand,
   chunks: chunksCommand,
   push: pushCommand,
+  serve: serveCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

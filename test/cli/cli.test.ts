@@ -28,7 +28,7 @@ function file(name: string, bytes: Uint8Array): string {
 const random = (n: number, seed: number) => {
   const b = new Uint8Array(n);
   let x = seed;
-  for (let i = 0; i < n; i++) b[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  for (let i = 0; i < n; i++) b[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
   return b;
 };
 
