@@ -37,7 +37,7 @@ export interface Chunk {
  * window) stays a small share of the copying: ~11% at max = 64 KiB.
  */
 const WINDOW = 512 * 1024;
-/** The kernel reads up to 48 bytes past the window (values unused). */
+/** The kernel reads up to 32 bytes past the window (values unused; the ABI allows 64). */
 const SLACK = 64;
 /**
  * Chunks per kernel call at most (the loop calls again when full): bounds the
