@@ -1,0 +1,11 @@
+// The kernels, instantiated once per isolate from the imported .wasm modules
+// (workerd forbids compiling wasm from bytes).
+import type { Kernels } from '../../sdk/kernels/api.js';
+import { init } from '../../sdk/kernels/workerd.js';
+
+let kernels: Promise<Kernels> | undefined;
+
+/** The isolate's kernels. @example const k = await workerKernels() */
+export function workerKernels(): Promise<Kernels> {
+  return (kernels ??= init());
+}
