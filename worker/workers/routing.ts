@@ -60,7 +60,13 @@ export async function route(req: Request, env: Env): Promise<Response | null> {
       const ids = splitId(decodeURIComponent(m[1]));
       if (!ids) throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(m[1].slice(0, 100))}`);
       url.pathname = `/v1/sessions/${ids.inner}${m[2] ?? ''}`;
-      const res = await env.KEYS.get(env.KEYS.idFromString(ids.object)).fetch(new Request(url, req));
+      let id: DurableObjectId;
+      try {
+        id = env.KEYS.idFromString(ids.object);
+      } catch {
+        throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(m[1].slice(0, 100))} (not an object of this namespace)`);
+      }
+      const res = await env.KEYS.get(id).fetch(new Request(url, req));
       return m[2] === undefined && req.method === 'GET' ? withOuterId(res, ids.object) : res;
     }
     const f = /^\/v1\/files\/(.+)$/.exec(path);
