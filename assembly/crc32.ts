@@ -20,8 +20,7 @@ const POLY: u32 = 0xedb88320;
 // through POLY bit by bit (the classic one-byte table); Tk[n] = (T(k-1)[n] >>> 8)
 // ^ T0[T(k-1)[n] & 0xff], i.e. the CRC of byte n followed by k zero bytes.
 // Computed once at instantiation (4096 entries, ~10 µs), not stored as data.
-// Exported: fastcdc.ts copies them, interleaved, for its fused pass.
-export const TABLES = memory.data(16 * 256 * 4, 64);
+const TABLES = memory.data(16 * 256 * 4, 64);
 
 // X2N + 4k: x^(2^k) mod P for k = 0..31 (reflected, x^0 = 0x80000000).
 // Recipe: X2N[0] = x^1 = 0x40000000, X2N[k] = X2N[k-1]^2 mod P. Since the

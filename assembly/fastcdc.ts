@@ -42,7 +42,7 @@
 //   second read of the bytes, not the loads. Kept fused for one cache pass.
 
 import { GEAR, MASKS, MIN_LO, MIN_HI, AVG_LO, AVG_HI, MAX_LO, MAX_HI } from './fastcdc-tables';
-import { TABLES, crc32Raw, crc32Step16 } from './crc32';
+import { crc32Raw, crc32Step16 } from './crc32';
 
 // Parameters set by fastcdcConfig.
 let minSize: u32 = 2048;
@@ -83,12 +83,15 @@ export function fastcdcConfig(min: u32, avg: u32, max: u32, level: u32): void {
 
 // The fused pass's CRC tables, indexed by the prepared gear offsets (b << 3):
 // crc32.ts's slicing-by-16 tables interleaved in pairs, table k's entry for
-// byte b at CRCI + (k >> 1) * 2048 + b * 8 + (k & 1) * 4 (16 KiB, as before).
+// byte b at CRCI + (k >> 1) * 2048 + b * 8 + (k & 1) * 4 (16 KiB). Recipe:
+// table k at b = the raw CRC, from state 0, of byte b followed by k zero bytes.
 const CRCI = memory.data(16 * 256 * 4, 64);
+const CRC_INPUT = memory.data(16, 16); // byte b, then zeros
 if (SIMD) {
   for (let k: usize = 0; k < 16; k++) {
     for (let b: usize = 0; b < 256; b++) {
-      store<u32>(CRCI + ((k >> 1) << 11) + (b << 3) + ((k & 1) << 2), load<u32>(TABLES + (k << 10) + (b << 2)));
+      store<u8>(CRC_INPUT, <u8>b);
+      store<u32>(CRCI + ((k >> 1) << 11) + (b << 3) + ((k & 1) << 2), crc32Raw(0, CRC_INPUT, k + 1));
     }
   }
 }
