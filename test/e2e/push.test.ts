@@ -1,6 +1,9 @@
-// End to end on Node: a real endpoint on loopback (fs store in a temp dir) and
-// the SDK's push() with a real worker pool, over random edit scripts; after
-// every push the stored file must equal the client's byte for byte.
+// End to end: the SDK's push() with a real worker pool (and the push CLI)
+// against each real endpoint — the Node server on loopback (fs store in a
+// temp dir) and the Worker under `wrangler dev --local` (workerd with local
+// R2 and Durable Objects) — over random edit scripts; after every push the
+// stored file must equal the client's byte for byte.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,20 +12,43 @@ import { createNodePool, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
-import { serve, type ServeHandle } from '../../worker/node.js';
+import { serve } from '../../worker/node.js';
+import { startWranglerDev } from '../workers/wrangler-dev.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-e2e-'));
 const store = join(dir, 'store');
-let server: ServeHandle;
 let pool: WorkerPool<WorkerApi>;
 
+/** An endpoint under test and how to read back what it stored. */
+interface Target {
+  url: string;
+  read(key: string): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** One suite, two targets. */
+const targets: Record<string, () => Promise<Target>> = {
+  node: async () => {
+    const s = await serve({ dir: store, port: 0 });
+    return { url: s.url, read: async (key) => readFileSync(join(store, key)), close: () => s.close() };
+  },
+  workers: async () => {
+    const d = await startWranglerDev();
+    const read = async (key: string) => {
+      const res = await fetch(`${d.url}/v1/files/${key}`);
+      if (!res.ok) throw new Error(`GET ${key}: ${res.status} ${await res.text()}`);
+      return Buffer.from(await res.arrayBuffer());
+    };
+    return { url: d.url, read, close: () => d.close() };
+  },
+};
+let server: Target;
+
 beforeAll(async () => {
-  server = await serve({ dir: store, port: 0 });
   pool = await createNodePool(2);
 });
 afterAll(async () => {
   pool?.terminate();
-  await server?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -63,69 +89,99 @@ async function pushBytes(name: string, bytes: Uint8Array, key: string, chunking?
   writeFileSync(path, bytes);
   const result = await push(path, { endpoint: server.url, key, pool, chunking, ...extra });
   // Buffer.equals, not toEqual: vitest's deep equality walks 4 MiB byte by byte in seconds.
-  expect(readFileSync(join(store, key)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)), `${key} after ${name}`).toBe(true);
+  expect((await server.read(key)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)), `${key} after ${name}`).toBe(true);
   return result;
 }
 
-describe.each<[string, ChunkingSpec | undefined]>([
-  ['cdc', undefined],
-  ['fixed 4 KiB', { kind: 'fixed', block: 4096 }],
-])('push (%s chunking)', (name, chunking) => {
-  it('should upload everything first, then only what changed, for every edit script', async () => {
-    let old = random(4 << 20);
-    const key = `scripts-${name.replace(/\W/g, '')}.bin`;
-    const first = await pushBytes('v0', old, key, chunking);
-    expect(first.literalBytes).toBe(old.length);
-    for (const [edit, apply] of Object.entries(edits)) {
-      const next = apply(old);
-      const r = await pushBytes(`v-${edit}`, next, key, chunking);
-      expect(r.size, edit).toBe(next.length);
-      if (edit === 'identical') expect(r.literalBytes, edit).toBe(0);
-      // Fixed blocks match by content at block-aligned offsets only (disk images
-      // change in place), so unaligned inserts and deletes are cheap only with CDC.
-      const cheap = ['insert aligned', 'delete aligned', 'overwrite', 'truncate', 'extend'];
-      if (!chunking) cheap.push('insert', 'delete');
-      if (cheap.includes(edit)) {
-        expect(r.literalBytes, edit).toBeLessThan(next.length / 4);
+describe.each(Object.keys(targets))('%s endpoint', (target) => {
+  beforeAll(async () => {
+    server = await targets[target]();
+  });
+  afterAll(async () => server?.close());
+
+  describe.each<[string, ChunkingSpec | undefined]>([
+    ['cdc', undefined],
+    ['fixed 4 KiB', { kind: 'fixed', block: 4096 }],
+  ])('push (%s chunking)', (name, chunking) => {
+    it('should upload everything first, then only what changed, for every edit script', async () => {
+      let old = random(4 << 20);
+      const key = `scripts-${name.replace(/\W/g, '')}.bin`;
+      const first = await pushBytes('v0', old, key, chunking);
+      expect(first.literalBytes).toBe(old.length);
+      for (const [edit, apply] of Object.entries(edits)) {
+        const next = apply(old);
+        const r = await pushBytes(`v-${edit}`, next, key, chunking);
+        expect(r.size, edit).toBe(next.length);
+        if (edit === 'identical') expect(r.literalBytes, edit).toBe(0);
+        // Fixed blocks match by content at block-aligned offsets only (disk images
+        // change in place), so unaligned inserts and deletes are cheap only with CDC.
+        const cheap = ['insert aligned', 'delete aligned', 'overwrite', 'truncate', 'extend'];
+        if (!chunking) cheap.push('insert', 'delete');
+        if (cheap.includes(edit)) {
+          expect(r.literalBytes, edit).toBeLessThan(next.length / 4);
+        }
+        old = next;
       }
-      old = next;
-    }
-  });
-});
-
-describe('push', () => {
-  it('should build a new key from another stored key as basis', async () => {
-    const base = random(3 << 20);
-    await pushBytes('basis', base, 'a/base.bin');
-    const edited = concat(base.subarray(0, 1 << 20), random(10_000), base.subarray(1 << 20));
-    const r = await pushBytes('derived', edited, 'a/derived.bin', undefined, { basis: 'a/base.bin' });
-    expect(r.literalBytes).toBeLessThan(100_000);
+    });
   });
 
-  it('should rebuild in place, including a cyclic move', async () => {
-    const v0 = random(3 << 20);
-    await pushBytes('ip0', v0, 'inplace.bin');
-    const third = v0.length / 3;
-    const rotated = concat(v0.subarray(third), v0.subarray(0, third));
-    const r = await pushBytes('ip1', rotated, 'inplace.bin', undefined, { inPlace: true });
-    expect(r.size).toBe(rotated.length);
+  describe('push', () => {
+    it('should build a new key from another stored key as basis', async () => {
+      const base = random(3 << 20);
+      await pushBytes('basis', base, 'a/base.bin');
+      const edited = concat(base.subarray(0, 1 << 20), random(10_000), base.subarray(1 << 20));
+      const r = await pushBytes('derived', edited, 'a/derived.bin', undefined, { basis: 'a/base.bin' });
+      expect(r.literalBytes).toBeLessThan(100_000);
+    });
+
+    it('should rebuild in place, including a cyclic move', async () => {
+      const v0 = random(3 << 20);
+      await pushBytes('ip0', v0, 'inplace.bin');
+      const third = v0.length / 3;
+      const rotated = concat(v0.subarray(third), v0.subarray(0, third));
+      const r = await pushBytes('ip1', rotated, 'inplace.bin', undefined, { inPlace: true });
+      expect(r.size).toBe(rotated.length);
+    });
+
+    it('should let exactly one of two racing pushes on one key commit', async () => {
+      await pushBytes('race0', random(2 << 20), 'race.bin');
+      const a = random(2 << 20), b = random(2 << 20);
+      writeFileSync(join(dir, 'ra'), a);
+      writeFileSync(join(dir, 'rb'), b);
+      const results = await Promise.allSettled([
+        push(join(dir, 'ra'), { endpoint: server.url, key: 'race.bin', pool }),
+        push(join(dir, 'rb'), { endpoint: server.url, key: 'race.bin', pool }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      expect(won.length).toBe(1);
+      expect(lost.length).toBe(1);
+      expect(lost[0].reason.code).toBe('VERSION_CONFLICT');
+      const stored = await server.read('race.bin');
+      expect(stored.equals(Buffer.from(a)) || stored.equals(Buffer.from(b))).toBe(true);
+    });
   });
 
-  it('should let exactly one of two racing pushes on one key commit', async () => {
-    await pushBytes('race0', random(2 << 20), 'race.bin');
-    const a = random(2 << 20), b = random(2 << 20);
-    writeFileSync(join(dir, 'ra'), a);
-    writeFileSync(join(dir, 'rb'), b);
-    const results = await Promise.allSettled([
-      push(join(dir, 'ra'), { endpoint: server.url, key: 'race.bin', pool }),
-      push(join(dir, 'rb'), { endpoint: server.url, key: 'race.bin', pool }),
-    ]);
-    const won = results.filter((r) => r.status === 'fulfilled');
-    const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-    expect(won.length).toBe(1);
-    expect(lost.length).toBe(1);
-    expect(lost[0].reason.code).toBe('VERSION_CONFLICT');
-    const stored = readFileSync(join(store, 'race.bin'));
-    expect(stored.equals(Buffer.from(a)) || stored.equals(Buffer.from(b))).toBe(true);
+  describe('push (demo sizes)', () => {
+    it('should push 64 MiB, then an edit (1 MiB insert, scattered overwrites) sending under 10% of it', async () => {
+      const v0 = random(64 << 20);
+      await pushBytes('big0', v0, 'big.bin');
+      const v1 = concat(v0.subarray(0, 20 << 20), random(1 << 20), v0.subarray(20 << 20));
+      for (let i = 0; i < 16; i++) v1.set(random(2000), 1_000_000 + i * 4_100_000);
+      const r = await pushBytes('big1', v1, 'big.bin');
+      expect(r.literalBytes).toBeLessThan(v1.length / 10);
+    });
+
+    it('should push with the CLI', async () => {
+      const data = random(3 << 20);
+      const path = join(dir, 'cli.bin');
+      writeFileSync(path, data);
+      const cli = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
+      const stdout = await new Promise<string>((res, rej) =>
+        execFile(process.execPath, [cli, 'push', path, server.url, '--key', 'cli/one.bin', '--json'], (e, out, err) => (e ? rej(new Error(`${e.message}\n${err}`)) : res(out))),
+      );
+      expect(JSON.parse(stdout).size).toBe(data.length);
+      expect((await server.read('cli/one.bin')).equals(Buffer.from(data))).toBe(true);
+    });
   });
 });
