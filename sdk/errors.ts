@@ -41,6 +41,8 @@ export type DeltaflareErrorCode =
   | 'NETWORK'
   /** The caller's AbortSignal fired. */
   | 'ABORTED'
+  /** The file changed while a push ran or was paused: nothing was committed. */
+  | 'SOURCE_CHANGED'
   /** Endpoint answers (docs/protocol.md): the code of its JSON error body. */
   | 'NOT_FOUND'
   | 'SESSION_EXPIRED'

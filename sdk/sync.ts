@@ -16,9 +16,10 @@ import type { WorkerApi } from './pool/worker-api.js';
 import { type ChunkingSpec, DEFAULT_CHUNKING } from './protocol/chunking.js';
 import { deflateRaw } from './protocol/compress.js';
 import { confirmMatches } from './protocol/match.js';
-import type { CommitRequest, CreateSessionResponse, FileInfo } from './protocol/messages.js';
+import type { BasisInfo, CommitRequest, CreateSessionResponse, FileInfo, Limits, SessionStatus } from './protocol/messages.js';
 import { type PartPlan, plan } from './protocol/plan.js';
 import { decodeMatches, encodePart, encodePlan, encodeSignatures } from './protocol/wire.js';
+import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
 
@@ -42,6 +43,20 @@ export interface SyncProgress {
   /** Bytes per second of the current phase's progress, and seconds left at that rate. */
   rate: number;
   eta: number;
+  /** The signature came from the resume store (the file was not hashed again). */
+  cached: boolean;
+  /** An earlier session was resumed; `resumedBytes` of its literal bytes had already landed. */
+  resumed: boolean;
+  resumedBytes: number;
+}
+
+/** Where each byte of the new file comes from, once planned: for drawing the file (the demo's strip). */
+export interface SyncLayout {
+  size: number;
+  /** [offset, length] ranges found in the basis (copies) or repeated within the file (dups). */
+  matched: Array<[number, number]>;
+  /** The literal ranges of each part, and whether the part had landed before this run (resumed). */
+  parts: Array<{ part: number; ranges: Array<[number, number]>; landed: boolean }>;
 }
 
 export interface SyncOptions {
@@ -65,6 +80,18 @@ export interface SyncOptions {
   retry?: RetryOptions;
   token?: string;
   fetch?: typeof fetch;
+  /**
+   * Makes the push resumable: the session, the matches and the file's
+   * signature are kept here (by endpoint and key, checked against a
+   * fingerprint of the source), so a push interrupted by a lost connection,
+   * a closed tab or a restarted server sends only the parts that had not
+   * landed, and an unchanged file is not hashed again. See resume.ts.
+   */
+  resume?: ResumeStore;
+  /** Called once the plan is known (and after a resume), with where every byte comes from. */
+  onPlan?: (layout: SyncLayout) => void;
+  /** Called as each part lands on the server. */
+  onPart?: (part: number) => void;
 }
 
 export interface SyncResult extends FileInfo {
@@ -91,91 +118,149 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     onBytes: (sent, received) => progress.transferred(sent, received),
   });
 
-  const session = await http.json<CreateSessionResponse>('POST', '/v1/sessions', {
-    key: options.key,
-    basis: options.basis,
-    size: source.size,
-    chunking,
-    inPlace: options.inPlace ?? false,
-  });
-  const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
-  const table = new ChunkTable();
+  const inPlace = options.inPlace ?? false;
+  const resumer = options.resume ? await Resumer.open(options.resume, { endpoint: options.endpoint, key: options.key, source, k, http }) : undefined;
+  try {
+    const reused = await resumer?.session({ size: source.size, chunking, inPlace });
+    const cached = resumer?.signature(chunking);
+    const table = new ChunkTable();
+    let session: SessionFacts;
+    let status: SessionStatus | undefined;
+    if (reused) {
+      // A resumed session: the signature and the confirmed matches come from
+      // the store, so the plan below is the one the server already has.
+      ({ status } = reused);
+      session = { id: reused.stored.id, basis: status.basis, partSize: reused.stored.partSize, limits: reused.stored.limits };
+      table.append({ firstIndex: 0, ...cached! });
+      table.oldOffsets.set(reused.stored.oldOffsets);
+      progress.cachedSignature(source.size);
+    } else {
+      session = await http.json<CreateSessionResponse>('POST', '/v1/sessions', {
+        key: options.key,
+        basis: options.basis,
+        size: source.size,
+        chunking,
+        inPlace,
+      });
+      await matchAll(session, table, cached);
+      if (!cached) await resumer?.saveSignature({ chunking, ...table.view() });
+      await resumer?.saveSession({
+        id: session.id, basisVersion: session.basis?.version ?? null, inPlace, oldOffsets: table.view().oldOffsets,
+        partSize: session.partSize, limits: session.limits, literalBytes: 0, landedBytes: 0, expiresAt: session.expiresAt ?? '',
+      });
+    }
+    return await upload(session, table, status);
+  } catch (e) {
+    await resumer?.failed(e);
+    throw e;
+  }
 
-  // 1. Signatures, streamed: each batch goes to the server as soon as it is
-  // chunked; answers are confirmed in index order (copies then merge best).
-  const inFlight = new Limiter(concurrency);
-  let confirmed = Promise.resolve();
-  for await (const batch of signatures(source, {
-    chunking,
-    pool: options.pool,
-    segmentSize: options.segmentSize,
-    signal: options.signal,
-    onBytes: (n: number) => progress.hashed(n),
-  })) {
-    table.append(batch);
-    for (let first = 0; first < batch.lengths.length; first += session.limits.maxSignaturesPerBatch) {
-      const end = Math.min(batch.lengths.length, first + session.limits.maxSignaturesPerBatch);
-      const body = encodeSignatures({
-        firstIndex: batch.firstIndex + first,
-        crcs: batch.crcs.subarray(first, end),
-        lengths: batch.lengths.subarray(first, end),
-      });
-      const answer = inFlight.run(() => http.bytes('POST', `${path}/match`, body, 'application/octet-stream'));
-      confirmed = confirmed.then(async () => {
-        const matches = decodeMatches(await answer);
-        if (!session.basis) return;
-        const view = table.view();
-        confirmMatches(matches, view, view.oldOffsets, session.basis.size);
-      });
-      confirmed.catch(() => {}); // surfaced by the await below
+  /** Signatures (computed, or from the store) to the server, and its answers confirmed into `table.oldOffsets`. */
+  async function matchAll(session: SessionFacts, table: ChunkTable, cached?: { lengths: Uint32Array; crcs: Uint32Array; hashes: Uint8Array }): Promise<void> {
+    const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
+    const inFlight = new Limiter(concurrency);
+    let confirmed = Promise.resolve();
+    // Each batch goes to the server as soon as it is chunked; answers are
+    // confirmed in index order (copies then merge best).
+    const send = (firstIndex: number, count: number) => {
+      const view = table.view();
+      for (let first = firstIndex; first < firstIndex + count; first += session.limits.maxSignaturesPerBatch) {
+        const end = Math.min(firstIndex + count, first + session.limits.maxSignaturesPerBatch);
+        const body = encodeSignatures({ firstIndex: first, crcs: view.crcs.subarray(first, end), lengths: view.lengths.subarray(first, end) });
+        const answer = inFlight.run(() => http.bytes('POST', `${path}/match`, body, 'application/octet-stream'));
+        confirmed = confirmed.then(async () => {
+          const matches = decodeMatches(await answer);
+          if (!session.basis) return;
+          const v = table.view();
+          confirmMatches(matches, v, v.oldOffsets, session.basis.size);
+        });
+        confirmed.catch(() => {}); // surfaced by the await below
+      }
+    };
+    if (cached) {
+      table.append({ firstIndex: 0, ...cached });
+      progress.cachedSignature(source.size);
+      send(0, table.count);
+    } else {
+      for await (const batch of signatures(source, {
+        chunking,
+        pool: options.pool,
+        segmentSize: options.segmentSize,
+        signal: options.signal,
+        onBytes: (n: number) => progress.hashed(n),
+      })) {
+        table.append(batch);
+        send(batch.firstIndex, batch.lengths.length);
+      }
+    }
+    await confirmed;
+    if (table.size !== source.size) {
+      throw new DeltaflareError('INTERNAL', `chunks cover ${table.size} bytes of a ${source.size}-byte source: did it change while being read?`);
     }
   }
-  await confirmed;
-  const chunks = table.view();
-  if (table.size !== source.size) {
-    throw new DeltaflareError('INTERNAL', `chunks cover ${table.size} bytes of a ${source.size}-byte source: did it change while being read?`);
+
+  /** Plan, plan message and parts (those not in `status`), then the commit. */
+  async function upload(session: SessionFacts, table: ChunkTable, status?: SessionStatus): Promise<SyncResult> {
+    const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
+    const inFlight = new Limiter(concurrency);
+    const chunks = table.view();
+    const p = plan(chunks, chunks.oldOffsets, {
+      partSize: session.partSize,
+      maxPartOps: session.limits.maxPartOps,
+      inPlace: options.inPlace,
+    });
+    const landed = new Set(status?.parts ?? []);
+    const literalBytes = p.parts.reduce((n, part) => n + part.literalBytes, 0);
+    const resumedBytes = p.parts.reduce((n, part) => n + (landed.has(part.part) ? part.literalBytes : 0), 0);
+    progress.planned(source.size - literalBytes - p.dups.reduce((n, d) => n + d.length, 0), literalBytes, status ? resumedBytes : -1);
+    await resumer?.planned(literalBytes, resumedBytes);
+    options.onPlan?.({
+      size: source.size,
+      matched: [...p.copies.map((c): [number, number] => [c.newOffset, c.length]), ...p.dups.map((d): [number, number] => [d.newOffset, d.length])],
+      parts: p.parts.map((part) => ({ part: part.part, ranges: part.ops.map((o): [number, number] => [o.newOffset, o.length]), landed: landed.has(part.part) })),
+    });
+    if (!status?.plan) await http.bytes('PUT', `${path}/plan`, encodePlan(p), 'application/octet-stream');
+    await Promise.all(
+      p.parts.filter((part) => !landed.has(part.part)).map((part) =>
+        inFlight.run(async () => {
+          const body = await partBody(k, source, part);
+          await http.bytes('PUT', `${path}/parts/${part.part}`, body, 'application/octet-stream');
+          progress.uploaded(part.literalBytes);
+          options.onPart?.(part.part);
+          await resumer?.landed(part.literalBytes);
+        }),
+      ),
+    );
+    // A file edited while paused (or while this ran) must not be committed
+    // from a signature of its old content.
+    await resumer?.verify(source);
+
+    // 3. Commit: the root binds every chunk digest, so the server can check the
+    // rebuilt file against it from digests it already has.
+    progress.phase('committing');
+    const commit: CommitRequest = {
+      root: hex(k.blake3(chunks.hashes)),
+      size: source.size,
+      parts: p.parts.length,
+      baseVersion: session.basis?.version ?? null,
+    };
+    const info = await http.json<FileInfo>('POST', `${path}/commit`, commit);
+    await resumer?.committed();
+    const done = progress.phase('done');
+    return {
+      ...info,
+      chunks: table.count,
+      matchedBytes: done.matchedBytes,
+      literalBytes,
+      bytesSent: done.bytesSent,
+      bytesReceived: done.bytesReceived,
+      seconds: (performance.now() - started) / 1000,
+    };
   }
-
-  // 2. Plan, then the plan message and the parts.
-  const p = plan(chunks, chunks.oldOffsets, {
-    partSize: session.partSize,
-    maxPartOps: session.limits.maxPartOps,
-    inPlace: options.inPlace,
-  });
-  const literalBytes = p.parts.reduce((n, part) => n + part.literalBytes, 0);
-  progress.planned(source.size - literalBytes - p.dups.reduce((n, d) => n + d.length, 0), literalBytes);
-  await http.bytes('PUT', `${path}/plan`, encodePlan(p), 'application/octet-stream');
-  await Promise.all(
-    p.parts.map((part) =>
-      inFlight.run(async () => {
-        const body = await partBody(k, source, part);
-        await http.bytes('PUT', `${path}/parts/${part.part}`, body, 'application/octet-stream');
-        progress.uploaded(part.literalBytes);
-      }),
-    ),
-  );
-
-  // 3. Commit: the root binds every chunk digest, so the server can check the
-  // rebuilt file against it from digests it already has.
-  progress.phase('committing');
-  const commit: CommitRequest = {
-    root: hex(k.blake3(chunks.hashes)),
-    size: source.size,
-    parts: p.parts.length,
-    baseVersion: session.basis?.version ?? null,
-  };
-  const info = await http.json<FileInfo>('POST', `${path}/commit`, commit);
-  const done = progress.phase('done');
-  return {
-    ...info,
-    chunks: table.count,
-    matchedBytes: done.matchedBytes,
-    literalBytes,
-    bytesSent: done.bytesSent,
-    bytesReceived: done.bytesReceived,
-    seconds: (performance.now() - started) / 1000,
-  };
 }
+
+/** What sync() needs of a session, new or resumed. */
+type SessionFacts = { id: string; basis: BasisInfo | null; partSize: number; limits: Limits; expiresAt?: string };
 
 /** Payloads smaller than this are sent raw: deflate's framing would not pay. */
 const MIN_DEFLATE = 1024;
@@ -225,7 +310,16 @@ class ProgressReporter {
   private phaseBase = 0;
 
   constructor(size: number, private readonly listener?: (p: SyncProgress) => void) {
-    this.state = { phase: 'signatures', size, bytesHashed: 0, matchedBytes: 0, literalBytesSent: 0, literalBytes: 0, bytesSent: 0, bytesReceived: 0, rate: 0, eta: 0 };
+    this.state = {
+      phase: 'signatures', size, bytesHashed: 0, matchedBytes: 0, literalBytesSent: 0, literalBytes: 0,
+      bytesSent: 0, bytesReceived: 0, rate: 0, eta: 0, cached: false, resumed: false, resumedBytes: 0,
+    };
+  }
+  /** The signature came from the resume store: the whole file counts as hashed. */
+  cachedSignature(size: number): void {
+    this.state.cached = true;
+    this.state.bytesHashed = size;
+    this.emit(true);
   }
   hashed(n: number): void {
     this.state.bytesHashed += n;
@@ -236,8 +330,9 @@ class ProgressReporter {
     this.state.bytesReceived += received;
     this.emit(false);
   }
-  planned(matched: number, literal: number): void {
-    Object.assign(this.state, { matchedBytes: matched, literalBytes: literal });
+  /** `resumed`: literal bytes that landed before this run, -1 for a new session. */
+  planned(matched: number, literal: number, resumed: number): void {
+    Object.assign(this.state, { matchedBytes: matched, literalBytes: literal, resumed: resumed >= 0, resumedBytes: Math.max(0, resumed) });
     this.phase('uploading');
   }
   uploaded(n: number): void {
@@ -252,7 +347,7 @@ class ProgressReporter {
     return { ...this.state };
   }
   private done(): number {
-    return this.state.phase === 'signatures' ? this.state.bytesHashed : this.state.literalBytesSent;
+    return this.state.phase === 'signatures' ? this.state.bytesHashed : this.state.resumedBytes + this.state.literalBytesSent;
   }
   private emit(force: boolean): void {
     const now = performance.now();

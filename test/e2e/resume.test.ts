@@ -1,0 +1,137 @@
+// Resumable pushes on Node: a real endpoint on loopback, push() with a
+// MemoryResumeStore, interrupted by the caller's AbortSignal once some parts
+// have landed (the browser tests cut the connection instead). 1 MiB parts,
+// so a 12 MiB file has 12 of them.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNodePool, push, type SyncProgress } from '../../sdk/node/index.js';
+import type { SyncLayout } from '../../sdk/sync.js';
+import type { WorkerPool } from '../../sdk/pool/pool.js';
+import type { WorkerApi } from '../../sdk/pool/worker-api.js';
+import { MemoryResumeStore, resumeId } from '../../sdk/resume.js';
+import { serve, type ServeHandle } from '../../worker/node.js';
+
+const PART = 1 << 20;
+const CONCURRENCY = 2;
+const dir = mkdtempSync(join(tmpdir(), 'deltaflare-resume-'));
+const store = join(dir, 'store');
+let server: ServeHandle;
+let pool: WorkerPool<WorkerApi>;
+
+beforeAll(async () => {
+  server = await serve({ dir: store, port: 0, limits: { partSize: PART } });
+  pool = await createNodePool(2);
+});
+afterAll(async () => {
+  pool?.terminate();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let seed = 7;
+function random(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+  return b;
+}
+
+const same = (key: string, bytes: Uint8Array) => readFileSync(join(store, key)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+
+/** Pushes `path`, aborting once `parts` parts have landed; returns how many had. */
+async function pushAndAbort(path: string, key: string, resume: MemoryResumeStore, parts: number): Promise<number> {
+  const abort = new AbortController();
+  let landed = 0;
+  const onPart = () => ++landed === parts && abort.abort('test cut');
+  await expect(push(path, { endpoint: server.url, key, pool, resume, signal: abort.signal, onPart, concurrency: CONCURRENCY })).rejects.toMatchObject({ code: 'ABORTED' });
+  return landed;
+}
+
+/** Pushes `path` to the end and returns the last progress report with the result. */
+async function pushToEnd(path: string, key: string, resume: MemoryResumeStore) {
+  let last: SyncProgress | undefined;
+  const result = await push(path, { endpoint: server.url, key, pool, resume, concurrency: CONCURRENCY, onProgress: (p) => (last = p) });
+  return { result, last: last! };
+}
+
+describe('resumable push', () => {
+  it('should resume a first upload (no basis) and send only the parts that had not landed', async () => {
+    const bytes = random(12 * PART);
+    const path = join(dir, 'first.bin');
+    writeFileSync(path, bytes);
+    const resume = new MemoryResumeStore();
+    const landed = await pushAndAbort(path, 'first.bin', resume, 4);
+    expect((await resume.get(resumeId(server.url, 'first.bin')))?.session).toBeDefined();
+
+    const { result, last } = await pushToEnd(path, 'first.bin', resume);
+    expect(same('first.bin', bytes)).toBe(true);
+    expect(last.resumed).toBe(true);
+    expect(last.cached).toBe(true); // not hashed again
+    // A part holds whole chunks: at least PART minus one max-size chunk (64 KiB).
+    expect(last.resumedBytes).toBeGreaterThanOrEqual(landed * (PART - 65536));
+    // Nothing that landed is sent again: what is re-sent is only the parts in
+    // flight at the cut (at most CONCURRENCY, each at most one part).
+    expect(last.literalBytesSent).toBe(result.literalBytes - last.resumedBytes);
+    expect((await resume.get(resumeId(server.url, 'first.bin')))?.session).toBeUndefined();
+  });
+
+  it('should resume a delta upload against its basis', async () => {
+    const v1 = random(12 * PART);
+    const path = join(dir, 'delta.bin');
+    writeFileSync(path, v1);
+    const resume = new MemoryResumeStore();
+    await pushToEnd(path, 'delta.bin', resume);
+    const v2 = v1.slice();
+    for (let i = 0; i < 6; i++) v2.set(random(PART), (2 * i) * PART + 12345);
+    writeFileSync(path, v2);
+    await pushAndAbort(path, 'delta.bin', resume, 2);
+    const { result, last } = await pushToEnd(path, 'delta.bin', resume);
+    expect(same('delta.bin', v2)).toBe(true);
+    expect(last.resumed).toBe(true);
+    expect(result.literalBytes).toBeLessThan(v2.length * 0.7);
+  });
+
+  it('should not hash an unchanged file again', async () => {
+    const bytes = random(3 * PART);
+    const path = join(dir, 'again.bin');
+    writeFileSync(path, bytes);
+    const resume = new MemoryResumeStore();
+    expect((await pushToEnd(path, 'again.bin', resume)).last.cached).toBe(false);
+    const { result, last } = await pushToEnd(path, 'again.bin', resume);
+    expect(last.cached).toBe(true);
+    expect(last.resumed).toBe(false);
+    expect(result.literalBytes).toBe(0);
+  });
+
+  it('should detect a file changed while paused, recompute the plan and commit the new content', async () => {
+    const v1 = random(8 * PART);
+    const path = join(dir, 'changed.bin');
+    writeFileSync(path, v1);
+    const resume = new MemoryResumeStore();
+    await pushAndAbort(path, 'changed.bin', resume, 2);
+    const oldSession = (await resume.get(resumeId(server.url, 'changed.bin')))!.session!.id;
+    const v2 = random(8 * PART);
+    writeFileSync(path, v2);
+    const { last } = await pushToEnd(path, 'changed.bin', resume);
+    expect(last.resumed).toBe(false);
+    expect(last.cached).toBe(false);
+    expect(same('changed.bin', v2)).toBe(true);
+    const gone = await fetch(`${server.url}/v1/sessions/${oldSession}`);
+    expect(gone.status).toBe(404);
+  });
+
+  it('should refuse to commit a file that changed during the push', async () => {
+    const v1 = random(6 * PART);
+    const path = join(dir, 'racing.bin');
+    writeFileSync(path, v1);
+    const resume = new MemoryResumeStore();
+    let parts = 0, landed = 0;
+    // After the last part: every byte sent matched its signature, so only the check before the commit can tell.
+    const onPlan = (layout: SyncLayout) => (parts = layout.parts.length);
+    const onPart = () => ++landed === parts && writeFileSync(path, random(6 * PART));
+    await expect(push(path, { endpoint: server.url, key: 'racing.bin', pool, resume, onPlan, onPart })).rejects.toMatchObject({ code: 'SOURCE_CHANGED' });
+    const head = await fetch(`${server.url}/v1/files/racing.bin`, { method: 'HEAD' });
+    expect(head.status).toBe(404);
+  });
+});
