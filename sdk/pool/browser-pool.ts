@@ -1,6 +1,7 @@
 // A pool of module Web Workers. The worker URL must be written literally as
-// `new URL('./browser-worker.ts', import.meta.url)` next to `new Worker` for
-// Vite (and most bundlers) to find and bundle the entry.
+// `new URL('./browser-worker.js', import.meta.url)` next to `new Worker` for
+// Vite (and most bundlers) to find and bundle the entry. It names the .js file
+// so the tsc output in dist works as is; Vite maps it to the .ts source.
 import { wrap } from 'comlink';
 import { type PoolWorker, WorkerPool } from './pool.js';
 import type { WorkerApi } from './worker-api.js';
@@ -8,7 +9,7 @@ import type { WorkerApi } from './worker-api.js';
 /** Starts one worker; replace it to load the entry from elsewhere (a CDN, a prebuilt bundle). */
 export type WorkerFactory = () => Worker;
 
-const defaultFactory: WorkerFactory = () => new Worker(new URL('./browser-worker.ts', import.meta.url), { type: 'module' });
+const defaultFactory: WorkerFactory = () => new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' });
 
 function browserWorker(index: number, factory: WorkerFactory): PoolWorker<WorkerApi> {
   const worker = factory();

@@ -1,0 +1,188 @@
+// The demo page: pick or drop a file and it syncs to the endpoint that served
+// the page (or the one in Settings), under the file's name (or the key in
+// Settings). Phases, rates, matched vs uploaded bytes and the file strip
+// update live; an unfinished upload found in IndexedDB is offered for resume.
+import { DeltaflareError, idbResumeStore, type ResumeRecord, sync, type SyncProgress, type SyncResult } from '../sdk/browser/index.js';
+import { mb, Strip } from './strip.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const fileInput = $<HTMLInputElement>('file');
+const keyInput = $<HTMLInputElement>('key');
+const endpointInput = $<HTMLInputElement>('endpoint');
+const workersInput = $<HTMLInputElement>('workers');
+const drop = $<HTMLLabelElement>('drop');
+const status = $('status');
+const pauseButton = $<HTMLButtonElement>('pause');
+const resumeButton = $<HTMLButtonElement>('resume');
+const offers = $('resume-offers');
+const strip = new Strip($<HTMLCanvasElement>('strip'));
+const store = idbResumeStore();
+
+endpointInput.value = location.origin;
+workersInput.value = String(navigator.hardwareConcurrency || 2);
+
+/** What the tests (and the curious) can read: one entry per sync started. */
+interface Run { key: string; progress?: SyncProgress; result?: SyncResult; error?: { code: string; message: string } }
+const runs: Run[] = [];
+(window as unknown as { deltaflareDemo: { runs: Run[] } }).deltaflareDemo = { runs };
+
+let current: { file: File; controller: AbortController } | undefined;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+/** After a lost connection the page tries again by itself after this long (and at once on 'online'). */
+const AUTO_RETRY_MS = 15_000;
+
+const setState = (state: 'idle' | 'running' | 'paused' | 'error' | 'done') => (document.body.dataset.state = state);
+const endpoint = () => endpointInput.value.trim() || location.origin;
+
+async function start(file: File): Promise<void> {
+  current?.controller.abort('replaced by another file');
+  clearTimeout(retryTimer);
+  const controller = new AbortController();
+  current = { file, controller };
+  const key = keyInput.value.trim() || file.name;
+  const run: Run = { key };
+  runs.push(run);
+  $('sync').hidden = false;
+  $('sync-name').textContent = `${file.name} (${mb(file.size)}) as “${key}”`;
+  strip.reset(file.size);
+  showProgress(undefined, file.size);
+  setState('running');
+  say(`Hashing ${file.name}…`);
+  pauseButton.hidden = false;
+  resumeButton.hidden = true;
+  try {
+    run.result = await sync(file, {
+      endpoint: endpoint(),
+      key,
+      workers: Number(workersInput.value) || undefined,
+      signal: controller.signal,
+      onProgress: (p) => {
+        run.progress = p;
+        showProgress(p, file.size);
+      },
+      onPlan: (layout) => strip.planned(layout),
+      onPart: (part) => strip.partLanded(part),
+    });
+    if (current?.controller !== controller) return;
+    const r = run.result;
+    setState('done');
+    say(`Done: ${key} is version ${r.version}. ${mb(r.matchedBytes)} matched, ${mb(r.literalBytes)} uploaded, in ${r.seconds.toFixed(1)} s.`);
+    pauseButton.hidden = true;
+  } catch (e) {
+    const error = e instanceof DeltaflareError ? e : new DeltaflareError('INTERNAL', String((e as Error)?.message ?? e));
+    run.error = { code: error.code, message: error.message };
+    if (current?.controller !== controller) return;
+    pauseButton.hidden = true;
+    resumeButton.hidden = false;
+    if (error.code === 'ABORTED') {
+      setState('paused');
+      say('Paused. Resume sends only what the server does not have yet.');
+    } else if (error.code === 'NETWORK' || error.code === 'INTERNAL') {
+      setState('error');
+      say(`Connection lost (${error.message.replace(/^deltaflare: /, '')}). Trying again in ${AUTO_RETRY_MS / 1000} s, or press Resume.`);
+      retryTimer = setTimeout(() => void start(file), AUTO_RETRY_MS);
+    } else {
+      setState('error');
+      say(error.message.replace(/^deltaflare: /, ''));
+    }
+  } finally {
+    void showOffers();
+  }
+}
+
+function showProgress(p: SyncProgress | undefined, size: number): void {
+  const phases = ['signatures', 'uploading', 'committing', 'done'];
+  const at = p ? phases.indexOf(p.phase) : 0;
+  document.querySelectorAll<HTMLElement>('.phases li').forEach((li) => {
+    const i = phases.indexOf(li.dataset.phase!);
+    li.classList.toggle('active', i === at);
+    li.classList.toggle('done', i < at);
+  });
+  const bar = (id: string, value: number, max: number, text: string) => {
+    const el = $<HTMLProgressElement>(`p-${id}`);
+    el.max = Math.max(1, max);
+    el.value = value;
+    $(`f-${id}`).textContent = text;
+  };
+  const hashed = p?.bytesHashed ?? 0;
+  bar('signatures', hashed, size, p?.cached ? 'cached' : `${mb(hashed)} / ${mb(size)}`);
+  const uploaded = (p?.resumedBytes ?? 0) + (p?.literalBytesSent ?? 0);
+  const planned = p && p.phase !== 'signatures';
+  bar('uploading', planned ? uploaded : 0, planned ? p.literalBytes : 1, planned ? `${mb(uploaded)} / ${mb(p.literalBytes)}` : '');
+  bar('committing', p?.phase === 'done' ? 1 : 0, 1, p?.phase === 'done' ? 'done' : '');
+  if (!p) return;
+  if (p.phase === 'signatures') strip.hashed(hashed);
+  $('s-rate').textContent = p.rate ? `${(p.rate / 1e6).toFixed(1)} MB/s` : '–';
+  $('s-eta').textContent = p.phase === 'done' ? '0 s' : p.eta ? `${Math.ceil(p.eta)} s` : '–';
+  $('s-matched').textContent = planned ? mb(p.matchedBytes) : '–';
+  $('s-uploaded').textContent = planned ? `${mb(uploaded)}${p.resumed ? ` (${mb(p.resumedBytes)} before resume)` : ''}` : '–';
+  $('s-sent').textContent = `${mb(p.bytesSent)} up, ${mb(p.bytesReceived)} down`;
+  if (p.phase === 'uploading' && document.body.dataset.state === 'running') say(p.resumed ? 'Resumed: sending the parts the server does not have.' : 'Uploading what changed…');
+  if (p.phase === 'committing') say('Committing…');
+}
+
+let lastSaid = '';
+/** Updates the live region only when the text changes (screen readers announce every change). */
+function say(text: string): void {
+  if (text === lastSaid) return;
+  lastSaid = text;
+  status.textContent = text;
+}
+
+/** Lists unfinished uploads to this endpoint kept in IndexedDB, each with "pick the file" and "discard". */
+async function showOffers(): Promise<void> {
+  const records = (await store.list()).filter((r) => r.session && r.endpoint === endpoint());
+  const running = document.body.dataset.state === 'running';
+  offers.replaceChildren(...(running ? [] : records.map(offer)));
+  offers.hidden = running || records.length === 0;
+}
+
+function offer(r: ResumeRecord): HTMLElement {
+  const box = document.createElement('div');
+  box.className = 'offer';
+  const s = r.session!;
+  const text = document.createElement('p');
+  text.textContent = `Unfinished upload of ${r.fingerprint.name ?? r.key} (${mb(r.fingerprint.size)}) as “${r.key}”: ${mb(s.landedBytes)} of ${mb(s.literalBytes)} uploaded. Pick or drop the same file to resume.`;
+  const pick = document.createElement('button');
+  pick.type = 'button';
+  pick.className = 'primary';
+  pick.textContent = 'Pick the file to resume';
+  pick.onclick = () => {
+    keyInput.value = r.key === r.fingerprint.name ? '' : r.key;
+    fileInput.click();
+  };
+  const discard = document.createElement('button');
+  discard.type = 'button';
+  discard.textContent = 'Discard';
+  discard.onclick = async () => {
+    await fetch(new URL(`/v1/sessions/${encodeURIComponent(s.id)}`, r.endpoint), { method: 'DELETE' }).catch(() => {});
+    await store.delete(r.id);
+    await showOffers();
+  };
+  box.append(text, pick, discard);
+  return box;
+}
+
+fileInput.addEventListener('change', () => {
+  const file = fileInput.files?.[0];
+  if (file) void start(file);
+  fileInput.value = ''; // picking the same file again fires 'change' again
+});
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  const file = e.dataTransfer?.files[0];
+  if (file) void start(file);
+});
+pauseButton.addEventListener('click', () => current?.controller.abort('paused'));
+resumeButton.addEventListener('click', () => current && void start(current.file));
+window.addEventListener('online', () => {
+  if (document.body.dataset.state === 'error' && current) void start(current.file);
+});
+endpointInput.addEventListener('change', () => void showOffers());
+void showOffers();

@@ -1,0 +1,56 @@
+// deltaflare for browsers: sync() of a File or Blob, hashed in a pool of
+// module Web Workers (one per core), read with Blob.slice in bounded memory
+// (2 segments of 8 MiB per worker, plus parts in flight), resumable through
+// IndexedDB. Needs no SharedArrayBuffer and no cross-origin isolation.
+import { createBrowserPool } from '../pool/browser-pool.js';
+import type { WorkerPool } from '../pool/pool.js';
+import type { WorkerApi } from '../pool/worker-api.js';
+import type { ResumeStore } from '../resume.js';
+import { blobSource } from '../source.js';
+import { sync as syncSource, type SyncOptions, type SyncResult } from '../sync.js';
+import { idbResumeStore } from './idb-store.js';
+
+export type { SyncLayout, SyncOptions, SyncPhase, SyncProgress, SyncResult } from '../sync.js';
+export type { RetryOptions } from '../http.js';
+export { type Fingerprint, fingerprint, MemoryResumeStore, type ResumeRecord, type ResumeStore, resumeId } from '../resume.js';
+export { blobSource } from '../source.js';
+export { createBrowserPool, type WorkerFactory } from '../pool/browser-pool.js';
+export { DeltaflareError } from '../errors.js';
+export { idbResumeStore } from './idb-store.js';
+
+/** Options of the browser `sync`: those of the core one, with the pool and the resume store made for you. */
+export type BrowserSyncOptions = Omit<SyncOptions, 'pool' | 'resume'> & {
+  /** A pool to use (owned by the caller); default: a shared one of `workers` workers. */
+  pool?: WorkerPool<WorkerApi>;
+  /** Workers of the shared pool (default navigator.hardwareConcurrency, 2 where unknown). */
+  workers?: number;
+  /** Where resume records live (default IndexedDB); false: not resumable. */
+  resume?: ResumeStore | false;
+};
+
+const pools = new Map<number, Promise<WorkerPool<WorkerApi>>>();
+
+/** The shared pool of `size` workers, started on first use and kept for the page's life (startup ~50 ms per worker). */
+export function sharedPool(size = navigator.hardwareConcurrency || 2): Promise<WorkerPool<WorkerApi>> {
+  let pool = pools.get(size);
+  if (!pool) {
+    pool = createBrowserPool(size);
+    pools.set(size, pool);
+    pool.catch(() => pools.delete(size));
+  }
+  return pool;
+}
+
+let defaultStore: ResumeStore | undefined;
+
+/**
+ * Pushes a File (or Blob) to `options.key`: a push cut short (network lost,
+ * tab closed, server restarted) resumes on the next call with the same file.
+ * @example
+ * input.onchange = () => sync(input.files[0], { endpoint: location.origin, key: input.files[0].name, onProgress: show });
+ */
+export async function sync(file: Blob, options: BrowserSyncOptions): Promise<SyncResult> {
+  const pool = options.pool ?? (await sharedPool(options.workers));
+  const resume = options.resume === false ? undefined : (options.resume ?? (defaultStore ??= idbResumeStore()));
+  return syncSource(blobSource(file), { ...options, pool, resume });
+}
