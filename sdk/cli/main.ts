@@ -15,8 +15,9 @@ Commands:
                                          print "offset length crc32 blake3" per FastCDC-2020 chunk
                                          (defaults: min 2048, avg 8192, max 65536, level 1)
 
-  serve [--dir ./data] [--port 19876] [--host 127.0.0.1]
-                                         the endpoint on Node; files kept as plain files in --dir
+  serve [--dir ./data] [--port 19876] [--host 127.0.0.1] [--static DIR | --no-demo]
+                                         the endpoint on Node; files kept as plain files in --dir;
+                                         the demo page (or DIR) at /
   push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
        [--workers N] [--in-place] [--token T] [--json]
                                          send only what changed; the key defaults to FILE's name
