@@ -8,7 +8,7 @@
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createNodePool, push } from '../../sdk/node/index.js';
 import { Inspector } from './inspector.js';
 import { startWranglerDev } from './wrangler-dev.js';
@@ -61,9 +61,22 @@ function writeFile(path: string, size: number, insert?: { at: number; size: numb
   closeSync(fd);
 }
 
+/**
+ * A snapshot of the committed tree plus the built wasm: wrangler dev reloads
+ * (restarting workerd mid-push) whenever a file it bundles changes, and
+ * others may be editing this checkout.
+ */
+function snapshot(): string {
+  const root = resolve(import.meta.dirname, '../..');
+  const snap = mkdtempSync(join(tmpdir(), 'deltaflare-snap-'));
+  execFileSync('sh', ['-c', `git -C '${root}' archive HEAD | tar -x -C '${snap}' && cp -r '${root}/build' '${snap}/' && ln -s '${root}/node_modules' '${snap}/node_modules'`]);
+  return snap;
+}
+
 async function run(name: string, size: number) {
   const dir = mkdtempSync(join(tmpdir(), 'deltaflare-bench-'));
-  const dev = await startWranglerDev();
+  const snap = snapshot();
+  const dev = await startWranglerDev({ log: !!process.env.WRANGLER_LOG, root: snap });
   const pool = await createNodePool(2);
   try {
     const pids = group(dev.process.pid!).filter(isWorkerd);
@@ -99,6 +112,7 @@ async function run(name: string, size: number) {
     pool.terminate();
     await dev.close();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(snap, { recursive: true, force: true });
   }
 }
 

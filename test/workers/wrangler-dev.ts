@@ -29,11 +29,12 @@ async function freePort(): Promise<number> {
 /**
  * Starts `wrangler dev --local` on a free port with state in a temp folder
  * (removed on close); resolves once `/v1/info` answers. `npm run build:wasm`
- * must have run (the Worker imports build/*.wasm).
+ * must have run (the Worker imports build/*.wasm). `root` is the project
+ * folder to serve (default this checkout).
  * @example const dev = await startWranglerDev(); await fetch(dev.url + '/v1/info'); await dev.close();
  */
-export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean } = {}): Promise<WranglerDev> {
-  const root = resolve(import.meta.dirname, '../..');
+export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean; root?: string } = {}): Promise<WranglerDev> {
+  const root = opts.root ?? resolve(import.meta.dirname, '../..');
   const state = mkdtempSync(join(tmpdir(), 'deltaflare-wrangler-'));
   const port = await freePort();
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', state, '--show-interactive-dev-session=false'];

@@ -53,9 +53,10 @@ export function segments(extents: readonly Extent[], start: number, end: number)
 }
 
 /** Writes the segments into `writable` in order (ranged R2 reads piped through, zeros written), then closes it. */
-export async function writeSegments(bucket: R2Bucket, segs: readonly Segment[], writable: WritableStream<Uint8Array>): Promise<void> {
+export async function writeSegments(bucket: R2Bucket, segs: readonly Segment[], writable: WritableStream<Uint8Array>, signal?: AbortSignal): Promise<void> {
   try {
     for (const s of segs) {
+      signal?.throwIfAborted();
       if (s.obj === null) {
         const w = writable.getWriter();
         for (let left = s.len; left > 0; left -= ZERO_PIECE) await w.write(new Uint8Array(Math.min(ZERO_PIECE, left)));
@@ -64,7 +65,7 @@ export async function writeSegments(bucket: R2Bucket, segs: readonly Segment[], 
       }
       const got = await bucket.get(s.obj, { range: { offset: s.off, length: s.len } });
       if (!got) throw gone(s.obj);
-      await got.body.pipeTo(writable, { preventClose: true });
+      await got.body.pipeTo(writable, { preventClose: true, signal });
     }
     await writable.close();
   } catch (e) {
@@ -77,7 +78,11 @@ export async function writeSegments(bucket: R2Bucket, segs: readonly Segment[], 
 export async function uploadSegments(bucket: R2Bucket, upload: R2MultipartUpload, number: number, segs: readonly Segment[]): Promise<R2UploadedPart> {
   const length = segs.reduce((n, s) => n + s.len, 0);
   const { readable, writable } = new FixedLengthStream(length);
-  const [part] = await Promise.all([upload.uploadPart(number, readable), writeSegments(bucket, segs, writable)]);
+  // If the upload fails, stop the writer too: a pipe left waiting on a stream nobody reads would hold its R2 read (and a connection slot) forever.
+  const stop = new AbortController();
+  const up = upload.uploadPart(number, readable);
+  up.catch((e) => stop.abort(e));
+  const [part] = await Promise.all([up, writeSegments(bucket, segs, writable, stop.signal)]);
   return part;
 }
 

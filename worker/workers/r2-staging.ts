@@ -149,7 +149,7 @@ export class R2Stagings {
     const prev = this.uploads.get(id) ?? Promise.resolve();
     const queue = [...ks];
     const worker = async () => {
-      for (let k = queue.shift(); k !== undefined; k = queue.shift()) await this.uploadPart(id, size, k).catch(() => undefined);
+      for (let k = queue.shift(); k !== undefined; k = queue.shift()) await this.uploadPart(id, size, k).catch((e) => console.error(`deltaflare: background upload of part ${k + 1} of ${id} failed (the commit retries it):`, e));
     };
     const job = prev.then(() => Promise.all(Array.from({ length: Math.min(UPLOADS, ks.length) }, worker)));
     this.uploads.set(id, job);
@@ -212,7 +212,8 @@ export class R2Stagings {
         have.set(part.partNumber, part.etag);
       }
     };
-    await Promise.all(Array.from({ length: UPLOADS * 2 }, worker));
+    // UPLOADS at a time: each holds an upload and a read, and workerd allows 6 open connections per request.
+    await Promise.all(Array.from({ length: UPLOADS }, worker));
     await upload.complete([...have].sort((a, b) => a[0] - b[0]).map(([partNumber, etag]) => ({ partNumber, etag })));
     return { obj, size: row.size };
   }
