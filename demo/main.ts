@@ -43,6 +43,7 @@ async function start(file: File): Promise<void> {
   const run: Run = { key };
   runs.push(run);
   $('sync').hidden = false;
+  $('sync-verb').textContent = 'Syncing';
   $('sync-name').textContent = `${file.name} (${mb(file.size)}) as “${key}”`;
   strip.reset(file.size);
   showProgress(undefined, file.size);
@@ -66,6 +67,7 @@ async function start(file: File): Promise<void> {
     if (current?.controller !== controller) return;
     const r = run.result;
     setState('done');
+    $('sync-verb').textContent = 'Synced';
     say(`Done: ${key} is version ${r.version}. ${mb(r.matchedBytes)} matched, ${mb(r.literalBytes)} uploaded, in ${r.seconds.toFixed(1)} s.`);
     pauseButton.hidden = true;
   } catch (e) {
@@ -108,7 +110,9 @@ function showProgress(p: SyncProgress | undefined, size: number): void {
   bar('signatures', hashed, size, p?.cached ? 'cached' : `${mb(hashed)} / ${mb(size)}`);
   const uploaded = (p?.resumedBytes ?? 0) + (p?.literalBytesSent ?? 0);
   const planned = p && p.phase !== 'signatures';
-  bar('uploading', planned ? uploaded : 0, planned ? p.literalBytes : 1, planned ? `${mb(uploaded)} / ${mb(p.literalBytes)}` : '');
+  // Nothing to upload (an unchanged file) shows as a full bar, not an empty one.
+  const nothing = planned && p.literalBytes === 0;
+  bar('uploading', planned ? (nothing ? 1 : uploaded) : 0, planned && !nothing ? p.literalBytes : 1, planned ? (nothing ? 'nothing to send' : `${mb(uploaded)} / ${mb(p.literalBytes)}`) : '');
   bar('committing', p?.phase === 'done' ? 1 : 0, 1, p?.phase === 'done' ? 'done' : '');
   if (!p) return;
   if (p.phase === 'signatures') strip.hashed(hashed);

@@ -71,7 +71,11 @@ export class Strip {
     if (!this.size) return;
     const x = (offset: number) => (offset / this.size) * c.width;
     // At least a pixel per range, so a small edit stays visible in a large file.
-    const fill = (offset: number, length: number) => g.fillRect(x(offset), 0, Math.max(1, x(offset + length) - x(offset)), c.height);
+    // Whole pixels: fractional edges would antialias into seams between adjacent ranges.
+    const fill = (offset: number, length: number) => {
+      const a = Math.floor(x(offset));
+      g.fillRect(a, 0, Math.max(1, Math.ceil(x(offset + length)) - a), c.height);
+    };
     if (!this.layout) {
       g.fillStyle = colour('hashed');
       fill(0, this.hashedBytes);

@@ -104,16 +104,21 @@ describe('demo page in Chromium', () => {
     const before = proxy.upstreamBytes;
     const cut = proxy.cutAfter(40 * MiB);
     await page.setInputFiles('#file', file);
+    const t0 = performance.now();
+    const lap = (what: string) => console.log(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     await cut;
+    lap('cut');
     const sentBeforeCut = proxy.upstreamBytes - before;
     const failed = await finished(n, 60_000);
     expect(failed.error?.code).toBe('NETWORK');
+    lap('page saw the error');
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('error');
 
     // The server restarts on the same store and port; the connection comes back; the tab reloads.
     await server.close();
     server = await serve({ dir: store, port, static: page_ });
     proxy.restore();
+    lap('server restarted');
     await page.reload();
     const offer = page.locator('.offer', { hasText: 'Unfinished upload of cut.bin' });
     await offer.waitFor({ state: 'visible', timeout: 10_000 });
@@ -122,7 +127,9 @@ describe('demo page in Chromium', () => {
     const chooser = page.waitForEvent('filechooser');
     await offer.getByRole('button', { name: 'Pick the file to resume' }).click();
     await (await chooser).setFiles(file);
+    lap('resume offered');
     const run = await finished(0); // runs start again at 0 after the reload
+    lap('resumed upload done');
     expect(run.error).toBeUndefined();
     const p = run.progress!;
     expect(p.resumed).toBe(true);
