@@ -20,6 +20,8 @@ const SIZE = 64 * MiB;
 /** The SDK's parts in flight (sync()'s default concurrency) and the server's part size. */
 const CONCURRENCY = 4;
 const PART = DEFAULT_LIMITS.partSize;
+/** Per test: 64 MiB through Chromium takes ~7 s here, the cut-and-resume test ~22 s (15 s of it the SDK's retries giving up); CI has 2 busy cores. */
+const TEST_TIMEOUT = 180_000;
 const ARTIFACTS = join(process.cwd(), 'test-results', 'browser');
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-browser-'));
@@ -78,7 +80,7 @@ describe('demo page in Chromium', () => {
     expect(run.result!.literalBytes).toBe(SIZE);
     expect(sameAsServer('big.bin', big)).toBe(true);
     expect(await page.locator('#status').textContent()).toContain('Done');
-  });
+  }, TEST_TIMEOUT);
 
   it('should upload an edited file again sending less than 10% of it', async () => {
     const old = readFileSync(big);
@@ -94,7 +96,7 @@ describe('demo page in Chromium', () => {
     expect(sameAsServer('big.bin', big)).toBe(true);
     await page.waitForTimeout(200); // the strip redraws on the next animation frame
     await page.screenshot({ path: join(ARTIFACTS, 'edited-upload.png'), fullPage: true });
-  });
+  }, TEST_TIMEOUT);
 
   it('should resume an upload cut mid-way after the server restarts and the page reloads', async () => {
     const file = join(dir, 'cut.bin');
@@ -144,7 +146,7 @@ describe('demo page in Chromium', () => {
     expect(resent).toBeLessThanOrEqual(CONCURRENCY * PART + MiB);
     expect(sameAsServer('cut.bin', file)).toBe(true);
     await page.locator('.offer').waitFor({ state: 'detached', timeout: 5_000 });
-  });
+  }, TEST_TIMEOUT);
 
   it('should be usable by keyboard and readable on a phone-sized screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
@@ -160,5 +162,5 @@ describe('demo page in Chromium', () => {
     // Nothing wider than the screen: no sideways scrolling on a phone.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
-  });
+  }, TEST_TIMEOUT);
 });
