@@ -34,9 +34,13 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+  if (name === undefined) {
+    console.error(USAGE); // no command is a usage error: stderr, exit 2
+    return 2;
+  }
+  if (name === '-h' || name === '--help' || name === 'help') {
     console.log(USAGE);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = commands[name];
   if (!command) {
