@@ -51,7 +51,10 @@ export type DeltaflareErrorCode =
   | 'INCOMPLETE'
   | 'TOO_LARGE'
   | 'ROOT_MISMATCH'
+  /** No token, or not the endpoint's (401): pass `token` (CLI: --token or DELTAFLARE_TOKEN). */
   | 'UNAUTHORIZED'
+  /** An upload token for another key, altered, or past its expiry (403). */
+  | 'FORBIDDEN'
   | 'INTERNAL';
 
 /** Throws INVALID_ARGUMENT unless `lo <= value <= hi`, naming the limit. */

@@ -3,7 +3,9 @@
 // adapter (node.ts) and the Workers entry pass their store and kernels.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { PROTOCOL_VERSION, type InfoResponse } from '../sdk/protocol/messages.js';
+import { access, accessEnabled, authorizeKey } from './auth.js';
 import { readBody, readJson } from './body.js';
+import { corsFor } from './cors.js';
 import { commitSession } from './commit.js';
 import { Endpoint } from './endpoint.js';
 import { ApiError, errorResponse } from './errors.js';
@@ -34,6 +36,9 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
   app.onError((e) => errorResponse(e, ep.log));
   app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
 
+  if (opts.corsOrigins?.length) app.use('/v1/*', corsFor(opts.corsOrigins));
+  if (accessEnabled(opts.access)) app.use('/v1/*', access(opts.access!, async (id) => (await ep.sessions.load(id)).key, ep.now));
+
   app.use('/v1/*', async (_c, next) => {
     const sweep = ep.maybeSweep();
     if (sweep) opts.waitUntil?.(sweep);
@@ -42,7 +47,12 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
 
   app.get('/v1/info', (c) => c.json({ protocol: PROTOCOL_VERSION, limits: ep.limits } satisfies InfoResponse));
 
-  app.post('/v1/sessions', async (c) => c.json(await ep.createSession(await readJson(c.req.raw, 'session request')), 201));
+  app.post('/v1/sessions', async (c) => {
+    const body = await readJson(c.req.raw, 'session request');
+    authorizeKey(c.req.raw, body.key); // an upload token names one key
+    if (typeof body.basis === 'string' && body.basis !== body.key && (opts.access?.protectReads || opts.access?.readToken)) authorizeKey(c.req.raw, body.basis, 'basis');
+    return c.json(await ep.createSession(body), 201);
+  });
 
   app.post('/v1/sessions/:id/match', async (c) => {
     const id = c.req.param('id');

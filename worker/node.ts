@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { init, type Kernels } from '../sdk/kernels/index.js';
 import type { Limits } from '../sdk/protocol/messages.js';
 import { createApp } from './app.js';
+import type { AccessOptions } from './auth.js';
 import { FsStore } from './store/fs-store.js';
 
 /** Options of `serve`. */
@@ -19,6 +20,10 @@ export interface ServeOptions {
   limits?: Partial<Limits>;
   /** A folder served for GET paths outside /v1 (the demo page, later). */
   static?: string;
+  /** Tokens for writes and reads (worker/auth.ts); default none: open. */
+  access?: AccessOptions;
+  /** Browser origins allowed to call /v1 (CORS); default none. */
+  corsOrigins?: string[];
 }
 
 /** A running server. */
@@ -34,7 +39,7 @@ export interface ServeHandle {
  */
 export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const store = await FsStore.open(opts.dir ?? './data');
-  const app = createApp({ store, kernels: opts.kernels ?? (await init()), limits: opts.limits, fallback: opts.static ? serveStatic({ root: opts.static }) : undefined });
+  const app = createApp({ store, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins, fallback: opts.static ? serveStatic({ root: opts.static }) : undefined });
   const host = opts.host ?? '127.0.0.1';
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
     const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));

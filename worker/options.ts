@@ -4,6 +4,7 @@
 import type { Kernels } from '../sdk/kernels/api.js';
 import { DEFAULT_LIMITS, WIRE_LIMITS, type Limits } from '../sdk/protocol/messages.js';
 import { checkRange } from '../sdk/errors.js';
+import type { AccessOptions } from './auth.js';
 import type { Store } from './store/store.js';
 
 /** Options of `createApp`. */
@@ -20,6 +21,10 @@ export interface AppOptions {
   manifestCacheChunks?: number;
   /** Keeps background work (copies run when a plan lands) alive; Workers pass `ctx.waitUntil`. Default: nothing (Node keeps promises alive). */
   waitUntil?: (p: Promise<unknown>) => void;
+  /** Tokens for writes and reads (auth.ts); default: none, the endpoint is open (development only). */
+  access?: AccessOptions;
+  /** Origins (e.g. "https://app.example") whose pages may call /v1 from a browser; default none (no CORS headers). */
+  corsOrigins?: string[];
   /** Where unexpected errors go (default console.error). */
   log?: (e: unknown) => void;
 }

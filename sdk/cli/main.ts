@@ -16,11 +16,14 @@ Commands:
                                          (defaults: min 2048, avg 8192, max 65536, level 1)
 
   serve [--dir ./data] [--port 19876] [--host 127.0.0.1] [--static DIR | --no-demo]
+        [--token T] [--read-token T | --protect-reads] [--cors ORIGIN]...
                                          the endpoint on Node; files kept as plain files in --dir;
-                                         the demo page (or DIR) at /
+                                         the demo page (or DIR) at /; writes need T (--token or
+                                         DELTAFLARE_TOKEN) when given; --cors adds browser origins
   push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
        [--workers N] [--in-place] [--token T] [--json]
-                                         send only what changed; the key defaults to FILE's name
+                                         send only what changed; the key defaults to FILE's name;
+                                         the token defaults to DELTAFLARE_TOKEN
 
 Options:
   -h, --help                             show this help`;

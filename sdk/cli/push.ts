@@ -1,3 +1,4 @@
+import { DeltaflareError } from '../errors.js';
 import type { ChunkingSpec } from '../protocol/chunking.js';
 import { push, type SyncProgress } from '../node/index.js';
 import { integer, parse, UsageError } from './usage.js';
@@ -29,7 +30,13 @@ export async function pushCommand(args: string[]): Promise<void> {
     token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
   };
   const bar = !values.json && process.stderr.isTTY ? new ProgressBar() : undefined;
-  const result = await push(file, { ...options, onProgress: bar && ((p) => bar.draw(p)) });
+  const result = await push(file, { ...options, onProgress: bar && ((p) => bar.draw(p)) }).catch((e: unknown) => {
+    bar?.clear();
+    if (e instanceof DeltaflareError && e.code === 'UNAUTHORIZED') {
+      e.message += options.token ? '\n(the token given by --token or DELTAFLARE_TOKEN was refused)' : '\n(the endpoint needs a token: give --token T or set DELTAFLARE_TOKEN)';
+    }
+    throw e;
+  });
   bar?.clear();
   if (values.json) {
     console.log(JSON.stringify(result));

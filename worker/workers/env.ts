@@ -1,4 +1,5 @@
 // The bindings of wrangler.toml, as the Worker and its Durable Object see them.
+import type { AccessOptions } from '../auth.js';
 
 /** Bindings and variables of the deltaflare Worker. */
 export interface Env {
@@ -8,4 +9,22 @@ export interface Env {
   KEYS: DurableObjectNamespace;
   /** Optional JSON overrides of the limits (limits.ts). */
   LIMITS?: string;
+  /** The write token (a secret: `wrangler secret put DELTAFLARE_TOKEN`). Unset: writes are open. */
+  DELTAFLARE_TOKEN?: string;
+  /** A read-only token (a secret); setting it protects reads. */
+  DELTAFLARE_READ_TOKEN?: string;
+  /** "true" protects reads (the write token or an upload token of the key reads too). */
+  PROTECT_READS?: string;
+  /** Comma-separated browser origins allowed by CORS (e.g. "https://app.example"); default none. */
+  CORS_ORIGINS?: string;
 }
+
+/** The access options of an Env. @example createApp({ ..., access: accessOf(env) }) */
+export const accessOf = (env: Env): AccessOptions => ({
+  token: env.DELTAFLARE_TOKEN || undefined,
+  readToken: env.DELTAFLARE_READ_TOKEN || undefined,
+  protectReads: env.PROTECT_READS === 'true',
+});
+
+/** The CORS origins of an Env. */
+export const corsOf = (env: Env): string[] => (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);

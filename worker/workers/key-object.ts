@@ -6,7 +6,7 @@
 // expired sessions even when no request comes back.
 import { DurableObject } from 'cloudflare:workers';
 import { createApp } from '../app.js';
-import type { Env } from './env.js';
+import { accessOf, corsOf, type Env } from './env.js';
 import { workerKernels } from './kernels.js';
 import { WORKERS_MANIFEST_CACHE_CHUNKS, workersLimits } from './limits.js';
 import { R2Store } from './r2-store.js';
@@ -32,7 +32,7 @@ export class KeyObject extends DurableObject<Env> {
     this.app ??= workerKernels().then((kernels) =>
       createApp({
         store: this.store, kernels, limits: workersLimits(this.env.LIMITS), manifestCacheChunks: WORKERS_MANIFEST_CACHE_CHUNKS,
-        waitUntil: (p) => this.ctx.waitUntil(p),
+        waitUntil: (p) => this.ctx.waitUntil(p), access: accessOf(this.env), corsOrigins: corsOf(this.env),
       }),
     );
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + ALARM_MS);

@@ -1,0 +1,223 @@
+// Access: bearer tokens on every write route, public vs protected reads,
+// upload tokens scoped to one key with an expiry, the constant-time compare,
+// and CORS answers for a page on another origin. Through app.request.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
+import { createApp } from '../../worker/app.js';
+import { signUploadToken, timingSafeEqual, verifyUploadToken, type AccessOptions } from '../../worker/auth.js';
+import { FsStore } from '../../worker/store/fs-store.js';
+import { download, expectError, json, push, sendAll, sendCommit, start, type Send } from './client.js';
+import { kernels as k, randomBytes, sameBytes, tempDir } from './setup.js';
+
+const TOKEN = 'write-secret-0123456789';
+const READ = 'read-secret-9876543210';
+
+async function appWith(access: AccessOptions, corsOrigins?: string[], now?: () => number) {
+  const store = await FsStore.open(tempDir());
+  const app = createApp({ store, kernels: k, access, corsOrigins, now, log: () => undefined });
+  const as = (token?: string, extra: Record<string, string> = {}): Send => (path, init) =>
+    Promise.resolve(app.request(path, { ...init, headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } } as RequestInit));
+  return { app, as };
+}
+
+/** Every write route with a body that would pass the access check (the session id is a live one). */
+function writeRoutes(id: string): [string, string, string | undefined][] {
+  return [
+    ['POST', '/v1/sessions', JSON.stringify({ key: 'w.bin', size: 10 })],
+    ['POST', `/v1/sessions/${id}/match`, ''],
+    ['PUT', `/v1/sessions/${id}/plan`, ''],
+    ['PUT', `/v1/sessions/${id}/parts/0`, ''],
+    ['GET', `/v1/sessions/${id}`, undefined],
+    ['POST', `/v1/sessions/${id}/commit`, '{}'],
+    ['DELETE', `/v1/sessions/${id}`, undefined],
+    ['DELETE', '/v1/files/w.bin', undefined],
+  ];
+}
+
+describe('timingSafeEqual', () => {
+  it('should say equal for equal strings and unequal otherwise, whatever the lengths', async () => {
+    expect(await timingSafeEqual('secret', 'secret')).toBe(true);
+    expect(await timingSafeEqual('', '')).toBe(true);
+    expect(await timingSafeEqual('secret', 'secreT')).toBe(false);
+    expect(await timingSafeEqual('secret', 'secret2')).toBe(false);
+    expect(await timingSafeEqual('secret', '')).toBe(false);
+    expect(await timingSafeEqual('a'.repeat(10_000), 'a'.repeat(9_999) + 'b')).toBe(false);
+    expect(await timingSafeEqual('é', 'e\u0301')).toBe(false); // bytes, not normalized text
+  });
+});
+
+describe('bearer token for writes', () => {
+  it('should answer 401 with WWW-Authenticate on every write route without a token or with a bad one', async () => {
+    const { as } = await appWith({ token: TOKEN });
+    const { session } = await start(as(TOKEN), k, randomBytes(5000, 1), { key: 'w.bin' });
+    for (const [method, path, body] of writeRoutes(session.id)) {
+      for (const [token, error] of [[undefined, false], ['wrong', true], [TOKEN + 'x', true], [TOKEN.slice(0, -1), true]] as const) {
+        const res = await as(token)(path, { method, body });
+        expect(res.headers.get('www-authenticate'), `${method} ${path} token ${token}`).toBe(error ? 'Bearer realm="deltaflare", error="invalid_token"' : 'Bearer realm="deltaflare"');
+        expect(res.headers.get('x-deltaflare-error')).toBe('UNAUTHORIZED');
+        await expectError(res, 401, 'UNAUTHORIZED');
+      }
+      const malformed = await as(undefined, { authorization: `Basic ${btoa('u:' + TOKEN)}` })(path, { method, body });
+      await expectError(malformed, 401, 'UNAUTHORIZED');
+    }
+    // Nothing was written by the refused requests: the session is intact and the key absent.
+    expect((await as(TOKEN)(`/v1/sessions/${session.id}`)).status).toBe(200);
+    expect((await as(TOKEN)('/v1/files/w.bin')).status).toBe(404);
+  });
+
+  it('should accept the token on every step of a push, then a delete', async () => {
+    const { as } = await appWith({ token: TOKEN });
+    const data = randomBytes(300_000, 2);
+    await push(as(TOKEN), k, data, { key: 'ok.bin' });
+    expect(sameBytes((await download(as(undefined), 'ok.bin')).bytes, data)).toBe('same');
+    expect((await as(TOKEN)('/v1/files/ok.bin', { method: 'DELETE' })).status).toBe(204);
+  });
+
+  it('should keep /v1/info and reads public by default', async () => {
+    const { as } = await appWith({ token: TOKEN });
+    await push(as(TOKEN), k, randomBytes(1000, 3), { key: 'pub.bin' });
+    expect((await as(undefined)('/v1/info')).status).toBe(200);
+    expect((await as(undefined)('/v1/files')).status).toBe(200);
+    expect((await download(as(undefined), 'pub.bin')).status).toBe(200);
+    expect((await as(undefined)('/v1/files/pub.bin', { method: 'HEAD' })).status).toBe(200);
+  });
+
+  it('should leave an endpoint without a token open', async () => {
+    const { as } = await appWith({});
+    await push(as(undefined), k, randomBytes(1000, 4), { key: 'open.bin' });
+    expect((await as('anything')('/v1/files/open.bin', { method: 'DELETE' })).status).toBe(204);
+  });
+});
+
+describe('protected reads', () => {
+  it('should want a token for GET, HEAD and list when protectReads is set, the write token reading too', async () => {
+    const { as } = await appWith({ token: TOKEN, protectReads: true });
+    await push(as(TOKEN), k, randomBytes(1000, 5), { key: 'p.bin' });
+    await expectError(as(undefined)('/v1/files/p.bin'), 401, 'UNAUTHORIZED');
+    await expectError(as('nope')('/v1/files'), 401, 'UNAUTHORIZED');
+    const head = await as(undefined)('/v1/files/p.bin', { method: 'HEAD' });
+    expect([head.status, head.headers.get('x-deltaflare-error')]).toEqual([401, 'UNAUTHORIZED']);
+    expect((await as(TOKEN)('/v1/files/p.bin')).status).toBe(200);
+    expect((await as(TOKEN)('/v1/files')).status).toBe(200);
+    expect((await as(undefined)('/v1/info')).status).toBe(200);
+  });
+
+  it('should accept a read token for reads only', async () => {
+    const { as } = await appWith({ token: TOKEN, readToken: READ });
+    await push(as(TOKEN), k, randomBytes(1000, 6), { key: 'r.bin' });
+    expect((await as(READ)('/v1/files/r.bin')).status).toBe(200);
+    await expectError(as(undefined)('/v1/files/r.bin'), 401, 'UNAUTHORIZED');
+    await expectError(as(READ)('/v1/files/r.bin', { method: 'DELETE' }), 401, 'UNAUTHORIZED');
+    await expectError(as(READ)('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'r.bin', size: 1 }) }), 401, 'UNAUTHORIZED');
+  });
+});
+
+describe('upload tokens', () => {
+  const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
+
+  it('should let an upload token push and read its key, and resume its session', async () => {
+    const { as } = await appWith({ token: TOKEN, protectReads: true });
+    const up = await signUploadToken({ secret: TOKEN, key: 'users/7/photo.jpg', expires: inAnHour() });
+    expect(up).toMatch(/^dfu1\.\d+\.[A-Za-z0-9_-]+\.[0-9a-f]{64}$/);
+    const data = randomBytes(200_000, 7);
+    await push(as(up), k, data, { key: 'users/7/photo.jpg' });
+    expect(sameBytes((await download(as(up), 'users/7/photo.jpg')).bytes, data)).toBe('same');
+    // A second version: a new session, status, and a delete of the key, all with the same token.
+    const s = await start(as(up), k, randomBytes(10_000, 8), { key: 'users/7/photo.jpg' });
+    expect((await as(up)(`/v1/sessions/${s.session.id}`)).status).toBe(200);
+    expect((await as(up)(`/v1/sessions/${s.session.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await as(up)('/v1/files/users/7/photo.jpg', { method: 'DELETE' })).status).toBe(204);
+  });
+
+  it('should refuse an upload token for another key with 403, on the session and on its requests', async () => {
+    const { as } = await appWith({ token: TOKEN });
+    const mine = await signUploadToken({ secret: TOKEN, key: 'a.bin', expires: inAnHour() });
+    const msg = await expectError(as(mine)('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'b.bin', size: 10 }) }), 403, 'FORBIDDEN');
+    expect(msg).toContain('"a.bin"');
+    await expectError(as(mine)('/v1/files/b.bin', { method: 'DELETE' }), 403, 'FORBIDDEN');
+    await expectError(as(mine)('/v1/files/a.bin/../b.bin', { method: 'DELETE' }), 403, 'FORBIDDEN');
+    // Someone else's session (key b.bin), driven with a token for a.bin: every session route refuses.
+    const other = await start(as(TOKEN), k, randomBytes(5000, 9), { key: 'b.bin' });
+    for (const [method, path, body] of writeRoutes(other.session.id).slice(1, 7)) {
+      await expectError(as(mine)(path, { method, body }), 403, 'FORBIDDEN');
+    }
+    await sendAll(as(TOKEN), other);
+    await json(await sendCommit(as(TOKEN), other)); // untouched by the refused requests
+  });
+
+  it('should refuse expired and tampered upload tokens with 403', async () => {
+    let now = Date.now();
+    const { as } = await appWith({ token: TOKEN }, undefined, () => now);
+    const key = 'x.bin';
+    const body = JSON.stringify({ key, size: 10, chunking: DEFAULT_CHUNKING });
+    const expires = Math.floor(now / 1000) + 60;
+    const up = await signUploadToken({ secret: TOKEN, key, expires });
+    expect((await as(up)('/v1/sessions', { method: 'POST', body })).status).toBe(201);
+    now += 61_000;
+    expect(await expectError(as(up)('/v1/sessions', { method: 'POST', body }), 403, 'FORBIDDEN')).toContain('expired');
+
+    const fresh = await signUploadToken({ secret: TOKEN, key, expires: Math.floor(now / 1000) + 60 });
+    const [, exp, k64, sig] = fresh.split('.');
+    const tampered = [
+      `dfu1.${Number(exp) + 3600}.${k64}.${sig}`, // a later expiry
+      `dfu1.${exp}.${btoa('y.bin').replace(/=+$/, '')}.${sig}`, // another key
+      `dfu1.${exp}.${k64}.${(sig[0] === '0' ? '1' : '0') + sig.slice(1)}`, // a flipped digit
+      await signUploadToken({ secret: 'another-endpoint', key, expires: Number(exp) }),
+      `dfu1.${exp}.${k64}.${sig.slice(0, 63)}`, // malformed
+    ];
+    for (const t of tampered) await expectError(as(t)('/v1/sessions', { method: 'POST', body }), 403, 'FORBIDDEN');
+    expect((await as(fresh)('/v1/sessions', { method: 'POST', body })).status).toBe(201);
+  });
+
+  it('should verify and reject tokens directly', async () => {
+    const t = await signUploadToken({ secret: 's', key: 'k/ü ?.bin', expires: 2000 });
+    expect(await verifyUploadToken('s', t, 1999)).toBe('k/ü ?.bin');
+    await expect(verifyUploadToken('s', t, 2000)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(verifyUploadToken('t', t, 1)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(signUploadToken({ secret: '', key: 'k', expires: 1 })).rejects.toThrow(/secret/);
+  });
+
+  it('should not let an upload token list files or use another key as basis when reads are protected', async () => {
+    const { as } = await appWith({ token: TOKEN, protectReads: true });
+    await push(as(TOKEN), k, randomBytes(1000, 10), { key: 'secret.bin' });
+    const up = await signUploadToken({ secret: TOKEN, key: 'mine.bin', expires: inAnHour() });
+    await expectError(as(up)('/v1/files'), 403, 'FORBIDDEN');
+    await expectError(as(up)('/v1/files/secret.bin'), 403, 'FORBIDDEN');
+    await expectError(as(up)('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'mine.bin', size: 1000, basis: 'secret.bin' }) }), 403, 'FORBIDDEN');
+  });
+});
+
+describe('CORS', () => {
+  const origin = 'https://app.example';
+
+  it('should answer a preflight from an allowed origin with the headers a push needs', async () => {
+    const { app } = await appWith({ token: TOKEN }, [origin]);
+    const res = await app.request('/v1/sessions/s_000000000000000000000000/parts/3', {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(res.headers.get('access-control-allow-methods')).toContain('PUT');
+    expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('content-type');
+  });
+
+  it('should expose X-Deltaflare-Error on errors (401 included) and allow nothing for other origins', async () => {
+    const { app } = await appWith({ token: TOKEN }, [origin]);
+    const denied = await app.request('/v1/sessions', { method: 'POST', body: '{}', headers: { origin } });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(denied.headers.get('access-control-expose-headers')).toContain('X-Deltaflare-Error');
+    const other = await app.request('/v1/info', { headers: { origin: 'https://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('should send no CORS headers by default', async () => {
+    const { app } = await appWith({});
+    const res = await app.request('/v1/info', { headers: { origin } });
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    const pre = await app.request('/v1/sessions', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    expect(pre.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
