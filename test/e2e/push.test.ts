@@ -14,6 +14,7 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import { serve } from '../../worker/node.js';
 import { startWranglerDev } from '../workers/wrangler-dev.js';
+import { concat, randomBytes } from '../bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-e2e-'));
 const store = join(dir, 'store');
@@ -53,17 +54,8 @@ afterAll(async () => {
 });
 
 let seed = 1;
-function random(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
-  return b;
-}
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, (at += p.length) - p.length);
-  return out;
-};
+/** A fresh pseudo-random stream per call. */
+const random = (n: number): Uint8Array => randomBytes(n, seed++);
 
 /** Edit scripts: each takes the old file and returns the new one. */
 const edits: Record<string, (old: Uint8Array) => Uint8Array> = {

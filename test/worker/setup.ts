@@ -47,23 +47,7 @@ export function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-/** xorshift32 bytes from a seed. */
-export function randomBytes(n: number, seed: number): Uint8Array {
-  let x = (Math.imul(seed, 0x9e3779b1) ^ 0x85ebca6b) >>> 0 || 1;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13, x ^= x >>> 17, x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-export const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, (at += p.length) - p.length);
-  return out;
-};
+export { concat, randomBytes } from '../bytes.js';
 
 /** Byte equality naming the first difference (toEqual on typed arrays is slow). */
 export function sameBytes(a: Uint8Array, b: Uint8Array): string {

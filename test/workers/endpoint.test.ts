@@ -12,6 +12,7 @@ import { largestBodies, workersLimits, WORKERS_PART_SIZE } from '../../worker/wo
 import { partSizeFor } from '../../worker/workers/multipart.js';
 import { download, expectError, json, push, type Send, sendAll, sendCommit, start } from '../worker/client.js';
 import { emptyBucket } from './in-object.js';
+import { concat, randomBytes } from '../bytes.js';
 
 let k: Kernels;
 beforeAll(async () => {
@@ -22,17 +23,8 @@ afterEach(emptyBucket);
 const send: Send = (path, init) => SELF.fetch(`http://deltaflare.test${path}`, init as RequestInit);
 
 let seed = 7;
-function random(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
-  return b;
-}
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, (at += p.length) - p.length);
-  return out;
-};
+/** A fresh pseudo-random stream per call. */
+const random = (n: number): Uint8Array => randomBytes(n, seed++);
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 async function objects(prefix: string): Promise<string[]> {
   return (await env.BUCKET.list({ prefix })).objects.map((o) => o.key);
