@@ -4,7 +4,10 @@
 // constant-time comparison both rest on. Web APIs only (crypto.subtle): the
 // same code runs on Node and workerd. docs/protocol.md "Access" says the rules.
 import type { Context, MiddlewareHandler } from 'hono';
+import { hmacSha256Hex, parseUploadToken, UPLOAD_TOKEN_PREFIX, uploadTokenMessage } from '../sdk/protocol/upload-token.js';
 import { ApiError } from './errors.js';
+
+export { signUploadToken } from '../sdk/protocol/upload-token.js';
 
 /** Who may do what: no `token` means an open endpoint (development). */
 export interface AccessOptions {
@@ -16,8 +19,6 @@ export interface AccessOptions {
   readToken?: string;
 }
 
-/** Upload tokens start with this, so the server tells them from the plain token without a guess. */
-const UPLOAD_PREFIX = 'dfu1.';
 const enc = new TextEncoder();
 
 async function sha256(text: string): Promise<Uint8Array> {
@@ -37,49 +38,12 @@ export async function timingSafeEqual(a: string, b: string): Promise<boolean> {
   return diff === 0;
 }
 
-async function hmacHex(secret: string, message: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, enc.encode(message)));
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-const b64url = (text: string) => btoa(String.fromCharCode(...enc.encode(text))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-function unb64url(text: string): string | null {
-  try {
-    const bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
-  } catch {
-    return null;
-  }
-}
-
-/** What an upload token signs: a domain tag, the key and the expiry, one per line. */
-const signedText = (key: string, expires: number) => `deltaflare-upload-v1\n${key}\n${expires}`;
-
-/**
- * An upload token: lets its holder push (and read) exactly `key` until
- * `expires` (unix seconds), and nothing else. Made by a web app's backend,
- * which holds the endpoint's token, and handed to one browser, which passes it
- * as the SDK's `token` option. Format: `dfu1.<expires>.<base64url key>.<hex
- * HMAC-SHA-256(token, "deltaflare-upload-v1\n" key "\n" expires)>`.
- * @example
- * const token = await signUploadToken({ secret: process.env.DELTAFLARE_TOKEN!, key: 'videos/a.mp4', expires: Date.now() / 1000 + 3600 });
- * // in the browser: await sync(file, { endpoint, key: 'videos/a.mp4', token })
- */
-export async function signUploadToken(opts: { secret: string; key: string; expires: number }): Promise<string> {
-  const expires = Math.floor(opts.expires);
-  if (!opts.secret) throw new TypeError('signUploadToken: secret is empty');
-  if (!Number.isSafeInteger(expires) || expires < 0) throw new TypeError(`signUploadToken: expires ${opts.expires} is not unix seconds`);
-  return `${UPLOAD_PREFIX}${expires}.${b64url(opts.key)}.${await hmacHex(opts.secret, signedText(opts.key, expires))}`;
-}
-
 /** The key an upload token is good for, or FORBIDDEN (a bad signature, a malformed token, or past its expiry). */
 export async function verifyUploadToken(secret: string, token: string, nowSeconds: number): Promise<string> {
-  const m = /^dfu1\.(\d{1,15})\.([A-Za-z0-9_-]*)\.([0-9a-f]{64})$/.exec(token);
-  const key = m ? unb64url(m[2]) : null;
-  if (!m || key === null) throw new ApiError('FORBIDDEN', 'upload token is malformed');
-  const expires = Number(m[1]);
-  if (!(await timingSafeEqual(m[3], await hmacHex(secret, signedText(key, expires))))) throw new ApiError('FORBIDDEN', 'upload token signature does not match (signed with another token, or altered)');
+  const t = parseUploadToken(token);
+  if (!t) throw new ApiError('FORBIDDEN', 'upload token is malformed');
+  const { key, expires } = t;
+  if (!(await timingSafeEqual(t.signature, await hmacSha256Hex(secret, uploadTokenMessage(key, expires))))) throw new ApiError('FORBIDDEN', 'upload token signature does not match (signed with another token, or altered)');
   if (expires <= nowSeconds) throw new ApiError('FORBIDDEN', `upload token for ${JSON.stringify(key)} expired at ${new Date(expires * 1000).toISOString()}`);
   return key;
 }
@@ -130,7 +94,7 @@ export async function checkToken(kind: 'read' | 'write', header: string | undefi
   const m = /^Bearer +(\S+)\s*$/i.exec(header);
   if (!m) throw unauthorized('Authorization is not "Bearer <token>"', true);
   const given = m[1];
-  if (given.startsWith(UPLOAD_PREFIX) && opts.token) return verifyUploadToken(opts.token, given, nowSeconds);
+  if (given.startsWith(UPLOAD_TOKEN_PREFIX) && opts.token) return verifyUploadToken(opts.token, given, nowSeconds);
   let ok = false;
   const candidates = kind === 'read' ? [opts.token, opts.readToken] : [opts.token];
   for (const t of candidates) if (t) ok = (await timingSafeEqual(given, t)) || ok; // every candidate compared

@@ -8,6 +8,7 @@ export { sync, type SyncOptions, type SyncProgress, type SyncResult } from '../s
 export { fileSource } from './file-source.js';
 export { createNodePool } from '../pool/node-pool.js';
 export { DeltaflareError } from '../errors.js';
+export { signUploadToken } from '../protocol/upload-token.js';
 
 /** Options of `push`: those of `sync` with the pool made from `workers`. */
 export type PushOptions = Omit<SyncOptions, 'pool'> & { pool?: SyncOptions['pool']; workers?: number };
