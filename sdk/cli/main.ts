@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `deltaflare` command: one file per subcommand, dispatched here.
 import { DeltaflareError } from '../errors.js';
+import { benchCommand } from './bench.js';
 import { chunksCommand } from './chunks.js';
 import { hashCommand } from './hash.js';
 import { pushCommand } from './push.js';
@@ -24,6 +25,9 @@ Commands:
        [--workers N] [--in-place] [--token T] [--json]
                                          send only what changed; the key defaults to FILE's name;
                                          the token defaults to DELTAFLARE_TOKEN
+  bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]
+                                         the whole pipeline in one process, no network: time per phase
+                                         and literal bytes, to compare settings on your own data
 
 Options:
   -h, --help                             show this help`;
@@ -33,6 +37,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   chunks: chunksCommand,
   push: pushCommand,
   serve: serveCommand,
+  bench: benchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

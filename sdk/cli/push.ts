@@ -50,7 +50,8 @@ export async function pushCommand(args: string[]): Promise<void> {
   );
 }
 
-function chunkingOption(values: Record<string, string | boolean | undefined>): ChunkingSpec {
+/** The chunking spec from --chunking, --block and --avg. */
+export function chunkingOption(values: Record<string, string | boolean | undefined>): ChunkingSpec {
   if (values.chunking === 'fixed') {
     if (values.avg !== undefined) throw new UsageError('--avg is for --chunking cdc; use --block with fixed');
     return { kind: 'fixed', block: integer('block', values.block, 4096) };
