@@ -3,23 +3,25 @@
 // final, so match requests can go out while later segments are being chunked.
 //
 // CDC (FastCDC-2020), per segment of `segmentSize` bytes:
-//   read [a - 47, b) -> worker: scanSegment (gear hash + CRC, the per-byte work)
-//   -> here, in file order: SegmentStitcher (~47 bytes read per chunk)
-//   -> worker: BLAKE3 of the chunks it completed -> batch.
+//   read [a, b) -> worker: the sequential chunker (cut + CRC + BLAKE3 in one
+//   pass) as if a chunk began at a -> here, in file order: CdcResync continues
+//   the true chunk stream until it meets one of the segment's cuts (usually
+//   within a chunk or two), from where the worker's chunks are the true ones.
 // The chunks equal k.chunk(wholeFile) for any worker count and segment size
-// (the stitcher's guarantee). Fixed blocks: segments aligned to the block,
+// (see signature-batches.ts). Fixed blocks: segments aligned to the block,
 // CRC + BLAKE3 in one worker task each.
 //
 // Memory: a segment holds a slot from its read until its batch is taken by
 // the caller, so at most maxInFlight segment buffers exist (8 MiB x 2 x pool
-// size by default) plus the open chunk (< max bytes), whatever the file size.
+// size by default) plus the bytes held for the open chunk (< 4 x max), whatever
+// the file size.
 import { type Remote, transfer } from 'comlink';
 import { DeltaflareError, checkRange } from './errors.js';
-import type { CdcTables } from './kernels/segments.js';
+import { type Kernels, defaultKernels, init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { ChunkRecords, WorkerApi } from './pool/worker-api.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
-import { CdcBatcher, type HashJob } from './signature-batches.js';
+import { CdcResync } from './signature-batches.js';
 import type { SyncSource } from './source.js';
 
 /** Consecutive chunks of the file, in file order. */
@@ -54,8 +56,6 @@ export const DEFAULT_SEGMENT_SIZE = 8 << 20;
 /** Fixed block bounds: 512 B (a disk sector) .. 16 MiB (the largest CDC max). */
 export const FIXED_BLOCK_MIN = 512;
 export const FIXED_BLOCK_MAX = 16 << 20;
-/** The stitcher needs the 47 bytes before a segment (the gear hash window is 48). */
-const LOOKBEHIND = 47;
 
 /**
  * Chunks, CRCs and BLAKE3s of `source`, in file order, in batches.
@@ -163,33 +163,25 @@ class Run {
   }
 }
 
-/** Reads, scans, stitches and hashes CDC segments; settles batch j per segment and batch `segments` for the last chunk. */
+/** Reads CDC segments, chunks each speculatively in a worker and resynchronises them here in file order; settles batch j per segment and batch `segments` for the last chunk. */
 async function readCdc(run: Run, source: SyncSource, spec: ChunkingSpec & { kind: 'cdc' }, segment: number, segments: number): Promise<void> {
   const params = { min: spec.min, avg: spec.avg, max: spec.max, level: spec.level };
-  const batcher = new CdcBatcher(await tables(run.pool), params); // checks params (throws INVALID_ARGUMENT)
-  const hash = (job: HashJob | null): Promise<Records | null> => {
-    if (!job) return Promise.resolve(null);
-    // Urgent: a hashed batch frees its segment's slot and unblocks the caller.
-    const hashes = run.task((api) => api.hashChunks(transfer(job.runs, job.transfer)), true);
-    return hashes.then((h) => ({ offset: job.offset, lengths: job.lengths, crcs: job.crcs, hashes: h }));
-  };
-  let stitched: Promise<unknown> = Promise.resolve();
+  const resync = new CdcResync(await kernels(), params); // checks params (throws INVALID_ARGUMENT)
+  let joined: Promise<unknown> = Promise.resolve();
   for (let j = 0; j < segments; j++) {
     await run.slots.acquire();
     const a = j * segment;
-    const lookbehind = Math.min(LOOKBEHIND, a);
-    const length = Math.min(segment, source.size - a);
-    const bytes = await read(run, source, a - lookbehind, length + lookbehind);
-    const scanned = run.task((api) => api.scanSegment(transfer(bytes, [bytes.buffer]), lookbehind, a, params));
-    // Stitch in file order: after segment j - 1, once j's scan is back.
-    const job = Promise.all([scanned, stitched]).then(([r]) => {
+    const bytes = await read(run, source, a, Math.min(segment, source.size - a));
+    const chunked = run.task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), params));
+    // Resynchronise in file order: after segment j - 1, once j's chunks are back.
+    const job = Promise.all([chunked, joined]).then(([r]) => {
       run.check();
-      return batcher.push(r.scan, r.buffer.subarray(lookbehind));
+      return resync.push({ offset: a, ...r });
     });
-    stitched = quiet(job);
-    run.settle(j, job.then(hash));
+    joined = quiet(job);
+    run.settle(j, job);
   }
-  run.settle(segments, stitched.then(() => hash(batcher.finish())));
+  run.settle(segments, joined.then(() => resync.finish()));
 }
 
 /** Reads block-aligned segments, each chunked and hashed in one worker task. */
@@ -216,16 +208,15 @@ async function read(run: Run, source: SyncSource, offset: number, length: number
   return own ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice();
 }
 
-/** The stitcher's tables, fetched from a worker once per pool (the calling thread loads no wasm). */
-const tableCache = new WeakMap<object, Promise<CdcTables>>();
-function tables(pool: WorkerPool<WorkerApi>): Promise<CdcTables> {
-  let t = tableCache.get(pool);
-  if (!t) {
-    t = pool.run((api) => api.cdcTables());
-    tableCache.set(pool, t);
-    t.catch(() => tableCache.delete(pool));
+/** This thread's kernels for the resynchronisation: the default ones when init() ran (sync() does), else loaded once. */
+let loading: Promise<Kernels> | undefined;
+function kernels(): Promise<Kernels> {
+  try {
+    return Promise.resolve(defaultKernels());
+  } catch {
+    loading ??= init();
+    return loading;
   }
-  return t;
 }
 
 /** A counting semaphore whose waits reject once `stopped` does. */

@@ -46,6 +46,26 @@ export const workerApi = {
     const r = { lengths, crcs, hashes };
     return transfer(r, buffers(r));
   },
+  /**
+   * Speculative chunks of one segment (see signature-batches.ts): the
+   * sequential chunker with CRC-32 and BLAKE3 over `bytes` as if a chunk began
+   * at its first byte. Returns the records and, so the caller can
+   * resynchronise without a copy, the buffer itself.
+   */
+  chunkSegment(bytes: Uint8Array, options: ScanOptions): ChunkRecords & { bytes: Uint8Array } {
+    const chunks = k().chunk(bytes, { ...options, blake3: true });
+    const n = chunks.length;
+    const lengths = new Uint32Array(n);
+    const crcs = new Uint32Array(n);
+    const hashes = new Uint8Array(n * 32);
+    for (let i = 0; i < n; i++) {
+      lengths[i] = chunks[i].length;
+      crcs[i] = chunks[i].crc32;
+      hashes.set(chunks[i].blake3!, i * 32);
+    }
+    const r = { lengths, crcs, hashes, bytes };
+    return transfer(r, [...buffers(r), bytes.buffer]);
+  },
   /** BLAKE3 of consecutive chunks of `bytes` ending at `ends`. */
   blake3Chunks(bytes: Uint8Array, ends: Uint32Array): Uint8Array {
     const digests = k().blake3Chunks(bytes, ends);
