@@ -1,0 +1,54 @@
+// npm run bench:chunk-size: which CDC average chunk size sends the fewest
+// bytes? Small chunks find more matches around each edit but cost more
+// signatures and strong hashes (6 B up + ~8 B down per chunk); large chunks
+// cost fewer signatures but resend more bytes around each edit. Runs the
+// whole pipeline in this process (no network; bytes are the HTTP bodies the
+// SDK sends and receives) for each avg on edit cases of a --size MiB file.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { init } from '../sdk/kernels/index.js';
+import { createNodePool, push } from '../sdk/node/index.js';
+import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import { concat, randomBytes } from '../test/bytes.js';
+import { createApp } from '../worker/app.js';
+import { FsStore } from '../worker/store/fs-store.js';
+
+const { values } = parseArgs({ options: { size: { type: 'string' } } });
+const MiB = 1 << 20;
+const size = Number(values.size ?? 64) * MiB;
+const dir = mkdtempSync(join(tmpdir(), 'deltaflare-chunk-size-'));
+const pool = await createNodePool(2);
+const app = createApp({ store: await FsStore.open(join(dir, 'store')), kernels: await init() });
+const fetchApp = ((input: RequestInfo | URL, init?: RequestInit) => app.fetch(new Request(input, init))) as typeof fetch;
+
+const old = randomBytes(size, 1);
+const overwritten = old.slice();
+for (let i = 0; i < 64; i++) overwritten.set(randomBytes(4096, 100 + i), Math.floor((i * size) / 64 + 12_345) & ~4095);
+const cases: Record<string, Uint8Array> = {
+  [`${size / MiB} MiB + ${size / MiB / 12.5} MiB inserted`]: concat(old.subarray(0, size / 2), randomBytes(size / 12.5, 2), old.subarray(size / 2)),
+  '64 scattered 4 KiB overwrites': overwritten,
+  '16 scattered 100-byte inserts': (() => {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 16; i++) parts.push(old.subarray((i * size) / 16, ((i + 1) * size) / 16), randomBytes(100, 200 + i));
+    return concat(...parts);
+  })(),
+};
+writeFileSync(join(dir, 'old'), old);
+
+console.log(`| case | avg | chunks | literal MB | signatures + hashes + plan MB | all bytes MB |\n|---|---:|---:|---:|---:|---:|`);
+let key = 0;
+for (const [name, bytes] of Object.entries(cases)) {
+  writeFileSync(join(dir, 'new'), bytes);
+  for (const avg of [2048, 4096, 8192, 16384, 32768, 65536]) {
+    const chunking: ChunkingSpec = { kind: 'cdc', min: avg / 4, avg, max: avg * 8, level: 1 };
+    const common = { endpoint: 'http://deltaflare.local', key: `k${key++}`, pool, chunking, fetch: fetchApp };
+    await push(join(dir, 'old'), common);
+    const r = await push(join(dir, 'new'), common);
+    const all = r.bytesSent + r.bytesReceived;
+    console.log(`| ${name} | ${avg} | ${r.chunks} | ${(r.literalBytes / 1e6).toFixed(3)} | ${((all - r.literalBytes) / 1e6).toFixed(3)} | ${(all / 1e6).toFixed(3)} |`);
+  }
+}
+pool.terminate();
+rmSync(dir, { recursive: true, force: true });
