@@ -120,6 +120,16 @@ class Run {
     this.slots = new Slots(maxInFlight, this.stopped.promise);
   }
 
+  /** Segment buffers back from their workers, for the next reads (at most maxInFlight exist). */
+  private readonly free: ArrayBuffer[] = [];
+  buffer(size: number): ArrayBuffer {
+    const b = this.free.pop();
+    return b && b.byteLength >= size ? b : new ArrayBuffer(size);
+  }
+  recycle(b: ArrayBuffer): void {
+    if (b.byteLength && !this.stopReason) this.free.push(b);
+  }
+
   /** Ends the pass: waits reject with `reason`, queued worker tasks are skipped. Only the first call counts. */
   stop(reason: unknown): void {
     if (this.stopReason) return;
@@ -171,12 +181,14 @@ async function readCdc(run: Run, source: SyncSource, spec: ChunkingSpec & { kind
   for (let j = 0; j < segments; j++) {
     await run.slots.acquire();
     const a = j * segment;
-    const bytes = await read(run, source, a, Math.min(segment, source.size - a));
+    const bytes = await readSegment(run, source, a, Math.min(segment, source.size - a), segment);
     const chunked = run.task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), params));
     // Resynchronise in file order: after segment j - 1, once j's chunks are back.
     const job = Promise.all([chunked, joined]).then(([r]) => {
       run.check();
-      return resync.push({ offset: a, ...r });
+      const records = resync.push({ offset: a, ...r });
+      run.recycle(r.bytes.buffer as ArrayBuffer); // push keeps no view of it
+      return records;
     });
     joined = quiet(job);
     run.settle(j, job);
@@ -193,6 +205,25 @@ async function readFixed(run: Run, source: SyncSource, block: number, segment: n
     const records = run.task((api) => api.fixedBlocks(transfer(bytes, [bytes.buffer]), block));
     run.settle(j, records.then((r: ChunkRecords) => ({ offset: a, ...r })));
   }
+}
+
+/** A source that can fill a given buffer (fileSource): segment buffers are then reused. */
+type ReadIntoSource = SyncSource & { readInto(offset: number, target: Uint8Array): Promise<void> };
+
+/**
+ * Reads a CDC segment into a recycled buffer when the source can (a buffer
+ * comes back from its worker with the chunks and is reused once resynchronised),
+ * else as read(). Without reuse, 8 MiB buffers dropped on this thread waited
+ * for V8's external-memory GC: +60 MiB of client peak RSS on a 108 MiB push.
+ */
+async function readSegment(run: Run, source: SyncSource, offset: number, length: number, segment: number): Promise<Uint8Array<ArrayBuffer>> {
+  const into = (source as Partial<ReadIntoSource>).readInto;
+  if (!into) return read(run, source, offset, length);
+  run.check();
+  const bytes = new Uint8Array(run.buffer(segment), 0, length);
+  await into.call(source, offset, bytes);
+  run.check();
+  return bytes;
 }
 
 /** Reads exactly [offset, offset + length) into a buffer of its own (so it can be transferred). */

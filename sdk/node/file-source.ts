@@ -3,23 +3,27 @@ import { basename } from 'node:path';
 import type { SyncSource } from '../source.js';
 
 /** A file on disk as a source; reads are positional, so several may run at once. */
-export async function fileSource(path: string): Promise<SyncSource> {
+export async function fileSource(path: string): Promise<SyncSource & { readInto(offset: number, target: Uint8Array): Promise<void> }> {
   const handle = await open(path, 'r');
   const stat = await handle.stat();
+  /** Fills `target` from `offset` (the signature pass reuses its segment buffers through this). */
+  const readInto = async (offset: number, target: Uint8Array): Promise<void> => {
+    for (let done = 0; done < target.length; ) {
+      const { bytesRead } = await handle.read(target, done, target.length - done, offset + done);
+      if (bytesRead === 0) throw new Error(`${path} shrank while being read (at ${offset + done} of ${stat.size} bytes)`);
+      done += bytesRead;
+    }
+  };
   return {
     size: stat.size,
     name: basename(path),
     lastModified: stat.mtimeMs,
     async read(offset, length) {
-      const n = Math.max(0, Math.min(length, stat.size - offset));
-      const buffer = new Uint8Array(n);
-      for (let done = 0; done < n; ) {
-        const { bytesRead } = await handle.read(buffer, done, n - done, offset + done);
-        if (bytesRead === 0) throw new Error(`${path} shrank while being read (at ${offset + done} of ${stat.size} bytes)`);
-        done += bytesRead;
-      }
+      const buffer = new Uint8Array(Math.max(0, Math.min(length, stat.size - offset)));
+      await readInto(offset, buffer);
       return buffer;
     },
+    readInto,
     close: () => handle.close(),
   };
 }

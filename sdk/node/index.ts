@@ -20,11 +20,13 @@ export type PushOptions = Omit<SyncOptions, 'pool'> & { pool?: SyncOptions['pool
  */
 export async function push(path: string, options: PushOptions): Promise<SyncResult> {
   const source = await fileSource(path);
-  const pool = options.pool ?? (await createNodePool(options.workers ?? availableParallelism()));
+  // Not awaited here: the workers start (~100-300 ms: threads, kernels) while sync() opens the session.
+  const pool = options.pool ?? createNodePool(options.workers ?? availableParallelism());
+  if (pool instanceof Promise) pool.catch(() => undefined); // a failure surfaces where sync() awaits it
   try {
     return await sync(source, { ...options, pool });
   } finally {
-    if (!options.pool) pool.terminate();
+    if (!options.pool) await Promise.resolve(pool).then((p) => p.terminate(), () => undefined);
     await source.close?.();
   }
 }
