@@ -50,6 +50,8 @@ export type DeltaflareErrorCode =
   | 'PART_CONFLICT'
   | 'INCOMPLETE'
   | 'TOO_LARGE'
+  /** The client holds the endpoint's maximum of open sessions (429): commit or abort one first. */
+  | 'TOO_MANY_SESSIONS'
   | 'ROOT_MISMATCH'
   /** No token, or not the endpoint's (401): pass `token` (CLI: --token or DELTAFLARE_TOKEN). */
   | 'UNAUTHORIZED'

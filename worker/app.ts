@@ -5,9 +5,11 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { PROTOCOL_VERSION, type InfoResponse } from '../sdk/protocol/messages.js';
 import { access, accessEnabled, authorizeKey } from './auth.js';
 import { readBody, readJson } from './body.js';
+import { ClientSessions } from './client-sessions.js';
 import { corsFor } from './cors.js';
 import { commitSession } from './commit.js';
 import { Endpoint } from './endpoint.js';
+import { checkRange } from '../sdk/errors.js';
 import { ApiError, errorResponse } from './errors.js';
 import { getFile, listFiles } from './files.js';
 import type { AppOptions } from './options.js';
@@ -32,6 +34,10 @@ const octets = { 'Content-Type': 'application/octet-stream' };
 export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint } {
   const ep = new Endpoint(opts);
   const app = new Hono();
+  const maxSessions = opts.maxSessionsPerClient ?? 64;
+  checkRange('maxSessionsPerClient', maxSessions, 1, 1_000_000);
+  const clients = new ClientSessions(maxSessions, ep.limits.sessionTtlSeconds * 1000, ep.now);
+  const clientId = opts.clientId ?? ((c) => c.req.header('cf-connecting-ip') ?? '');
 
   app.onError((e) => errorResponse(e, ep.log));
   app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
@@ -39,9 +45,11 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
   if (opts.corsOrigins?.length) app.use('/v1/*', corsFor(opts.corsOrigins));
   if (accessEnabled(opts.access)) app.use('/v1/*', access(opts.access!, async (id) => (await ep.sessions.load(id)).key, ep.now));
 
-  app.use('/v1/*', async (_c, next) => {
+  app.use('/v1/*', async (c, next) => {
     const sweep = ep.maybeSweep();
     if (sweep) opts.waitUntil?.(sweep);
+    const session = /^\/v1\/sessions\/([^/]+)/.exec(c.req.path);
+    if (session) clients.touched(session[1]);
     await next();
   });
 
@@ -51,7 +59,11 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     const body = await readJson(c.req.raw, 'session request');
     authorizeKey(c.req.raw, body.key); // an upload token names one key
     if (typeof body.basis === 'string' && body.basis !== body.key && (opts.access?.protectReads || opts.access?.readToken)) authorizeKey(c.req.raw, body.basis, 'basis');
-    return c.json(await ep.createSession(body), 201);
+    const client = clientId(c);
+    clients.admit(client);
+    const created = await ep.createSession(body);
+    clients.opened(client, created.id);
+    return c.json(created, 201);
   });
 
   app.post('/v1/sessions/:id/match', async (c) => {
@@ -85,11 +97,14 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
   app.post('/v1/sessions/:id/commit', async (c) => {
     const id = c.req.param('id');
     await ep.sessions.load(id);
-    return c.json(await commitSession(ep, id, await readJson(c.req.raw, 'commit request')));
+    const done = await commitSession(ep, id, await readJson(c.req.raw, 'commit request'));
+    clients.ended(id);
+    return c.json(done);
   });
 
   app.delete('/v1/sessions/:id', async (c) => {
     await ep.abort(c.req.param('id'));
+    clients.ended(c.req.param('id'));
     return c.body(null, 204);
   });
 

@@ -1,5 +1,6 @@
 // The Node adapter: the app over the fs store, served by @hono/node-server.
 import { serve as serveNode } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { AddressInfo } from 'node:net';
 import { init, type Kernels } from '../sdk/kernels/index.js';
@@ -24,6 +25,8 @@ export interface ServeOptions {
   access?: AccessOptions;
   /** Browser origins allowed to call /v1 (CORS); default none. */
   corsOrigins?: string[];
+  /** Open sessions per client address (default 64). */
+  maxSessionsPerClient?: number;
 }
 
 /** A running server. */
@@ -39,7 +42,8 @@ export interface ServeHandle {
  */
 export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const store = await FsStore.open(opts.dir ?? './data');
-  const app = createApp({ store, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins, fallback: opts.static ? serveStatic({ root: opts.static }) : undefined });
+  const app = createApp({ store, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins,
+    maxSessionsPerClient: opts.maxSessionsPerClient, clientId: (c) => getConnInfo(c).remote.address ?? '', fallback: opts.static ? serveStatic({ root: opts.static }) : undefined });
   const host = opts.host ?? '127.0.0.1';
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
     const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));

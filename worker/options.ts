@@ -4,6 +4,7 @@
 import type { Kernels } from '../sdk/kernels/api.js';
 import { DEFAULT_LIMITS, WIRE_LIMITS, type Limits } from '../sdk/protocol/messages.js';
 import { checkRange } from '../sdk/errors.js';
+import type { Context } from 'hono';
 import type { AccessOptions } from './auth.js';
 import type { Store } from './store/store.js';
 
@@ -25,6 +26,10 @@ export interface AppOptions {
   access?: AccessOptions;
   /** Origins (e.g. "https://app.example") whose pages may call /v1 from a browser; default none (no CORS headers). */
   corsOrigins?: string[];
+  /** Open (not committed, aborted or expired) sessions one client may hold (default 64). */
+  maxSessionsPerClient?: number;
+  /** Who a request comes from, for maxSessionsPerClient. Default: the CF-Connecting-IP header (set by Cloudflare); the Node adapter passes the socket's address. */
+  clientId?: (c: Context) => string;
   /** Where unexpected errors go (default console.error). */
   log?: (e: unknown) => void;
 }

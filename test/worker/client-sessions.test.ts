@@ -1,0 +1,57 @@
+// Open sessions per client: the limit, its value in the message, and the ways
+// a session stops counting (commit, DELETE, expiry); per client address on a
+// real server.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
+import { createApp } from '../../worker/app.js';
+import { serve } from '../../worker/node.js';
+import { FsStore } from '../../worker/store/fs-store.js';
+import { expectError, json, overHttp, sendAll, sendCommit, start, type Send } from './client.js';
+import { kernels as k, randomBytes, tempDir } from './setup.js';
+
+const create = (send: Send, key: string, ip?: string) =>
+  send('/v1/sessions', { method: 'POST', body: JSON.stringify({ key, size: 100, chunking: DEFAULT_CHUNKING }), headers: ip ? { 'cf-connecting-ip': ip } : {} });
+
+describe('sessions per client', () => {
+  it('should refuse a session above maxSessionsPerClient with 429 naming the limit, per client', async () => {
+    let now = Date.now();
+    const store = await FsStore.open(tempDir());
+    const app = createApp({ store, kernels: k, maxSessionsPerClient: 2, limits: { sessionTtlSeconds: 60 }, now: () => now, log: () => undefined });
+    const send: Send = async (path, init) => app.request(path, init as RequestInit);
+    const a = await json<{ id: string }>(await create(send, 'a', '10.0.0.1'), 201);
+    await json(await create(send, 'b', '10.0.0.1'), 201);
+    const msg = await expectError(create(send, 'c', '10.0.0.1'), 429, 'TOO_MANY_SESSIONS');
+    expect(msg).toContain('10.0.0.1 has 2 open sessions, the limit maxSessionsPerClient 2');
+    await json(await create(send, 'c', '10.0.0.2'), 201); // another client
+
+    // An aborted session stops counting.
+    expect((await send(`/v1/sessions/${a.id}`, { method: 'DELETE' })).status).toBe(204);
+    await json(await create(send, 'd', '10.0.0.1'), 201);
+    await expectError(create(send, 'e', '10.0.0.1'), 429, 'TOO_MANY_SESSIONS');
+
+    // Sessions left alone expire with the session TTL and stop counting; one touched lives on.
+    now += 61_000;
+    await json(await create(send, 'f', '10.0.0.1'), 201);
+    const g = await json<{ id: string }>(await create(send, 'g', '10.0.0.1'), 201);
+    now += 40_000;
+    expect((await send(`/v1/sessions/${g.id}`)).status).toBe(200); // extends g
+    now += 30_000; // f expired, g not
+    await json(await create(send, 'h', '10.0.0.1'), 201);
+    await expectError(create(send, 'i', '10.0.0.1'), 429, 'TOO_MANY_SESSIONS');
+  });
+
+  it('should count by socket address on a real server, and free a slot on commit', async () => {
+    const server = await serve({ dir: tempDir(), port: 0, kernels: k, maxSessionsPerClient: 1 });
+    try {
+      const send = overHttp(server.url);
+      const s = await start(send, k, randomBytes(50_000, 1), { key: 'one.bin' });
+      // A spoofed CF-Connecting-IP does not make another client on Node.
+      await expectError(create(send, 'two.bin', '203.0.113.9'), 429, 'TOO_MANY_SESSIONS');
+      await sendAll(send, s);
+      await json(await sendCommit(send, s));
+      await json(await create(send, 'two.bin'), 201);
+    } finally {
+      await server.close();
+    }
+  });
+});
