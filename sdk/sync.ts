@@ -166,44 +166,55 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
 
   /** Signatures (computed, or from the store) to the server, and its answers confirmed into `table.oldOffsets`. */
   async function matchAll(created: Promise<SessionFacts>, table: ChunkTable, cached?: { lengths: Uint32Array; crcs: Uint32Array; hashes: Uint8Array }): Promise<void> {
-    const inFlight = new Limiter(concurrency);
     // A failed session request ends the signature pass (its reason surfaces).
     const stop = new AbortController();
     created.catch((e) => stop.abort(e));
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     let confirmed = Promise.resolve();
-    // Each batch goes to the server as soon as it is chunked (and the session
-    // exists); answers are confirmed in index order (copies then merge best).
-    const send = (firstIndex: number, count: number) => {
-      const view = table.view();
-      const answers = created.then((session) => {
-        const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
-        const out: Promise<Uint8Array>[] = [];
-        for (let first = firstIndex; first < firstIndex + count; first += session.limits.maxSignaturesPerBatch) {
-          const end = Math.min(firstIndex + count, first + session.limits.maxSignaturesPerBatch);
-          const body = encodeSignatures({ firstIndex: first, crcs: view.crcs.subarray(first, end), lengths: view.lengths.subarray(first, end) });
-          const answer = inFlight.run(() => http.bytes('POST', `${path}/match`, body, 'application/octet-stream'));
-          answer.catch(() => {}); // surfaced through `confirmed`
-          out.push(answer);
-        }
-        return { session, out };
-      });
-      confirmed = confirmed.then(async () => {
-        const { session, out } = await answers;
-        for (const answer of out) {
+    // Chunks [sent, table.count) are chunked but not yet sent. Whenever one of
+    // `concurrency` request slots is free (and the session exists), one
+    // request takes all of them, up to the batch limit; answers are confirmed
+    // in index order (copies then merge best). Batches that piled up go as
+    // one: each request costs the server a locked, fsynced record of the
+    // batch (~10 ms measured), and a hand-placed basis has all 14 batches of
+    // a 108 MiB file ready before its session exists (150 ms of one-at-a-time
+    // requests before this).
+    let sent = 0;
+    let active = 0;
+    let failed = false;
+    let ready: SessionFacts | undefined;
+    const pump = () => {
+      const session = ready;
+      if (!session) return;
+      const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
+      while (!failed && active < concurrency && sent < table.count) {
+        const first = sent;
+        const end = Math.min(table.count, first + session.limits.maxSignaturesPerBatch);
+        sent = end;
+        const view = table.view();
+        const body = encodeSignatures({ firstIndex: first, crcs: view.crcs.subarray(first, end), lengths: view.lengths.subarray(first, end) });
+        active++;
+        const answer = http.bytes('POST', `${path}/match`, body, 'application/octet-stream').then(
+          (bytes) => (active--, pump(), bytes),
+          (e) => ((failed = true), Promise.reject(e)),
+        );
+        answer.catch(() => {}); // surfaced through `confirmed`
+        confirmed = confirmed.then(async () => {
           const matches = decodeMatches(await answer);
-          if (!session.basis) continue;
+          if (!session.basis) return;
           const v = table.view();
           confirmMatches(matches, v, v.oldOffsets, session.basis.size);
-        }
-      });
-      confirmed.catch(() => {}); // surfaced by the await below
+        });
+        confirmed.catch(() => {}); // surfaced by the awaits below
+      }
     };
+    created.then((s) => ((ready = s), pump()), () => {});
+    const send = () => pump();
     try {
       if (cached) {
         table.append({ firstIndex: 0, ...cached });
         progress.cachedSignature(source.size);
-        send(0, table.count);
+        send();
       } else {
         for await (const batch of signatures(source, {
           chunking,
@@ -213,14 +224,20 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
           onBytes: (n: number) => progress.hashed(n),
         })) {
           table.append(batch);
-          send(batch.firstIndex, batch.lengths.length);
+          send();
         }
       }
     } catch (e) {
       await created; // a failed session request is the cause to report
       throw e;
     }
-    await confirmed;
+    await created;
+    pump();
+    // Every chunk sent and every answer confirmed (answers send what piled up meanwhile).
+    for (let c = confirmed; ; c = confirmed) {
+      await c;
+      if (c === confirmed && sent === table.count) break;
+    }
     if (table.size !== source.size) {
       throw new DeltaflareError('INTERNAL', `chunks cover ${table.size} bytes of a ${source.size}-byte source: did it change while being read?`);
     }
