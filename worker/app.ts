@@ -69,7 +69,7 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
   app.post('/v1/sessions/:id/match', async (c) => {
     const id = c.req.param('id');
     await ep.sessions.load(id); // 404/410 before reading a body
-    const body = await readBody(c.req.raw, ep.signatures.maxBody, 'signature batch');
+    const body = await readBody(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`);
     return new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets });
   });
 
@@ -77,7 +77,7 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     const id = c.req.param('id');
     await ep.sessions.load(id);
     // 24 bytes per copy or dup op, after the 24-byte header.
-    const body = await readBody(c.req.raw, 24 + 24 * ep.limits.maxPlanOps, 'plan');
+    const body = await readBody(c.req.raw, 24 + 24 * ep.limits.maxPlanOps, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`);
     await ep.putPlan(id, body);
     return c.body(null, 204);
   });
@@ -87,7 +87,7 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     const text = c.req.param('n');
     const n = Number(text);
     if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
-    const body = await readBody(c.req.raw, ep.parts.maxBody(s), `part ${n}`);
+    const body = await readBody(c.req.raw, ep.parts.maxBody(s), `part ${n} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${ep.limits.maxPartOps} ops)`);
     await ep.parts.put(s, n, body);
     return c.body(null, 204);
   });
