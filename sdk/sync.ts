@@ -313,10 +313,13 @@ const SAMPLE = 64 * 1024;
 
 async function partBody(k: Kernels, source: SyncSource, part: PartPlan): Promise<Uint8Array> {
   const payload = new Uint8Array(part.literalBytes);
-  let at = 0;
-  for (const op of part.ops) {
-    payload.set(await source.read(op.newOffset, op.length), at);
-    at += op.length;
+  // Ranges read 8 at a time: one at a time, 256 scattered 4 KiB edits of a VM image took ~220 ms of file reads in series.
+  const at: number[] = [];
+  for (let i = 0, o = 0; i < part.ops.length; o += part.ops[i++].length) at.push(o);
+  for (let i = 0; i < part.ops.length; i += 8) {
+    const batch = part.ops.slice(i, i + 8);
+    const pieces = await Promise.all(batch.map((op) => source.read(op.newOffset, op.length)));
+    pieces.forEach((p, j) => payload.set(p, at[i + j]));
   }
   let deflated = false;
   let body: Uint8Array = payload;

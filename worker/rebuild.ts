@@ -7,9 +7,45 @@ import type { BasisInfo } from '../sdk/protocol/messages.js';
 import type { CopyOp, DupOp, LiteralOp, PlanMessage } from '../sdk/protocol/wire.js';
 import { COPY_PIECE, type CommitOptions, type Staging, type Store, type VersionInfo } from './store/store.js';
 
-/** Copies from the basis into a staging area, in plan order. */
+/**
+ * How many independent calls a staging area takes at once: the fs store's
+ * opens its file per call, so calls on disjoint ranges may overlap (it says
+ * so with `concurrentCalls`); any other store gets one at a time.
+ */
+export function stagingConcurrency(staging: Staging): number {
+  return (staging as { concurrentCalls?: number }).concurrentCalls ?? 1;
+}
+
+/** Runs `fn` on every item, at most `n` at once; the first failure rejects (after the running calls end). */
+export async function eachLimited<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const lane = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const lanes = Array.from({ length: Math.min(n, items.length) }, lane);
+  const results = await Promise.allSettled(lanes);
+  const bad = results.find((r) => r.status === 'rejected');
+  if (bad) throw (bad as PromiseRejectedResult).reason;
+}
+
+/**
+ * Copies from the basis into a staging area. Destinations never overlap
+ * (plan rule), so copies may run in any order: on the fs store several at
+ * once. One at a time, each copy paid its opens and metadata reads and 1 MiB
+ * read/write round trips in series: 257 copies of a 256 MiB file took ~1 s
+ * and the commit waited for them.
+ */
 export async function runCopies(staging: Staging, basis: BasisInfo, copies: readonly CopyOp[]): Promise<void> {
-  for (const c of copies) await staging.copyFrom(basis.key, basis.version, c.oldOffset, c.length, c.newOffset);
+  await eachLimited(copies, stagingConcurrency(staging), (c) => staging.copyFrom(basis.key, basis.version, c.oldOffset, c.length, c.newOffset));
 }
 
 /** Copies `length` bytes from `src` to `dst` offset within `to`, reading `from`, in COPY_PIECE (1 MiB) pieces; ranges must not overlap. */

@@ -37,6 +37,12 @@ export async function readFully(fs: FsFacade, f: FileRef, buf: Uint8Array, posit
 }
 
 abstract class FsHandle implements Staging {
+  /**
+   * Calls on disjoint ranges may run at once (each opens the file itself):
+   * rebuild.ts and parts.ts run up to this many, matching libuv's 4 threads.
+   */
+  readonly concurrentCalls = 4;
+
   constructor(
     protected readonly host: FsStagingHost,
     readonly id: string,
