@@ -75,8 +75,14 @@ export interface SyncOptions {
   pool: WorkerPool<WorkerApi> | Promise<WorkerPool<WorkerApi>>;
   /** Rebuild inside the stored file, with no second copy on the server. */
   inPlace?: boolean;
-  /** Parts and match requests in flight at once (default 4). */
+  /** Match requests (and, unless partConcurrency says otherwise, parts) in flight at once (default 4). */
   concurrency?: number;
+  /**
+   * Parts in flight at once (default: `concurrency`). A connection cut loses
+   * the parts in flight, so 1 bounds what a resume re-sends to one part; the
+   * browser entry uses 1 for that reason.
+   */
+  partConcurrency?: number;
   /** Bytes read and scanned per worker task (default 8 MiB). */
   segmentSize?: number;
   signal?: AbortSignal;
@@ -246,7 +252,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   /** Plan, plan message and parts (those not in `status`), then the commit. */
   async function upload(session: SessionFacts, table: ChunkTable, status?: SessionStatus): Promise<SyncResult> {
     const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
-    const inFlight = new Limiter(concurrency);
+    const inFlight = new Limiter(options.partConcurrency ?? concurrency);
     const chunks = table.view();
     const p = plan(chunks, chunks.oldOffsets, {
       partSize: session.partSize,

