@@ -3,7 +3,7 @@
 // Vite (and most bundlers) to find and bundle the entry. It names the .js file
 // so the tsc output in dist works as is; Vite maps it to the .ts source.
 import { wrap } from 'comlink';
-import { type PoolWorker, WorkerPool } from './pool.js';
+import { type PoolWorker, startPool, type WorkerPool } from './pool.js';
 import type { WorkerApi } from './worker-api.js';
 
 /** Starts one worker; replace it to load the entry from elsewhere (a CDN, a prebuilt bundle). */
@@ -43,12 +43,5 @@ export async function createBrowserPool(
   size = globalThis.navigator?.hardwareConcurrency || 2,
   factory: WorkerFactory = defaultFactory,
 ): Promise<WorkerPool<WorkerApi>> {
-  const pool = new WorkerPool<WorkerApi>(Array.from({ length: size }, (_, i) => browserWorker(i, factory)));
-  try {
-    await pool.all((api) => api.init());
-  } catch (e) {
-    pool.terminate();
-    throw e;
-  }
-  return pool;
+  return startPool(Array.from({ length: size }, (_, i) => browserWorker(i, factory)), (api) => api.init());
 }

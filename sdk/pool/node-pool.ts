@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { wrap } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { type PoolWorker, WorkerPool } from './pool.js';
+import { type PoolWorker, startPool, type WorkerPool } from './pool.js';
 import type { WorkerApi } from './worker-api.js';
 
 // From TypeScript sources (tests, tsx) the worker is a .ts file that Node can
@@ -57,12 +57,5 @@ export function poolWorker(worker: Worker, index: number): PoolWorker<WorkerApi>
  * @example const pool = await createNodePool(2); try { ... } finally { pool.terminate() }
  */
 export async function createNodePool(size = availableParallelism()): Promise<WorkerPool<WorkerApi>> {
-  const pool = new WorkerPool<WorkerApi>(Array.from({ length: size }, (_, i) => poolWorker(startNodeWorker(), i)));
-  try {
-    await pool.all((api) => api.init());
-  } catch (e) {
-    pool.terminate();
-    throw e;
-  }
-  return pool;
+  return startPool(Array.from({ length: size }, (_, i) => poolWorker(startNodeWorker(), i)), (api) => api.init());
 }

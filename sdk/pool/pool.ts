@@ -103,3 +103,19 @@ export class WorkerPool<T> {
     for (const w of [...this.urgent.splice(0), ...this.waiting.splice(0)]) w.reject(this.lastFailure);
   }
 }
+
+/**
+ * A pool over `workers` once `init` has resolved on every one of them; if any
+ * fails to start, all are stopped and the error is thrown.
+ * @example const pool = await startPool(workers, (api) => api.init())
+ */
+export async function startPool<T>(workers: PoolWorker<T>[], init: (api: Remote<T>) => Promise<unknown>): Promise<WorkerPool<T>> {
+  const pool = new WorkerPool<T>(workers);
+  try {
+    await pool.all(init);
+  } catch (e) {
+    pool.terminate();
+    throw e;
+  }
+  return pool;
+}
