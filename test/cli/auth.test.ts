@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { randomBytes } from '../bytes.js';
 
 const CLI = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-cli-auth-'));
@@ -48,12 +49,7 @@ function push(args: string[], extraEnv: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const bytes = (n: number, seed: number) => {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) b[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
-  return b;
-};
+const bytes = randomBytes;
 
 describe('deltaflare serve --token / push --token', () => {
   it('should push with the token, and fail without it or with a wrong one, with a clear message and exit 1', async () => {

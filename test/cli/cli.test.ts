@@ -6,6 +6,7 @@ import zlib from 'node:zlib';
 import { hash as jitHash } from 'blake3-jit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceChunks } from '../kernels/fastcdc-reference.js';
+import { randomBytes } from '../bytes.js';
 
 // The built CLI (npm test builds first), run as a user would.
 const CLI = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
@@ -25,12 +26,7 @@ function file(name: string, bytes: Uint8Array): string {
   return path;
 }
 
-const random = (n: number, seed: number) => {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) b[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
-  return b;
-};
+const random = randomBytes;
 
 describe('deltaflare hash', () => {
   it('should print the same lines as b3sum', () => {

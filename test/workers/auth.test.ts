@@ -9,6 +9,7 @@ import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { signUploadToken } from '../../worker/auth.js';
 import { download, expectError, push, start, type Send } from '../worker/client.js';
 import { emptyBucket } from './in-object.js';
+import { randomBytes } from '../bytes.js';
 
 const TOKEN = 'workers-test-token'; // AUTH_TEST_BINDINGS in vitest.workers.config.ts
 const ORIGIN = 'https://app.example';
@@ -25,12 +26,7 @@ const as = (token?: string, extra: Record<string, string> = {}): Send => (path, 
     headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
   });
 
-const bytes = (n: number, seed: number) => {
-  const b = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) b[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
-  return b;
-};
+const bytes = randomBytes;
 
 describe('access on Workers', () => {
   it('should refuse writes without the binding token (401) and accept them with it; reads stay public', async () => {
