@@ -68,7 +68,7 @@ class Out {
   }
   done(): ChunkRecordsAt | null {
     if (!this.count) return null;
-    return { offset: this.offset, lengths: join32(this.lengths, this.count), crcs: join32(this.crcs, this.count), hashes: join8(this.hashes, this.count * 32) };
+    return { offset: this.offset, lengths: join(this.lengths, this.count, (n) => new Uint32Array(n)), crcs: join(this.crcs, this.count, (n) => new Uint32Array(n)), hashes: join(this.hashes, this.count * 32, (n) => new Uint8Array(n)) };
   }
 }
 
@@ -220,17 +220,10 @@ export class CdcResync {
   }
 }
 
-function join32(parts: Uint32Array[], n: number): Uint32Array {
-  if (parts.length === 1) return parts[0].slice();
-  const out = new Uint32Array(n);
-  let at = 0;
-  for (const p of parts) out.set(p, (at += p.length) - p.length);
-  return out;
-}
-
-function join8(parts: Uint8Array[], n: number): Uint8Array {
-  if (parts.length === 1) return parts[0].slice();
-  const out = new Uint8Array(n);
+/** The parts one after another, in a new array of `n` elements made by `make`. */
+function join<T extends Uint8Array | Uint32Array>(parts: T[], n: number, make: (n: number) => T): T {
+  if (parts.length === 1) return parts[0].slice() as T;
+  const out = make(n);
   let at = 0;
   for (const p of parts) out.set(p, (at += p.length) - p.length);
   return out;
