@@ -16,6 +16,7 @@ import type { Kernels } from './kernels/index.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
 import type { Limits, SessionStatus } from './protocol/messages.js';
 import type { SyncSource } from './source.js';
+import { toHex } from './protocol/hex.js';
 
 /** What identifies a file's content cheaply: metadata plus a hash of sampled windows. */
 export interface Fingerprint {
@@ -95,7 +96,7 @@ export async function fingerprint(source: SyncSource, k: Kernels): Promise<Finge
     const step = (size - SAMPLE_BYTES) / (SAMPLE_WINDOWS - 1);
     for (let i = 0; i < SAMPLE_WINDOWS; i++) buffer.set(await source.read(Math.round(i * step), SAMPLE_BYTES), i * SAMPLE_BYTES);
   }
-  return { name: source.name, size, lastModified: source.lastModified, sample: hex(k.blake3(buffer)) };
+  return { name: source.name, size, lastModified: source.lastModified, sample: toHex(k.blake3(buffer)) };
 }
 
 /** Whether two fingerprints describe the same content (metadata a side lacks is not compared). */
@@ -272,4 +273,3 @@ async function deleteSession(http: Http, id: string): Promise<void> {
   await http.bytes('DELETE', `/v1/sessions/${encodeURIComponent(id)}`).catch(() => {});
 }
 
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');

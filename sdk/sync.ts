@@ -22,6 +22,7 @@ import { decodeMatches, encodePart, encodePlan, encodeSignatures } from './proto
 import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
+import { toHex } from './protocol/hex.js';
 
 export type SyncPhase = 'signatures' | 'uploading' | 'committing' | 'done';
 
@@ -289,7 +290,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     // rebuilt file against it from digests it already has.
     progress.phase('committing');
     const commit: CommitRequest = {
-      root: hex(k.blake3(chunks.hashes)),
+      root: toHex(k.blake3(chunks.hashes)),
       size: source.size,
       parts: p.parts.length,
       baseVersion: session.basis?.version ?? null,
@@ -414,4 +415,3 @@ class ProgressReporter {
   }
 }
 
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');

@@ -1,19 +1,8 @@
-// Hex forms of digests, as the JSON messages and session records carry them.
+// Hex forms of digests: the shared helpers, plus the endpoint's BLAKE3-as-hex.
 import type { Kernels } from '../sdk/kernels/api.js';
+import { toHex } from '../sdk/protocol/hex.js';
 
-/** Lowercase hex of bytes. @example toHex(new Uint8Array([1, 255])) === '01ff' */
-export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += bytes[i].toString(16).padStart(2, '0');
-  return s;
-}
-
-/** Bytes of a lowercase hex string (even length, checked by the caller). */
-export function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
+export { fromHex, toHex } from '../sdk/protocol/hex.js';
 
 /** BLAKE3 of `bytes` as hex. */
 export function blake3Hex(k: Kernels, bytes: Uint8Array): string {

@@ -4,6 +4,7 @@
 // it as the SDK's `token` option, unchanged on every request of the push.
 // Web APIs only (crypto.subtle). docs/protocol.md "Access" has the format; the
 // endpoint's check is worker/auth.ts.
+import { toHex } from './hex.js';
 
 /** Every upload token starts with this; a token without it is a plain token. */
 export const UPLOAD_TOKEN_PREFIX = 'dfu1.';
@@ -17,7 +18,7 @@ export const uploadTokenMessage = (key: string, expires: number) => `deltaflare-
 export async function hmacSha256Hex(secret: string, message: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, enc.encode(message)));
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(mac);
 }
 
 const toB64url = (text: string) => btoa(String.fromCharCode(...enc.encode(text))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');

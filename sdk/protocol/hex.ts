@@ -1,0 +1,16 @@
+// Hex forms of digests and tokens, as JSON messages, session records and
+// upload tokens carry them; both sides import this one place.
+
+/** Lowercase hex of bytes. @example toHex(new Uint8Array([1, 255])) === '01ff' */
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += bytes[i].toString(16).padStart(2, '0');
+  return s;
+}
+
+/** Bytes of a lowercase hex string (even length, checked by the caller). */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
