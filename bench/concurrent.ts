@@ -1,0 +1,191 @@
+// npm run bench:concurrent: many clients pushing different keys to one Node
+// server at once (issue 6). One `deltaflare serve` process; N `deltaflare
+// push` processes (--workers 1 each) push N different files at the same time,
+// first in full (every byte literal), then an edited version of each (scattered
+// 4 KiB overwrites and a 1 MiB insert: a delta push). The same two rounds run
+// with 1 client alone first, on a fresh server, so the table compares N pushes
+// at once against one. Reported per round: wall time, bytes on the wire (the
+// clients' own counts), the server's peak RSS (VmHWM, reset between rounds
+// through /proc/<pid>/clear_refs) and the largest client peak RSS (GNU time).
+// Every stored file is compared byte for byte with its client's file after
+// every round. Options: --clients N (default 16), --size MiB (default 256),
+// --workers N (signature threads per client, default 1).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { clients: { type: 'string' }, size: { type: 'string' }, workers: { type: 'string' } } });
+const MiB = 1 << 20;
+const CLIENTS = Number(values.clients ?? 16);
+const SIZE = Number(values.size ?? 256) * MiB;
+const WORKERS = String(Number(values.workers ?? 1));
+if (!(CLIENTS >= 1) || !(SIZE >= 8 * MiB)) throw new Error('--clients must be >= 1 and --size >= 8 (MiB)');
+const CLI = new URL('../dist/sdk/cli/main.js', import.meta.url).pathname;
+const PIECE = 8 * MiB;
+
+/** Deterministic random bytes (xorshift32) in 8 MiB pieces, so a 256 MiB file never sits in memory whole (as writeRandom in bench/sync.ts). */
+function* randomPieces(size: number, seed: number): Generator<Uint8Array> {
+  let x = seed >>> 0 || 1;
+  for (let at = 0; at < size; at += PIECE) {
+    const piece = new Uint8Array(Math.min(PIECE, size - at));
+    const words = new Uint32Array(piece.buffer, 0, piece.length >>> 2);
+    for (let i = 0; i < words.length; i++) {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      words[i] = x >>> 0;
+    }
+    yield piece;
+  }
+}
+
+/** The edits of client `i`'s second version: 8 overwrites of 4 KiB spread over the file, and 1 MiB of new bytes inserted at ~40%. */
+function editsOf(i: number, size: number) {
+  const overwrites = Array.from({ length: 8 }, (_, j) => Math.floor(((j + 0.5 + (i % 7) / 10) / 8) * (size - 4096)));
+  return { overwrites, insertAt: Math.floor(size * 0.4) + i * 4099, insert: 1 * MiB };
+}
+
+/** Writes client `i`'s first version (`edited` false) or its edited second version, piece by piece. */
+function writeVersion(path: string, i: number, size: number, edited: boolean): void {
+  const fd = openSync(path, 'w');
+  const { overwrites, insertAt, insert } = editsOf(i, size);
+  let at = 0;
+  for (const piece of randomPieces(size, 1 + i)) {
+    if (edited) {
+      for (const o of overwrites) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, Math.min(piece.length, o - at + 4096));
+      if (insertAt >= at && insertAt < at + piece.length) {
+        writeSync(fd, piece.subarray(0, insertAt - at));
+        for (const p of randomPieces(insert, 1000 + i)) writeSync(fd, p);
+        writeSync(fd, piece.subarray(insertAt - at));
+        at += piece.length;
+        continue;
+      }
+    }
+    writeSync(fd, piece);
+    at += piece.length;
+  }
+  closeSync(fd);
+}
+
+/** Whether two files hold the same bytes (compared in 8 MiB pieces). */
+function sameBytes(a: string, b: string): boolean {
+  if (statSync(a).size !== statSync(b).size) return false;
+  const fa = openSync(a, 'r');
+  const fb = openSync(b, 'r');
+  const ba = Buffer.alloc(PIECE);
+  const bb = Buffer.alloc(PIECE);
+  try {
+    for (let pos = 0; ; pos += PIECE) {
+      const na = readSync(fa, ba, 0, PIECE, pos);
+      const nb = readSync(fb, bb, 0, PIECE, pos);
+      if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+      if (na === 0) return true;
+    }
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+}
+
+const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+/** `deltaflare serve` as its own process on a free port. */
+async function startServer(dir: string) {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', '0', '--no-demo'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /endpoint on (http:\/\/\S+),/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+  const pid = child.pid!;
+  return {
+    url,
+    /** Peak RSS (MiB) since start or the last reset. */
+    peakMiB: () => status(pid, 'VmHWM'),
+    rssMiB: () => status(pid, 'VmRSS'),
+    /** Resets the peak to the current RSS (Linux >= 4.0: "5" to clear_refs). */
+    resetPeak: () => writeFileSync(`/proc/${pid}/clear_refs`, '5'),
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+interface Pushed { rssMiB: number; bytesSent: number; bytesReceived: number; literalBytes: number }
+
+/** One `deltaflare push` under GNU time (for its peak RSS). */
+async function push(file: string, url: string, key: string): Promise<Pushed> {
+  const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, CLI, 'push', file, url, '--key', key, '--workers', WORKERS, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`push ${key} failed (${code}): ${stderr}`);
+  const r = JSON.parse(stdout);
+  return { rssMiB: Number(stderr.trim().split('\n').pop()) / 1024, bytesSent: r.bytesSent, bytesReceived: r.bytesReceived, literalBytes: r.literalBytes };
+}
+
+interface Row { clients: number; round: string; seconds: number; bytes: number; literal: number; serverPeak: number; serverIdle: number; clientPeak: number }
+const rows: Row[] = [];
+
+const work = mkdtempSync(join(tmpdir(), 'deltaflare-bench-concurrent-'));
+try {
+  const t0 = performance.now();
+  const files = Array.from({ length: CLIENTS }, (_, i) => ({ v1: join(work, `c${i}-v1`), v2: join(work, `c${i}-v2`) }));
+  files.forEach((f, i) => {
+    writeVersion(f.v1, i, SIZE, false);
+    writeVersion(f.v2, i, SIZE, true);
+  });
+  process.stderr.write(`generated ${CLIENTS} x 2 files of ${SIZE / MiB} MiB in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  for (const n of CLIENTS > 1 ? [1, CLIENTS] : [1]) {
+    const store = join(work, `store-${n}`);
+    mkdirSync(store);
+    const server = await startServer(store);
+    try {
+      for (const round of ['v1', 'v2'] as const) {
+        const serverIdle = server.rssMiB();
+        server.resetPeak();
+        const keys = files.slice(0, n).map((_, i) => `client-${i}/disk.img`);
+        const started = performance.now();
+        const results = await Promise.all(keys.map((key, i) => push(files[i][round], server.url, key)));
+        const seconds = (performance.now() - started) / 1000;
+        const serverPeak = server.peakMiB();
+        keys.forEach((key, i) => {
+          if (!sameBytes(join(store, ...key.split('/')), files[i][round])) throw new Error(`stored ${key} differs from ${files[i][round]} after ${round}`);
+        });
+        const row: Row = {
+          clients: n,
+          round: round === 'v1' ? `full upload, ${SIZE / MiB} MiB each` : 'delta: 8 x 4 KiB overwrites + 1 MiB insert',
+          seconds,
+          bytes: results.reduce((s, r) => s + r.bytesSent + r.bytesReceived, 0),
+          literal: results.reduce((s, r) => s + r.literalBytes, 0),
+          serverPeak,
+          serverIdle,
+          clientPeak: Math.max(...results.map((r) => r.rssMiB)),
+        };
+        rows.push(row);
+        process.stderr.write(`${n} client(s), ${round}: ${seconds.toFixed(1)} s, server peak ${serverPeak.toFixed(0)} MiB (idle ${serverIdle.toFixed(0)}), client peak ${row.clientPeak.toFixed(0)} MiB; ${n} stored file(s) verified\n`);
+      }
+    } finally {
+      await server.stop();
+    }
+    rmSync(store, { recursive: true, force: true });
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+console.log(`\nNode ${process.version}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${CLIENTS} clients x ${SIZE / MiB} MiB, push --workers ${WORKERS}; every stored file verified byte for byte\n`);
+console.log('| pushes at once | round | wall s | MB on the wire (all clients) | literal MB | server RSS before, MiB | server peak RSS, MiB | vs 1 push | largest client peak RSS, MiB |');
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  const alone = rows.find((o) => o.clients === 1 && o.round === r.round)!;
+  console.log(`| ${r.clients} | ${r.round} | ${r.seconds.toFixed(1)} | ${(r.bytes / 1e6).toFixed(1)} | ${(r.literal / 1e6).toFixed(1)} | ${r.serverIdle.toFixed(0)} | ${r.serverPeak.toFixed(0)} | ${(r.serverPeak / alone.serverPeak).toFixed(2)}x | ${r.clientPeak.toFixed(0)} |`);
+}
