@@ -7,8 +7,12 @@ export interface Env {
   BUCKET: R2Bucket;
   /** One SQLite-backed object per key (key-object.ts). */
   KEYS: DurableObjectNamespace;
+  /** One SQLite-backed object per client address (client-object.ts): its open sessions over every key. */
+  CLIENTS: DurableObjectNamespace;
   /** Optional JSON overrides of the limits (limits.ts). */
   LIMITS?: string;
+  /** Open sessions one client (CF-Connecting-IP) may hold over all keys; default 64 (limits.ts). */
+  MAX_SESSIONS_PER_CLIENT?: string;
   /** The write token (a secret: `wrangler secret put DELTAFLARE_TOKEN`). Unset: writes are open. */
   DELTAFLARE_TOKEN?: string;
   /** A read-only token (a secret); setting it protects reads. */

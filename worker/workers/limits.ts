@@ -2,6 +2,7 @@
 // must stay under the 100 MB body cap of the Free and Pro plans, and the
 // parts in flight must fit a 128 MB isolate beside the manifest cache.
 import { DEFAULT_LIMITS, type Limits } from '../../sdk/protocol/messages.js';
+import { checkRange } from '../../sdk/errors.js';
 import { resolveLimits } from '../options.js';
 
 /** Cloudflare's request body cap on Free and Pro (100 MB, decimal: the safe reading). */
@@ -38,4 +39,18 @@ export function workersLimits(json?: string): Limits {
     if (n >= BODY_CAP) throw new RangeError(`deltaflare: a ${what} body could be ${n} bytes, above Workers' ${BODY_CAP}-byte request cap; lower the limits`);
   }
   return l;
+}
+
+/** Open sessions per client when MAX_SESSIONS_PER_CLIENT is unset: 64, the app's default on Node (worker/app.ts). */
+export const DEFAULT_MAX_SESSIONS_PER_CLIENT = 64;
+
+/**
+ * maxSessionsPerClient from the MAX_SESSIONS_PER_CLIENT variable (the same
+ * 1..1,000,000 range the app checks).
+ * @example workersMaxSessions('8') === 8
+ */
+export function workersMaxSessions(text?: string): number {
+  const n = text === undefined || text === '' ? DEFAULT_MAX_SESSIONS_PER_CLIENT : Number(text);
+  checkRange('MAX_SESSIONS_PER_CLIENT', n, 1, 1_000_000);
+  return n;
 }

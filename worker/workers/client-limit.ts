@@ -1,0 +1,76 @@
+// maxSessionsPerClient across keys, from a key's Durable Object: before its
+// app creates a session, the client's object (client-object.ts) must admit
+// it; a commit or DELETE frees the slot. The key's object remembers which
+// client opened each of its sessions (a small table in its SQLite), since a
+// later request of the session may come from another address.
+import type { CreateSessionResponse } from '../../sdk/protocol/messages.js';
+import { toHex } from '../../sdk/protocol/hex.js';
+import { ApiError, errorResponse } from '../errors.js';
+import type { ClientObject } from './client-object.js';
+import type { Env } from './env.js';
+import { outerId } from './routing.js';
+
+const SCHEMA = 'CREATE TABLE IF NOT EXISTS session_clients (id TEXT PRIMARY KEY, client TEXT NOT NULL)';
+
+/** Who a request comes from: Cloudflare's CF-Connecting-IP, as the app's own count uses; "" when absent (local tools). */
+export const clientOf = (req: Request): string => req.headers.get('cf-connecting-ip') ?? '';
+
+/**
+ * The cross-key session count of one key's object.
+ * @example const limit = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), 64, 86_400)
+ */
+export class ClientLimit {
+  constructor(
+    private readonly env: Env,
+    private readonly sql: SqlStorage,
+    private readonly objectId: string,
+    readonly max: number,
+    private readonly ttlSeconds: number,
+  ) {
+    sql.exec(SCHEMA);
+  }
+
+  private stub(client: string): DurableObjectStub<ClientObject> {
+    return this.env.CLIENTS.get(this.env.CLIENTS.idFromName(client)) as DurableObjectStub<ClientObject>;
+  }
+
+  /** POST /v1/sessions: admitted by the client's object, then `create` (the app); TOO_MANY_SESSIONS (429) naming the limit otherwise. */
+  async create(req: Request, create: (req: Request) => Promise<Response>): Promise<Response> {
+    const client = clientOf(req);
+    const stub = this.stub(client);
+    const ticket = 't_' + toHex(crypto.getRandomValues(new Uint8Array(12)));
+    const r = await stub.admit(this.max, ticket);
+    if (!r.admitted) {
+      return errorResponse(new ApiError('TOO_MANY_SESSIONS',
+        `client ${client || '(unknown)'} has ${r.open} open sessions over all keys, the limit maxSessionsPerClient ${this.max}: commit or DELETE one, or let one expire (${this.ttlSeconds} s after its last request)`));
+    }
+    let res: Response;
+    try {
+      res = await create(req);
+    } catch (e) {
+      await stub.release(ticket);
+      throw e;
+    }
+    if (res.status !== 201) {
+      await stub.release(ticket);
+      return res;
+    }
+    const s = (await res.clone().json()) as CreateSessionResponse;
+    this.sql.exec('INSERT OR REPLACE INTO session_clients (id, client) VALUES (?, ?)', s.id, client);
+    await stub.opened(ticket, outerId(s.id, this.objectId), Date.parse(s.expiresAt));
+    return res;
+  }
+
+  /** Session `id` (this object's, "s_…") was committed, deleted or swept: frees its client's slot. */
+  async ended(id: string): Promise<void> {
+    const row = this.sql.exec<{ client: string }>('SELECT client FROM session_clients WHERE id = ?', id).toArray()[0];
+    if (!row) return;
+    this.sql.exec('DELETE FROM session_clients WHERE id = ?', id);
+    await this.stub(row.client).release(outerId(id, this.objectId));
+  }
+
+  /** Forgets the client of a session found gone by its client's object (which drops its own row). */
+  forget(id: string): void {
+    this.sql.exec('DELETE FROM session_clients WHERE id = ?', id);
+  }
+}
