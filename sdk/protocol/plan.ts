@@ -8,8 +8,15 @@
 //   literal(newOffset, length)           bytes in a part; merged while contiguous
 //   dup(srcOffset, length, newOffset)    a repeat of earlier literal bytes of the new file,
 //                                        applied at commit after all parts have landed
+//
+// The planner takes chunks in file order, as match answers are confirmed
+// (Planner.add), so sync() can send a part as soon as it is full while the
+// signature pass still runs. Whether a chunk is a copy, a dup or a literal
+// depends only on it and the chunks before it, and parts are cut greedily in
+// file order, so a part closed early is exactly the part the whole-file plan
+// has: plan() of the same chunks and matches (a resumed push) numbers the
+// same parts the same way.
 import { DeltaflareError } from '../errors.js';
-import { chunkOffsets } from './manifest.js';
 import type { NewChunks } from './match.js';
 import { orderInPlace } from './in-place.js';
 import { WIRE_LIMITS } from './messages.js';
@@ -49,57 +56,169 @@ export interface Plan extends PlanMessage {
  * @example const p = plan(chunks, oldOffsets, { partSize: session.partSize }); encodePlan(p)
  */
 export function plan(chunks: NewChunks, oldOffsets: Float64Array, options: PlanOptions): Plan {
-  const { lengths, hashes } = chunks;
-  const n = lengths.length;
+  const n = chunks.lengths.length;
   if (oldOffsets.length !== n) throw new DeltaflareError('INVALID_ARGUMENT', `plan: ${oldOffsets.length} oldOffsets for ${n} chunks`);
-  const offsets = chunkOffsets(chunks);
-  const size = offsets[n];
-  const dedup = options.dedup ?? true;
+  const planner = new Planner(options);
+  planner.add(chunks, oldOffsets, n);
+  return planner.finish();
+}
 
-  const copies: CopyOp[] = [];
-  const dups: DupOp[] = [];
-  let literals: LiteralOp[] = [];
-  const firstSeen = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const len = lengths[i];
-    const at = offsets[i];
-    if (oldOffsets[i] >= 0) {
-      const old = oldOffsets[i];
-      const last = copies[copies.length - 1];
-      if (last && last.newOffset + last.length === at && last.oldOffset + last.length === old) last.length += len;
-      else copies.push({ oldOffset: old, newOffset: at, length: len });
-      continue;
-    }
-    if (dedup && len >= MIN_DUP_LENGTH) {
-      const key = digestKey(hashes, i);
-      const src = firstSeen.get(key);
-      if (src !== undefined) {
-        const from = offsets[src];
-        const last = dups[dups.length - 1];
-        if (last && last.newOffset + last.length === at && last.srcOffset + last.length === from) last.length += len;
-        else dups.push({ srcOffset: from, newOffset: at, length: len });
-        continue;
-      }
-      firstSeen.set(key, i);
-    }
-    pushLiteral(literals, at, len);
+/**
+ * A plan built chunk by chunk in file order. `add` returns the parts that
+ * are complete (the next literal chunk cannot join them): they are final and
+ * may be sent at once; `finish` returns the whole plan, those parts included
+ * (the same objects, numbered from 0). An in-place plan closes no part before
+ * `finish`: ordering the copies may turn some into literals.
+ * @example const p = new Planner({ partSize }); for (const b of batches) send(p.add(chunks, oldOffsets, b.end)); const whole = p.finish()
+ */
+export class Planner {
+  /** Chunks added so far, and the bytes they cover. */
+  count = 0;
+  size = 0;
+  /** Bytes copied from the basis, repeated (dups) and sent as literals, so far. */
+  copiedBytes = 0;
+  dupBytes = 0;
+  literalBytes = 0;
+  private readonly copies: CopyOp[] = [];
+  private readonly dups: DupOp[] = [];
+  /** Digest of each first literal occurrence -> its offset. */
+  private readonly firstSeen = new Map<string, number>();
+  private readonly dedup: boolean;
+  /** Streaming parts; in place, literal ops and chunk ends wait for finish() instead. */
+  private readonly packer: PartPacker | undefined;
+  private readonly literals: LiteralOp[] = [];
+  private readonly starts: number[] = [];
+  private done = false;
+
+  constructor(private readonly options: PlanOptions) {
+    checkPartSize(options.partSize);
+    this.dedup = options.dedup ?? true;
+    if (!options.inPlace) this.packer = new PartPacker(options);
   }
 
-  let ordered = copies;
-  let converted = 0;
-  if (options.inPlace) {
-    const order = orderInPlace(copies);
-    ordered = order.copies;
-    converted = order.converted.length;
-    if (converted > 0) {
+  /** Adds chunks [count, end) with their final old offsets (-1: literal); returns the parts they completed. */
+  add(chunks: NewChunks, oldOffsets: Float64Array, end: number): PartPlan[] {
+    const { lengths, hashes } = chunks;
+    if (this.done) throw new DeltaflareError('INTERNAL', 'plan: chunks added after finish()');
+    if (end > lengths.length || end > oldOffsets.length) throw new DeltaflareError('INVALID_ARGUMENT', `plan: chunk ${end} is beyond the ${lengths.length} chunks given`);
+    const closed = this.packer ? this.packer.parts.length : 0;
+    for (let i = this.count; i < end; i++) {
+      const len = lengths[i];
+      const at = this.size;
+      this.size += len;
+      if (!this.packer) this.starts.push(at);
+      if (oldOffsets[i] >= 0) {
+        const old = oldOffsets[i];
+        const last = this.copies[this.copies.length - 1];
+        if (last && last.newOffset + last.length === at && last.oldOffset + last.length === old) last.length += len;
+        else this.copies.push({ oldOffset: old, newOffset: at, length: len });
+        this.copiedBytes += len;
+        this.packer?.gap();
+        continue;
+      }
+      if (this.dedup && len >= MIN_DUP_LENGTH) {
+        const key = digestKey(hashes, i);
+        const from = this.firstSeen.get(key);
+        if (from !== undefined) {
+          const last = this.dups[this.dups.length - 1];
+          if (last && last.newOffset + last.length === at && last.srcOffset + last.length === from) last.length += len;
+          else this.dups.push({ srcOffset: from, newOffset: at, length: len });
+          this.dupBytes += len;
+          this.packer?.gap();
+          continue;
+        }
+        this.firstSeen.set(key, at);
+      }
+      this.literalBytes += len;
+      if (this.packer) this.packer.add(at, len);
+      else pushLiteral(this.literals, at, len);
+    }
+    this.count = Math.max(this.count, end);
+    return this.packer ? this.packer.parts.slice(closed) : [];
+  }
+
+  /** The whole plan, once every chunk was added. */
+  finish(): Plan {
+    this.done = true;
+    const size = this.size;
+    const inPlace = this.options.inPlace ?? false;
+    if (this.packer) {
+      this.packer.close();
+      return { size, inPlace, copies: this.copies, dups: this.dups, parts: this.packer.parts, converted: 0 };
+    }
+    const order = orderInPlace(this.copies);
+    let literals = this.literals;
+    if (order.converted.length > 0) {
       const all = [...literals, ...order.converted.map((c) => ({ newOffset: c.newOffset, length: c.length }))];
       all.sort((a, b) => a.newOffset - b.newOffset);
       literals = [];
       for (const op of all) pushLiteral(literals, op.newOffset, op.length);
+      const moved = order.converted.reduce((n, c) => n + c.length, 0);
+      this.literalBytes += moved;
+      this.copiedBytes -= moved;
     }
+    // Cut the sorted literal ops into parts at chunk boundaries (`starts` holds every chunk's offset, then the size).
+    this.starts.push(size);
+    const packer = new PartPacker(this.options);
+    let c = 0;
+    for (const op of literals) {
+      packer.gap();
+      while (this.starts[c] < op.newOffset) c++;
+      for (const end = op.newOffset + op.length; this.starts[c] < end; c++) packer.add(this.starts[c], this.starts[c + 1] - this.starts[c]);
+    }
+    packer.close();
+    return { size, inPlace, copies: order.copies, dups: this.dups, parts: packer.parts, converted: order.converted.length };
   }
-  const parts = toParts(literals, offsets, options);
-  return { size, inPlace: options.inPlace ?? false, copies: ordered, dups, parts, converted };
+}
+
+/**
+ * Packs literal chunks, in file order, into parts of at most partSize bytes
+ * and maxPartOps ops (adjacent chunks share an op). A part closes when the
+ * next chunk does not fit it, when it is exactly full, or when it has
+ * maxPartOps ops and the next literal cannot extend the last one (`gap`):
+ * the same cuts however the chunks arrive.
+ */
+class PartPacker {
+  readonly parts: PartPlan[] = [];
+  private cur: PartPlan = { part: 0, ops: [], literalBytes: 0 };
+  private readonly partSize: number;
+  private readonly maxOps: number;
+
+  constructor(options: PlanOptions) {
+    this.partSize = options.partSize;
+    this.maxOps = options.maxPartOps ?? WIRE_LIMITS.maxPartOps;
+  }
+
+  add(at: number, len: number): void {
+    if (len > this.partSize) throw new DeltaflareError('INVALID_ARGUMENT', `a literal chunk of ${len} bytes is longer than partSize ${this.partSize}`);
+    let last: LiteralOp | undefined = this.cur.ops[this.cur.ops.length - 1];
+    if (last && last.newOffset + last.length !== at) last = undefined; // a new op
+    if (this.cur.literalBytes + len > this.partSize || (!last && this.cur.ops.length >= this.maxOps)) {
+      this.close();
+      last = undefined;
+    }
+    if (last) last.length += len;
+    else this.cur.ops.push({ newOffset: at, length: len });
+    this.cur.literalBytes += len;
+    if (this.cur.literalBytes === this.partSize) this.close();
+  }
+
+  /** The next literal chunk will not be adjacent: a part with maxPartOps ops is complete. */
+  gap(): void {
+    if (this.cur.ops.length >= this.maxOps) this.close();
+  }
+
+  close(): void {
+    if (this.cur.ops.length === 0) return;
+    this.parts.push(this.cur);
+    this.cur = { part: this.parts.length, ops: [], literalBytes: 0 };
+  }
+}
+
+function checkPartSize(partSize: number): void {
+  if (!Number.isInteger(partSize) || partSize < 1 || partSize > WIRE_LIMITS.maxPartBytes) {
+    throw new DeltaflareError('INVALID_ARGUMENT', `partSize ${partSize} is outside 1..${WIRE_LIMITS.maxPartBytes}`);
+  }
 }
 
 function pushLiteral(ops: LiteralOp[], at: number, len: number): void {
@@ -111,51 +230,6 @@ function pushLiteral(ops: LiteralOp[], at: number, len: number): void {
 /** The 32-byte digest as a map key (one UTF-16 unit per byte). */
 function digestKey(hashes: Uint8Array, i: number): string {
   return String.fromCharCode(...hashes.subarray(i * 32, i * 32 + 32));
-}
-
-/** Cuts literal ops into parts of at most partSize bytes and maxPartOps ops, at chunk boundaries. */
-function toParts(literals: LiteralOp[], offsets: Float64Array, options: PlanOptions): PartPlan[] {
-  const { partSize } = options;
-  const maxOps = options.maxPartOps ?? WIRE_LIMITS.maxPartOps;
-  if (!Number.isInteger(partSize) || partSize < 1 || partSize > WIRE_LIMITS.maxPartBytes) {
-    throw new DeltaflareError('INVALID_ARGUMENT', `partSize ${partSize} is outside 1..${WIRE_LIMITS.maxPartBytes}`);
-  }
-  const parts: PartPlan[] = [];
-  let cur: PartPlan = { part: 0, ops: [], literalBytes: 0 };
-  const close = (): void => {
-    if (cur.ops.length === 0) return;
-    parts.push(cur);
-    cur = { part: parts.length, ops: [], literalBytes: 0 };
-  };
-  // Chunk index of an offset: literal ops start on chunk boundaries.
-  let c = 0;
-  for (const op of literals) {
-    while (offsets[c] < op.newOffset) c++;
-    let at = op.newOffset;
-    const end = op.newOffset + op.length;
-    while (at < end) {
-      if (cur.ops.length === maxOps) close();
-      // Take whole chunks while they fit in what is left of the part.
-      const room = partSize - cur.literalBytes;
-      let stop = c;
-      while (offsets[stop] < end && offsets[stop + 1] - at <= room) stop++;
-      if (stop === c) {
-        if (cur.literalBytes === 0) {
-          throw new DeltaflareError('INVALID_ARGUMENT', `a literal chunk of ${offsets[c + 1] - offsets[c]} bytes is longer than partSize ${partSize}`);
-        }
-        close();
-        continue;
-      }
-      const len = offsets[stop] - at;
-      cur.ops.push({ newOffset: at, length: len });
-      cur.literalBytes += len;
-      at = offsets[stop];
-      c = stop;
-      if (cur.literalBytes === partSize) close();
-    }
-  }
-  close();
-  return parts;
 }
 
 /** The literal bytes of a part, cut from the new file in op order. @example encodePart({ ...p, deflated: false, payload: partPayload(file, p) }) */

@@ -2,8 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyInPlace, applyPlan } from '../../sdk/protocol/apply.js';
 import { chunkOffsets } from '../../sdk/protocol/manifest.js';
-import { plan } from '../../sdk/protocol/plan.js';
-import { cdcChunker, concat, expectSameBytes, fixedChunker, randomBytes, syncRun, type Chunker, type SyncRun } from './helpers.js';
+import { WeakIndex, confirmMatches, matchBatch } from '../../sdk/protocol/match.js';
+import { partPayload, plan, Planner, type PartPlan, type PlanOptions } from '../../sdk/protocol/plan.js';
+import { decodePart, encodePart } from '../../sdk/protocol/wire.js';
+import { cdcChunker, concat, describe as describeChunks, expectSameBytes, fixedChunker, randomBytes, syncRun, type Chunker, type SyncRun } from './helpers.js';
 
 /** One edit of a script; positions and lengths are fractions of the current file so every edit applies. */
 type Edit = { kind: 'insert' | 'delete' | 'overwrite' | 'move' | 'repeat' | 'zeros' | 'truncate' | 'extend'; at: number; len: number; seed: number };
@@ -172,5 +174,102 @@ describe('plan', () => {
   it('should refuse a partSize smaller than a literal chunk, naming both', () => {
     const chunks = { lengths: Uint32Array.of(5000), hashes: new Uint8Array(32) };
     expect(() => plan(chunks, Float64Array.of(-1), { partSize: 4096 })).toThrow(/literal chunk of 5000 bytes is longer than partSize 4096/);
+  });
+});
+
+/**
+ * A sync as sync() runs it: signature batches of the given sizes matched and
+ * confirmed in index order, each fed to a Planner at once. Records the parts
+ * each add() closed, with how many bytes had been planned when it did.
+ */
+function streamRun(old: Uint8Array, next: Uint8Array, chunker: Chunker, options: PlanOptions, batches: number[]) {
+  const oldChunks = describeChunks(old, chunker);
+  const newChunks = describeChunks(next, chunker);
+  const index = new WeakIndex(oldChunks);
+  const n = newChunks.lengths.length;
+  const oldOffsets = new Float64Array(n).fill(-1);
+  const planner = new Planner(options);
+  const early: Array<{ part: PartPlan; planned: number }> = [];
+  for (let first = 0, b = 0; first < n; b++) {
+    const end = Math.min(n, first + batches[b % batches.length]);
+    const batch = { firstIndex: first, crcs: newChunks.crcs.subarray(first, end), lengths: newChunks.lengths.subarray(first, end) };
+    confirmMatches(matchBatch(index, batch, 8), newChunks, oldOffsets, old.length);
+    for (const part of planner.add(newChunks, oldOffsets, end)) early.push({ part, planned: planner.size });
+    first = end;
+  }
+  return { planner, early, whole: planner.finish(), oldOffsets, newChunks };
+}
+
+describe('Planner (chunks added as matches are confirmed)', () => {
+  const batches = fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 5 });
+
+  it.each(chunkers)('should close parts early that are the whole plan\'s first parts, and rebuild the new file from plan + parts (%s)', (_, chunker) => {
+    fc.assert(
+      fc.property(scenario, fc.integer({ min: 1024, max: 20000 }), fc.integer({ min: 1, max: 8 }), fc.boolean(), batches, (s, partSize, maxPartOps, dedup, sizes) => {
+        const [old, next] = files(s);
+        const options = { partSize, maxPartOps, dedup };
+        const { early, whole, oldOffsets, newChunks } = streamRun(old, next, chunker, options, sizes);
+        // The same plan as planning the whole file at once (what a resumed push does).
+        expect(whole).toEqual(plan(newChunks, oldOffsets, options));
+        // Early parts are parts 0..e-1 of it, each closed only over chunks already planned.
+        early.forEach(({ part, planned }, i) => {
+          expect(part.part).toBe(i);
+          expect(whole.parts[i]).toBe(part);
+          const last = part.ops[part.ops.length - 1];
+          expect(last.newOffset + last.length).toBeLessThanOrEqual(planned);
+          expect(part.literalBytes).toBeLessThanOrEqual(partSize);
+          expect(part.ops.length).toBeLessThanOrEqual(maxPartOps);
+        });
+        // Early parts (as sent) and the rest, through the wire codecs, rebuild the new file.
+        const parts = whole.parts.map((pp) => decodePart(encodePart({ ...pp, deflated: false, payload: partPayload(next, pp) }), { maxLiteralBytes: partSize }));
+        expectSameBytes(applyPlan(old, whole, parts), next);
+        const sent = whole.parts.reduce((sum, p) => sum + p.literalBytes, 0);
+        expect(sent + whole.copies.reduce((sum, c) => sum + c.length, 0) + whole.dups.reduce((sum, d) => sum + d.length, 0)).toBe(next.length);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('should close a part as soon as it is full, before the rest of the file is planned', () => {
+    // 20 KB of new bytes, then the old file: with 4000-byte parts, parts 0..4 are full within the first batch of 25 blocks.
+    const old = randomBytes(50_000, 31);
+    const next = concat(randomBytes(20_000, 32), old);
+    const { early, whole } = streamRun(old, next, fixedChunker(1000), { partSize: 4000 }, [25]);
+    expect(early.map((e) => [e.part.part, e.planned])).toEqual([[0, 25_000], [1, 25_000], [2, 25_000], [3, 25_000], [4, 25_000]]);
+    expect(whole.parts).toHaveLength(5);
+    expect(whole.copies).toEqual([{ oldOffset: 0, newOffset: 20_000, length: 50_000 }]);
+  });
+
+  it('should close a part of maxPartOps ops when a copy follows, and keep one open while the next chunk may extend it', () => {
+    // Blocks: new, old, new, old, new, ... (10 of each), 1000 bytes each; 3 ops per part.
+    const old = randomBytes(10_000, 41);
+    const pieces: Uint8Array[] = [];
+    for (let i = 0; i < 10; i++) pieces.push(randomBytes(1000, 100 + i), old.subarray(i * 1000, i * 1000 + 1000));
+    const next = concat(...pieces);
+    // One chunk per batch: the part closes on the copy after its third literal op.
+    const { early, whole } = streamRun(old, next, fixedChunker(1000), { partSize: 100_000, maxPartOps: 3 }, [1]);
+    expect(early.map((e) => [e.part.part, e.part.ops.length, e.planned])).toEqual([[0, 3, 6000], [1, 3, 12_000], [2, 3, 18_000]]);
+    expect(whole.parts.map((p) => p.ops.length)).toEqual([3, 3, 3, 1]);
+  });
+
+  it('should close no part before finish() in place (ordering may turn copies into literals)', () => {
+    const old = randomBytes(40_000, 51);
+    const next = concat(randomBytes(20_000, 52), old.subarray(20_000), old.subarray(0, 20_000));
+    const { early, whole } = streamRun(old, next, fixedChunker(1000), { partSize: 4000, inPlace: true }, [5]);
+    expect(early).toEqual([]);
+    expect(whole.parts.length).toBeGreaterThan(0);
+    const buffer = new Uint8Array(Math.max(old.length, next.length));
+    buffer.set(old);
+    const parts = whole.parts.map((pp) => decodePart(encodePart({ ...pp, deflated: false, payload: partPayload(next, pp) }), { maxLiteralBytes: 4000 }));
+    expectSameBytes(applyInPlace(buffer, old.length, whole, parts), next);
+  });
+
+  it('should refuse chunks added after finish() and chunks beyond those given', () => {
+    const chunks = { lengths: Uint32Array.of(100, 100), hashes: new Uint8Array(64) };
+    const p = new Planner({ partSize: 1000 });
+    expect(() => p.add(chunks, Float64Array.of(-1, -1), 3)).toThrow(/chunk 3 is beyond the 2 chunks given/);
+    p.add(chunks, Float64Array.of(-1, -1), 2);
+    p.finish();
+    expect(() => p.add(chunks, Float64Array.of(-1, -1), 2)).toThrow(/after finish/);
   });
 });
