@@ -5,13 +5,14 @@
 // 4 KiB overwrites and a 1 MiB insert: a delta push). The same two rounds run
 // with 1 client alone first, on a fresh server, so the table compares N pushes
 // at once against one. Reported per round: wall time, bytes on the wire (the
-// clients' own counts), the server's peak RSS (VmHWM, reset between rounds
-// through /proc/<pid>/clear_refs) and the largest client peak RSS (GNU time).
+// clients' own counts), the server's peak RSS (VmHWM of a server process
+// started for the round, on the same store) and the largest client peak RSS
+// (GNU time).
 // Every stored file is compared byte for byte with its client's file after
 // every round. Options: --clients N (default 16), --size MiB (default 256),
 // --workers N (signature threads per client, default 1).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -107,8 +108,6 @@ async function startServer(dir: string) {
     /** Peak RSS (MiB) since start or the last reset. */
     peakMiB: () => status(pid, 'VmHWM'),
     rssMiB: () => status(pid, 'VmRSS'),
-    /** Resets the peak to the current RSS (Linux >= 4.0: "5" to clear_refs). */
-    resetPeak: () => writeFileSync(`/proc/${pid}/clear_refs`, '5'),
     stop: async () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
@@ -147,11 +146,13 @@ try {
   for (const n of CLIENTS > 1 ? [1, CLIENTS] : [1]) {
     const store = join(work, `store-${n}`);
     mkdirSync(store);
-    const server = await startServer(store);
-    try {
-      for (const round of ['v1', 'v2'] as const) {
+    for (const round of ['v1', 'v2'] as const) {
+      // A fresh server process per round (same store): a Node process seldom
+      // gives freed memory back, so a second round on the same process would
+      // report the first round's peak again.
+      const server = await startServer(store);
+      try {
         const serverIdle = server.rssMiB();
-        server.resetPeak();
         const keys = files.slice(0, n).map((_, i) => `client-${i}/disk.img`);
         const started = performance.now();
         const results = await Promise.all(keys.map((key, i) => push(files[i][round], server.url, key)));
@@ -172,9 +173,9 @@ try {
         };
         rows.push(row);
         process.stderr.write(`${n} client(s), ${round}: ${seconds.toFixed(1)} s, server peak ${serverPeak.toFixed(0)} MiB (idle ${serverIdle.toFixed(0)}), client peak ${row.clientPeak.toFixed(0)} MiB; ${n} stored file(s) verified\n`);
+      } finally {
+        await server.stop();
       }
-    } finally {
-      await server.stop();
     }
     rmSync(store, { recursive: true, force: true });
   }
@@ -183,7 +184,7 @@ try {
 }
 
 console.log(`\nNode ${process.version}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${CLIENTS} clients x ${SIZE / MiB} MiB, push --workers ${WORKERS}; every stored file verified byte for byte\n`);
-console.log('| pushes at once | round | wall s | MB on the wire (all clients) | literal MB | server RSS before, MiB | server peak RSS, MiB | vs 1 push | largest client peak RSS, MiB |');
+console.log('| pushes at once | round | wall s | MB on the wire (all clients) | literal MB | server RSS at start, MiB | server peak RSS, MiB | vs 1 push | largest client peak RSS, MiB |');
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   const alone = rows.find((o) => o.clients === 1 && o.round === r.round)!;
