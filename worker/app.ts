@@ -36,7 +36,7 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
   const app = new Hono();
   const maxSessions = opts.maxSessionsPerClient ?? 64;
   checkRange('maxSessionsPerClient', maxSessions, 1, 1_000_000);
-  const clients = new ClientSessions(maxSessions, ep.limits.sessionTtlSeconds * 1000, ep.now);
+  const clients = new ClientSessions(maxSessions, ep.limits.sessionTtlSeconds * 1000, ep.now, ep.limits.maxSessionLifetimeSeconds * 1000);
   const clientId = opts.clientId ?? ((c) => c.req.header('cf-connecting-ip') ?? '');
 
   app.onError((e) => errorResponse(e, ep.log));
@@ -66,19 +66,27 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     return c.json(created, 201);
   });
 
+  // Bodies are read within the endpoint's body budget (body-budget.ts), counted at their Content-Length or the route's cap.
+  const held = (req: Request, cap: number) => {
+    const n = Number(req.headers.get('content-length') ?? NaN);
+    return Number.isSafeInteger(n) && n >= 0 && n < cap ? n : cap;
+  };
+
   app.post('/v1/sessions/:id/match', async (c) => {
     const id = c.req.param('id');
     await ep.sessions.load(id); // 404/410 before reading a body
-    const body = await readBody(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`);
-    return new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets });
+    return ep.bodies.run(held(c.req.raw, ep.signatures.maxBody), async () => {
+      const body = await readBody(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`);
+      return new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets });
+    });
   });
 
   app.put('/v1/sessions/:id/plan', async (c) => {
     const id = c.req.param('id');
     await ep.sessions.load(id);
     // 24 bytes per copy or dup op, after the 24-byte header.
-    const body = await readBody(c.req.raw, 24 + 24 * ep.limits.maxPlanOps, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`);
-    await ep.putPlan(id, body);
+    const cap = 24 + 24 * ep.limits.maxPlanOps;
+    await ep.bodies.run(held(c.req.raw, cap), async () => ep.putPlan(id, await readBody(c.req.raw, cap, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`)));
     return c.body(null, 204);
   });
 
@@ -87,12 +95,15 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     const text = c.req.param('n');
     const n = Number(text);
     if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
-    const body = await readBody(c.req.raw, ep.parts.maxBody(s), `part ${n} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${ep.limits.maxPartOps} ops)`);
-    await ep.parts.put(s, n, body);
+    const cap = ep.parts.maxBody(s);
+    await ep.bodies.run(held(c.req.raw, cap), async () => {
+      const body = await readBody(c.req.raw, cap, `part ${n} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${ep.limits.maxPartOps} ops)`);
+      await ep.parts.put(s, n, body);
+    });
     return c.body(null, 204);
   });
 
-  app.get('/v1/sessions/:id', async (c) => c.json(ep.sessions.status(await ep.sessions.load(c.req.param('id')))));
+  app.get('/v1/sessions/:id', async (c) => c.json(await ep.sessions.status(await ep.sessions.load(c.req.param('id')))));
 
   app.post('/v1/sessions/:id/commit', async (c) => {
     const id = c.req.param('id');

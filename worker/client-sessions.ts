@@ -15,10 +15,15 @@ export class ClientSessions {
   private readonly open = new Map<string, Map<string, number>>();
   private readonly clientOf = new Map<string, string>();
 
+  /** Session id -> the latest it may live to (created + lifetime). */
+  private readonly ends = new Map<string, number>();
+
   constructor(
     readonly max: number,
     private readonly ttlMs: number,
     private readonly now: () => number,
+    /** Absolute session lifetime (maxSessionLifetimeSeconds, in ms); default: none. */
+    private readonly lifetimeMs = Infinity,
   ) {}
 
   /** Throws TOO_MANY_SESSIONS if `client` already holds `max` open sessions. */
@@ -33,14 +38,15 @@ export class ClientSessions {
   opened(client: string, id: string): void {
     let ids = this.open.get(client);
     if (!ids) this.open.set(client, (ids = new Map()));
-    ids.set(id, this.now() + this.ttlMs);
+    this.ends.set(id, this.now() + this.lifetimeMs);
+    ids.set(id, this.now() + Math.min(this.ttlMs, this.lifetimeMs));
     this.clientOf.set(id, client);
   }
 
   /** A request of session `id` extends its life, as the store's expiry does. */
   touched(id: string): void {
     const client = this.clientOf.get(id);
-    if (client !== undefined) this.open.get(client)?.set(id, this.now() + this.ttlMs);
+    if (client !== undefined) this.open.get(client)?.set(id, Math.min(this.now() + this.ttlMs, this.ends.get(id) ?? Infinity));
   }
 
   /** Session `id` was committed or aborted. */
@@ -48,6 +54,7 @@ export class ClientSessions {
     const client = this.clientOf.get(id);
     if (client === undefined) return;
     this.clientOf.delete(id);
+    this.ends.delete(id);
     const ids = this.open.get(client);
     ids?.delete(id);
     if (ids?.size === 0) this.open.delete(client);

@@ -57,7 +57,7 @@ export async function commitSession(ep: Endpoint, id: string, json: Record<strin
       missing.push(`signatures from chunk ${table.count} (bytes ${table.offsets[table.count]}..${s.size})`);
     }
     if (s.extra.plan === undefined) missing.push('the plan');
-    const landed = new Set(s.parts.map((p) => p.n));
+    const landed = new Set(await ep.sessions.landedParts(id));
     const absent: number[] = [];
     for (let n = 0; n < req.parts && absent.length <= 20; n++) if (!landed.has(n)) absent.push(n);
     if (absent.length > 0) missing.push(`part${absent.length > 1 ? 's' : ''} ${absent.slice(0, 20).join(', ')}${absent.length > 20 ? ', ...' : ''}`);
@@ -119,7 +119,7 @@ async function finish(ep: Endpoint, s: Session, result: FileInfo): Promise<void>
   ep.forget(s.id);
   try {
     await ep.store.deleteSession(s.id);
-    await ep.store.putSession({ ...s, parts: [], signatures: [], expires: ep.sessions.expiry(), extra: { ...s.extra, committed: result } });
+    await ep.store.putSession({ ...s, parts: [], signatures: [], expires: ep.sessions.expiry(s.created), extra: { ...s.extra, committed: result } });
   } catch (e) {
     ep.log(e); // the version is published; a lost tombstone only makes a retried commit answer NOT_FOUND
   }

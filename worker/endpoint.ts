@@ -9,6 +9,7 @@ import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
 import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
+import { BodyBudget } from './body-budget.js';
 import { ApiError } from './errors.js';
 import { ManifestCache } from './manifests.js';
 import { type AppOptions, resolveLimits } from './options.js';
@@ -34,6 +35,8 @@ export class Endpoint {
   readonly signatures: Signatures;
   readonly parts: Parts;
   readonly copies: CopyJobs;
+  /** Request bodies held at once (AppOptions.bodyBudgetBytes). */
+  readonly bodies: BodyBudget;
   private readonly sweepIntervalMs: number;
   private lastSweep = -Infinity;
 
@@ -49,6 +52,7 @@ export class Endpoint {
     this.signatures = new Signatures(this.store, this.sessions, this.manifests, this.limits);
     this.parts = new Parts(this.store, this.kernels, this.sessions, this.signatures, this.limits);
     this.copies = new CopyJobs(opts.waitUntil);
+    this.bodies = new BodyBudget(opts.bodyBudgetBytes ?? 20 << 20);
   }
 
   /** Sweeps expired sessions at most once per sweepIntervalMs; returns the sweep to await (tests) or ignore. */
@@ -97,7 +101,7 @@ export class Endpoint {
     const extra: SessionExtra = { keyVersion: current?.id ?? null, basis, strongBytes, partSize: this.limits.partSize, sigBytes: 0 };
     const s: Session = {
       id: newSessionId(), key, basisVersion: basis?.version ?? null, size, chunking, inPlace, stagingId: staging.id,
-      parts: [], signatures: [], created: now, expires: this.sessions.expiry(), extra,
+      parts: [], signatures: [], created: now, expires: this.sessions.expiry(now), extra,
     };
     try {
       await this.store.putSession(s);

@@ -18,6 +18,11 @@ export interface AppOptions {
   now?: () => number;
   /** Expired sessions are swept (store.sweep) at most this often, on requests (default 60,000 ms; 0 = every request). */
   sweepIntervalMs?: number;
+  /**
+   * Request bodies (parts, signature batches, plans) held in memory at once, in bytes; more requests wait
+   * before reading theirs. Default 20 MiB: two 8 MiB parts (one body larger than the budget runs alone).
+   */
+  bodyBudgetBytes?: number;
   /** Basis manifests kept decoded with their weak index, counted in chunks (default 2^20 chunks, ~56 MB at 56 B/chunk). */
   manifestCacheChunks?: number;
   /** Keeps background work (copies run when a plan lands) alive; Workers pass `ctx.waitUntil`. Default: nothing (Node keeps promises alive). */
@@ -44,5 +49,6 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   checkRange('limits.maxSignaturesPerBatch', l.maxSignaturesPerBatch, 1, WIRE_LIMITS.maxBatch);
   checkRange('limits.maxPlanOps', l.maxPlanOps, 1, WIRE_LIMITS.maxPlanOps);
   checkRange('limits.sessionTtlSeconds', l.sessionTtlSeconds, 1, 365 * 86400);
+  checkRange('limits.maxSessionLifetimeSeconds', l.maxSessionLifetimeSeconds, 1, 365 * 86400);
   return l;
 }

@@ -4,8 +4,10 @@
 // bytes written into staging as soon as it arrives, in any order and
 // concurrently with other parts. The chunk digests are kept in a session
 // blob, "part-<n>": 32 bytes of the body's BLAKE3, u32 chunk count, u32
-// chunk indices, 32-byte chunk digests. The body digest tells an identical
-// resend (accepted without work) from a different one (PART_CONFLICT).
+// chunk indices, 32-byte chunk digests. The blob is the record that the part
+// landed (written after its bytes; the session record is not rewritten per
+// part). The body digest tells an identical resend (accepted without work)
+// from a different one (PART_CONFLICT).
 import type { Kernels } from '../sdk/kernels/api.js';
 import { inflateRaw } from '../sdk/protocol/compress.js';
 import type { Limits } from '../sdk/protocol/messages.js';
@@ -88,9 +90,9 @@ export class Parts {
     const wait = await this.sessions.locked(s.id, async () => {
       const cur = await this.sessions.load(s.id);
       if (cur.extra.committed) throw new ApiError('PART_CONFLICT', `session ${s.id} was already committed`);
-      if (cur.parts.some((p) => p.n === n)) {
-        const blob = await this.store.getSessionBlob(s.id, partBlobName(n));
-        if (blob && decodePartDigests(blob).body === digest) return { twin: Promise.resolve() };
+      const blob = await this.store.getSessionBlob(s.id, partBlobName(n));
+      if (blob) {
+        if (decodePartDigests(blob).body === digest) return { twin: Promise.resolve() };
         throw new ApiError('PART_CONFLICT', `part ${n} was already sent with different bytes`);
       }
       const twin = this.inflight.get(slot);
@@ -139,11 +141,12 @@ export class Parts {
     await eachLimited(part.ops.map((op, i) => ({ op, at: starts[i] })), stagingConcurrency(staging), ({ op, at }) =>
       staging.writeAt(op.newOffset, payload.subarray(at, at + op.length)),
     );
-    await staging.flush(); // durable before the part is recorded as landed
-    const crc = new DataView(body.buffer, body.byteOffset + body.length - 4, 4).getUint32(0, true);
-    await this.sessions.update(s.id, async (cur) => {
+    await staging.flush(); // as durable as the blob that records the part as landed
+    await this.sessions.locked(s.id, async () => {
+      const cur = await this.sessions.load(s.id);
+      if (cur.extra.committed) throw new ApiError('PART_CONFLICT', `session ${s.id} was already committed`);
       await this.store.putSessionBlob(cur.id, partBlobName(n), encodePartDigests(fromHex(digest), chunks, hashes));
-      cur.parts.push({ n, offset: part.ops[0].newOffset, length: part.literalBytes, crc32: crc });
+      await this.sessions.touch(cur);
     });
   }
 }

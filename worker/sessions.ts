@@ -2,7 +2,14 @@
 // session so concurrent requests of one session update it one at a time, and
 // expiry. Bulky state goes in session blobs: signature batches
 // ("sig-<first>-<count>"), the plan ("plan") and each landed part's digests
-// ("part-<n>").
+// ("part-<n>"). A landed part is recorded by its blob alone: rewriting the
+// record (and its part list) per part made a 64 GiB push (8,192 parts)
+// write ~8,192 records growing to ~300 KB each.
+//
+// Expiry: a session ends sessionTtlSeconds after its last request (the
+// record's `expires`, which parts refresh at most every TOUCH_SLACK) and
+// at the latest maxSessionLifetimeSeconds after it was created, whatever its
+// activity.
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { BasisInfo, FileInfo, Limits, SessionStatus } from '../sdk/protocol/messages.js';
 import { ApiError } from './errors.js';
@@ -35,10 +42,14 @@ export function newSessionId(): string {
 }
 
 const SESSION_ID = /^s_[0-9a-f]{24}$/;
+const PART_BLOB = /^part-(\d{1,10})$/;
+
+/** A request that only extends a session's life rewrites the record when that moves `expires` by more than this: a minute, or a tenth of the TTL if shorter. */
+const TOUCH_SLACK_MS = 60_000;
 
 /**
  * Loads, updates and expires sessions in a store.
- * @example const s = await sessions.update(id, (s) => { s.parts.push(rec); })
+ * @example const s = await sessions.update(id, (s) => { s.extra.plan = digest; })
  */
 export class Sessions {
   private readonly locks = new KeyLocks();
@@ -49,9 +60,14 @@ export class Sessions {
     private readonly now: () => number,
   ) {}
 
-  /** The expiry time of a session used now. */
-  expiry(): number {
-    return this.now() + this.limits.sessionTtlSeconds * 1000;
+  /** The expiry time of a session (created at `created`) used now: the idle TTL from now, capped by the lifetime. */
+  expiry(created: number): number {
+    return Math.min(this.now() + this.limits.sessionTtlSeconds * 1000, this.end(created));
+  }
+
+  /** The latest a session created at `created` may live to. */
+  private end(created: number): number {
+    return created + this.limits.maxSessionLifetimeSeconds * 1000;
   }
 
   /** A live session, or NOT_FOUND / SESSION_EXPIRED. */
@@ -59,7 +75,13 @@ export class Sessions {
     if (!SESSION_ID.test(id)) throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(id.slice(0, 40))}`);
     const s = (await this.store.getSession(id)) as Session | null;
     if (!s) throw new ApiError('NOT_FOUND', `no session ${id}`);
-    if (s.expires <= this.now()) throw new ApiError('SESSION_EXPIRED', `session ${id} expired at ${new Date(s.expires).toISOString()}; start a new one`);
+    if (s.lost) throw new ApiError('SESSION_EXPIRED', `session ${id} is gone: ${s.lost}; start a new one`);
+    const now = this.now();
+    // Checked apart from `expires`: a record written under a larger limit still ends at this one.
+    if (this.end(s.created) <= now) {
+      throw new ApiError('SESSION_EXPIRED', `session ${id} reached the maximum session lifetime maxSessionLifetimeSeconds ${this.limits.maxSessionLifetimeSeconds} (created ${new Date(s.created).toISOString()}, ended ${new Date(this.end(s.created)).toISOString()}); start a new one`);
+    }
+    if (s.expires <= now) throw new ApiError('SESSION_EXPIRED', `session ${id} expired at ${new Date(s.expires).toISOString()} (sessionTtlSeconds ${this.limits.sessionTtlSeconds} after its last request); start a new one`);
     return s;
   }
 
@@ -73,14 +95,32 @@ export class Sessions {
     return this.locked(id, async () => {
       const s = await this.load(id);
       const out = await fn(s);
-      s.expires = this.expiry();
+      s.expires = this.expiry(s.created);
       await this.store.putSession(s);
       return out;
     });
   }
 
+  /** Extends a locked, loaded session's life (the caller holds the lock), rewriting the record only if that moves it by more than TOUCH_SLACK_MS. */
+  async touch(s: Session): Promise<void> {
+    const expires = this.expiry(s.created);
+    if (expires - s.expires <= Math.min(TOUCH_SLACK_MS, this.limits.sessionTtlSeconds * 100)) return;
+    s.expires = expires;
+    await this.store.putSession(s);
+  }
+
+  /** Part numbers that landed (their digest blobs exist), ascending. */
+  async landedParts(id: string): Promise<number[]> {
+    const out: number[] = [];
+    for (const name of await this.store.listSessionBlobs(id)) {
+      const m = PART_BLOB.exec(name);
+      if (m) out.push(Number(m[1]));
+    }
+    return out.sort((a, b) => a - b);
+  }
+
   /** The resumable state of a session. */
-  status(s: Session): SessionStatus {
+  async status(s: Session): Promise<SessionStatus> {
     return {
       id: s.id,
       key: s.key,
@@ -90,7 +130,7 @@ export class Sessions {
       inPlace: s.inPlace,
       signatures: s.signatures,
       plan: s.extra.plan !== undefined,
-      parts: s.parts.map((p) => p.n).sort((a, b) => a - b),
+      parts: await this.landedParts(s.id),
       expiresAt: new Date(s.expires).toISOString(),
     };
   }

@@ -44,6 +44,8 @@ export interface Limits {
   maxPlanOps: number;
   /** Seconds a session lives after its last request. */
   sessionTtlSeconds: number;
+  /** Seconds a session lives at most after it was created, whatever its activity (then SESSION_EXPIRED naming this limit). */
+  maxSessionLifetimeSeconds: number;
 }
 
 /** Defaults a server may start from: 8 MiB parts hold a Workers isolate (128 MB) to a few parts at once. */
@@ -54,6 +56,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxSignaturesPerBatch: 65536,
   maxPlanOps: 1 << 20,
   sessionTtlSeconds: 24 * 3600,
+  // A week: a resumable push may pause overnight and resume, but no staging area or in-place basis is held for longer.
+  maxSessionLifetimeSeconds: 7 * 24 * 3600,
 };
 
 /** `GET /v1/info`. */

@@ -23,9 +23,9 @@ export function tempDir(): string {
 }
 
 /** An app over an fs store in a fresh folder; `send` goes through app.request (no server). */
-export async function makeApp(opts: { limits?: Partial<Limits>; now?: () => number; dir?: string } = {}) {
+export async function makeApp(opts: { limits?: Partial<Limits>; now?: () => number; dir?: string; bootId?: string | null } = {}) {
   const dir = opts.dir ?? tempDir();
-  const store = await FsStore.open(dir);
+  const store = await FsStore.open(dir, { bootId: opts.bootId });
   const app = createApp({ store, kernels, limits: opts.limits, now: opts.now, log: () => undefined });
   const send: Send = async (path, init) => app.request(path, init as RequestInit);
   return { dir, store, app, send };

@@ -100,21 +100,23 @@ export async function withFile<T>(fs: FsFacade, path: string, flags: number, fn:
 /**
  * Replaces `path` with `bytes` so that a crash leaves the old or the new
  * content, never a mix: write a temp file beside it, fsync it, rename it over
- * `path`, fsync the directory.
+ * `path`, fsync the directory. With `sync` false (session state stamped with
+ * the boot id, fs-sessions.ts) only temp + rename: a killed process still
+ * leaves the old or the new file, an OS crash may leave neither.
  */
-export async function writeFileAtomic(fs: FsFacade, path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(fs: FsFacade, path: string, bytes: Uint8Array, sync = true): Promise<void> {
   const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   try {
     await withFile(fs, tmp, O_WRONLY | O_CREAT | O_EXCL, async (f) => {
       await fs.write(f, bytes, 0);
-      await fs.fsync(f);
+      if (sync) await fs.fsync(f);
     });
     await fs.rename(tmp, path);
   } catch (e) {
     await fs.unlink(tmp).catch(() => undefined);
     throw e;
   }
-  await fs.fsyncDir(dirname(path));
+  if (sync) await fs.fsyncDir(dirname(path));
 }
 
 /** Reads a whole small file (metadata, never data), or null if it does not exist. */

@@ -17,6 +17,8 @@ export interface OpenedVersion {
 /** What the handles need from the store. */
 export interface FsStagingHost {
   readonly fs: FsFacade;
+  /** False when session state lives unsynced under a boot id: staging areas need no fsync before commit (which fsyncs). */
+  readonly syncSessions: boolean;
   openVersion(key: string, version: string): Promise<OpenedVersion>;
   /** Opens the file an in-place handle rewrites, checking the rewrite is still the active one. */
   openInPlaceTarget(key: string, id: string): Promise<FileRef>;
@@ -143,6 +145,11 @@ export class FsStagingArea extends FsHandle {
       if (errno(e) === 'ENOENT') throw new StoreError('NOT_FOUND', `staging ${this.id} does not exist (committed, discarded or swept)`);
       throw ioError(`open staging ${this.id}`, e);
     }
+  }
+
+  /** Staged bytes are session state (see FsSessions): fsync'd here only without a boot id; the commit fsyncs them anyway. */
+  override flush(): Promise<void> {
+    return this.host.syncSessions ? super.flush() : Promise.resolve();
   }
 
   async resize(size: number): Promise<void> {

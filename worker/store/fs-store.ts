@@ -10,7 +10,12 @@
 //       manifests/<version>.<chunkingId>.dfm   encodeManifest() bytes
 //     staging/st-<32 hex>                staging areas: sparse files of the final size, renamed over
 //                                        <dir>/<key> at commit (same file system, so rename is atomic)
-//     sessions/<id>.json                 upload session records
+//     sessions/<id>.json                 upload session records, <id>.blobs/ their blobs (fs-sessions.ts)
+//
+// Session state (records, blobs, staged bytes of landed parts) is not fsync'd
+// write by write when the machine's boot id is known: it is stamped with the
+// boot id and a session from another boot is over (fs-sessions.ts). Only the
+// commit makes bytes durable.
 //
 // Versions. A data file whose stat matches version.json has the recorded id
 // ("v-..."). Any other data file - placed by hand, changed behind the store's
@@ -27,6 +32,7 @@
 // by an in-process lock. Several processes sharing one directory are not
 // coordinated; run one server per store directory.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Manifest } from '../../sdk/protocol/manifest.js';
 import { KeyLocks } from './key-lock.js';
@@ -50,6 +56,22 @@ export interface FsStoreOptions {
   fs?: FsFacade;
   /** Clock for commit times and markers; default Date.now. */
   now?: () => number;
+  /**
+   * The machine's boot id (default: read from /proc/sys/kernel/random/boot_id).
+   * Null: unknown, so session state is fsync'd write by write. Tests pass
+   * another id to play a machine restart.
+   */
+  bootId?: string | null;
+}
+
+/** Linux's id of the current boot (changes at every boot), or null where it cannot be read. */
+export async function readBootId(): Promise<string | null> {
+  try {
+    const id = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    return /^[0-9a-f-]{8,64}$/.test(id) ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 const STAGING_ID = /^st-[0-9a-f]{32}$/;
@@ -68,6 +90,8 @@ export class FsStore implements Store, FsStagingHost {
   readonly fs: FsFacade;
   private readonly meta: FsMeta;
   private readonly sessions: FsSessions;
+  /** True when session state is fsync'd write by write (no boot id): staging areas then fsync on flush. */
+  readonly syncSessions: boolean;
   private readonly stagingDir: string;
   private readonly now: () => number;
   private readonly locks = new KeyLocks();
@@ -84,17 +108,19 @@ export class FsStore implements Store, FsStagingHost {
   private constructor(
     readonly dir: string,
     opts: FsStoreOptions,
+    bootId: string | null,
   ) {
     this.fs = opts.fs ?? nodeFs;
     this.now = opts.now ?? Date.now;
     this.meta = new FsMeta(this.fs, join(dir, META_DIR));
-    this.sessions = new FsSessions(this.fs, join(dir, META_DIR, 'sessions'));
+    this.sessions = new FsSessions(this.fs, join(dir, META_DIR, 'sessions'), bootId);
+    this.syncSessions = bootId === null;
     this.stagingDir = join(dir, META_DIR, 'staging');
   }
 
   /** Opens (creating if needed) a store in `dir`. */
   static async open(dir: string, opts: FsStoreOptions = {}): Promise<FsStore> {
-    const store = new FsStore(resolve(dir), opts);
+    const store = new FsStore(resolve(dir), opts, opts.bootId === undefined ? await readBootId() : opts.bootId);
     try {
       for (const sub of ['keys', 'staging', 'sessions']) await mkdirDurable(store.fs, join(store.dir, META_DIR, sub));
     } catch (e) {
@@ -296,7 +322,7 @@ export class FsStore implements Store, FsStagingHost {
     return this.sessions.listBlobs(id);
   }
   async listExpiredSessions(now: number): Promise<SessionRecord[]> {
-    return (await this.sessions.all()).filter((s) => s.expires <= now);
+    return (await this.sessions.all()).filter((s) => s.expires <= now || s.lost);
   }
 
   async sweep(now: number): Promise<string[]> {
@@ -304,7 +330,7 @@ export class FsStore implements Store, FsStagingHost {
     const live = new Set<string>();
     const sessions = await this.sessions.all();
     for (const s of sessions) {
-      if (s.expires > now) {
+      if (s.expires > now && !s.lost) {
         live.add(s.stagingId);
         continue;
       }

@@ -73,6 +73,15 @@ export interface SessionRecord {
   expires: number;
   /** Anything else the server wants to keep with the session. */
   extra?: Record<string, unknown>;
+  /**
+   * Set by a store when it reads a record whose state it can no longer vouch
+   * for, saying why; never stored. The fs store writes session state without
+   * fsync and stamps records with the machine's boot id, so a record from an
+   * earlier boot (its blobs or staged bytes may have died with the page
+   * cache) reads with `lost`. The endpoint answers SESSION_EXPIRED; `sweep`
+   * removes such sessions as if expired.
+   */
+  lost?: string;
 }
 
 /** Options for `Store.commit`. */
@@ -162,10 +171,10 @@ export interface Store {
   getSessionBlob(id: string, name: string): Promise<Uint8Array | null>;
   /** Names of a session's blobs, ascending. */
   listSessionBlobs(id: string): Promise<string[]>;
-  /** Sessions with `expires <= now`. */
+  /** Sessions with `expires <= now` (or `lost`). */
   listExpiredSessions(now: number): Promise<SessionRecord[]>;
   /**
-   * Removes expired sessions and their staging data, and staging areas no
+   * Removes expired (and `lost`) sessions and their staging data, and staging areas no
    * session refers to that are older than ORPHAN_AGE_MS. Returns the ids of
    * the sessions removed.
    */
