@@ -4,10 +4,12 @@
 // Three projects: the open Worker (no token); test/workers/auth*.test.ts,
 // whose Worker has a token and a CORS origin as bindings (in production the
 // token is a secret: `wrangler secret put DELTAFLARE_TOKEN`); and
-// test/workers/client-sessions*.test.ts, whose Worker allows 4 open sessions
-// per client so the limit is reached in 4 requests instead of 64.
+// test/workers/{client-sessions,hostile}*.test.ts, whose Worker has small
+// limits: 4 open sessions per client (reached in 4 requests instead of 64)
+// and the hostile suite's body limits (oversized bodies of a few KiB).
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import { HOSTILE_LIMITS } from './test/hostile-limits.js';
 
 /** The pool plugin with extra bindings. Tests only: nodejs_compat, since the shared store helpers use node:crypto and Buffer; the Worker itself needs no Node APIs. */
 const worker = (bindings: Record<string, string> = {}) =>
@@ -15,17 +17,18 @@ const worker = (bindings: Record<string, string> = {}) =>
 
 /** The token and origin of test/workers/auth.test.ts. */
 export const AUTH_TEST_BINDINGS = { DELTAFLARE_TOKEN: 'workers-test-token', CORS_ORIGINS: 'https://app.example' };
-/** The session limit of test/workers/client-sessions.test.ts. */
-export const CLIENT_SESSIONS_TEST_BINDINGS = { MAX_SESSIONS_PER_CLIENT: '4' };
+/** The small limits of test/workers/client-sessions.test.ts and test/workers/hostile.test.ts. */
+export const SMALL_LIMITS_TEST_BINDINGS = { MAX_SESSIONS_PER_CLIENT: '4', LIMITS: JSON.stringify(HOSTILE_LIMITS) };
+const SMALL_LIMITS_TESTS = ['test/workers/**/client-sessions*.test.ts', 'test/workers/**/hostile*.test.ts'];
 
 export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, plugins: [worker()], test: { name: 'workers', include: ['test/workers/**/*.test.ts'], exclude: ['test/workers/**/auth*.test.ts', 'test/workers/**/client-sessions*.test.ts'] } },
+      { extends: true, plugins: [worker()], test: { name: 'workers', include: ['test/workers/**/*.test.ts'], exclude: ['test/workers/**/auth*.test.ts', ...SMALL_LIMITS_TESTS] } },
       { extends: true, plugins: [worker(AUTH_TEST_BINDINGS)], test: { name: 'workers-auth', include: ['test/workers/**/auth*.test.ts'] } },
-      { extends: true, plugins: [worker(CLIENT_SESSIONS_TEST_BINDINGS)], test: { name: 'workers-client-sessions', include: ['test/workers/**/client-sessions*.test.ts'] } },
+      { extends: true, plugins: [worker(SMALL_LIMITS_TEST_BINDINGS)], test: { name: 'workers-small-limits', include: SMALL_LIMITS_TESTS } },
     ],
   },
 });

@@ -17,7 +17,7 @@ import { emptyBucket } from './in-object.js';
 
 afterEach(emptyBucket);
 
-const MAX = 4; // CLIENT_SESSIONS_TEST_BINDINGS
+const MAX = 4; // SMALL_LIMITS_TEST_BINDINGS
 
 /** Requests from one client address (Cloudflare sets CF-Connecting-IP; here the test does). */
 const from = (ip: string): Send => (path, init) =>

@@ -31,7 +31,7 @@ export class ClientLimit {
   }
 
   private stub(client: string): DurableObjectStub<ClientObject> {
-    return this.env.CLIENTS.get(this.env.CLIENTS.idFromName(client)) as DurableObjectStub<ClientObject>;
+    return this.env.CLIENTS.get(this.env.CLIENTS.idFromName(client));
   }
 
   /** POST /v1/sessions: admitted by the client's object, then `create` (the app); TOO_MANY_SESSIONS (429) naming the limit otherwise. */

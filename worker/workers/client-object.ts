@@ -8,7 +8,6 @@
 // and by an alarm, so an expired session frees its slot without any request.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from './env.js';
-import type { KeyObject } from './key-object.js';
 import { splitId } from './routing.js';
 
 /** A slot reserved by admit and not yet opened lapses after 60 s (60,000 ms): session creation takes well under that. */
@@ -86,8 +85,7 @@ export class ClientObject extends DurableObject<Env> {
       const ids = isTicket(id) ? null : splitId(id);
       let expires: number | null = null;
       if (ids) {
-        const stub = this.env.KEYS.get(this.env.KEYS.idFromString(ids.object)) as DurableObjectStub<KeyObject>;
-        expires = await stub.sessionExpiry(ids.inner);
+        expires = await this.env.KEYS.get(this.env.KEYS.idFromString(ids.object)).sessionExpiry(ids.inner);
       }
       if (expires === null || expires <= now) this.sql.exec('DELETE FROM open WHERE id = ?', id);
       else this.sql.exec('UPDATE open SET expires = ? WHERE id = ?', expires, id);

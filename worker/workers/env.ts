@@ -1,14 +1,16 @@
 // The bindings of wrangler.toml, as the Worker and its Durable Object see them.
 import type { AccessOptions } from '../auth.js';
+import type { ClientObject } from './client-object.js';
+import type { KeyObject } from './key-object.js';
 
 /** Bindings and variables of the deltaflare Worker. */
 export interface Env {
   /** File versions, manifests and staged literal bytes. */
   BUCKET: R2Bucket;
   /** One SQLite-backed object per key (key-object.ts). */
-  KEYS: DurableObjectNamespace;
+  KEYS: DurableObjectNamespace<KeyObject>;
   /** One SQLite-backed object per client address (client-object.ts): its open sessions over every key. */
-  CLIENTS: DurableObjectNamespace;
+  CLIENTS: DurableObjectNamespace<ClientObject>;
   /** Optional JSON overrides of the limits (limits.ts). */
   LIMITS?: string;
   /** Open sessions one client (CF-Connecting-IP) may hold over all keys; default 64 (limits.ts). */

@@ -36,6 +36,13 @@ const GRACE_MS = 3_600_000;
 /** R2 object names are at most 1024 bytes; "h/" takes 2 of them. */
 const MAX_R2_KEY_BYTES = 1022;
 
+/** Throws INVALID_KEY unless `key` is a valid key (store/keys.ts) that fits an R2 object name after "h/". */
+export function checkR2Key(key: string): string {
+  validateKey(key);
+  if (new TextEncoder().encode(key).length > MAX_R2_KEY_BYTES) throw new StoreError('INVALID_KEY', `key is longer than ${MAX_R2_KEY_BYTES} bytes of UTF-8 (R2's 1024-byte object names, less the "h/" prefix)`);
+  return key;
+}
+
 /**
  * A Store over an R2 bucket, with a Durable Object's SQLite for sessions and staging.
  * @example const store = new R2Store(env.BUCKET, ctx.storage.sql); await store.head('a.bin')
@@ -60,8 +67,7 @@ export class R2Store implements Store {
   }
 
   private async headOf(key: string): Promise<{ info: VersionInfo; meta: Head } | null> {
-    validateKey(key);
-    if (new TextEncoder().encode(key).length > MAX_R2_KEY_BYTES) throw new StoreError('INVALID_KEY', `key is longer than ${MAX_R2_KEY_BYTES} bytes of UTF-8 (R2's 1024-byte object names, less the "h/" prefix)`);
+    checkR2Key(key);
     const o = await this.bucket.head(headKey(key));
     if (!o) return null;
     const meta = o.customMetadata as Head;

@@ -4,9 +4,11 @@
 // appended to the app's own: "s_<24 hex>-<64 hex>"; the Worker splits it,
 // forwards to that object with the app's id in the path, and rewrites the id
 // in the two answers that carry it (POST /v1/sessions, GET /v1/sessions/:id).
-import { readBody, MAX_JSON_BYTES } from '../body.js';
+import { getPath, tryDecodeURIComponent } from 'hono/utils/url';
+import { readJson } from '../body.js';
 import { ApiError, errorResponse } from '../errors.js';
 import type { Env } from './env.js';
+import { checkR2Key } from './r2-store.js';
 
 const OUTER_ID = /^(s_[0-9a-f]{24})-([0-9a-f]{64})$/;
 
@@ -30,19 +32,40 @@ async function withOuterId(res: Response, objectId: string): Promise<Response> {
   return Response.json(body, { status: res.status, headers: res.headers });
 }
 
-/** POST /v1/sessions: the body names the key, so it is read (at most 64 KiB) before choosing the object. */
+/**
+ * POST /v1/sessions: the body names the key, so it is read (as the app
+ * reads it: at most 64 KiB, a JSON object) before choosing the object. A
+ * key that could never be stored is refused here: no object is made for it.
+ */
 async function createSession(req: Request, env: Env): Promise<Response | null> {
-  const bytes = await readBody(req, MAX_JSON_BYTES, 'session request');
-  let key: unknown;
-  try {
-    key = (JSON.parse(new TextDecoder().decode(bytes)) as { key?: unknown }).key;
-  } catch {
-    throw new ApiError('MALFORMED', 'session request: the body is not JSON');
-  }
-  if (typeof key !== 'string') throw new ApiError('INVALID_ARGUMENT', 'key must be a string');
-  const stub = keyObject(env, key);
-  const res = await stub.fetch(new Request(req.url, { method: 'POST', headers: req.headers, body: bytes }));
+  const body = await readJson(req, 'session request');
+  if (typeof body.key !== 'string') throw new ApiError('INVALID_ARGUMENT', 'key must be a string');
+  checkR2Key(body.key);
+  const stub = keyObject(env, body.key);
+  const headers = new Headers(req.headers);
+  headers.delete('content-length'); // the body is sent again, re-encoded
+  const res = await stub.fetch(new Request(req.url, { method: 'POST', headers, body: JSON.stringify(body) }));
   return withOuterId(res, stub.id.toString());
+}
+
+/**
+ * The key of DELETE /v1/files/:key, decoded as the app's route decodes it
+ * (Hono's path, then its parameter decoding; `.+` stops at line
+ * terminators), so the Worker picks the object of the key the app will see.
+ * Null when the route does not match (the app answers 404).
+ */
+function fileKey(req: Request): string | null {
+  const m = /^\/v1\/files\/(.+)$/.exec(getPath(req));
+  return m ? tryDecodeURIComponent(m[1]) : null;
+}
+
+/** A session id from the path: malformed percent escapes are no session (404), never an exception (500). */
+function decodeId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(raw.slice(0, 100))}`);
+  }
 }
 
 /**
@@ -57,7 +80,7 @@ export async function route(req: Request, env: Env): Promise<Response | null> {
     if (path === '/v1/sessions' && req.method === 'POST') return await createSession(req, env);
     const m = /^\/v1\/sessions\/([^/]+)(\/.*)?$/.exec(path);
     if (m) {
-      const ids = splitId(decodeURIComponent(m[1]));
+      const ids = splitId(decodeId(m[1]));
       if (!ids) throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(m[1].slice(0, 100))}`);
       url.pathname = `/v1/sessions/${ids.inner}${m[2] ?? ''}`;
       let id: DurableObjectId;
@@ -69,9 +92,10 @@ export async function route(req: Request, env: Env): Promise<Response | null> {
       const res = await env.KEYS.get(id).fetch(new Request(url, req));
       return m[2] === undefined && req.method === 'GET' ? withOuterId(res, ids.object) : res;
     }
-    const f = /^\/v1\/files\/(.+)$/.exec(path);
-    if (f && req.method === 'DELETE') return await keyObject(env, decodeURIComponent(f[1])).fetch(req);
-    return null;
+    const key = req.method === 'DELETE' && path.startsWith('/v1/files/') ? fileKey(req) : null;
+    if (key === null) return null;
+    checkR2Key(key);
+    return await keyObject(env, key).fetch(req);
   } catch (e) {
     return errorResponse(e);
   }
