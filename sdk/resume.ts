@@ -4,9 +4,14 @@
 //   fingerprint  name, size, lastModified and BLAKE3 of sampled windows: is it the same file?
 //   signature    every chunk's length, CRC-32 and BLAKE3 (40 bytes per chunk: 320 KiB
 //                for 64 MiB at 8 KiB chunks), so an unchanged file is not hashed again
-//   session      the open upload session and the confirmed matches against its basis,
-//                saved before the plan is sent, so a resumed push recomputes the same
-//                plan and sends only the parts the server lacks (GET /v1/sessions/:id)
+//   session      the open upload session, saved as soon as it opens: while the signature
+//                pass runs, the bounds of each signature batch (recorded before the batch
+//                is sent); once it ends, the confirmed matches against the basis. A push
+//                resumed after the pass recomputes the same plan from the matches; one
+//                resumed during the pass hashes again and sends the same batches again
+//                (the server answers an identical batch with the same matches), so its
+//                planner closes the same parts. Either way it sends only the parts the
+//                server lacks (GET /v1/sessions/:id).
 //
 // A record whose fingerprint differs from the source is dropped (its session
 // deleted on the server): the plan is recomputed and nothing stale committed.
@@ -42,8 +47,14 @@ export interface StoredSession {
   /** The basis version the matches refer to (null: no basis). */
   basisVersion: string | null;
   inPlace: boolean;
-  /** Confirmed old offset per chunk, -1 for literal chunks. */
+  /** Confirmed old offset per chunk, -1 for literal chunks (empty while `pass` is set). */
   oldOffsets: Float64Array;
+  /**
+   * Set while the signature pass has not finished: the [first, end) chunk
+   * ranges of the signature batches sent so far, in order. Parts may land
+   * meanwhile (sync.ts sends them as they fill).
+   */
+  pass?: { batches: Array<[number, number]> };
   /** The session's part size and limits (GET /v1/sessions/:id does not repeat them). */
   partSize: number;
   limits: Limits;
@@ -179,7 +190,8 @@ export class Resumer {
    */
   async session(want: { size: number; chunking: ChunkingSpec; inPlace: boolean }): Promise<{ stored: StoredSession; status: SessionStatus } | undefined> {
     const stored = this.record.session;
-    if (!stored || !this.signature(want.chunking)) return undefined;
+    // After the pass the matches need the signature they were confirmed for; during it the pass runs again.
+    if (!stored || (!stored.pass && !this.signature(want.chunking))) return undefined;
     let status: SessionStatus;
     try {
       status = await this.http.json<SessionStatus>('GET', `/v1/sessions/${encodeURIComponent(stored.id)}`);
@@ -189,7 +201,8 @@ export class Resumer {
       return undefined;
     }
     const fits = status.size === want.size && status.key === this.record.key && status.inPlace === want.inPlace &&
-      sameChunking(status.chunking, want.chunking) && (status.basis?.version ?? null) === stored.basisVersion;
+      sameChunking(status.chunking, want.chunking) && (status.basis?.version ?? null) === stored.basisVersion &&
+      (!stored.pass || consecutive(stored.pass.batches));
     if (fits) return { stored, status };
     await this.dropSession(true);
     return undefined;
@@ -201,9 +214,21 @@ export class Resumer {
     await this.save();
   }
 
-  /** Keeps the session and its matches: call before sending the plan, so every part that lands can be found again. */
+  /**
+   * Keeps the session: with `pass` as soon as it opens (before any batch or
+   * part is sent), then with its matches once the pass is over, so every
+   * part that lands can be found again.
+   */
   async saveSession(session: StoredSession): Promise<void> {
-    this.record.session = { ...session, oldOffsets: session.oldOffsets.slice() };
+    this.record.session = { ...session, oldOffsets: session.oldOffsets.slice(), pass: session.pass && { batches: [...session.pass.batches] } };
+    await this.save();
+  }
+
+  /** Records a signature batch's bounds: call (and await) before sending it, so a resumed pass sends the same batches. */
+  async batchSent(first: number, end: number): Promise<void> {
+    const pass = this.record.session?.pass;
+    if (!pass) return;
+    pass.batches.push([first, end]);
     await this.save();
   }
 
@@ -266,6 +291,11 @@ export class Resumer {
     this.record.updatedAt = this.lastSave;
     await this.store.put(this.record);
   }
+}
+
+/** Whether batch bounds follow each other from chunk 0 (a record written by this code always does). */
+function consecutive(batches: Array<[number, number]>): boolean {
+  return batches.every(([first, end], i) => Number.isInteger(first) && end > first && first === (i === 0 ? 0 : batches[i - 1][1]));
 }
 
 /** DELETE /v1/sessions/:id, ignoring failures (the server expires it anyway). */

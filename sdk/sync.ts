@@ -145,8 +145,6 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   // Parts in flight at once, early (sent while hashing) and later ones alike:
   // each holds one part body (at most partSize) in memory.
   const partSlots = new Limiter(options.partConcurrency ?? concurrency);
-  /** Parts go while hashing unless resumable (see matchAll); in place the planner closes none early. */
-  const earlyParts = !options.resume;
   /** Parts sent while the signature pass ran, by number: their uploads. */
   const early = new Map<number, Promise<void>>();
   /** Parts that landed in this run, and their literal bytes. */
@@ -160,28 +158,48 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     let session: SessionFacts;
     let status: SessionStatus | undefined;
     let planner: Planner | undefined;
-    if (reused) {
-      // A resumed session: the signature and the confirmed matches come from
-      // the store, so the plan below is the one the server already has.
+    if (reused && !reused.stored.pass) {
+      // A session resumed after its signature pass: the signature and the
+      // confirmed matches come from the store, so the plan below is the one
+      // the server already has.
       ({ status } = reused);
       session = { id: reused.stored.id, basis: status.basis, partSize: reused.stored.partSize, limits: reused.stored.limits };
       table.append({ firstIndex: 0, ...cached! });
       table.oldOffsets.set(reused.stored.oldOffsets);
       progress.cachedSignature(source.size);
     } else {
-      // The signature pass does not need the session: it starts at once and
-      // its batches wait for the session. The server may spend the request
-      // building the basis' manifest (a hand-placed file: ~0.5 s for 100 MiB).
-      const created = http.json<CreateSessionResponse>('POST', '/v1/sessions', {
-        key: options.key,
-        basis: options.basis,
-        size: source.size,
-        chunking,
-        inPlace,
-      });
-      created.catch(() => {}); // surfaced by matchAll
-      planner = await matchAll(created, table, cached);
-      session = await created;
+      let opened: Promise<SessionFacts>;
+      if (reused) {
+        // A session cut during its signature pass: the pass runs again (or
+        // comes from the store) and sends the batches it had sent again.
+        ({ status } = reused);
+        const { stored } = reused;
+        opened = Promise.resolve({ id: stored.id, basis: status.basis, partSize: stored.partSize, limits: stored.limits, expiresAt: stored.expiresAt });
+      } else {
+        // The signature pass does not need the session: it starts at once and
+        // its batches wait for the session. The server may spend the request
+        // building the basis' manifest (a hand-placed file: ~0.5 s for 100 MiB).
+        const created = http.json<CreateSessionResponse>('POST', '/v1/sessions', {
+          key: options.key,
+          basis: options.basis,
+          size: source.size,
+          chunking,
+          inPlace,
+        });
+        // Recorded before any batch or part goes, so a push cut from then on resumes this session.
+        opened = created.then(async (s) => {
+          await resumer?.saveSession({
+            id: s.id, basisVersion: s.basis?.version ?? null, inPlace, oldOffsets: new Float64Array(0), pass: { batches: [] },
+            partSize: s.partSize, limits: s.limits, literalBytes: 0, landedBytes: 0, expiresAt: s.expiresAt ?? '',
+          });
+          return s;
+        });
+      }
+      opened.catch(() => {}); // surfaced by matchAll
+      // A copy: the record's list grows as new batches go.
+      const replay = [...(reused?.stored.pass?.batches ?? [])];
+      planner = await matchAll(opened, table, cached, replay, new Set(status?.parts));
+      session = await opened;
       if (!cached) await resumer?.saveSignature({ chunking, ...table.view() });
       await resumer?.saveSession({
         id: session.id, basisVersion: session.basis?.version ?? null, inPlace, oldOffsets: table.view().oldOffsets,
@@ -204,18 +222,27 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
    * checked against the signature batches recorded so far, and those cover
    * its chunks, since its batch and every one before it were answered.
    *
-   * Not with a resume store (so not in the browser entry, which always has
-   * one): the session and its matches are saved only once the pass is over
-   * (resume.ts), so a push cut during the pass starts a new session and
-   * would send its early parts again. Recording each batch's bounds before
-   * sending it would fix that (the server accepts an identical batch again,
-   * answering the same matches, and the planner's parts depend only on the
-   * chunks and the matches), but is not done yet. A cut after the pass
-   * resumes as before: plan() of the saved matches gives the planner's parts.
-   * Nor in place (the planner closes no part before finish()): ordering
-   * the copies may turn some into literals, which changes the parts.
+   * Resuming: with a resume store the session is recorded before any batch
+   * goes, and each batch's bounds before it goes (resume.ts). A push cut
+   * during the pass resumes that session: `replay` are those bounds, sent
+   * again exactly (the server accepts an identical batch again and answers
+   * the same matches; a batch with other bounds over recorded chunks would
+   * be PART_CONFLICT), then the pass goes on as usual. The planner's parts
+   * depend only on which chunks are literal, and that only on the chunks and
+   * the basis, so they are the parts of the cut push, and those in `landed`
+   * are not sent again. A cut after the pass resumes from the saved matches:
+   * plan() of them gives the planner's parts.
+   *
+   * In place no part goes early (the planner closes none before finish()):
+   * ordering the copies may turn some into literals, which changes the parts.
    */
-  async function matchAll(created: Promise<SessionFacts>, table: ChunkTable, cached?: { lengths: Uint32Array; crcs: Uint32Array; hashes: Uint8Array }): Promise<Planner | undefined> {
+  async function matchAll(
+    created: Promise<SessionFacts>,
+    table: ChunkTable,
+    cached: { lengths: Uint32Array; crcs: Uint32Array; hashes: Uint8Array } | undefined,
+    replay: ReadonlyArray<readonly [number, number]>,
+    landed: ReadonlySet<number>,
+  ): Promise<Planner | undefined> {
     // A failed session request, or a failed early part, ends the signature pass (its reason surfaces).
     const stop = new AbortController();
     created.catch((e) => stop.abort(e));
@@ -234,18 +261,24 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     let active = 0;
     let failed = false;
     let ready: SessionFacts | undefined;
+    /** Batches of `replay` sent again so far. */
+    let replayed = 0;
     const pump = () => {
       const session = ready;
       if (!session) return;
       const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
       while (!failed && active < concurrency && sent < table.count) {
         const first = sent;
-        const end = Math.min(table.count, first + session.limits.maxSignaturesPerBatch);
+        const again = replayed < replay.length;
+        if (again && table.count < replay[replayed][1]) break; // a recorded batch goes again whole
+        const end = again ? replay[replayed++][1] : Math.min(table.count, first + session.limits.maxSignaturesPerBatch);
         sent = end;
         const view = table.view();
         const body = encodeSignatures({ firstIndex: first, crcs: view.crcs.subarray(first, end), lengths: view.lengths.subarray(first, end) });
         active++;
-        const answer = http.bytes('POST', `${path}/match`, body, 'application/octet-stream').then(
+        // A new batch's bounds are saved before it goes (resume.ts).
+        const recorded = again || !resumer ? Promise.resolve() : resumer.batchSent(first, end);
+        const answer = recorded.then(() => http.bytes('POST', `${path}/match`, body, 'application/octet-stream')).then(
           (bytes) => (active--, pump(), bytes),
           (e) => ((failed = true), Promise.reject(e)),
         );
@@ -257,8 +290,8 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
           planner ??= new Planner({ partSize: session.partSize, maxPartOps: session.limits.maxPartOps, inPlace });
           const found = planner.add(v, v.oldOffsets, end);
           progress.found(planner.copiedBytes, planner.literalBytes);
-          if (!earlyParts) return;
           for (const part of found) {
+            if (landed.has(part.part)) continue;
             const upload = sendPart(path, part);
             upload.catch((e) => stop.abort(e)); // surfaced by upload() too
             early.set(part.part, upload);
@@ -288,10 +321,16 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
       }
     } catch (e) {
       await created; // a failed session request is the cause to report
+      // The pass rejects with the signal's reason: the caller's abort is ABORTED, as it is elsewhere (and stays resumable).
+      const reason = options.signal?.reason;
+      if (options.signal?.aborted && e === reason) throw new DeltaflareError('ABORTED', `aborted: ${reason ?? 'by the caller'}`, { cause: reason });
       throw e;
     }
     await created;
     pump();
+    if (replayed < replay.length && replay[replayed][1] > table.count) {
+      throw new DeltaflareError('SOURCE_CHANGED', `${source.name ?? 'the source'} has ${table.count} chunks, fewer than the ${replay[replayed][1]} sent before the push was cut: push it again`);
+    }
     // Every chunk sent and every answer confirmed (answers send what piled up meanwhile).
     for (let c = confirmed; ; c = confirmed) {
       await c;
@@ -342,8 +381,11 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
         landed: landed.has(part.part) || landedNow.has(part.part),
       })),
     });
-    if (!status?.plan) await http.bytes('PUT', `${path}/plan`, encodePlan(p), 'application/octet-stream');
+    // The plan and the parts go together: the server checks a part against
+    // the signatures only, and the plan against the parts at commit (one
+    // round trip less before the last part; 35 ms on the WAN case).
     await Promise.all([
+      status?.plan ? undefined : http.bytes('PUT', `${path}/plan`, encodePlan(p), 'application/octet-stream'),
       ...early.values(),
       ...p.parts.filter((part) => !landed.has(part.part) && !early.has(part.part)).map((part) => sendPart(path, part)),
     ]);

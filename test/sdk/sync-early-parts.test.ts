@@ -3,7 +3,8 @@
 // a part has landed. A push that sent parts only after the pass would never
 // see a part before that read (the gate then opens after GATE_MS so the test
 // fails instead of hanging); the order of events is what is asserted, not
-// any time.
+// any time. A push cut during the pass resumes its session without sending
+// the parts that had landed again.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
-import { MemoryResumeStore } from '../../sdk/resume.js';
+import { MemoryResumeStore, resumeId, SAMPLE_BYTES } from '../../sdk/resume.js';
 import { bytesSource, type SyncSource } from '../../sdk/source.js';
-import { sync, type SyncLayout, type SyncOptions } from '../../sdk/sync.js';
+import { sync, type SyncLayout, type SyncOptions, type SyncProgress } from '../../sdk/sync.js';
 import { serve, type ServeHandle } from '../../worker/node.js';
 import { concat, randomBytes } from '../bytes.js';
 
@@ -45,7 +46,11 @@ const equal = (a: Buffer, b: Uint8Array) => a.equals(Buffer.from(b.buffer, b.byt
 /** What a push did, in order: parts landing, the first read of the gated tail, the plan. */
 type Event = { kind: 'part'; part: number } | { kind: 'tail'; landedBefore: number } | { kind: 'plan'; layout: SyncLayout };
 
-/** `bytes` as a source whose reads at or past `gateAt` wait for `gate` (or, once, GATE_MS after the first such read). */
+/**
+ * `bytes` as a source whose segment reads at or past `gateAt` wait for
+ * `gate` (or, once, GATE_MS after the first such read). Reads of at most
+ * SAMPLE_BYTES pass: the resume store's fingerprint samples the whole file.
+ */
 function gatedSource(bytes: Uint8Array, gateAt: number, gate: Promise<void>, events: Event[], landed: () => number): SyncSource {
   const inner = bytesSource(bytes);
   let tailSeen = false;
@@ -53,7 +58,7 @@ function gatedSource(bytes: Uint8Array, gateAt: number, gate: Promise<void>, eve
   return {
     size: bytes.length,
     async read(offset, length) {
-      if (offset + length > gateAt) {
+      if (offset + length > gateAt && length > SAMPLE_BYTES) {
         fallback ??= new Promise((r) => setTimeout(r, GATE_MS));
         await Promise.race([gate, fallback]);
         if (!tailSeen) events.push({ kind: 'tail', landedBefore: landed() });
@@ -128,20 +133,49 @@ describe('sync: parts while the signature pass runs', () => {
     expect(mostParts).toBe(1);
   });
 
-  it('should send every part after the plan with a resume store (a cut during the pass could not resume them)', async () => {
-    const v1 = randomBytes(3 * MiB, 3);
+  it('should resume a push cut during the pass without sending the parts that landed again', async () => {
+    const v1 = randomBytes(4 * MiB, 3);
     await sync(bytesSource(v1), { endpoint: server.url, key: 'resumable.bin', pool, segmentSize: SEGMENT });
     const v2 = concat(randomBytes(MiB, 4), v1);
-    const events: Event[] = [];
+    const resume = new MemoryResumeStore();
+    // Cut as the first part lands: the tail of the file has not been read, so the pass had not ended.
+    const abort = new AbortController();
+    const before: number[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const cut = sync(gatedSource(v2, 2 * MiB, gate, [], () => before.length), {
+      endpoint: server.url, key: 'resumable.bin', pool, segmentSize: SEGMENT, partConcurrency: 1, resume, signal: abort.signal,
+      onPart: (part) => {
+        before.push(part);
+        abort.abort('test cut');
+        open();
+      },
+    });
+    await expect(cut).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(before).toEqual([0]);
+    const record = (await resume.get(resumeId(server.url, 'resumable.bin')))!;
+    expect(record.signature).toBeUndefined();
+    expect(record.session?.pass?.batches.length).toBeGreaterThan(0);
+    expect(record.session?.pass?.batches[0][0]).toBe(0);
+
+    const after: number[] = [];
+    let layout: SyncLayout | undefined;
+    let last: SyncProgress | undefined;
     const result = await sync(bytesSource(v2), {
-      endpoint: server.url, key: 'resumable.bin', pool, segmentSize: SEGMENT, resume: new MemoryResumeStore(),
-      onPart: (part) => events.push({ kind: 'part', part }),
-      onPlan: (layout) => events.push({ kind: 'plan', layout }),
+      endpoint: server.url, key: 'resumable.bin', pool, segmentSize: SEGMENT, resume,
+      onPart: (part) => after.push(part),
+      onPlan: (l) => (layout = l),
+      onProgress: (p) => (last = p),
     });
     expect(equal(stored('resumable.bin'), v2)).toBe(true);
-    expect(events[0].kind).toBe('plan');
-    expect(events.filter((e) => e.kind === 'part').length).toBe((events[0] as { layout: SyncLayout }).layout.parts.length);
-    expect(result.literalBytes).toBeGreaterThanOrEqual(MiB);
+    expect(last).toMatchObject({ resumed: true, cached: false });
+    expect(last!.resumedBytes).toBeGreaterThan(0);
+    expect(last!.literalBytesSent).toBe(result.literalBytes - last!.resumedBytes);
+    // Part 0 landed before the cut and is not sent again; the resumed push sends all the others, once.
+    expect(after).not.toContain(0);
+    expect([...before, ...after].sort((a, b) => a - b)).toEqual(layout!.parts.map((p) => p.part));
+    expect(layout!.parts[0].landed).toBe(true);
+    expect((await resume.get(resumeId(server.url, 'resumable.bin')))?.session).toBeUndefined();
   });
 
   it('should keep today\'s order in place: no part before the plan', async () => {
