@@ -31,17 +31,37 @@ export interface CdcParams {
   level: number;
 }
 
-/** A worker's speculative chunks of one segment: chunked as if a chunk started at `offset`. */
+/**
+ * A worker's speculative chunks of one segment: chunked as if a chunk started
+ * at `offset`. Resynchronising reads only the segment's first bytes (until
+ * the true stream meets a speculative cut: on random data within a chunk or
+ * two) and keeps its final chunk, so a worker that read the segment itself
+ * sends back only `head` and `last`, not the segment.
+ */
 export interface SegmentChunks {
   /** File offset of the segment's first byte. */
   offset: number;
-  /** The segment's bytes. */
-  bytes: Uint8Array;
+  /** The segment's length in bytes. */
+  length: number;
+  /** The segment's first bytes: all of them when it has at most one chunk, else at least RESYNC_HEAD(max) (or all). */
+  head: Uint8Array;
+  /** The segment's final speculative chunk (its last lengths[n - 1] bytes). */
+  last: Uint8Array;
   lengths: Uint32Array;
   crcs: Uint32Array;
   /** 32 bytes per chunk. */
   hashes: Uint8Array;
+  /** The whole segment, for the rare resynchronisation that runs past `head` (data that cuts at max from every start, e.g. zeros). */
+  whole?: () => Promise<Uint8Array>;
 }
+
+/**
+ * Bytes of a segment's head a worker sends back: the first window the
+ * resynchronisation chunks is [segment start, + 2 x max) (see push), which
+ * on random data holds ~16 chunks at the defaults; it meets a speculative cut
+ * within the first one or two.
+ */
+export const RESYNC_HEAD = (max: number): number => 2 * max;
 
 /** Chunks whose cuts, CRCs and BLAKE3s are final. */
 export interface ChunkRecordsAt {
@@ -75,7 +95,7 @@ class Out {
 /**
  * Joins speculative segment chunks, pushed in file order, into exactly the
  * sequential chunker's chunks (k.chunk of the whole file).
- * @example const r = new CdcResync(k, spec); for (...) out(r.push(seg)); out(r.finish())
+ * @example const r = new CdcResync(k, spec); for (...) out(await r.push(seg)); out(r.finish())
  */
 export class CdcResync {
   /** Bytes [tailStart, tailStart + tailLength): the open chunk and any bytes not yet chunked. */
@@ -102,14 +122,21 @@ export class CdcResync {
     return this.tailLength;
   }
 
-  /** The next segment's speculative chunks; returns the true chunks now final, or null. */
-  push(seg: SegmentChunks): ChunkRecordsAt | null {
+  /** The next segment's speculative chunks; resolves to the true chunks now final, or null. */
+  async push(seg: SegmentChunks): Promise<ChunkRecordsAt | null> {
     if (seg.offset !== this.next) throw new Error(`deltaflare: segment at ${seg.offset}, expected ${this.next}`);
-    const a = seg.offset, B = seg.bytes, n = seg.lengths.length;
-    this.next = a + B.length;
+    const a = seg.offset, n = seg.lengths.length, length = seg.length;
+    let B = seg.head;
+    const more = async () => {
+      const whole = seg.whole ? await seg.whole() : undefined;
+      if (!whole || whole.length !== length) throw new Error(`deltaflare: segment at ${a} needs its ${length} bytes, got ${whole?.length ?? 'none'}`);
+      B = whole;
+    };
+    this.next = a + length;
     const out = new Out(this.tailStart);
     if (n <= 1) {
       // No speculative cut inside: nothing to meet; chunk here once enough bytes are held.
+      if (B.length < length) await more();
       this.append(B);
       if (this.tailLength >= this.hold) this.chunkTail(out, false);
       return out.done();
@@ -124,10 +151,11 @@ export class CdcResync {
     let sync = c === a ? -1 : NaN; // in step at the segment's first byte
     let span = 2 * this.options.max;
     while (Number.isNaN(sync)) {
-      const end = Math.min(a + B.length, Math.max(a, c) + span);
+      const end = Math.min(a + length, Math.max(a, c) + span);
+      if (end > a + B.length) await more();
       const w = this.bytesFrom(c, end, a, B);
       const cuts = this.k.cutPoints(w, this.options);
-      const atEnd = end === a + B.length;
+      const atEnd = end === a + length;
       // Interior cuts (all but the last, which is where w ends) are true cuts.
       let kept = 0;
       for (let i = 0; i < cuts.length - 1; i++) {
@@ -156,9 +184,9 @@ export class CdcResync {
     // In step from the speculative cut `sync` (-1: the segment start): chunks sync+1 .. n-2 are true.
     const from = sync + 1, to = n - 1;
     out.add(seg.lengths.subarray(from, to), seg.crcs.subarray(from, to), seg.hashes.subarray(from * 32, to * 32));
-    let lastCut = a;
-    for (let i = 0; i < to; i++) lastCut += seg.lengths[i];
-    this.setTail(lastCut, B.subarray(lastCut - a));
+    const lastCut = a + length - seg.lengths[n - 1];
+    if (seg.last.length !== a + length - lastCut) throw new Error(`deltaflare: segment at ${a}: final chunk of ${seg.lengths[n - 1]} bytes, got ${seg.last.length}`);
+    this.setTail(lastCut, seg.last);
     return out.done();
   }
 

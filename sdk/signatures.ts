@@ -21,8 +21,8 @@ import { type Kernels, defaultKernels, init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { ChunkRecords, WorkerApi } from './pool/worker-api.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
-import { CdcResync } from './signature-batches.js';
-import type { SyncSource } from './source.js';
+import { CdcResync, RESYNC_HEAD, type SegmentChunks } from './signature-batches.js';
+import type { SourceLocation, SyncSource } from './source.js';
 
 /** Consecutive chunks of the file, in file order. */
 export interface ChunkBatch {
@@ -49,6 +49,8 @@ export interface SignatureOptions {
   signal?: AbortSignal;
   /** Called with the bytes covered by each batch, just before it is yielded. */
   onBytes?: (bytes: number) => void;
+  /** Workers read their segments from `source.location` when it has one (default true); false: this thread reads and transfers them. */
+  readInWorkers?: boolean;
 }
 
 /** Default segment size: large enough that per-task overhead (~0.1 ms) is < 1% at ~500 MB/s per worker. */
@@ -75,7 +77,8 @@ export async function* signatures(source: SyncSource, options: SignatureOptions)
   const onAbort = () => run.stop(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const segments = Math.ceil(source.size / segment);
-  const reading = chunking.kind === 'cdc' ? readCdc(run, source, chunking, segment, segments) : readFixed(run, source, chunking.block, segment, segments);
+  const at = options.readInWorkers === false ? undefined : source.location;
+  const reading = chunking.kind === 'cdc' ? readCdc(run, source, at, chunking, segment, segments) : readFixed(run, source, at, chunking.block, segment, segments);
   reading.catch((e) => run.stop(e));
   try {
     let firstIndex = 0;
@@ -173,21 +176,35 @@ class Run {
   }
 }
 
-/** Reads CDC segments, chunks each speculatively in a worker and resynchronises them here in file order; settles batch j per segment and batch `segments` for the last chunk. */
-async function readCdc(run: Run, source: SyncSource, spec: ChunkingSpec & { kind: 'cdc' }, segment: number, segments: number): Promise<void> {
+/**
+ * Chunks CDC segments speculatively in workers and resynchronises them here in
+ * file order; settles batch j per segment and batch `segments` for the last
+ * chunk. With a `location` the workers read their segments themselves and
+ * send back only the bytes the resynchronisation needs (head and final
+ * chunk, ~130 KiB of 8 MiB); else this thread reads each segment and
+ * transfers it.
+ */
+async function readCdc(run: Run, source: SyncSource, location: SourceLocation | undefined, spec: ChunkingSpec & { kind: 'cdc' }, segment: number, segments: number): Promise<void> {
   const params = { min: spec.min, avg: spec.avg, max: spec.max, level: spec.level };
   const resync = new CdcResync(await kernels(), params); // checks params (throws INVALID_ARGUMENT)
+  const head = RESYNC_HEAD(spec.max);
   let joined: Promise<unknown> = Promise.resolve();
   for (let j = 0; j < segments; j++) {
     await run.slots.acquire();
-    const a = j * segment;
-    const bytes = await readSegment(run, source, a, Math.min(segment, source.size - a), segment);
-    const chunked = run.task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), params));
-    // Resynchronise in file order: after segment j - 1, once j's chunks are back.
-    const job = Promise.all([chunked, joined]).then(([r]) => {
+    const a = j * segment, length = Math.min(segment, source.size - a);
+    let chunked: Promise<SegmentChunks>;
+    if (location) {
       run.check();
-      const records = resync.push({ offset: a, ...r });
-      run.recycle(r.bytes.buffer as ArrayBuffer); // push keeps no view of it
+      chunked = run.task((api) => api.chunkSegmentAt(location, a, length, params, head)).then((r) => ({ offset: a, length, ...r, whole: () => read(run, source, a, length) }));
+    } else {
+      const bytes = await readSegment(run, source, a, length, segment);
+      chunked = run.task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), params)).then((r) => ({ offset: a, length, head: r.bytes, last: r.bytes.subarray(length - r.lengths[r.lengths.length - 1]), ...r }));
+    }
+    // Resynchronise in file order: after segment j - 1, once j's chunks are back.
+    const job = Promise.all([chunked, joined]).then(async ([r]) => {
+      run.check();
+      const records = await resync.push(r);
+      if (!location) run.recycle(r.head.buffer as ArrayBuffer); // push keeps no view of it
       return records;
     });
     joined = quiet(job);
@@ -196,13 +213,19 @@ async function readCdc(run: Run, source: SyncSource, spec: ChunkingSpec & { kind
   run.settle(segments, joined.then(() => resync.finish()));
 }
 
-/** Reads block-aligned segments, each chunked and hashed in one worker task. */
-async function readFixed(run: Run, source: SyncSource, block: number, segment: number, segments: number): Promise<void> {
+/** Block-aligned segments, each read (by the worker when there is a `location`), chunked and hashed in one worker task. */
+async function readFixed(run: Run, source: SyncSource, location: SourceLocation | undefined, block: number, segment: number, segments: number): Promise<void> {
   for (let j = 0; j < segments; j++) {
     await run.slots.acquire();
-    const a = j * segment;
-    const bytes = await read(run, source, a, Math.min(segment, source.size - a));
-    const records = run.task((api) => api.fixedBlocks(transfer(bytes, [bytes.buffer]), block));
+    const a = j * segment, length = Math.min(segment, source.size - a);
+    let records: Promise<ChunkRecords>;
+    if (location) {
+      run.check();
+      records = run.task((api) => api.fixedBlocksAt(location, a, length, block));
+    } else {
+      const bytes = await read(run, source, a, length);
+      records = run.task((api) => api.fixedBlocks(transfer(bytes, [bytes.buffer]), block));
+    }
     run.settle(j, records.then((r: ChunkRecords) => ({ offset: a, ...r })));
   }
 }

@@ -2,6 +2,14 @@
 // signature pass and the part uploads read only the ranges they need and
 // memory stays bounded by their settings, never by the file size.
 
+/**
+ * Where pool workers can read a source's bytes themselves, so the calling
+ * thread never holds a segment: a file path (Node's worker_threads read it
+ * with positional reads) or a Blob (Web Workers slice it; a Blob is posted
+ * as a handle, not copied).
+ */
+export type SourceLocation = { path: string } | { blob: Blob };
+
 /** A file to sync, readable at any offset. */
 export interface SyncSource {
   readonly size: number;
@@ -11,6 +19,8 @@ export interface SyncSource {
   readonly lastModified?: number;
   /** Reads [offset, offset + length) (clamped to the size) into a fresh buffer. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Where workers may read the same bytes (the signature pass then reads in its workers). */
+  readonly location?: SourceLocation;
   close?(): Promise<void>;
 }
 
@@ -21,6 +31,7 @@ export function blobSource(blob: Blob): SyncSource {
     size: blob.size,
     name: file.name,
     lastModified: file.lastModified,
+    location: { blob },
     async read(offset, length) {
       return new Uint8Array(await blob.slice(offset, Math.min(blob.size, offset + length)).arrayBuffer());
     },

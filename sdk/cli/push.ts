@@ -1,10 +1,26 @@
 import { DeltaflareError } from '../errors.js';
 import type { ChunkingSpec } from '../protocol/chunking.js';
+import type { Worker } from 'node:worker_threads';
 import { push, type SyncProgress } from '../node/index.js';
+import { nodePool } from '../pool/node-pool.js';
 import { integer, parse, UsageError } from './usage.js';
 
-/** `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--json]` */
-export async function pushCommand(args: string[]): Promise<void> {
+/**
+ * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--json]`
+ * `threads`: pool threads main.ts started before loading this; owned (terminated) here.
+ */
+export async function pushCommand(args: string[], threads?: Worker[]): Promise<void> {
+  // A pool at once, so the threads are initialised as soon as they boot and terminated on any way out.
+  const pool = threads && nodePool(threads);
+  pool?.catch(() => {}); // surfaces where the signature pass awaits it
+  try {
+    await pushWith(args, pool && { pool, size: threads.length });
+  } finally {
+    await pool?.then((p) => p.terminate(), () => {});
+  }
+}
+
+async function pushWith(args: string[], early?: { pool: ReturnType<typeof nodePool>; size: number }): Promise<void> {
   const { values, positionals } = parse(args, {
     key: { type: 'string' },
     basis: { type: 'string' },
@@ -26,9 +42,12 @@ export async function pushCommand(args: string[]): Promise<void> {
     basis: typeof values.basis === 'string' ? values.basis : undefined,
     chunking: chunkingOption(values),
     workers: values.workers === undefined ? undefined : integer('workers', values.workers, 0),
+    pool: undefined as ReturnType<typeof nodePool> | undefined,
     inPlace: values['in-place'] === true,
     token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
   };
+  // The early threads number --workers' value or one per core; if --workers said otherwise (a value main.ts did not take), push makes its own.
+  if (early && (options.workers === undefined || options.workers === early.size)) options.pool = early.pool;
   const bar = !values.json && process.stderr.isTTY ? new ProgressBar() : undefined;
   const result = await push(file, { ...options, onProgress: bar && ((p) => bar.draw(p)) }).catch((e: unknown) => {
     bar?.clear();

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { SyncSource } from '../source.js';
 
 /** A file on disk as a source; reads are positional, so several may run at once. */
@@ -18,6 +18,7 @@ export async function fileSource(path: string): Promise<SyncSource & { readInto(
     size: stat.size,
     name: basename(path),
     lastModified: stat.mtimeMs,
+    location: { path: resolve(path) },
     async read(offset, length) {
       const buffer = new Uint8Array(Math.max(0, Math.min(length, stat.size - offset)));
       await readInto(offset, buffer);

@@ -1,30 +1,13 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { wrap } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { compileKernels, simdSupported } from '../kernels/index.js';
+import { startNodeWorker } from './node-thread.js';
 import { type PoolWorker, startPool, type WorkerPool } from './pool.js';
 import type { WorkerApi } from './worker-api.js';
 
-// From TypeScript sources (tests, tsx) the worker is a .ts file that Node can
-// only load through tsx; from dist it is plain .js. Node 20 does not apply
-// hooks from a worker's `execArgv: ['--import', 'tsx']` to the worker's entry
-// (ERR_UNKNOWN_FILE_EXTENSION), so a small eval'd script registers tsx's
-// hooks first and then imports the entry.
-const fromSource = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(fromSource ? './node-worker.ts' : './node-worker.js', import.meta.url);
-// tsx/esm/api resolves (require conditions) to index.cjs, whose register() looks
-// for a wrong relative path in tsx 4.23; its ESM twin index.mjs works.
-const tsxEntry = () => {
-  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs'));
-  return `import(${JSON.stringify(api.href)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-};
-
-/** Starts the pool's worker entry (node-worker.ts / .js) as a worker_thread. */
-export function startNodeWorker(): Worker {
-  return fromSource ? new Worker(tsxEntry(), { eval: true }) : new Worker(WORKER_URL);
-}
+export { startNodeWorker } from './node-thread.js';
 
 /**
  * A worker_thread as a pool member: unref'd while idle (an idle pool must not
@@ -57,5 +40,20 @@ export function poolWorker(worker: Worker, index: number): PoolWorker<WorkerApi>
  * @example const pool = await createNodePool(2); try { ... } finally { pool.terminate() }
  */
 export async function createNodePool(size = availableParallelism()): Promise<WorkerPool<WorkerApi>> {
-  return startPool(Array.from({ length: size }, (_, i) => poolWorker(startNodeWorker(), i)), (api) => api.init());
+  return nodePool(Array.from({ length: size }, () => startNodeWorker()));
+}
+
+/**
+ * A pool over threads already started with startNodeWorker() (the CLI starts
+ * them before loading the rest of the client). The kernels are compiled once
+ * here and the compiled module is posted to every worker, which instantiates
+ * it: workers import no base64 and compile nothing, and code V8 tiers up in
+ * one isolate is shared by all (one NativeModule per process).
+ * @example const pool = await nodePool([startNodeWorker(), startNodeWorker()])
+ */
+export async function nodePool(threads: Worker[]): Promise<WorkerPool<WorkerApi>> {
+  const simd = simdSupported();
+  const module = compileKernels(simd);
+  module.catch(() => {}); // surfaced by the inits
+  return startPool(threads.map((t, i) => poolWorker(t, i)), async (api) => api.init({ module: await module, simd }));
 }
