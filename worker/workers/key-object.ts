@@ -8,6 +8,7 @@
 // a client's open sessions over all keys.
 import { DurableObject } from 'cloudflare:workers';
 import { createApp } from '../app.js';
+import { ApiError } from '../errors.js';
 import { ClientLimit } from './client-limit.js';
 import { accessOf, corsOf, type Env } from './env.js';
 import { workerKernels } from './kernels.js';
@@ -70,6 +71,23 @@ export class KeyObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     for (const id of await this.store.sweep(Date.now())) await this.clients.ended(id);
+    await this.endOverAge();
     if (this.store.hasState()) await this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
+  }
+
+  /**
+   * Ends sessions the app refuses as expired although their record's
+   * `expires` is still ahead: records written before LIMITS lowered
+   * maxSessionLifetimeSeconds. The sweep goes by `expires` alone, so without
+   * this their staged bytes would stay up to sessionTtlSeconds (a day) more.
+   */
+  private async endOverAge(): Promise<void> {
+    const ep = (await this.endpoint()).endpoint;
+    for (const id of this.store.sessionIds()) {
+      const refused = await ep.sessions.load(id).then(() => null, (e: unknown) => e);
+      if (!(refused instanceof ApiError) || refused.code !== 'SESSION_EXPIRED') continue;
+      await ep.abort(id);
+      await this.clients.ended(id);
+    }
   }
 }

@@ -258,6 +258,11 @@ export class R2Store implements Store {
     return out;
   }
 
+  /** Ids of the sessions held, expired or not. */
+  sessionIds(): string[] {
+    return this.db?.sessionIds() ?? [];
+  }
+
   /** True while sessions or staging areas remain (the Durable Object keeps its sweep alarm). */
   hasState(): boolean {
     return !!this.db && this.db.sql.exec('SELECT 1 FROM sessions UNION ALL SELECT 1 FROM staging UNION ALL SELECT 1 FROM garbage LIMIT 1').toArray().length > 0;
