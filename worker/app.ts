@@ -97,8 +97,13 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
     const cap = ep.parts.maxBody(s);
     await ep.bodies.run(held(c.req.raw, cap), async () => {
-      const body = await readBody(c.req.raw, cap, `part ${n} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${ep.limits.maxPartOps} ops)`);
-      await ep.parts.put(s, n, body);
+      // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
+      const buf = cap <= ep.partBuffers.size ? ep.partBuffers.take() : undefined;
+      try {
+        await ep.parts.put(s, n, await readBody(c.req.raw, cap, `part ${n} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${ep.limits.maxPartOps} ops)`, buf));
+      } finally {
+        if (buf) ep.partBuffers.give(buf);
+      }
     });
     return c.body(null, 204);
   });

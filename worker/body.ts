@@ -10,10 +10,11 @@ export const MAX_JSON_BYTES = 64 * 1024;
 
 /**
  * The whole body of `req`, at most `limit` bytes, else 413 TOO_LARGE naming
- * `what` and the limit.
+ * `what` and the limit. With `into`, a body whose Content-Length fits is read
+ * into it (a pooled buffer, buffer-pool.ts) instead of a new one.
  * @example const bytes = await readBody(c.req.raw, 24 + 8 * limits.maxSignaturesPerBatch, 'signature batch')
  */
-export async function readBody(req: Request, limit: number, what: string): Promise<Uint8Array> {
+export async function readBody(req: Request, limit: number, what: string, into?: Uint8Array): Promise<Uint8Array> {
   const declared = req.headers.get('content-length');
   if (declared !== null) {
     const n = Number(declared);
@@ -26,7 +27,7 @@ export async function readBody(req: Request, limit: number, what: string): Promi
   // keeping the ~64 KiB pieces and joining them at the end held every body
   // twice (an 8 MiB part peaked at 16 MiB, four parts at once at 64 MiB).
   const expected = declared === null ? -1 : Number(declared);
-  let out = expected >= 0 ? new Uint8Array(expected) : null;
+  let out = expected < 0 ? null : into && expected <= into.length ? into.subarray(0, expected) : new Uint8Array(expected);
   const pieces: Uint8Array[] = [];
   let total = 0;
   for (;;) {

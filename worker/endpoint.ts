@@ -10,6 +10,8 @@ import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } 
 import { decodePlan } from '../sdk/protocol/wire.js';
 import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
 import { BodyBudget } from './body-budget.js';
+import { BufferPool } from './buffer-pool.js';
+import { checkRange } from '../sdk/errors.js';
 import { ApiError } from './errors.js';
 import { ManifestCache } from './manifests.js';
 import { type AppOptions, resolveLimits } from './options.js';
@@ -37,6 +39,8 @@ export class Endpoint {
   readonly copies: CopyJobs;
   /** Request bodies held at once (AppOptions.bodyBudgetBytes). */
   readonly bodies: BodyBudget;
+  /** Buffers for part bodies of limits.partSize: as many as the body budget holds at once. */
+  readonly partBuffers: BufferPool;
   private readonly sweepIntervalMs: number;
   private lastSweep = -Infinity;
 
@@ -52,7 +56,11 @@ export class Endpoint {
     this.signatures = new Signatures(this.store, this.sessions, this.manifests, this.limits);
     this.parts = new Parts(this.store, this.kernels, this.sessions, this.signatures, this.limits);
     this.copies = new CopyJobs(opts.waitUntil);
-    this.bodies = new BodyBudget(opts.bodyBudgetBytes ?? 20 << 20);
+    const budget = opts.bodyBudgetBytes ?? 12 << 20;
+    checkRange('bodyBudgetBytes', budget, 1, 2 ** 40);
+    this.bodies = new BodyBudget(budget);
+    const partBody = this.parts.bodyLimit(this.limits.partSize);
+    this.partBuffers = new BufferPool(partBody, Math.max(1, Math.floor(this.bodies.max / partBody)));
   }
 
   /** Sweeps expired sessions at most once per sweepIntervalMs; returns the sweep to await (tests) or ignore. */

@@ -76,7 +76,12 @@ export class Parts {
 
   /** Largest part body of a session: header, 12 bytes per op, the payload (at most partSize: a client deflates only when smaller), CRC. */
   maxBody(s: Session): number {
-    return 24 + 12 * this.limits.maxPartOps + s.extra.partSize + 4;
+    return this.bodyLimit(s.extra.partSize);
+  }
+
+  /** The largest part body for a part size. */
+  bodyLimit(partSize: number): number {
+    return 24 + 12 * this.limits.maxPartOps + partSize + 4;
   }
 
   /** `PUT /v1/sessions/:id/parts/:n`. */

@@ -3,8 +3,12 @@
 // handle (the key's own file, guarded by the incomplete marker). Both open
 // their file per call, so any number of requests may write concurrently and
 // a handle reopened by id after a restart behaves the same.
+import { BufferPool } from '../buffer-pool.js';
 import { type FileRef, type FsFacade, O_RDWR, errno, ioError } from './fs-facade.js';
 import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength, checkSpan } from './store.js';
+
+/** Copy buffers: 4 copies run at once (concurrentCalls), so 8 are kept (8 MiB) for two sessions copying. */
+const copyBuffers = new BufferPool(COPY_PIECE, 8);
 
 /** A key opened at one version for reading. */
 export interface OpenedVersion {
@@ -112,14 +116,18 @@ abstract class FsHandle implements Staging {
         checkSpan('copyFrom source', srcOffset, length, src ? src.info.size : dstSize);
         // Within one file, copy back to front when the destination overlaps the source's tail (memmove).
         const backward = self && dstOffset > srcOffset && dstOffset < srcOffset + length;
-        const buf = new Uint8Array(Math.min(COPY_PIECE, length));
-        for (let done = 0; done < length; ) {
-          const n = Math.min(buf.length, length - done);
-          const at = backward ? length - done - n : done;
-          await readFully(fs, from, buf.subarray(0, n), srcOffset + at);
-          src?.check();
-          await fs.write(dst, buf.subarray(0, n), dstOffset + at);
-          done += n;
+        const buf = copyBuffers.take();
+        try {
+          for (let done = 0; done < length; ) {
+            const n = Math.min(buf.length, length - done);
+            const at = backward ? length - done - n : done;
+            await readFully(fs, from, buf.subarray(0, n), srcOffset + at);
+            src?.check();
+            await fs.write(dst, buf.subarray(0, n), dstOffset + at);
+            done += n;
+          }
+        } finally {
+          copyBuffers.give(buf);
         }
       } finally {
         if (src) await fs.close(src.f).catch(() => undefined);
