@@ -23,6 +23,10 @@ const SMALL_LIMITS_TESTS = ['test/workers/**/client-sessions*.test.ts', 'test/wo
 
 export default defineConfig({
   test: {
+    // workerd's DecompressionStream rejects an internal promise that no code can handle when a deflate payload is
+    // not deflate-raw (the endpoint answers MALFORMED; still reported with pipeThrough and every promise handled):
+    // only that error is ignored, every other unhandled error fails the run.
+    onUnhandledError: (e) => !(e.name === 'TypeError' && e.message === 'Decompression failed.'),
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
