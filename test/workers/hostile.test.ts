@@ -10,13 +10,15 @@
 // ones slower (cloudflare/workers-sdk#15446; measured here: /v1/info took
 // 2 ms, then 44 ms after 300 requests, while direct calls stayed at 0.05
 // ms), and this suite sends ~600.
-import { env } from 'cloudflare:test';
+import { env, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '../../sdk/kernels/api.js';
 import { init } from '../../sdk/kernels/workerd.js';
 import worker from '../../worker/workers/index.js';
 import { HOSTILE_CASES, HOSTILE_LIMITS, hostileContext } from '../hostile-cases.js';
-import type { Send } from '../worker/client.js';
+import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
+import type { ClientObject } from '../../worker/workers/client-object.js';
+import { expectError, type Send } from '../worker/client.js';
 import { emptyBucket } from './in-object.js';
 
 let k: Kernels;
@@ -41,6 +43,20 @@ describe('endpoint hostile input on Workers', () => {
   it('should run with the suite\'s limits', async () => {
     const info = (await (await worker.fetch(new Request('http://deltaflare.test/v1/info'), env)).json()) as { limits: Record<string, number> };
     expect(info.limits).toMatchObject(HOSTILE_LIMITS);
+  });
+
+  it('should refuse keys it can never store in the Worker, before any Durable Object is reached', async () => {
+    const ip = '192.0.2.200';
+    const send: Send = (path, init) => worker.fetch(new Request(`http://deltaflare.test${path}`, { ...(init as RequestInit), headers: { 'cf-connecting-ip': ip } }), env);
+    // 1023 bytes: a valid key on Node, but R2 object names hold 1024 bytes and "h/" takes 2.
+    const keys = ['../x', 'a\u0000b', '/abs', 'x'.repeat(1023)];
+    for (const key of keys) {
+      await expectError(send('/v1/sessions', { method: 'POST', body: JSON.stringify({ key, size: 1, chunking: DEFAULT_CHUNKING }) }), 400, 'INVALID_ARGUMENT');
+      await expectError(send(`/v1/files/${encodeURIComponent(key)}`, { method: 'DELETE' }), 400, 'INVALID_ARGUMENT');
+    }
+    // A key's object sets its sweep alarm on its first request: none did, and the client holds no slot.
+    for (const key of keys) expect(await runInDurableObject(env.KEYS.get(env.KEYS.idFromName(key)), (_, state) => state.storage.getAlarm())).toBeNull();
+    expect(await runInDurableObject(env.CLIENTS.get(env.CLIENTS.idFromName(ip)), (o: ClientObject) => o.openIds())).toEqual([]);
   });
 
   HOSTILE_CASES.forEach((c, i) => {
