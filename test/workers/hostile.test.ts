@@ -59,6 +59,16 @@ describe('endpoint hostile input on Workers', () => {
     expect(await runInDurableObject(env.CLIENTS.get(env.CLIENTS.idFromName(ip)), (o: ClientObject) => o.openIds())).toEqual([]);
   });
 
+  it('should answer 404 for session ids naming no object, or an object of another namespace', async () => {
+    const send: Send = (path, init) => worker.fetch(new Request(`http://deltaflare.test${path}`, init as RequestInit), env);
+    const inner = `s_${'0'.repeat(24)}`;
+    for (const object of [env.CLIENTS.idFromName('192.0.2.1').toString(), 'f'.repeat(64), env.KEYS.idFromName('never-used').toString()]) {
+      await expectError(send(`/v1/sessions/${inner}-${object}`), 404, 'NOT_FOUND');
+      await expectError(send(`/v1/sessions/${inner}-${object}/plan`, { method: 'PUT', body: new Uint8Array(24) }), 404, 'NOT_FOUND');
+      await expectError(send(`/v1/sessions/${inner}-${object}`, { method: 'DELETE' }), 404, 'NOT_FOUND');
+    }
+  });
+
   HOSTILE_CASES.forEach((c, i) => {
     it(c.name, async () => {
       // One client address per case: its sessions count apart from the others'.
