@@ -86,7 +86,9 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     await ep.sessions.load(id);
     // 24 bytes per copy or dup op, after the 24-byte header.
     const cap = 24 + 24 * ep.limits.maxPlanOps;
-    await ep.bodies.run(held(c.req.raw, cap), async () => ep.putPlan(id, await readBody(c.req.raw, cap, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`)));
+    await ep.bodies.run(held(c.req.raw, cap), async () => {
+      await ep.putPlan(id, await readBody(c.req.raw, cap, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`));
+    });
     return c.body(null, 204);
   });
 
