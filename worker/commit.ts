@@ -108,6 +108,7 @@ export async function commitSession(ep: Endpoint, id: string, json: Record<strin
       await runDups(staging, plan.dups);
       info = await ep.store.commit(s.key, s.stagingId, { expectedVersion: s.extra.keyVersion, manifest, root });
     }
+    if (s.extra.keyVersion) ep.manifests.forget(s.key, s.extra.keyVersion);
     const result: FileInfo = { key: s.key, version: info.id, size: info.size, root, updatedAt: new Date(info.time).toISOString() };
     await finish(ep, s, result);
     return result;

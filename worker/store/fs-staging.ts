@@ -7,8 +7,8 @@ import { BufferPool } from '../buffer-pool.js';
 import { type FileRef, type FsFacade, O_RDWR, errno, ioError } from './fs-facade.js';
 import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength, checkSpan } from './store.js';
 
-/** Copy buffers: 4 copies run at once (concurrentCalls), so 8 are kept (8 MiB) for two sessions copying. */
-const copyBuffers = new BufferPool(COPY_PIECE, 8);
+/** Copy buffers: 4 copies run at once (concurrentCalls), so 4 are kept (4 MiB); more sessions copying at once allocate the rest. */
+const copyBuffers = new BufferPool(COPY_PIECE, 4);
 
 /** A key opened at one version for reading. */
 export interface OpenedVersion {
