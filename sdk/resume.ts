@@ -58,7 +58,7 @@ export interface StoredSession {
   /** The session's part size and limits (GET /v1/sessions/:id does not repeat them). */
   partSize: number;
   limits: Limits;
-  /** Literal bytes the plan sends, and how many landed so far (for a "resume?" prompt). */
+  /** Literal bytes the plan sends (while `pass` is set: those found so far), and how many landed (for a "resume?" prompt). */
   literalBytes: number;
   landedBytes: number;
   expiresAt: string;
@@ -230,6 +230,11 @@ export class Resumer {
     if (!pass) return;
     pass.batches.push([first, end]);
     await this.save();
+  }
+
+  /** While the pass runs: the literal bytes found so far (saved with the next batch or landed part). */
+  found(literalBytes: number): void {
+    if (this.record.session?.pass) this.record.session.literalBytes = literalBytes;
   }
 
   /** Records the plan's literal bytes and those already on the server. */

@@ -290,6 +290,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
           planner ??= new Planner({ partSize: session.partSize, maxPartOps: session.limits.maxPartOps, inPlace });
           const found = planner.add(v, v.oldOffsets, end);
           progress.found(planner.copiedBytes, planner.literalBytes);
+          resumer?.found(planner.literalBytes);
           for (const part of found) {
             if (landed.has(part.part)) continue;
             const upload = sendPart(path, part);

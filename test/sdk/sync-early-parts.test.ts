@@ -157,6 +157,9 @@ describe('sync: parts while the signature pass runs', () => {
     expect(record.signature).toBeUndefined();
     expect(record.session?.pass?.batches.length).toBeGreaterThan(0);
     expect(record.session?.pass?.batches[0][0]).toBe(0);
+    // For a "resume?" prompt: literal bytes found so far, and those that landed.
+    expect(record.session!.literalBytes).toBeGreaterThanOrEqual(PART);
+    expect(record.session!.landedBytes).toBeGreaterThan(0);
 
     const after: number[] = [];
     let layout: SyncLayout | undefined;
