@@ -76,9 +76,11 @@ export async function* signatures(source: SyncSource, options: SignatureOptions)
   const run = new Run(pool, maxInFlight);
   const onAbort = () => run.stop(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
-  const segments = Math.ceil(source.size / segment);
+  const unit = chunking.kind === 'fixed' ? chunking.block : 1;
+  const layout = new Segments(source.size, segment, Math.max(unit, Math.floor(Math.min(segment, RAMP_SEGMENT) / unit) * unit), pool.size);
+  const segments = layout.count;
   const at = options.readInWorkers === false ? undefined : source.location;
-  const reading = chunking.kind === 'cdc' ? readCdc(run, source, at, chunking, segment, segments) : readFixed(run, source, at, chunking.block, segment, segments);
+  const reading = chunking.kind === 'cdc' ? readCdc(run, source, at, chunking, layout) : readFixed(run, source, at, chunking.block, layout);
   reading.catch((e) => run.stop(e));
   try {
     let firstIndex = 0;
@@ -105,6 +107,35 @@ function segmentSize(chunking: ChunkingSpec, requested: number): number {
   if (chunking.kind !== 'fixed') throw new DeltaflareError('INVALID_ARGUMENT', `unknown chunking kind ${(chunking as { kind: string }).kind}`);
   checkRange('fixed block', chunking.block, FIXED_BLOCK_MIN, FIXED_BLOCK_MAX);
   return Math.max(1, Math.floor(requested / chunking.block)) * chunking.block;
+}
+
+/**
+ * The first segments (one per worker) are at most this long, so the first
+ * batch is ready sooner and each worker's first kernel call, which runs in
+ * V8's baseline (Liftoff) code to its end because wasm has no on-stack
+ * replacement, is short; later calls run the optimised code.
+ */
+const RAMP_SEGMENT = 1 << 20;
+
+/** Where segment j lies: the first `rampCount` are `first` bytes long, the rest `segment` (the last maybe shorter). */
+class Segments {
+  readonly count: number;
+  private readonly ramp: number;
+  constructor(
+    readonly size: number,
+    readonly segment: number,
+    private readonly first: number,
+    rampCount: number,
+  ) {
+    this.ramp = first < segment ? Math.min(rampCount, Math.ceil(size / first)) : 0;
+    this.count = this.ramp + Math.ceil(Math.max(0, size - this.ramp * first) / segment);
+  }
+  start(j: number): number {
+    return j < this.ramp ? j * this.first : this.ramp * this.first + (j - this.ramp) * this.segment;
+  }
+  length(j: number): number {
+    return Math.min(this.size, this.start(j) + (j < this.ramp ? this.first : this.segment)) - this.start(j);
+  }
 }
 
 type Records = Omit<ChunkBatch, 'firstIndex'>;
@@ -184,20 +215,21 @@ class Run {
  * chunk, ~130 KiB of 8 MiB); else this thread reads each segment and
  * transfers it.
  */
-async function readCdc(run: Run, source: SyncSource, location: SourceLocation | undefined, spec: ChunkingSpec & { kind: 'cdc' }, segment: number, segments: number): Promise<void> {
+async function readCdc(run: Run, source: SyncSource, location: SourceLocation | undefined, spec: ChunkingSpec & { kind: 'cdc' }, layout: Segments): Promise<void> {
+  const segments = layout.count;
   const params = { min: spec.min, avg: spec.avg, max: spec.max, level: spec.level };
   const resync = new CdcResync(await kernels(), params); // checks params (throws INVALID_ARGUMENT)
   const head = RESYNC_HEAD(spec.max);
   let joined: Promise<unknown> = Promise.resolve();
   for (let j = 0; j < segments; j++) {
     await run.slots.acquire();
-    const a = j * segment, length = Math.min(segment, source.size - a);
+    const a = layout.start(j), length = layout.length(j);
     let chunked: Promise<SegmentChunks>;
     if (location) {
       run.check();
       chunked = run.task((api) => api.chunkSegmentAt(location, a, length, params, head)).then((r) => ({ offset: a, length, ...r, whole: () => read(run, source, a, length) }));
     } else {
-      const bytes = await readSegment(run, source, a, length, segment);
+      const bytes = await readSegment(run, source, a, length, layout.segment);
       chunked = run.task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), params)).then((r) => ({ offset: a, length, head: r.bytes, last: r.bytes.subarray(length - r.lengths[r.lengths.length - 1]), ...r }));
     }
     // Resynchronise in file order: after segment j - 1, once j's chunks are back.
@@ -214,10 +246,10 @@ async function readCdc(run: Run, source: SyncSource, location: SourceLocation | 
 }
 
 /** Block-aligned segments, each read (by the worker when there is a `location`), chunked and hashed in one worker task. */
-async function readFixed(run: Run, source: SyncSource, location: SourceLocation | undefined, block: number, segment: number, segments: number): Promise<void> {
-  for (let j = 0; j < segments; j++) {
+async function readFixed(run: Run, source: SyncSource, location: SourceLocation | undefined, block: number, layout: Segments): Promise<void> {
+  for (let j = 0; j < layout.count; j++) {
     await run.slots.acquire();
-    const a = j * segment, length = Math.min(segment, source.size - a);
+    const a = layout.start(j), length = layout.length(j);
     let records: Promise<ChunkRecords>;
     if (location) {
       run.check();

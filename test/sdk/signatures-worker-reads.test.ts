@@ -94,7 +94,7 @@ describe('signatures with workers reading their segments, CDC', () => {
   const kinds: Record<string, (n: number) => Uint8Array> = { random: (n) => random(n, n + 3), zeros: (n) => new Uint8Array(n), mixed: (n) => mixed(n, n) };
 
   it.each([
-    ['random', DEFAULT, [0, 1, 65_537, 1_234_567]],
+    ['random', DEFAULT, [0, 1, 65_537, 1_234_567, 3_300_000]],
     ['zeros', DEFAULT, [65_536 * 3 + 1, 700_000]],
     ['mixed', DEFAULT, [1_600_000]],
     ['random', SMALL, [1, 1024, 50_001]],
@@ -103,7 +103,7 @@ describe('signatures with workers reading their segments, CDC', () => {
       const data = kinds[kind](size);
       const want = sequential(data, spec);
       const path = file(data);
-      const segmentSizes = size > 400_000 ? [65_537 * 3, 1 << 20] : [100, 4097, 65_536 + 13, 1 << 20];
+      const segmentSizes = size > 400_000 ? [65_537 * 3, 1 << 20, (2 << 20) + 3] : [100, 4097, 65_536 + 13, 1 << 20];
       for (const pool of pools) {
         for (const segmentSize of segmentSizes) {
           const source = await fileSource(path);
@@ -175,7 +175,7 @@ describe('signatures with workers reading their segments, CDC', () => {
 
 describe('signatures with workers reading their segments, fixed blocks', () => {
   it.each([512, 4096])('should give blocks of %i bytes with zlib CRCs and BLAKE3s from a file and a Blob', async (block) => {
-    for (const size of [0, 1, block + 1, 3 * block + 17, 100_000]) {
+    for (const size of [0, 1, block + 1, 3 * block + 17, 100_000, 2_500_000]) {
       const data = random(size, size + block);
       const want: string[] = [];
       for (let o = 0; o < size; o += block) {
@@ -184,7 +184,8 @@ describe('signatures with workers reading their segments, fixed blocks', () => {
       }
       const path = file(data);
       for (const pool of pools) {
-        for (const segmentSize of [1, block * 2 + 5, 8 << 20]) {
+        for (const segmentSize of [1, block * 2 + 5, 2 << 20, 8 << 20]) {
+          if (segmentSize < 10_000 && size > 200_000) continue;
           const source = counted(await fileSource(path));
           expect(flatten(await collect(source, { chunking: { kind: 'fixed', block }, pool, segmentSize }))).toEqual(want);
           expect(source.reads).toBe(0);

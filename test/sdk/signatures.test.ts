@@ -83,7 +83,7 @@ describe('signatures, CDC', () => {
       const data = kinds[kind](size);
       const want = sequential(data, spec);
       // 100 B: thousands of segments per chunk run; the rest split chunks anywhere, aligned to nothing.
-      const segmentSizes = size > 400_000 ? [65_537 * 3, 1 << 20] : [100, 4097, 65_536 + 13, 1 << 20];
+      const segmentSizes = size > 400_000 ? [65_537 * 3, 1 << 20, (2 << 20) + 3] : [100, 4097, 65_536 + 13, 1 << 20];
       for (const pool of pools) {
         for (const segmentSize of segmentSizes) {
           const got = flatten(await collect(bytesSource(data), { chunking: spec, pool, segmentSize }));
