@@ -22,6 +22,8 @@ export interface AppOptions {
    * Request bodies (parts, signature batches, plans) held in memory at once, in bytes; more requests wait
    * before reading theirs. Default 12 MiB: one 8 MiB part and a few signature batches (a body larger than
    * the budget runs alone). Two parts at once were no faster on 2 cores and added ~16 MB to the 1 GiB push's peak.
+   * A part holds its share while it arrives, so a slow client's part delays other clients' parts: with many
+   * concurrent clients over slow links, raise it (memory grows by one part body per part in flight).
    */
   bodyBudgetBytes?: number;
   /** Basis manifests kept decoded with their weak index, counted in chunks (default 2^20 chunks, ~56 MB at 56 B/chunk). */
