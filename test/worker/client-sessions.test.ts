@@ -54,4 +54,19 @@ describe('sessions per client', () => {
       await server.close();
     }
   });
+
+  it('should free a slot when a session reaches maxSessionLifetimeSeconds, however active', async () => {
+    let now = Date.now();
+    const store = await FsStore.open(tempDir());
+    const app = createApp({ store, kernels: k, maxSessionsPerClient: 1, limits: { sessionTtlSeconds: 100, maxSessionLifetimeSeconds: 150 }, now: () => now, log: () => undefined });
+    const send: Send = async (path, init) => app.request(path, init as RequestInit);
+    const s = await json<{ id: string }>(await create(send, 'life.bin', '198.51.100.9'), 201);
+    now += 90_000;
+    await send(`/v1/sessions/${s.id}`, { headers: { 'cf-connecting-ip': '198.51.100.9' } }); // a request: the idle TTL would run to 190 s
+    now += 50_000; // 140 s: still open
+    await expectError(create(send, 'life2.bin', '198.51.100.9'), 429, 'TOO_MANY_SESSIONS');
+    now += 11_000; // 151 s: past the lifetime, not the idle TTL
+    await expectError(send(`/v1/sessions/${s.id}`), 410, 'SESSION_EXPIRED');
+    expect((await create(send, 'life2.bin', '198.51.100.9')).status).toBe(201);
+  });
 });
