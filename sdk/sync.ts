@@ -7,8 +7,10 @@
 //   message and the remaining parts (several in flight) --> commit
 //
 // Parts go as soon as the planner closes them, while later segments are still
-// being chunked: a 100 MiB push with 8 MiB inserted used to start its 8 MiB
-// upload only after the whole pass and the plan (0.7 s more at 100 Mbit/s).
+// being chunked and matched: a 100 MiB push with 8 MiB inserted in the middle
+// over 100 Mbit/s and 35 ms RTT started its 8 MiB part at ~280 ms (after the
+// pass, the plan and the plan's round trip), now at ~205 ms, its answers'
+// round trips being what it waits for (docs/protocol.md, "Parts before the plan").
 //
 // Runtime-neutral: the caller brings the worker pool (node/index.ts and the
 // browser entry make one) and the source (a file, a Blob, bytes).
