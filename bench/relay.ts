@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket, connect } from 'node:net';
 export interface RelayOptions {
   /** Where to forward, e.g. { host: '127.0.0.1', port: 19876 }. */
   target: { host: string; port: number };
-  /** Bits per second per direction (default: unlimited). */
+  /** Bits per second per direction, shared by all connections as on one link (default: unlimited). */
   rate?: number;
   /** Round-trip time added, ms (default 0): each direction delays by half. */
   rttMs?: number;
@@ -26,6 +26,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   let up = 0;
   let down = 0;
   const sockets = new Set<Socket>();
+  // One emulated link per direction, shared by every connection: a client
+  // opening 4 connections must not get 4x the bandwidth (rsync uses one).
+  const uplink = { freeAt: 0 };
+  const downlink = { freeAt: 0 };
   const server: Server = createServer((client) => {
     const upstream = connect(options.target.port, options.target.host);
     for (const s of [client, upstream]) {
@@ -36,8 +40,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         upstream.destroy();
       });
     }
-    pipe(client, upstream, (n) => (up += n), options);
-    pipe(upstream, client, (n) => (down += n), options);
+    pipe(client, upstream, (n) => (up += n), uplink, options);
+    pipe(upstream, client, (n) => (down += n), downlink, options);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -56,13 +60,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 
 /**
  * Forwards `from` to `to`. With a rate, each piece is released when the link
- * would have finished sending it (a token bucket with no burst), then held for
+ * (one per direction, shared by all connections) would have finished sending it (a token bucket with no burst), then held for
  * the one-way delay, so a 100 Mbit/s, 35 ms link behaves like one for TCP.
  */
-function pipe(from: Socket, to: Socket, count: (n: number) => void, o: RelayOptions): void {
+function pipe(from: Socket, to: Socket, count: (n: number) => void, link: { freeAt: number }, o: RelayOptions): void {
   const delay = (o.rttMs ?? 0) / 2;
   const bytesPerMs = o.rate ? o.rate / 8 / 1000 : Infinity;
-  let linkFreeAt = 0; // when the emulated link has sent everything queued so far
+  let lastAt = 0; // when this connection's last piece arrives: pieces of one connection stay in order
   let queued = 0;
   from.on('data', (piece: Buffer) => {
     count(piece.length);
@@ -71,8 +75,9 @@ function pipe(from: Socket, to: Socket, count: (n: number) => void, o: RelayOpti
       return;
     }
     const now = performance.now();
-    linkFreeAt = Math.max(linkFreeAt, now) + piece.length / bytesPerMs;
-    const at = linkFreeAt + delay;
+    // The link (shared with the other connections) has sent everything queued before this piece at link.freeAt.
+    link.freeAt = Math.max(link.freeAt, now) + piece.length / bytesPerMs;
+    const at = (lastAt = Math.max(lastAt, link.freeAt + delay));
     queued += piece.length;
     // Backpressure: stop reading while more than a bandwidth-delay product waits.
     if (queued > Math.max(1 << 20, bytesPerMs * (delay * 2 + 10))) from.pause();
@@ -83,5 +88,5 @@ function pipe(from: Socket, to: Socket, count: (n: number) => void, o: RelayOpti
     }, Math.max(0, at - now));
   });
   to.on('drain', () => from.resume());
-  from.on('end', () => setTimeout(() => to.end(), Math.max(0, linkFreeAt + delay - performance.now())));
+  from.on('end', () => setTimeout(() => to.end(), Math.max(0, lastAt - performance.now())));
 }
