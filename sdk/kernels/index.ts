@@ -20,7 +20,13 @@ export function compileKernels(simd: boolean): Promise<WebAssembly.Module> {
   return (compiled[which] ??= WebAssembly.compile(decode(simd ? simdWasm : scalarWasm)));
 }
 
-const decode = (base64: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+/** Base64 to bytes. A plain loop over atob's string: Uint8Array.from(s, fn) calls fn per byte and took ~9 ms for the 28 KB build in a CLI push profile. */
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(base64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
 
 /**
  * Loads the kernels (the SIMD build where the runtime supports it) and makes
