@@ -69,6 +69,10 @@ export class Kernels {
   chunk(bytes: Uint8Array, options?: ChunkOptions): Chunk[] {
     return cdc.chunk(this.instance, bytes, options);
   }
+  /** FastCDC-2020 chunks with CRC-32 and BLAKE3 as flat arrays (32 bytes per hash): chunk(bytes, { blake3: true }) without an object per chunk. */
+  chunkRecords(bytes: Uint8Array, options?: Omit<ChunkOptions, 'blake3'>): { lengths: Uint32Array; crcs: Uint32Array; hashes: Uint8Array } {
+    return cdc.chunkRecords(this.instance, bytes, options);
+  }
   /** FastCDC-2020 cut points only: the end offset of every chunk (the last is bytes.length). */
   cutPoints(bytes: Uint8Array, options?: ChunkOptions): Uint32Array {
     return cdc.cutPoints(this.instance, bytes, options);

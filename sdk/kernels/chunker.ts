@@ -134,6 +134,22 @@ class Window {
     }
   }
 
+  /** As chunksAt() with BLAKE3, into flat arrays: no object or digest array per chunk. */
+  recordsAt(ptr: number, len: number, last: boolean, out: Records): number {
+    const { k } = this;
+    const x = k.exports;
+    let done = 0;
+    for (;;) {
+      const n = x.fastcdcChunks(ptr + done, len - done, last, this.ends, this.crcs, this.cap);
+      if (n === 0) return done;
+      x.blake3Chunks(ptr + done, this.ends, n, this.digests);
+      const mem = k.bytes;
+      out.add(new Uint32Array(mem.buffer, this.ends, n), new Uint32Array(mem.buffer, this.crcs, n), mem.subarray(this.digests, this.digests + n * 32));
+      done += out.lastEnd;
+      if (n < this.cap) return done;
+    }
+  }
+
   /** As chunksAt(), cut points only: appends absolute chunk ends to `out`. */
   cutsAt(ptr: number, len: number, offset: number, last: boolean, out: GrowingU32): number {
     const { k } = this;
@@ -147,6 +163,43 @@ class Window {
       if (n < this.cap) return done;
     }
   }
+}
+
+/** Chunk lengths, CRC-32s and BLAKE3s as flat arrays that double as they fill. */
+class Records {
+  lengths = new Uint32Array(1024);
+  crcs = new Uint32Array(1024);
+  hashes = new Uint8Array(1024 * 32);
+  count = 0;
+  /** End of the last chunk added, relative to its window call. */
+  lastEnd = 0;
+  add(ends: Uint32Array, crcs: Uint32Array, digests: Uint8Array): void {
+    const n = ends.length;
+    if (this.count + n > this.lengths.length) {
+      const size = Math.max(this.lengths.length * 2, this.count + n);
+      const grow = <T extends Uint32Array | Uint8Array>(a: T, make: (m: number) => T, per: number): T => {
+        const b = make(size * per);
+        b.set(a.subarray(0, this.count * per));
+        return b;
+      };
+      this.lengths = grow(this.lengths, (m) => new Uint32Array(m), 1);
+      this.crcs = grow(this.crcs, (m) => new Uint32Array(m), 1);
+      this.hashes = grow(this.hashes, (m) => new Uint8Array(m), 32);
+    }
+    for (let i = 0, start = 0; i < n; start = ends[i++]) this.lengths[this.count + i] = ends[i] - start;
+    this.crcs.set(crcs, this.count);
+    this.hashes.set(digests, this.count * 32);
+    this.count += n;
+    this.lastEnd = ends[n - 1];
+  }
+}
+
+/** FastCDC-2020 chunks of `bytes` with CRC-32 and BLAKE3, as flat arrays (lengths, crcs, 32-byte hashes): chunk() without a per-chunk object. */
+export function chunkRecords(k: KernelInstance, bytes: Uint8Array, options?: Omit<ChunkOptions, 'blake3'>): { lengths: Uint32Array; crcs: Uint32Array; hashes: Uint8Array } {
+  const w = new Window(k, resolveOptions({ ...options, blake3: true }));
+  const out = new Records();
+  eachWindow(w, bytes, (ptr, len, _offset, last) => w.recordsAt(ptr, len, last, out));
+  return { lengths: out.lengths.slice(0, out.count), crcs: out.crcs.slice(0, out.count), hashes: out.hashes.slice(0, out.count * 32) };
 }
 
 /** A Uint32Array that doubles as it fills. */

@@ -81,7 +81,7 @@ export const workerApi = {
   },
   /** FastCDC-2020 chunks of a whole buffer: lengths, CRCs and 32-byte BLAKE3s as flat arrays. */
   chunk(bytes: Uint8Array, options: ChunkOptions): ChunkRecords {
-    const r = records(k().chunk(bytes, { ...options, blake3: true }));
+    const r = k().chunkRecords(bytes, options);
     return transfer(r, buffers(r));
   },
   /**
@@ -91,17 +91,7 @@ export const workerApi = {
    * resynchronise without a copy, the buffer itself.
    */
   chunkSegment(bytes: Uint8Array, options: ScanOptions): ChunkRecords & { bytes: Uint8Array } {
-    const chunks = k().chunk(bytes, { ...options, blake3: true });
-    const n = chunks.length;
-    const lengths = new Uint32Array(n);
-    const crcs = new Uint32Array(n);
-    const hashes = new Uint8Array(n * 32);
-    for (let i = 0; i < n; i++) {
-      lengths[i] = chunks[i].length;
-      crcs[i] = chunks[i].crc32;
-      hashes.set(chunks[i].blake3!, i * 32);
-    }
-    const r = { lengths, crcs, hashes, bytes };
+    const r = { ...k().chunkRecords(bytes, options), bytes };
     return transfer(r, [...buffers(r), bytes.buffer]);
   },
   /**
@@ -113,7 +103,7 @@ export const workerApi = {
    */
   async chunkSegmentAt(location: SourceLocation, offset: number, length: number, options: ScanOptions, head: number): Promise<ChunkRecords & { head: Uint8Array; last: Uint8Array }> {
     const view = await readIn(location, offset, length);
-    const chunks = records(k().chunk(view, { ...options, blake3: true }));
+    const chunks = k().chunkRecords(view, options);
     const n = chunks.lengths.length;
     const r = { ...chunks, head: view.slice(0, n <= 1 ? length : Math.min(length, head)), last: view.slice(n ? length - chunks.lengths[n - 1] : length) };
     return transfer(r, [...buffers(r), r.head.buffer, r.last.buffer]);
@@ -161,20 +151,6 @@ export const workerApi = {
 };
 
 export type WorkerApi = typeof workerApi;
-
-/** Chunks with CRC and BLAKE3 as flat arrays. */
-function records(chunks: { length: number; crc32: number; blake3?: Uint8Array }[]): ChunkRecords {
-  const n = chunks.length;
-  const lengths = new Uint32Array(n);
-  const crcs = new Uint32Array(n);
-  const hashes = new Uint8Array(n * 32);
-  for (let i = 0; i < n; i++) {
-    lengths[i] = chunks[i].length;
-    crcs[i] = chunks[i].crc32;
-    hashes.set(chunks[i].blake3!, i * 32);
-  }
-  return { lengths, crcs, hashes };
-}
 
 /** Blocks of `block` bytes (the last maybe shorter) with CRC and BLAKE3. */
 function blocks(bytes: Uint8Array, block: number): ChunkRecords {

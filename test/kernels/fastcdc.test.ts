@@ -106,6 +106,28 @@ describe.each(['simd', 'scalar'])('FastCDC-2020 (%s build)', (name) => {
     for (const c of chunks) expect(hex(c.blake3!)).toBe(hex(blake3Jit(bytes.subarray(c.offset, c.offset + c.length))));
   });
 
+  it('should give the same lengths, CRCs and BLAKE3s as flat records (chunkRecords), copied and in place', () => {
+    fc.assert(
+      fc.property(data, params, (bytes, p) => {
+        const want = k().chunk(bytes, { ...p, blake3: true });
+        const region = k().allocInput(bytes.length);
+        region.set(bytes);
+        for (const input of [bytes, region]) {
+          const r = k().chunkRecords(input, p);
+          expect(r.lengths.length).toBe(want.length);
+          expect(r.hashes.length).toBe(want.length * 32);
+          want.forEach((c, i) => {
+            expect(r.lengths[i]).toBe(c.length);
+            expect(r.crcs[i]).toBe(c.crc32);
+            expect(Buffer.from(r.hashes.subarray(i * 32, i * 32 + 32)).equals(c.blake3!)).toBe(true);
+          });
+        }
+        k().allocInput(0);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('should give the same chunks when streamed in pieces of any size, with bounded pending bytes', () => {
     fc.assert(
       fc.property(
