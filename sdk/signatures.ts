@@ -2,19 +2,24 @@
 // CRC-32 and BLAKE3, in file order, in batches released as soon as they are
 // final, so match requests can go out while later segments are being chunked.
 //
-// CDC (FastCDC-2020), per segment of `segmentSize` bytes:
-//   read [a, b) -> worker: the sequential chunker (cut + CRC + BLAKE3 in one
-//   pass) as if a chunk began at a -> here, in file order: CdcResync continues
-//   the true chunk stream until it meets one of the segment's cuts (usually
-//   within a chunk or two), from where the worker's chunks are the true ones.
+// CDC (FastCDC-2020), per segment of `segmentSize` bytes (the first one per
+// worker 1 MiB):
+//   worker: read [a, b) (itself when the source has a `location`: a file
+//   path or a Blob; else this thread reads and transfers it), the sequential
+//   chunker (cut + CRC + BLAKE3 in one pass) as if a chunk began at a -> here,
+//   in file order: CdcResync continues the true chunk stream until it meets
+//   one of the segment's cuts (usually within a chunk or two), from where the
+//   worker's chunks are the true ones.
 // The chunks equal k.chunk(wholeFile) for any worker count and segment size
 // (see signature-batches.ts). Fixed blocks: segments aligned to the block,
-// CRC + BLAKE3 in one worker task each.
+// read (same rule), CRC + BLAKE3 in one worker task each.
 //
 // Memory: a segment holds a slot from its read until its batch is taken by
-// the caller, so at most maxInFlight segment buffers exist (8 MiB x 2 x pool
-// size by default) plus the bytes held for the open chunk (< 4 x max), whatever
-// the file size.
+// the caller, so at most maxInFlight segments are in flight (2 x pool size
+// by default): when workers read, each holds only its records, its first
+// 2 x max bytes and its final chunk here (plus one kernel region of a
+// segment per worker); else up to maxInFlight 8 MiB buffers. Plus the bytes
+// held for the open chunk (< 4 x max), whatever the file size.
 import { type Remote, transfer } from 'comlink';
 import { DeltaflareError, checkRange } from './errors.js';
 import { type Kernels, defaultKernels, init } from './kernels/index.js';
