@@ -23,6 +23,7 @@ const CLIENTS = Number(values.clients ?? 16);
 const SIZE = Number(values.size ?? 256) * MiB;
 const WORKERS = String(Number(values.workers ?? 1));
 if (!(CLIENTS >= 1) || !(SIZE >= 8 * MiB)) throw new Error('--clients must be >= 1 and --size >= 8 (MiB)');
+// Run as users run the bin: through its shebang (its memory flags).
 const CLI = new URL('../dist/sdk/cli/main.js', import.meta.url).pathname;
 const PIECE = 8 * MiB;
 
@@ -92,7 +93,7 @@ const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(
 
 /** `deltaflare serve` as its own process on a free port. */
 async function startServer(dir: string) {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', '0', '--no-demo'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(CLI, ['serve', '--dir', dir, '--port', '0', '--no-demo'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
@@ -119,7 +120,7 @@ interface Pushed { rssMiB: number; bytesSent: number; bytesReceived: number; lit
 
 /** One `deltaflare push` under GNU time (for its peak RSS). */
 async function push(file: string, url: string, key: string): Promise<Pushed> {
-  const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, CLI, 'push', file, url, '--key', key, '--workers', WORKERS, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', '%M', CLI, 'push', file, url, '--key', key, '--workers', WORKERS, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

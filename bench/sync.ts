@@ -15,6 +15,7 @@ const { values } = parseArgs({ options: { runs: { type: 'string' }, cases: { typ
 const RUNS = Number(values.runs ?? 3);
 const CASES = new Set((values.cases ?? 'insert,wan,vm').split(','));
 const BIG = Number(values.big ?? 1024) << 20;
+// Run as users run the bin: through its shebang (its memory flags).
 const CLI = new URL('../dist/sdk/cli/main.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'deltaflare-bench-'));
 const MiB = 1 << 20;
@@ -62,7 +63,7 @@ async function time(cmd: string, args: string[]): Promise<{ seconds: number; std
 /** A deltaflare server as its own process, with a relay in front. */
 async function startServer(dir: string, relayOptions: { rate?: number; rttMs?: number } = {}) {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(CLI, ['serve', '--dir', dir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
@@ -82,7 +83,7 @@ async function startServer(dir: string, relayOptions: { rate?: number; rttMs?: n
 
 async function push(file: string, url: string, key: string, relay: Relay, extra: string[] = []): Promise<Run> {
   relay.reset();
-  const r = await time(process.execPath, [CLI, 'push', file, url, '--key', key, '--json', ...extra]);
+  const r = await time(CLI, ['push', file, url, '--key', key, '--json', ...extra]);
   const { up, down } = relay.counts();
   return { seconds: r.seconds, bytes: up + down, rssMiB: r.rssMiB };
 }
