@@ -352,8 +352,13 @@ export function encodePart(p: PartMessage, options: CrcOption = {}): Uint8Array 
   return w.bytes;
 }
 
-/** Decodes a part and checks its CRC32; `maxLiteralBytes` is the session's part size. */
-export function decodePart(bytes: Uint8Array, options: CrcOption & { maxLiteralBytes?: number; maxOps?: number } = {}): PartMessage {
+/**
+ * Decodes a part and checks its CRC32; `maxLiteralBytes` is the session's part size.
+ * `verifyCrc: false` leaves the CRC to the caller (the endpoint derives the
+ * payload's CRC from its per-chunk CRCs with crc32Combine instead of a
+ * second pass over the body; see partCrc).
+ */
+export function decodePart(bytes: Uint8Array, options: CrcOption & { maxLiteralBytes?: number; maxOps?: number; verifyCrc?: boolean } = {}): PartMessage {
   const r = new Reader(bytes, 'part');
   readHeader(r, 'part');
   const flags = r.u8('flags');
@@ -367,19 +372,35 @@ export function decodePart(bytes: Uint8Array, options: CrcOption & { maxLiteralB
   checkInt('part: literalBytes', literalBytes, 1, Math.min(options.maxLiteralBytes ?? L.maxPartBytes, L.maxPartBytes), malformed);
   const payloadBytes = r.u32('payloadBytes');
   r.expectRemaining(12 * opCount + payloadBytes + 4, `opCount ${opCount} and payloadBytes ${payloadBytes}:`);
-  const expected = (options.crc32 ?? crc32Js)(bytes.subarray(0, bytes.length - 4));
-  const actual = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
+  const verify = () => checkPartCrc(bytes, part, (options.crc32 ?? crc32Js)(bytes.subarray(0, bytes.length - 4)));
+  const deferred = options.verifyCrc === false;
+  if (!deferred) verify();
+  try {
+    const ops: LiteralOp[] = new Array(opCount);
+    for (let i = 0; i < opCount; i++) ops[i] = { newOffset: r.u64('op newOffset'), length: r.u32('op length') };
+    const payload = r.take(payloadBytes, 'payload');
+    r.u32('crc32');
+    r.end();
+    const p = { part, ops, literalBytes, deflated: flags === 1, payload };
+    validatePart(p, malformed);
+    return p;
+  } catch (e) {
+    if (deferred) verify(); // damaged in transit reads as CHECKSUM_MISMATCH (resend), as when the CRC is checked first
+    throw e;
+  }
+}
+
+/** The CRC32 a part body carries in its last 4 bytes. */
+export function partCrc(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
+}
+
+/** CHECKSUM_MISMATCH unless `expected` (the CRC32 of everything before the last 4 bytes) is the one the body carries. */
+export function checkPartCrc(bytes: Uint8Array, part: number, expected: number): void {
+  const actual = partCrc(bytes);
   if (expected !== actual) {
     throw new DeltaflareError('CHECKSUM_MISMATCH', `part ${part}: CRC32 ${hex32(actual)} does not match the body's ${hex32(expected)}: resend it`);
   }
-  const ops: LiteralOp[] = new Array(opCount);
-  for (let i = 0; i < opCount; i++) ops[i] = { newOffset: r.u64('op newOffset'), length: r.u32('op length') };
-  const payload = r.take(payloadBytes, 'payload');
-  r.u32('crc32');
-  r.end();
-  const p = { part, ops, literalBytes, deflated: flags === 1, payload };
-  validatePart(p, malformed);
-  return p;
 }
 
 const hex32 = (v: number): string => v.toString(16).padStart(8, '0');
