@@ -69,9 +69,11 @@ export class Writer {
   readonly bytes: Uint8Array;
   private readonly view: DataView;
   offset = 0;
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    this.view = new DataView(this.bytes.buffer);
+  /** Writes into a new buffer of `size` bytes, or into `into` (exactly `size` bytes) when given. */
+  constructor(size: number, into?: Uint8Array) {
+    if (into && into.length !== size) throw new RangeError(`Writer: a buffer of ${into.length} bytes given for ${size}`);
+    this.bytes = into ?? new Uint8Array(size);
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   }
   u8(v: number): void {
     this.view.setUint8(this.offset++, v);
@@ -90,7 +92,7 @@ export class Writer {
     this.offset += 8;
   }
   zeros(n: number): void {
-    this.offset += n; // the buffer starts zeroed
+    this.bytes.fill(0, this.offset, (this.offset += n));
   }
   put(b: Uint8Array): void {
     this.bytes.set(b, this.offset);

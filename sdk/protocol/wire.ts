@@ -335,10 +335,25 @@ function validatePlanMessage(p: PlanMessage, fail: (s: string) => DeltaflareErro
 
 // ---------------------------------------------------------------------- part
 
-/** Encodes a part (client -> server, `PUT /v1/sessions/:id/parts/:n`). The last 4 bytes are a CRC32 of all before them. */
-export function encodePart(p: PartMessage, options: CrcOption = {}): Uint8Array {
+/** Where a part body's payload starts: after the header and 12 bytes per op. */
+export const partPayloadOffset = (opCount: number): number => HEADER_BYTES + 12 * opCount;
+
+/** The size of a part body: header, ops, payload, CRC. */
+export const partBodyBytes = (opCount: number, payloadBytes: number): number => partPayloadOffset(opCount) + payloadBytes + 4;
+
+/**
+ * Encodes a part (client -> server, `PUT /v1/sessions/:id/parts/:n`). The last 4 bytes are a CRC32 of all before them.
+ * With `into` (partBodyBytes in size, `p.payload` already at partPayloadOffset), the body is written around the
+ * payload instead of copying it: a client reads the literal bytes straight into the body it sends.
+ */
+export function encodePart(p: PartMessage, options: CrcOption & { into?: Uint8Array } = {}): Uint8Array {
   validatePart(p, arg);
-  const w = new Writer(HEADER_BYTES + 12 * p.ops.length + p.payload.length + 4);
+  const size = partBodyBytes(p.ops.length, p.payload.length);
+  const inPlace = options.into !== undefined;
+  if (inPlace && (p.payload.buffer !== options.into!.buffer || p.payload.byteOffset !== options.into!.byteOffset + partPayloadOffset(p.ops.length))) {
+    throw arg('part: the payload must lie in `into` at partPayloadOffset');
+  }
+  const w = new Writer(size, options.into);
   writeHeader(w, 'part');
   w.u8(p.deflated ? 1 : 0);
   w.zeros(3); // reserved
@@ -347,7 +362,8 @@ export function encodePart(p: PartMessage, options: CrcOption = {}): Uint8Array 
   w.u32(p.literalBytes);
   w.u32(p.payload.length);
   for (const op of p.ops) w.u64(op.newOffset), w.u32(op.length);
-  w.put(p.payload);
+  if (inPlace) w.offset += p.payload.length;
+  else w.put(p.payload);
   w.u32((options.crc32 ?? crc32Js)(w.bytes.subarray(0, w.offset)));
   return w.bytes;
 }

@@ -5,7 +5,7 @@ import { crc32Js } from '../../sdk/protocol/crc32-js.js';
 import { WIRE_LIMITS } from '../../sdk/protocol/messages.js';
 import {
   LengthCoding, chooseLengthCoding, decodeMatches, decodePart, decodePlan, decodeSignatures, encodeMatches, encodePart,
-  encodePlan, encodeSignatures, messageType, type Matches, type PartMessage, type PlanMessage, type SignatureBatch,
+  encodePlan, encodeSignatures, messageType, partBodyBytes, partPayloadOffset, type Matches, type PartMessage, type PlanMessage, type SignatureBatch,
 } from '../../sdk/protocol/wire.js';
 import { crc32 } from 'node:zlib';
 
@@ -120,6 +120,19 @@ describe('wire: round trips', () => {
       expect(encodePart(p, { crc32: (b) => crc32(b) >>> 0 })).toEqual(encodePart(p));
     }), { numRuns: 30 });
     expect(crc32Js(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('should give the same part bytes when written around a payload already in place (into)', () => {
+    fc.assert(fc.property(partMessage, fc.integer({ min: 0, max: 255 }), (p, junk) => {
+      const into = new Uint8Array(partBodyBytes(p.ops.length, p.payload.length)).fill(junk); // header bytes must all be written
+      const at = partPayloadOffset(p.ops.length);
+      into.set(p.payload, at);
+      const body = encodePart({ ...p, payload: into.subarray(at, at + p.payload.length) }, { into });
+      expect(body).toBe(into);
+      expect(Buffer.from(body).equals(encodePart(p))).toBe(true);
+    }), { numRuns: 50 });
+    const p: PartMessage = { part: 0, ops: [{ newOffset: 0, length: 2 }], literalBytes: 2, deflated: false, payload: Uint8Array.of(1, 2) };
+    expect(() => encodePart(p, { into: new Uint8Array(partBodyBytes(1, 2)) })).toThrow(/partPayloadOffset/);
   });
 });
 
