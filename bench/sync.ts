@@ -64,6 +64,7 @@ async function time(cmd: string, args: string[]): Promise<{ seconds: number; std
 async function startServer(dir: string, relayOptions: { rate?: number; rttMs?: number } = {}) {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child: ChildProcess = spawn(CLI, ['serve', '--dir', dir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.once('exit', () => child.kill()); // a failed run must not leave its server behind
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
