@@ -12,6 +12,7 @@
 // activity.
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { BasisInfo, FileInfo, Limits, SessionStatus } from '../sdk/protocol/messages.js';
+import { randomHex } from '../sdk/protocol/hex.js';
 import { ApiError } from './errors.js';
 import { KeyLocks } from './store/key-lock.js';
 import type { SessionRecord, Store } from './store/store.js';
@@ -37,8 +38,7 @@ export type Session = SessionRecord & { extra: SessionExtra };
 
 /** Session ids: "s_" and 24 hex digits (96 random bits). */
 export function newSessionId(): string {
-  const b = crypto.getRandomValues(new Uint8Array(12));
-  return 's_' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return 's_' + randomHex(12);
 }
 
 const SESSION_ID = /^s_[0-9a-f]{24}$/;

@@ -8,6 +8,11 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
+/** `bytes` random bytes (Web Crypto) as lowercase hex: ids of sessions, staging areas and versions. */
+export function randomHex(bytes: number): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
 /** Bytes of a lowercase hex string (even length, checked by the caller). */
 export function fromHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);

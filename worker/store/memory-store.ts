@@ -5,6 +5,7 @@
 // files, links, durability).
 import { chunkingId } from '../../sdk/protocol/chunking.js';
 import { type Manifest, decodeManifest, encodeManifest } from '../../sdk/protocol/manifest.js';
+import { randomHex as hex } from '../../sdk/protocol/hex.js';
 import { KeyLocks } from './key-lock.js';
 import { validateKey, validatePrefix } from './keys.js';
 import {
@@ -24,7 +25,6 @@ interface Entry {
 
 /** Bytes per stream chunk, as in the fs store (256 KiB). */
 const PIECE = 256 << 10;
-const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /**
  * A Store in memory.

@@ -11,6 +11,7 @@
 // Durable Object (`new R2Store(bucket)`).
 import { chunkingId } from '../../sdk/protocol/chunking.js';
 import { type Manifest, decodeManifest, encodeManifest } from '../../sdk/protocol/manifest.js';
+import { randomHex as hex } from '../../sdk/protocol/hex.js';
 import { KeyLocks } from '../store/key-lock.js';
 import { validateKey, validatePrefix } from '../store/keys.js';
 import {
@@ -23,7 +24,6 @@ import { R2Stagings, hexOf } from './r2-staging.js';
 /** A head record's custom metadata (R2 metadata values are strings). */
 type Head = Record<'id' | 'size' | 'time' | 'data', string> & { root?: string; incomplete?: string; basis?: string };
 
-const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
 const headKey = (key: string) => `h/${key}`;
 /**
  * A replaced version's bytes stay one hour (3,600,000 ms): long enough for
