@@ -12,6 +12,7 @@ import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import { MemoryResumeStore, resumeId } from '../../sdk/resume.js';
 import { serve, type ServeHandle } from '../../worker/node.js';
+import { randomBytes } from '../bytes.js';
 
 const PART = 1 << 20;
 const CONCURRENCY = 2;
@@ -31,11 +32,6 @@ afterAll(async () => {
 });
 
 let seed = 7;
-function random(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
-  return b;
-}
 
 const same = (key: string, bytes: Uint8Array) => readFileSync(join(store, key)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
 
@@ -57,7 +53,7 @@ async function pushToEnd(path: string, key: string, resume: MemoryResumeStore) {
 
 describe('resumable push', () => {
   it('should resume a first upload (no basis) and send only the parts that had not landed', async () => {
-    const bytes = random(12 * PART);
+    const bytes = randomBytes(12 * PART, seed++);
     const path = join(dir, 'first.bin');
     writeFileSync(path, bytes);
     const resume = new MemoryResumeStore();
@@ -77,13 +73,13 @@ describe('resumable push', () => {
   });
 
   it('should resume a delta upload against its basis', async () => {
-    const v1 = random(12 * PART);
+    const v1 = randomBytes(12 * PART, seed++);
     const path = join(dir, 'delta.bin');
     writeFileSync(path, v1);
     const resume = new MemoryResumeStore();
     await pushToEnd(path, 'delta.bin', resume);
     const v2 = v1.slice();
-    for (let i = 0; i < 6; i++) v2.set(random(PART), (2 * i) * PART + 12345);
+    for (let i = 0; i < 6; i++) v2.set(randomBytes(PART, seed++), (2 * i) * PART + 12345);
     writeFileSync(path, v2);
     await pushAndAbort(path, 'delta.bin', resume, 2);
     const { result, last } = await pushToEnd(path, 'delta.bin', resume);
@@ -93,7 +89,7 @@ describe('resumable push', () => {
   });
 
   it('should not hash an unchanged file again', async () => {
-    const bytes = random(3 * PART);
+    const bytes = randomBytes(3 * PART, seed++);
     const path = join(dir, 'again.bin');
     writeFileSync(path, bytes);
     const resume = new MemoryResumeStore();
@@ -105,13 +101,13 @@ describe('resumable push', () => {
   });
 
   it('should detect a file changed while paused, recompute the plan and commit the new content', async () => {
-    const v1 = random(8 * PART);
+    const v1 = randomBytes(8 * PART, seed++);
     const path = join(dir, 'changed.bin');
     writeFileSync(path, v1);
     const resume = new MemoryResumeStore();
     await pushAndAbort(path, 'changed.bin', resume, 2);
     const oldSession = (await resume.get(resumeId(server.url, 'changed.bin')))!.session!.id;
-    const v2 = random(8 * PART);
+    const v2 = randomBytes(8 * PART, seed++);
     writeFileSync(path, v2);
     const { last } = await pushToEnd(path, 'changed.bin', resume);
     expect(last.resumed).toBe(false);
@@ -122,14 +118,14 @@ describe('resumable push', () => {
   });
 
   it('should refuse to commit a file that changed during the push', async () => {
-    const v1 = random(6 * PART);
+    const v1 = randomBytes(6 * PART, seed++);
     const path = join(dir, 'racing.bin');
     writeFileSync(path, v1);
     const resume = new MemoryResumeStore();
     let parts = 0, landed = 0;
     // After the last part: every byte sent matched its signature, so only the check before the commit can tell.
     const onPlan = (layout: SyncLayout) => (parts = layout.parts.length);
-    const onPart = () => ++landed === parts && writeFileSync(path, random(6 * PART));
+    const onPart = () => ++landed === parts && writeFileSync(path, randomBytes(6 * PART, seed++));
     await expect(push(path, { endpoint: server.url, key: 'racing.bin', pool, resume, onPlan, onPart })).rejects.toMatchObject({ code: 'SOURCE_CHANGED' });
     const head = await fetch(`${server.url}/v1/files/racing.bin`, { method: 'HEAD' });
     expect(head.status).toBe(404);

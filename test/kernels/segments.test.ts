@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Chunk, type Kernels, init } from '../../sdk/kernels/index.js';
 import { type ReferenceParams, referenceChunks } from './fastcdc-reference.js';
+import { randomBytes } from '../bytes.js';
 
 const builds: Record<string, Kernels> = {};
 beforeAll(async () => {
@@ -48,17 +49,6 @@ function expected(data: Uint8Array, p: ReferenceParams): Chunk[] {
   });
 }
 
-// Deterministic data (xorshift32), so a failing fast-check case replays.
-function random(n: number, seed: number): Uint8Array {
-  let s = seed | 1;
-  return Uint8Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s & 255;
-  });
-}
-
 const GEAR48 = Array.from({ length: 256 }, (_, b) => {
   const d = createHash('md5').update(Buffer.alloc(64, b)).digest();
   return d.readUInt16BE(2) * 2 ** 32 + d.readUInt32BE(4);
@@ -68,7 +58,7 @@ const passes = (h: number, m: number) => ((Math.floor(h / 2 ** 32) & Math.floor(
 
 /** Data whose free-running hash passes a small mask at most positions: thousands of candidates per KiB. */
 function dense(n: number, seed: number): Uint8Array {
-  const noise = random(n, seed);
+  const noise = randomBytes(n, seed);
   const out = new Uint8Array(n);
   let h = 0;
   for (let i = 0; i < n; i++) {
@@ -106,17 +96,17 @@ const periodic = (() => {
 })();
 
 const KINDS: Record<string, (n: number, seed: number) => Uint8Array> = {
-  random,
+  random: randomBytes,
   zeros: (n) => new Uint8Array(n),
   pattern: (n, seed) => {
-    const unit = random(1 + (seed % 37), seed);
+    const unit = randomBytes(1 + (seed % 37), seed);
     return Uint8Array.from({ length: n }, (_, i) => unit[i % unit.length]);
   },
   dense,
   periodic,
   // stretches of each, so chunks cross from one regime into another
   mixed: (n, seed) => {
-    const out = random(n, seed);
+    const out = randomBytes(n, seed);
     out.fill(0, n >> 3, n >> 2);
     out.set(dense(n >> 3, seed + 1), n >> 1);
     out.set(periodic(n >> 3), (n >> 1) + (n >> 2));
@@ -140,7 +130,7 @@ const boundsArb = (n: number) =>
 
 /** 0, K - 1 pseudo-random cuts in [0, n], n. */
 function splits(K: number, n: number, seed: number): number[] {
-  const r = random(K * 3, seed);
+  const r = randomBytes(K * 3, seed);
   const cuts = Array.from({ length: K - 1 }, (_, i) => ((r[3 * i] << 16) | (r[3 * i + 1] << 8) | r[3 * i + 2]) % (n + 1));
   return [0, ...cuts.sort((a, b) => a - b), n];
 }
@@ -198,7 +188,7 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
     // A pass at an even distance d on the last byte is not tested by the
     // reference (it tests d < 2*floor(remaining/2)); one more byte makes it a cut.
     const p = SMALL;
-    const data = random(20_000, 11);
+    const data = randomBytes(20_000, 11);
     for (const c of expected(data, p).slice(0, 40)) {
       for (const end of [c.offset + c.length, c.offset + c.length + 1, c.offset + c.length + 2]) {
         const cut = data.subarray(0, end);
@@ -213,7 +203,7 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
     // Guards the tests above against data that never reaches a path.
     const p = SMALL;
     const m0 = 2 * Math.floor(p.min / 2);
-    const lengths = [...referenceChunks(random(200_000, 5), p), ...referenceChunks(new Uint8Array(5000), p)];
+    const lengths = [...referenceChunks(randomBytes(200_000, 5), p), ...referenceChunks(new Uint8Array(5000), p)];
     expect(lengths.filter((n) => n >= m0 && n < m0 + 47).length).toBeGreaterThan(10); // recheck window
     expect(lengths.filter((n) => n >= m0 + 47 && n < p.max).length).toBeGreaterThan(100); // candidates
     expect(lengths.filter((n) => n === p.max).length).toBeGreaterThan(3);
@@ -225,13 +215,13 @@ describe.each(['simd', 'scalar'])('segmented FastCDC-2020 (%s build)', (name) =>
   it('should give chunks with no segments pushed, and for empty segments anywhere', () => {
     const p = SMALL;
     expect(segmented(k(), new Uint8Array(0), [0, 0], p)).toEqual([]);
-    const data = random(5000, 9);
+    const data = randomBytes(5000, 9);
     expect(segmented(k(), data, [0, 0, 0, 1000, 1000, 5000, 5000], p)).toEqual(expected(data, p));
     expect(segmented(k(), data.subarray(0, 10), [0, 3, 3, 10], p)).toEqual(expected(data.subarray(0, 10), p));
   });
 
   it('should refuse segments out of order, scans made with other params, and a short lookbehind', () => {
-    const data = random(4000, 2);
+    const data = randomBytes(4000, 2);
     const s0 = k().scanSegment(data.subarray(0, 2000), { offset: 0 }, SMALL);
     const s1 = k().scanSegment(data.subarray(2000), { offset: 2000, lookbehind: data.subarray(1953, 2000) }, SMALL);
     expect(() => k().createSegmentStitcher(SMALL).push(s1, data.subarray(2000))).toThrow(/offset 2000, expected the next at 0/);

@@ -17,6 +17,7 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import { type ChunkBatch, type SignatureOptions, signatures } from '../../sdk/signatures.js';
 import { type SyncSource, blobSource } from '../../sdk/source.js';
+import { randomBytes } from '../bytes.js';
 
 let k: Kernels;
 const pools: WorkerPool<WorkerApi>[] = []; // 1, 2 and 3 workers
@@ -33,20 +34,9 @@ afterAll(() => {
 const DEFAULT: ChunkingSpec = { kind: 'cdc', min: 2048, avg: 8192, max: 65536, level: 1 };
 const SMALL: ChunkingSpec = { kind: 'cdc', min: 64, avg: 256, max: 1024, level: 2 };
 
-function random(n: number, seed: number): Uint8Array {
-  let s = seed | 1;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = s & 255;
-  }
-  return out;
-}
 /** Random data with zero runs of 400 KB: a segment starting early in one needs more than its head (2 x max) to resynchronise. */
 function mixed(n: number, seed: number): Uint8Array {
-  const out = random(n, seed);
+  const out = randomBytes(n, seed);
   for (let at = 150_000; at < n; at += 700_000) out.fill(0, at, at + 400_000);
   return out;
 }
@@ -91,7 +81,7 @@ const sequential = (data: Uint8Array, spec: ChunkingSpec & { kind: 'cdc' }) =>
   k.chunk(data, { ...spec, blake3: true }).map((c) => `${c.length} ${c.crc32} ${Buffer.from(c.blake3!).toString('hex')}`);
 
 describe('signatures with workers reading their segments, CDC', () => {
-  const kinds: Record<string, (n: number) => Uint8Array> = { random: (n) => random(n, n + 3), zeros: (n) => new Uint8Array(n), mixed: (n) => mixed(n, n) };
+  const kinds: Record<string, (n: number) => Uint8Array> = { random: (n) => randomBytes(n, n + 3), zeros: (n) => new Uint8Array(n), mixed: (n) => mixed(n, n) };
 
   it.each([
     ['random', DEFAULT, [0, 1, 65_537, 1_234_567, 3_300_000]],
@@ -121,7 +111,7 @@ describe('signatures with workers reading their segments, CDC', () => {
   });
 
   it('should read no segment on the calling thread for random data, and only some for data with zero runs', async () => {
-    for (const [data, none] of [[random(3_000_000, 5), true], [mixed(3_000_000, 6), false]] as const) {
+    for (const [data, none] of [[randomBytes(3_000_000, 5), true], [mixed(3_000_000, 6), false]] as const) {
       const source = counted(await fileSource(file(data)));
       try {
         const got = flatten(await collect(source, { chunking: DEFAULT, pool: pools[1], segmentSize: 256 << 10 }));
@@ -136,7 +126,7 @@ describe('signatures with workers reading their segments, CDC', () => {
   });
 
   it('should read on the calling thread when told not to use the location', async () => {
-    const data = random(1_000_000, 9);
+    const data = randomBytes(1_000_000, 9);
     const source = counted(await fileSource(file(data)));
     try {
       const got = flatten(await collect(source, { chunking: DEFAULT, pool: pools[1], segmentSize: 300_000, readInWorkers: false }));
@@ -148,7 +138,7 @@ describe('signatures with workers reading their segments, CDC', () => {
   });
 
   it('should fail, naming the file, when it shrinks during the pass', async () => {
-    const path = file(random(2_000_000, 11));
+    const path = file(randomBytes(2_000_000, 11));
     const source = await fileSource(path);
     truncateSync(path, 1_500_000);
     try {
@@ -162,7 +152,7 @@ describe('signatures with workers reading their segments, CDC', () => {
   it('should work on workers that compiled the kernels themselves (init() without a module)', async () => {
     const pool = await startPool([poolWorker(startNodeWorker(), 0)], (api) => api.init());
     try {
-      const data = random(500_000, 13);
+      const data = randomBytes(500_000, 13);
       const source = await fileSource(file(data));
       const got = flatten(await collect(source, { chunking: DEFAULT, pool, segmentSize: 100_000 }));
       await source.close?.();
@@ -176,7 +166,7 @@ describe('signatures with workers reading their segments, CDC', () => {
 describe('signatures with workers reading their segments, fixed blocks', () => {
   it.each([512, 4096])('should give blocks of %i bytes with zlib CRCs and BLAKE3s from a file and a Blob', async (block) => {
     for (const size of [0, 1, block + 1, 3 * block + 17, 100_000, 2_500_000]) {
-      const data = random(size, size + block);
+      const data = randomBytes(size, size + block);
       const want: string[] = [];
       for (let o = 0; o < size; o += block) {
         const b = data.subarray(o, o + block);

@@ -14,6 +14,7 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import { type ChunkBatch, type SignatureOptions, signatures } from '../../sdk/signatures.js';
 import { type SyncSource, bytesSource } from '../../sdk/source.js';
+import { randomBytes } from '../bytes.js';
 
 let k: Kernels;
 const pools: WorkerPool<WorkerApi>[] = []; // 1, 2 and 3 workers
@@ -25,19 +26,6 @@ afterAll(() => pools.forEach((p) => p.terminate()));
 
 const DEFAULT: ChunkingSpec = { kind: 'cdc', min: 2048, avg: 8192, max: 65536, level: 1 };
 const SMALL: ChunkingSpec = { kind: 'cdc', min: 64, avg: 256, max: 1024, level: 2 };
-
-// Deterministic data (xorshift32), so a failure replays.
-function random(n: number, seed: number): Uint8Array {
-  let s = seed | 1;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = s & 255;
-  }
-  return out;
-}
 
 const IMAGE = new Uint8Array(readFileSync(new URL('../fixtures/SekienAkashita.jpg', import.meta.url)));
 const image = (n: number) => Uint8Array.from({ length: n }, (_, i) => IMAGE[i % IMAGE.length]);
@@ -70,7 +58,7 @@ function sequential(data: Uint8Array, spec: ChunkingSpec & { kind: 'cdc' }) {
 }
 
 describe('signatures, CDC', () => {
-  const kinds: Record<string, (n: number) => Uint8Array> = { random: (n) => random(n, n + 7), zeros: (n) => new Uint8Array(n), image };
+  const kinds: Record<string, (n: number) => Uint8Array> = { random: (n) => randomBytes(n, n + 7), zeros: (n) => new Uint8Array(n), image };
 
   it.each([
     ['random', DEFAULT, [0, 1, 1000, 2048, 65536, 65537, 300_001, 1_234_567]],
@@ -94,7 +82,7 @@ describe('signatures, CDC', () => {
   });
 
   it('should bound reads to maxInFlight segments ahead of the batches taken, and stream before the end', async () => {
-    const data = random(4 << 20, 3);
+    const data = randomBytes(4 << 20, 3);
     let reads = 0;
     const source: SyncSource = { size: data.length, read: async (o, n) => (reads++, data.slice(o, o + n)) };
     let taken = 0, maxAhead = 0, readsAtFirst = 0;
@@ -110,14 +98,14 @@ describe('signatures, CDC', () => {
   });
 
   it('should report every byte once through onBytes', async () => {
-    const data = random(777_777, 5);
+    const data = randomBytes(777_777, 5);
     let total = 0;
     await collect(bytesSource(data), { chunking: DEFAULT, pool: pools[1], segmentSize: 100_000, onBytes: (n) => (total += n) });
     expect(total).toBe(data.length);
   });
 
   it('should work with one segment in flight (read, scan, stitch, hash one at a time)', async () => {
-    const data = random(500_000, 6);
+    const data = randomBytes(500_000, 6);
     const got = flatten(await collect(bytesSource(data), { chunking: DEFAULT, pool: pools[2], segmentSize: 30_001, maxInFlight: 1 }));
     expect(got).toEqual(sequential(data, DEFAULT));
   });
@@ -131,7 +119,7 @@ describe('signatures, CDC', () => {
   });
 
   it('should accept a source that returns views into a larger buffer', async () => {
-    const data = random(300_000, 9);
+    const data = randomBytes(300_000, 9);
     const big = new Uint8Array(data.length + 100);
     big.set(data, 50);
     const source: SyncSource = { size: data.length, read: async (o, n) => big.subarray(50 + o, 50 + Math.min(o + n, data.length)) };
@@ -143,7 +131,7 @@ describe('signatures, CDC', () => {
 describe('signatures, fixed blocks', () => {
   it.each([512, 4096, 1 << 20])('should give blocks of %i bytes with zlib CRCs and BLAKE3s, whatever the segment size', async (block) => {
     for (const size of [0, 1, block - 1, block, block + 1, 3 * block + 17]) {
-      const data = random(size, size + block);
+      const data = randomBytes(size, size + block);
       const want = [];
       for (let o = 0; o < size; o += block) {
         const b = data.subarray(o, o + block);
@@ -175,7 +163,7 @@ function slowSource(data: Uint8Array, delayMs: number): SyncSource {
 }
 
 describe('signatures, ending early', () => {
-  const data = random(3 << 20, 11);
+  const data = randomBytes(3 << 20, 11);
 
   it('should reject with the signal reason when aborted mid-pass, promptly, and leave the pool usable', async () => {
     const controller = new AbortController();
