@@ -66,7 +66,7 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     return c.json(created, 201);
   });
 
-  // Bodies are read within the endpoint's body budget (body-budget.ts), counted at their Content-Length or the route's cap.
+  // Bodies are read within the endpoint's body budget (byte-budget.ts), counted at their Content-Length or the route's cap.
   const held = (req: Request, cap: number) => {
     const n = Number(req.headers.get('content-length') ?? NaN);
     return Number.isSafeInteger(n) && n >= 0 && n < cap ? n : cap;

@@ -10,35 +10,13 @@
  */
 export class BufferPool {
   private readonly free: Uint8Array[] = [];
-  private out = 0;
-  private readonly waiting: (() => void)[] = [];
 
   constructor(
     /** Bytes per buffer. */
     readonly size: number,
-    /** Buffers kept when given back (more may be out at once through `take`; extra ones are dropped). */
+    /** Buffers kept when given back (more may be out at once; extra ones are dropped). */
     readonly keep: number,
-    /** Buffers out at once through `borrow` (it waits beyond that): a server-wide bound, whatever the number of sessions. */
-    readonly limit = Infinity,
   ) {}
-
-  /**
-   * Runs `fn` with a buffer, waiting while `limit` buffers are out, so the
-   * memory of all callers together stays at limit x size.
-   * @example await pool.borrow(async (buf) => copy(buf))
-   */
-  async borrow<T>(fn: (buf: Uint8Array) => Promise<T>): Promise<T> {
-    while (this.out >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.out++;
-    const buf = this.take();
-    try {
-      return await fn(buf);
-    } finally {
-      this.give(buf);
-      this.out--;
-      this.waiting.shift()?.();
-    }
-  }
 
   /** A buffer of `size` bytes (old contents: the caller overwrites what it uses). */
   take(): Uint8Array {

@@ -9,7 +9,7 @@ import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
 import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
-import { BodyBudget } from './body-budget.js';
+import { ByteBudget } from './byte-budget.js';
 import { BufferPool } from './buffer-pool.js';
 import { checkRange } from '../sdk/errors.js';
 import { ApiError } from './errors.js';
@@ -38,7 +38,7 @@ export class Endpoint {
   readonly parts: Parts;
   readonly copies: CopyJobs;
   /** Request bodies held at once (AppOptions.bodyBudgetBytes). */
-  readonly bodies: BodyBudget;
+  readonly bodies: ByteBudget;
   /** Buffers for part bodies of limits.partSize: as many as the body budget holds at once. */
   readonly partBuffers: BufferPool;
   private readonly sweepIntervalMs: number;
@@ -58,7 +58,7 @@ export class Endpoint {
     this.copies = new CopyJobs(opts.waitUntil);
     const budget = opts.bodyBudgetBytes ?? 12 << 20;
     checkRange('bodyBudgetBytes', budget, 1, 2 ** 40);
-    this.bodies = new BodyBudget(budget);
+    this.bodies = new ByteBudget(budget);
     const partBody = this.parts.bodyLimit(this.limits.partSize);
     this.partBuffers = new BufferPool(partBody, Math.max(1, Math.floor(this.bodies.max / partBody)));
   }

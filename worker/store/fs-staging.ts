@@ -4,6 +4,7 @@
 // their file per call, so any number of requests may write concurrently and
 // a handle reopened by id after a restart behaves the same.
 import { BufferPool } from '../buffer-pool.js';
+import { ByteBudget } from '../byte-budget.js';
 import { type FileRef, type FsFacade, O_RDWR, errno, ioError } from './fs-facade.js';
 import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength, checkSpan } from './store.js';
 
@@ -13,7 +14,8 @@ import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength
  * (concurrentCalls); unbounded, 16 concurrent delta pushes held ~10 MiB each
  * (bench:concurrent: server peak 239 MiB vs 82 MiB for one push).
  */
-const copyBuffers = new BufferPool(COPY_PIECE, 8, 8);
+const copyBuffers = new BufferPool(COPY_PIECE, 8);
+const copyBudget = new ByteBudget(8 * COPY_PIECE);
 
 /** A key opened at one version for reading. */
 export interface OpenedVersion {
@@ -121,14 +123,19 @@ abstract class FsHandle implements Staging {
         checkSpan('copyFrom source', srcOffset, length, src ? src.info.size : dstSize);
         // Within one file, copy back to front when the destination overlaps the source's tail (memmove).
         const backward = self && dstOffset > srcOffset && dstOffset < srcOffset + length;
-        await copyBuffers.borrow(async (buf) => {
-          for (let done = 0; done < length; ) {
-            const n = Math.min(buf.length, length - done);
-            const at = backward ? length - done - n : done;
-            await readFully(fs, from, buf.subarray(0, n), srcOffset + at);
-            src?.check();
-            await fs.write(dst, buf.subarray(0, n), dstOffset + at);
-            done += n;
+        await copyBudget.run(COPY_PIECE, async () => {
+          const buf = copyBuffers.take();
+          try {
+            for (let done = 0; done < length; ) {
+              const n = Math.min(buf.length, length - done);
+              const at = backward ? length - done - n : done;
+              await readFully(fs, from, buf.subarray(0, n), srcOffset + at);
+              src?.check();
+              await fs.write(dst, buf.subarray(0, n), dstOffset + at);
+              done += n;
+            }
+          } finally {
+            copyBuffers.give(buf);
           }
         });
       } finally {

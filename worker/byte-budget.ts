@@ -1,8 +1,9 @@
-// A byte budget for request bodies held in memory at once (parts, signature
-// batches, plans): a request waits for room before it reads its body, so the
-// server's memory for bodies stays at the budget whatever the number of
-// requests in flight; a waiting request's bytes stay in the socket (TCP
-// backpressure). A client sends 4 parts of 8 MiB at once by default: holding
+// A byte budget for buffers held in memory at once across all sessions:
+// request bodies (parts, signature batches, plans; endpoint.ts) and the fs
+// store's copy buffers (fs-staging.ts). A request waits for room before it
+// reads its body, so the server's memory for bodies stays at the budget
+// whatever the number of requests in flight; a waiting request's bytes stay
+// in the socket (TCP backpressure). A client sends 4 parts of 8 MiB at once by default: holding
 // all four (and the pieces they were read in) put ~64 MiB on the Node
 // server's peak RSS. Web APIs only (shared with workerd).
 
@@ -10,7 +11,7 @@
  * Counts bytes in flight against a budget.
  * @example const out = await budget.run(body.length, () => handle(body))
  */
-export class BodyBudget {
+export class ByteBudget {
   private used = 0;
   private readonly waiting: Array<{ bytes: number; go: () => void }> = [];
 

@@ -1,13 +1,13 @@
 // The body budget: requests beyond it wait (first come, first served), one
 // larger than the budget runs alone, and the bytes come back on failure.
 import { describe, expect, it } from 'vitest';
-import { BodyBudget } from '../../worker/body-budget.js';
+import { ByteBudget } from '../../worker/byte-budget.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
-describe('BodyBudget', () => {
+describe('ByteBudget', () => {
   it('should never hold more than its budget (except one oversized body alone), in arrival order', async () => {
-    const budget = new BodyBudget(20);
+    const budget = new ByteBudget(20);
     let held = 0;
     let peak = 0;
     const order: number[] = [];
@@ -25,7 +25,7 @@ describe('BodyBudget', () => {
   });
 
   it('should give the bytes back when the work fails', async () => {
-    const budget = new BodyBudget(10);
+    const budget = new ByteBudget(10);
     await expect(budget.run(10, async () => { throw new Error('boom'); })).rejects.toThrow('boom');
     let ran = false;
     await budget.run(10, async () => { ran = true; });
