@@ -12,7 +12,7 @@
 import type { Kernels } from '../sdk/kernels/api.js';
 import { inflateRaw } from '../sdk/protocol/compress.js';
 import type { Limits } from '../sdk/protocol/messages.js';
-import { checkPartCrc, decodePart, type LiteralOp, type PartMessage } from '../sdk/protocol/wire.js';
+import { checkPartCrc, decodePart, verifyPartCrc, type LiteralOp, type PartMessage } from '../sdk/protocol/wire.js';
 import { DeltaflareError } from '../sdk/errors.js';
 import { ApiError } from './errors.js';
 import { fromHex, toHex } from './hex.js';
@@ -96,7 +96,7 @@ export class Parts {
       checked = await this.check(s, n, body, part);
     } catch (e) {
       // A body damaged in transit reads as CHECKSUM_MISMATCH (the client resends it), whichever check it failed first.
-      if (!(e instanceof DeltaflareError && e.code === 'CHECKSUM_MISMATCH')) checkPartCrc(body, n, k.crc32(body.subarray(0, body.length - 4)));
+      if (!(e instanceof DeltaflareError && e.code === 'CHECKSUM_MISMATCH')) verifyPartCrc(body, n, (b) => k.crc32(b));
       // An identical resend passes the checks its first copy passed: a part number already taken was resent with different bytes.
       if (part.part === n && e instanceof ApiError && e.code === 'INVALID_PLAN') {
         if (this.inflight.has(`${s.id}/${n}`) || (await this.store.getSessionBlob(s.id, partBlobName(n)))) {
@@ -152,7 +152,7 @@ export class Parts {
   private async check(s: Session, n: number, body: Uint8Array, part: PartMessage): Promise<CheckedPart> {
     const k = this.kernels;
     const prefix = body.subarray(0, body.length - 4 - part.payload.length); // header and ops
-    if (part.deflated) checkPartCrc(body, n, k.crc32(body.subarray(0, body.length - 4)));
+    if (part.deflated) verifyPartCrc(body, n, (b) => k.crc32(b));
     const payload = part.deflated ? await inflateRaw(part.payload, part.literalBytes) : part.payload;
     const table = await this.signatures.table(s);
     const { chunks, ends } = literalChunks(table, s.size, part.ops);

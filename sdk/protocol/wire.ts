@@ -372,7 +372,7 @@ export function encodePart(p: PartMessage, options: CrcOption & { into?: Uint8Ar
  * Decodes a part and checks its CRC32; `maxLiteralBytes` is the session's part size.
  * `verifyCrc: false` leaves the CRC to the caller (the endpoint derives the
  * payload's CRC from its per-chunk CRCs with crc32Combine instead of a
- * second pass over the body; see partCrc).
+ * second pass over the body; see checkPartCrc).
  */
 export function decodePart(bytes: Uint8Array, options: CrcOption & { maxLiteralBytes?: number; maxOps?: number; verifyCrc?: boolean } = {}): PartMessage {
   const r = new Reader(bytes, 'part');
@@ -388,7 +388,7 @@ export function decodePart(bytes: Uint8Array, options: CrcOption & { maxLiteralB
   checkInt('part: literalBytes', literalBytes, 1, Math.min(options.maxLiteralBytes ?? L.maxPartBytes, L.maxPartBytes), malformed);
   const payloadBytes = r.u32('payloadBytes');
   r.expectRemaining(12 * opCount + payloadBytes + 4, `opCount ${opCount} and payloadBytes ${payloadBytes}:`);
-  const verify = () => checkPartCrc(bytes, part, (options.crc32 ?? crc32Js)(bytes.subarray(0, bytes.length - 4)));
+  const verify = () => verifyPartCrc(bytes, part, options.crc32 ?? crc32Js);
   const deferred = options.verifyCrc === false;
   if (!deferred) verify();
   try {
@@ -406,14 +406,14 @@ export function decodePart(bytes: Uint8Array, options: CrcOption & { maxLiteralB
   }
 }
 
-/** The CRC32 a part body carries in its last 4 bytes. */
-export function partCrc(bytes: Uint8Array): number {
-  return new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
+/** CHECKSUM_MISMATCH unless the CRC32 of everything before a part body's last 4 bytes is the one they carry. */
+export function verifyPartCrc(bytes: Uint8Array, part: number, crc32: (b: Uint8Array) => number): void {
+  checkPartCrc(bytes, part, crc32(bytes.subarray(0, bytes.length - 4)));
 }
 
-/** CHECKSUM_MISMATCH unless `expected` (the CRC32 of everything before the last 4 bytes) is the one the body carries. */
+/** As verifyPartCrc, with that CRC32 already known (e.g. combined from pieces with crc32_combine). */
 export function checkPartCrc(bytes: Uint8Array, part: number, expected: number): void {
-  const actual = partCrc(bytes);
+  const actual = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
   if (expected !== actual) {
     throw new DeltaflareError('CHECKSUM_MISMATCH', `part ${part}: CRC32 ${hex32(actual)} does not match the body's ${hex32(expected)}: resend it`);
   }
