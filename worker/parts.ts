@@ -90,6 +90,7 @@ export class Parts {
   async put(s: Session, n: number, body: Uint8Array): Promise<void> {
     const k = this.kernels;
     const part = decodePart(body, { crc32: (b) => k.crc32(b), maxLiteralBytes: s.extra.partSize, maxOps: this.limits.maxPartOps, verifyCrc: false });
+    const slot = `${s.id}/${n}`;
     let checked: CheckedPart;
     try {
       if (part.part !== n) throw new ApiError('MALFORMED', `part: the body is part ${part.part}, the URL says ${n}`);
@@ -99,14 +100,13 @@ export class Parts {
       if (!(e instanceof DeltaflareError && e.code === 'CHECKSUM_MISMATCH')) verifyPartCrc(body, n, (b) => k.crc32(b));
       // An identical resend passes the checks its first copy passed: a part number already taken was resent with different bytes.
       if (part.part === n && e instanceof ApiError && e.code === 'INVALID_PLAN') {
-        if (this.inflight.has(`${s.id}/${n}`) || (await this.store.getSessionBlob(s.id, partBlobName(n)))) {
+        if (this.inflight.has(slot) || (await this.store.getSessionBlob(s.id, partBlobName(n)))) {
           throw new ApiError('PART_CONFLICT', `part ${n} was already sent with different bytes`);
         }
       }
       throw e;
     }
     const { digest } = checked;
-    const slot = `${s.id}/${n}`;
     // Reserve the part number under the session lock: a landed or in-flight twin decides.
     const wait = await this.sessions.locked(s.id, async () => {
       const cur = await this.sessions.load(s.id);
