@@ -3,8 +3,10 @@
 //
 //   signatures (signatures.ts, in a worker pool) --batches--> match requests (streamed,
 //   several in flight, while chunking goes on) --> confirmation (protocol/match.ts) -->
-//   plan (protocol/plan.ts, chunk by chunk) --> parts as they fill, then the plan
-//   message and the remaining parts (several in flight) --> commit
+//   plan (protocol/plan.ts, chunk by chunk) --> parts as they fill (part-body.ts), then
+//   the plan message and the remaining parts (several in flight) --> commit
+//
+// Progress (progress.ts) is reported throughout.
 //
 // Parts go as soon as the planner closes them, while later segments are still
 // being chunked and matched: a 100 MiB push with 8 MiB inserted in the middle
@@ -17,49 +19,22 @@
 import { ChunkTable } from './chunk-table.js';
 import { DeltaflareError } from './errors.js';
 import { Http, type RetryOptions } from './http.js';
-import { init, type Kernels } from './kernels/index.js';
+import { init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { WorkerApi } from './pool/worker-api.js';
 import { type ChunkingSpec, DEFAULT_CHUNKING } from './protocol/chunking.js';
-import { deflateRaw } from './protocol/compress.js';
 import { confirmMatches } from './protocol/match.js';
 import type { BasisInfo, CommitRequest, CreateSessionResponse, FileInfo, Limits, SessionStatus } from './protocol/messages.js';
 import { type PartPlan, plan, Planner } from './protocol/plan.js';
-import { decodeMatches, encodePart, encodePlan, encodeSignatures, partBodyBytes, partPayloadOffset } from './protocol/wire.js';
+import { decodeMatches, encodePlan, encodeSignatures } from './protocol/wire.js';
+import { partBody } from './part-body.js';
+import { ProgressReporter, type SyncProgress } from './progress.js';
 import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
 import { toHex } from './protocol/hex.js';
 
-export type SyncPhase = 'signatures' | 'uploading' | 'committing' | 'done';
-
-/** What `onProgress` receives, at most every 100 ms and at each phase change. */
-export interface SyncProgress {
-  phase: SyncPhase;
-  size: number;
-  /** Bytes chunked and hashed so far. */
-  bytesHashed: number;
-  /** Bytes of the new file found in the basis (confirmed copies): a running count while hashing, final once planned. */
-  matchedBytes: number;
-  /**
-   * Literal bytes uploaded so far (before compression). Parts may go while
-   * the signature pass runs, so this can grow in the 'signatures' phase.
-   */
-  literalBytesSent: number;
-  /** Literal bytes the plan needs: a running count of those found while hashing, final once planned. */
-  literalBytes: number;
-  /** All bytes sent and received over HTTP, bodies only. */
-  bytesSent: number;
-  bytesReceived: number;
-  /** Bytes per second of the current phase's progress, and seconds left at that rate. */
-  rate: number;
-  eta: number;
-  /** The signature came from the resume store (the file was not hashed again). */
-  cached: boolean;
-  /** An earlier session was resumed; `resumedBytes` of its literal bytes had already landed. */
-  resumed: boolean;
-  resumedBytes: number;
-}
+export type { SyncPhase, SyncProgress } from './progress.js';
 
 /** Where each byte of the new file comes from, once planned: for drawing the file (the demo's strip). */
 export interface SyncLayout {
@@ -423,42 +398,6 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
 /** What sync() needs of a session, new or resumed. */
 type SessionFacts = { id: string; basis: BasisInfo | null; partSize: number; limits: Limits; expiresAt?: string };
 
-/** Payloads smaller than this are sent raw: deflate's framing would not pay. */
-const MIN_DEFLATE = 1024;
-/** Deflate only when a 64 KiB sample shrinks below 90%: media and random data do not, and deflating them costs ~10 ms/MiB. */
-const SAMPLE = 64 * 1024;
-
-async function partBody(k: Kernels, source: SyncSource, part: PartPlan): Promise<Uint8Array> {
-  // The literal bytes are read into the body that will be sent (one 8 MiB buffer per part, not three:
-  // payload, body and the reads' own buffers were ~24 MiB of garbage per part on a full upload).
-  const whole = new Uint8Array(partBodyBytes(part.ops.length, part.literalBytes));
-  const start = partPayloadOffset(part.ops.length);
-  const payload = whole.subarray(start, start + part.literalBytes);
-  const readInto = (source as { readInto?: (offset: number, target: Uint8Array) => Promise<void> }).readInto;
-  // Ranges read 8 at a time: one at a time, 256 scattered 4 KiB edits of a VM image took ~220 ms of file reads in series.
-  const at: number[] = [];
-  for (let i = 0, o = 0; i < part.ops.length; o += part.ops[i++].length) at.push(o);
-  for (let i = 0; i < part.ops.length; i += 8) {
-    const batch = part.ops.slice(i, i + 8);
-    if (readInto) {
-      await Promise.all(batch.map((op, j) => readInto.call(source, op.newOffset, payload.subarray(at[i + j], at[i + j] + op.length))));
-    } else {
-      const pieces = await Promise.all(batch.map((op) => source.read(op.newOffset, op.length)));
-      pieces.forEach((p, j) => payload.set(p, at[i + j]));
-    }
-  }
-  let deflated = false;
-  let body: Uint8Array = payload;
-  if (payload.length >= MIN_DEFLATE) {
-    const sample = await deflateRaw(payload.subarray(0, SAMPLE));
-    if (sample.length < 0.9 * Math.min(SAMPLE, payload.length)) {
-      const z = await deflateRaw(payload);
-      if (z.length < payload.length) [body, deflated] = [z, true];
-    }
-  }
-  return encodePart({ part: part.part, ops: part.ops, literalBytes: part.literalBytes, deflated, payload: body }, { crc32: (b) => k.crc32(b), into: deflated ? undefined : whole });
-}
-
 /** Runs at most `n` tasks at once. */
 class Limiter {
   private active = 0;
@@ -475,67 +414,3 @@ class Limiter {
     }
   }
 }
-
-class ProgressReporter {
-  private state: SyncProgress;
-  private last = 0;
-  private phaseStart = performance.now();
-  private phaseBase = 0;
-
-  constructor(size: number, private readonly listener?: (p: SyncProgress) => void) {
-    this.state = {
-      phase: 'signatures', size, bytesHashed: 0, matchedBytes: 0, literalBytesSent: 0, literalBytes: 0,
-      bytesSent: 0, bytesReceived: 0, rate: 0, eta: 0, cached: false, resumed: false, resumedBytes: 0,
-    };
-  }
-  /** The signature came from the resume store: the whole file counts as hashed. */
-  cachedSignature(size: number): void {
-    this.state.cached = true;
-    this.state.bytesHashed = size;
-    this.emit(true);
-  }
-  hashed(n: number): void {
-    this.state.bytesHashed += n;
-    this.emit(false);
-  }
-  transferred(sent: number, received: number): void {
-    this.state.bytesSent += sent;
-    this.state.bytesReceived += received;
-    this.emit(false);
-  }
-  /** Running counts while hashing (the planner's so far). */
-  found(matched: number, literal: number): void {
-    Object.assign(this.state, { matchedBytes: matched, literalBytes: literal });
-    this.emit(false);
-  }
-  /** `resumed`: literal bytes that landed before this run, -1 for a new session. */
-  planned(matched: number, literal: number, resumed: number): void {
-    Object.assign(this.state, { matchedBytes: matched, literalBytes: literal, resumed: resumed >= 0, resumedBytes: Math.max(0, resumed) });
-    this.phase('uploading');
-  }
-  uploaded(n: number): void {
-    this.state.literalBytesSent += n;
-    this.emit(false);
-  }
-  phase(phase: SyncPhase): SyncProgress {
-    this.state.phase = phase;
-    this.phaseStart = performance.now();
-    this.phaseBase = this.done();
-    this.emit(true);
-    return { ...this.state };
-  }
-  private done(): number {
-    return this.state.phase === 'signatures' ? this.state.bytesHashed : this.state.resumedBytes + this.state.literalBytesSent;
-  }
-  private emit(force: boolean): void {
-    const now = performance.now();
-    if (!this.listener || (!force && now - this.last < 100)) return;
-    this.last = now;
-    const total = this.state.phase === 'signatures' ? this.state.size : this.state.literalBytes;
-    const seconds = (now - this.phaseStart) / 1000;
-    this.state.rate = seconds > 0 ? (this.done() - this.phaseBase) / seconds : 0;
-    this.state.eta = this.state.rate > 0 ? Math.max(0, total - this.done()) / this.state.rate : 0;
-    this.listener({ ...this.state });
-  }
-}
-
