@@ -19,6 +19,13 @@ export interface HttpOptions {
   retry?: RetryOptions;
   /** Bearer token for writes. */
   token?: string;
+  /**
+   * An attempt that has not been answered in full within this many ms is
+   * abandoned as a NETWORK error and retried (default 300,000 = 5 min: an
+   * 8 MiB part needs ~0.25 Mbit/s to make it). 0 waits forever. A server
+   * that stops answering otherwise holds a push until the connection dies.
+   */
+  timeoutMs?: number;
   /** Counts bytes of request and response bodies (for progress and reports). */
   onBytes?: (sent: number, received: number) => void;
 }
@@ -26,6 +33,8 @@ export interface HttpOptions {
 const RETRYABLE = new Set<DeltaflareErrorCode>(['NETWORK', 'INTERNAL', 'CHECKSUM_MISMATCH']);
 const defaultShouldRetry = (e: DeltaflareError) => RETRYABLE.has(e.code) || (e.status ?? 0) >= 500;
 const defaultDelay = (attempt: number) => Math.min(8000, 250 * 2 ** attempt);
+/** HttpOptions.timeoutMs when unset: 5 minutes (300,000 ms). */
+export const DEFAULT_TIMEOUT_MS = 300_000;
 
 /** One endpoint, with its options. */
 export class Http {
@@ -55,25 +64,36 @@ export class Http {
   }
 
   private async once(method: string, path: string, body?: Uint8Array | string, type?: string): Promise<Uint8Array> {
-    const { signal, token } = this.options;
+    const { signal, token, timeoutMs = DEFAULT_TIMEOUT_MS } = this.options;
     const doFetch = this.options.fetch ?? fetch;
     if (signal?.aborted) throw aborted(signal);
     const headers: Record<string, string> = {};
     if (type && body !== undefined) headers['content-type'] = type;
     if (token) headers.authorization = `Bearer ${token}`;
+    const timer = timeoutMs > 0 ? new AbortController() : undefined;
+    const timeout = timer && setTimeout(() => timer.abort(), timeoutMs);
+    const attempt = timer ? (signal ? AbortSignal.any([signal, timer.signal]) : timer.signal) : signal;
+    // The caller's abort is ABORTED; the timer's is a NETWORK error, retried like a lost connection.
+    const failed = (cause: unknown, what: string) => {
+      if (signal?.aborted) return aborted(signal);
+      if (timer?.signal.aborted) return new DeltaflareError('NETWORK', `${method} ${path}: no answer within ${timeoutMs} ms (timeoutMs)`, { cause });
+      return new DeltaflareError('NETWORK', `${method} ${path}: ${what}`, { cause });
+    };
     let response: Response;
-    try {
-      response = await doFetch(new URL(path, this.base), { method, body: body as BodyInit | undefined, headers, signal });
-    } catch (cause) {
-      if (signal?.aborted) throw aborted(signal);
-      throw new DeltaflareError('NETWORK', `${method} ${path}: ${(cause as Error).message}`, { cause });
-    }
     let answer: Uint8Array;
     try {
-      answer = new Uint8Array(await response.arrayBuffer());
-    } catch (cause) {
-      if (signal?.aborted) throw aborted(signal);
-      throw new DeltaflareError('NETWORK', `${method} ${path}: connection lost reading the answer`, { cause });
+      try {
+        response = await doFetch(new URL(path, this.base), { method, body: body as BodyInit | undefined, headers, signal: attempt });
+      } catch (cause) {
+        throw failed(cause, (cause as Error).message);
+      }
+      try {
+        answer = new Uint8Array(await response.arrayBuffer());
+      } catch (cause) {
+        throw failed(cause, 'connection lost reading the answer');
+      }
+    } finally {
+      clearTimeout(timeout);
     }
     const sent = typeof body === 'string' ? new TextEncoder().encode(body).length : (body?.length ?? 0);
     this.options.onBytes?.(sent, answer.length);

@@ -78,6 +78,8 @@ export interface SyncOptions {
   signal?: AbortSignal;
   onProgress?: (progress: SyncProgress) => void;
   retry?: RetryOptions;
+  /** Per request attempt: unanswered after this many ms, it is retried as a lost connection (default 5 min; 0 never). */
+  timeoutMs?: number;
   token?: string;
   fetch?: typeof fetch;
   /**
@@ -114,6 +116,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     fetch: options.fetch,
     signal: options.signal,
     retry: options.retry,
+    timeoutMs: options.timeoutMs,
     token: options.token,
     onBytes: (sent, received) => progress.transferred(sent, received),
   });

@@ -43,9 +43,10 @@ Commands:
                                          the demo page (or DIR) at /; writes need T (--token or
                                          DELTAFLARE_TOKEN) when given; --cors adds browser origins
   push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
-       [--workers N] [--in-place] [--token T] [--json]
+       [--workers N] [--in-place] [--token T] [--timeout S] [--json]
                                          send only what changed; the key defaults to FILE's name;
-                                         the token defaults to DELTAFLARE_TOKEN
+                                         the token defaults to DELTAFLARE_TOKEN; a request unanswered
+                                         after S seconds (default 300, 0 never) is retried
   bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]
                                          the whole pipeline in one process, no network: time per phase
                                          and literal bytes, to compare settings on your own data

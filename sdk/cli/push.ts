@@ -6,7 +6,7 @@ import { nodePool } from '../pool/node-pool.js';
 import { integer, parse, UsageError } from './usage.js';
 
 /**
- * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--json]`
+ * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--json]`
  * `threads`: pool threads main.ts started before loading this; owned (terminated) here.
  */
 export async function pushCommand(args: string[], threads?: Worker[]): Promise<void> {
@@ -30,6 +30,7 @@ async function pushWith(args: string[], early?: { pool: ReturnType<typeof nodePo
     workers: { type: 'string' },
     'in-place': { type: 'boolean', default: false },
     token: { type: 'string' },
+    timeout: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
   if (positionals.length !== 2) throw new UsageError('give FILE and URL');
@@ -45,6 +46,7 @@ async function pushWith(args: string[], early?: { pool: ReturnType<typeof nodePo
     pool: undefined as ReturnType<typeof nodePool> | undefined,
     inPlace: values['in-place'] === true,
     token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
+    timeoutMs: values.timeout === undefined ? undefined : 1000 * integer('timeout', values.timeout, 0),
   };
   // The early threads number --workers' value or one per core; if --workers said otherwise (a value main.ts did not take), push makes its own.
   if (early && (options.workers === undefined || options.workers === early.size)) options.pool = early.pool;

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { createNodePool, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
@@ -24,6 +24,8 @@ let pool: WorkerPool<WorkerApi>;
 interface Target {
   url: string;
   read(key: string): Promise<Buffer>;
+  /** What the server printed lately, for a failing test's report. */
+  output(): string;
   close(): Promise<void>;
 }
 
@@ -31,17 +33,38 @@ interface Target {
 const targets: Record<string, () => Promise<Target>> = {
   node: async () => {
     const s = await serve({ dir: store, port: 0 });
-    return { url: s.url, read: async (key) => readFileSync(join(store, key)), close: () => s.close() };
+    return { url: s.url, read: async (key) => readFileSync(join(store, key)), output: () => '', close: () => s.close() };
   },
   workers: async () => {
-    const d = await startWranglerDev();
+    const d = await startWranglerDev({ log: !!process.env.WRANGLER_LOG });
     const read = async (key: string) => {
       const res = await fetch(`${d.url}/v1/files/${key}`);
       if (!res.ok) throw new Error(`GET ${key}: ${res.status} ${await res.text()}`);
       return Buffer.from(await res.arrayBuffer());
     };
-    return { url: d.url, read, close: () => d.close() };
+    return { url: d.url, read, output: () => d.output(), close: () => d.close() };
   },
+};
+
+/**
+ * The SDK's requests of the running test, each with when it started and
+ * ended (ms since the test began): a push that hangs fails the test with
+ * the requests still unanswered and the server's last output, instead of
+ * a bare timeout.
+ */
+let requests: string[] = [];
+let testStart = 0;
+const since = () => Math.round(performance.now() - testStart);
+const tracingFetch: typeof fetch = async (input, init) => {
+  const line = requests.push(`${since()} ms ${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`) - 1;
+  try {
+    const res = await fetch(input, init);
+    requests[line] += ` -> ${res.status} at ${since()} ms`;
+    return res;
+  } catch (e) {
+    requests[line] += ` -> ${(e as Error).message} at ${since()} ms`;
+    throw e;
+  }
 };
 let server: Target;
 
@@ -79,7 +102,7 @@ const edits: Record<string, (old: Uint8Array) => Uint8Array> = {
 async function pushBytes(name: string, bytes: Uint8Array, key: string, chunking?: ChunkingSpec, extra = {}) {
   const path = join(dir, name);
   writeFileSync(path, bytes);
-  const result = await push(path, { endpoint: server.url, key, pool, chunking, ...extra });
+  const result = await push(path, { endpoint: server.url, key, pool, chunking, fetch: tracingFetch, ...extra });
   // Buffer.equals, not toEqual: vitest's deep equality walks 4 MiB byte by byte in seconds.
   expect((await server.read(key)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)), `${key} after ${name}`).toBe(true);
   return result;
@@ -90,6 +113,14 @@ describe.each(Object.keys(targets))('%s endpoint', (target) => {
     server = await targets[target]();
   });
   afterAll(async () => server?.close());
+  beforeEach(() => {
+    requests = [];
+    testStart = performance.now();
+    onTestFailed(() => {
+      console.error(`[${target}] requests of the failed test (start -> answer):\n${requests.slice(-60).join('\n')}`);
+      console.error(`[${target}] server output, last 8,000 characters:\n${server.output().slice(-8000)}`);
+    });
+  });
 
   describe.each<[string, ChunkingSpec | undefined]>([
     ['cdc', undefined],
@@ -141,8 +172,8 @@ describe.each(Object.keys(targets))('%s endpoint', (target) => {
       writeFileSync(join(dir, 'ra'), a);
       writeFileSync(join(dir, 'rb'), b);
       const results = await Promise.allSettled([
-        push(join(dir, 'ra'), { endpoint: server.url, key: 'race.bin', pool }),
-        push(join(dir, 'rb'), { endpoint: server.url, key: 'race.bin', pool }),
+        push(join(dir, 'ra'), { endpoint: server.url, key: 'race.bin', pool, fetch: tracingFetch }),
+        push(join(dir, 'rb'), { endpoint: server.url, key: 'race.bin', pool, fetch: tracingFetch }),
       ]);
       const won = results.filter((r) => r.status === 'fulfilled');
       const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];

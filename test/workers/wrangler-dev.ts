@@ -13,6 +13,8 @@ export interface WranglerDev {
   url: string;
   /** The wrangler process (its workerd runs in the same process group). */
   process: ChildProcess;
+  /** The last 20,000 characters wrangler and workerd printed (for a failing test's report). */
+  output(): string;
   close(): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
     try {
-      if ((await fetch(`${url}/v1/info`)).ok) return { url, process: child, close };
+      if ((await fetch(`${url}/v1/info`)).ok) return { url, process: child, output: () => output, close };
     } catch {}
     if (Date.now() > deadline) {
       await close();

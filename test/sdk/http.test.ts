@@ -1,0 +1,78 @@
+// The client's HTTP layer against a real server on loopback: which failures
+// it retries (lost connections, 5xx, requests left unanswered past
+// timeoutMs), which it does not (4xx, the caller's abort), and the typed
+// error each ends in.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeltaflareError } from '../../sdk/errors.js';
+import { Http } from '../../sdk/http.js';
+
+/** Per path: what the server does on the n-th request (0-based) to it. */
+type Behaviour = (n: number, req: IncomingMessage, res: ServerResponse) => void;
+const stall: Behaviour = () => undefined; // reads nothing, answers nothing
+const ok: Behaviour = (_n, _req, res) => res.end('fine');
+const routes: Record<string, Behaviour> = {
+  '/stall-once': (n, req, res) => (n === 0 ? stall(n, req, res) : ok(n, req, res)),
+  '/stall': stall,
+  '/busy-once': (n, req, res) => (n === 0 ? res.writeHead(503).end('{"error":{"code":"INTERNAL","message":"busy"}}') : ok(n, req, res)),
+  '/refuse': (_n, _req, res) => res.writeHead(409).end('{"error":{"code":"PART_CONFLICT","message":"taken"}}'),
+};
+const seen: Record<string, number> = {};
+let base = '';
+const server = createServer((req, res) => {
+  const path = req.url!;
+  const n = seen[path] ?? 0;
+  seen[path] = n + 1;
+  routes[path](n, req, res);
+});
+
+beforeAll(async () => {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+const fast = { retries: 2, delay: () => 10 };
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const failure = (p: Promise<unknown>) => p.then(() => expect.unreachable('should have failed'), (e: unknown) => e as DeltaflareError);
+
+describe('Http', () => {
+  it('should retry a request left unanswered past timeoutMs, and succeed on the answer', async () => {
+    const http = new Http(base, { timeoutMs: 300, retry: fast });
+    expect(text(await http.bytes('PUT', '/stall-once', new Uint8Array(1000)))).toBe('fine');
+    expect(seen['/stall-once']).toBe(2);
+  });
+
+  it('should fail with NETWORK naming the timeout once every attempt went unanswered', async () => {
+    const http = new Http(base, { timeoutMs: 200, retry: fast });
+    const e = await failure(http.bytes('GET', '/stall'));
+    expect(e).toBeInstanceOf(DeltaflareError);
+    expect(e.code).toBe('NETWORK');
+    expect(e.message).toContain('GET /stall: no answer within 200 ms');
+    expect(seen['/stall']).toBe(3);
+  });
+
+  it('should end in ABORTED, not a retry, when the caller aborts a stalled request', async () => {
+    const stop = new AbortController();
+    const http = new Http(base, { timeoutMs: 60_000, retry: fast, signal: stop.signal });
+    const before = seen['/stall'] ?? 0;
+    setTimeout(() => stop.abort('user cancelled'), 100);
+    const e = await failure(http.bytes('GET', '/stall'));
+    expect(e.code).toBe('ABORTED');
+    expect(seen['/stall']).toBe(before + 1);
+  });
+
+  it('should retry a 5xx and not a 4xx, keeping the code of the JSON body', async () => {
+    const http = new Http(base, { retry: fast });
+    expect(text(await http.bytes('GET', '/busy-once'))).toBe('fine');
+    expect(seen['/busy-once']).toBe(2);
+    const e = await failure(http.bytes('GET', '/refuse'));
+    expect(e.code).toBe('PART_CONFLICT');
+    expect(e.status).toBe(409);
+    expect(seen['/refuse']).toBe(1);
+  });
+});
