@@ -57,7 +57,7 @@ export async function readJson(req: Request, what: string): Promise<Record<strin
   const bytes = await readBody(req, MAX_JSON_BYTES, what);
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch (e) {
     throw new ApiError('MALFORMED', `${what}: not valid UTF-8 JSON`, { cause: e });
   }

@@ -46,7 +46,7 @@ export function parseUploadToken(token: string): { expires: number; key: string;
   if (!m) return null;
   try {
     const bin = atob(m[2].replace(/-/g, '+').replace(/_/g, '/'));
-    const key = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+    const key = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
     return { expires: Number(m[1]), key, signature: m[3] };
   } catch {
     return null;

@@ -13,7 +13,7 @@ import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import { serve } from '../../worker/node.js';
-import { startWranglerDev } from '../workers/wrangler-dev.js';
+import { startWranglerDev } from '../wrangler-dev.js';
 import { concat, randomBytes } from '../bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-e2e-'));

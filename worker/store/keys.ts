@@ -87,7 +87,7 @@ function percentDecode(original: string, s: string): string {
     }
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(parts));
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(new Uint8Array(parts));
   } catch {
     throw invalid(original, 'percent-decodes to bytes that are not valid UTF-8');
   }

@@ -1,6 +1,6 @@
 // Benchmark of the Worker under `wrangler dev --local`: CPU time of the
 // Worker's isolate per GB of file synced (a sampling profile through the
-// inspector, inspector.ts) and its peak JS heap, for a
+// inspector, workers-inspector.ts) and its peak JS heap, for a
 // 100 MiB file then the same with 8 MiB inserted, and a 1 GiB file then the
 // same with 8 MiB inserted. The whole workerd process's CPU and peak RSS are
 // printed too: they also cover the local R2 and Durable Object simulation and
@@ -9,9 +9,9 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } fro
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createNodePool, push } from '../../sdk/node/index.js';
-import { Inspector } from './inspector.js';
-import { startWranglerDev } from './wrangler-dev.js';
+import { createNodePool, push } from '../sdk/node/index.js';
+import { Inspector } from './workers-inspector.js';
+import { startWranglerDev } from '../test/wrangler-dev.js';
 
 const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 
@@ -67,7 +67,7 @@ function writeFile(path: string, size: number, insert?: { at: number; size: numb
  * others may be editing this checkout.
  */
 function snapshot(): string {
-  const root = resolve(import.meta.dirname, '../..');
+  const root = resolve(import.meta.dirname, '..');
   const snap = mkdtempSync(join(tmpdir(), 'deltaflare-snap-'));
   execFileSync('sh', ['-c', `git -C '${root}' archive HEAD | tar -x -C '${snap}' && cp -r '${root}/build' '${snap}/' && ln -s '${root}/node_modules' '${snap}/node_modules'`]);
   return snap;

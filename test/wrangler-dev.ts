@@ -36,7 +36,7 @@ async function freePort(): Promise<number> {
  * @example const dev = await startWranglerDev(); await fetch(dev.url + '/v1/info'); await dev.close();
  */
 export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean; root?: string } = {}): Promise<WranglerDev> {
-  const root = opts.root ?? resolve(import.meta.dirname, '../..');
+  const root = opts.root ?? resolve(import.meta.dirname, '..');
   const state = mkdtempSync(join(tmpdir(), 'deltaflare-wrangler-'));
   const port = await freePort();
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', state, '--show-interactive-dev-session=false'];
