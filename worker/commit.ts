@@ -13,9 +13,9 @@ import { jsonInt as checkInt, jsonString as checkString } from './body.js';
 import type { Endpoint } from './endpoint.js';
 import { ApiError } from './errors.js';
 import { toHex } from './hex.js';
-import { decodePartDigests, partBlobName } from './parts.js';
+import { decodePartDigests } from './parts.js';
 import { rebuildInPlace, runCopies, runDups } from './rebuild.js';
-import type { Session } from './sessions.js';
+import { partBlobName, type Session } from './sessions.js';
 
 /** A commit request, checked. */
 interface CommitBody {

@@ -17,7 +17,7 @@ import { DeltaflareError } from '../sdk/errors.js';
 import { ApiError } from './errors.js';
 import { fromHex, toHex } from './hex.js';
 import { eachLimited, stagingConcurrency } from './rebuild.js';
-import type { Session, Sessions } from './sessions.js';
+import { partBlobName, type Session, type Sessions } from './sessions.js';
 import type { ChunkTable, Signatures } from './signatures.js';
 import type { Store } from './store/store.js';
 
@@ -29,8 +29,6 @@ export interface PartDigests {
   /** 32 bytes per chunk. */
   hashes: Uint8Array;
 }
-
-export const partBlobName = (n: number) => `part-${n}`;
 
 /** Encodes a part's digests for its blob. */
 export function encodePartDigests(body: Uint8Array, chunks: Uint32Array, hashes: Uint8Array): Uint8Array {

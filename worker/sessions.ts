@@ -44,6 +44,9 @@ export function newSessionId(): string {
 const SESSION_ID = /^s_[0-9a-f]{24}$/;
 const PART_BLOB = /^part-(\d{1,10})$/;
 
+/** The session blob that records part `n` as landed (parts.ts writes it, landedParts reads the names). */
+export const partBlobName = (n: number) => `part-${n}`;
+
 /** A request that only extends a session's life rewrites the record when that moves `expires` by more than this: a minute, or a tenth of the TTL if shorter. */
 const TOUCH_SLACK_MS = 60_000;
 
