@@ -11,12 +11,46 @@ const MIN_DEFLATE = 1024;
 /** Deflate only when a 64 KiB sample shrinks below 90%: media and random data do not, and deflating them costs ~10 ms/MiB. */
 const SAMPLE = 64 * 1024;
 
-/** The body of `part`: its literal bytes read from `source`, deflated when that pays, with its CRC32. */
-export async function partBody(k: Kernels, source: SyncSource, part: PartPlan): Promise<Uint8Array> {
-  // The literal bytes are read into the body that will be sent: one buffer per part, not three (payload,
-  // body, the reads' own). The client's peak RSS on a 1 GiB full upload did not move (undici copies a
-  // fetch body once more, docs/benchmarks.md); it saves two 8 MiB copies per part.
-  const whole = new Uint8Array(partBodyBytes(part.ops.length, part.literalBytes));
+/**
+ * Part bodies reused from part to part: as many as parts go at once. A new
+ * 8 MiB array per part is freed only when V8 collects it, late: on a 1 GiB
+ * full upload (128 parts) dead bodies awaiting GC were a large share of the
+ * client's peak RSS (docs/benchmarks.md).
+ * @example const body = await partBody(k, source, part, buffers); try { await send(body) } finally { buffers.give(body) }
+ */
+export class BodyBuffers {
+  private readonly free: ArrayBuffer[] = [];
+  private readonly ours = new WeakSet<ArrayBuffer>();
+
+  constructor(
+    /** Buffers kept when given back. */
+    private readonly keep: number,
+  ) {}
+
+  /** `n` bytes (old contents) in a kept buffer large enough, else a new one. */
+  take(n: number): Uint8Array {
+    const i = this.free.findIndex((b) => b.byteLength >= n);
+    const buf = i >= 0 ? this.free.splice(i, 1)[0] : new ArrayBuffer(n);
+    this.ours.add(buf);
+    return new Uint8Array(buf, 0, n);
+  }
+
+  /** Gives back a body from `take` (others, such as a deflated body, are ignored); the caller holds no view of it any more. */
+  give(body: Uint8Array): void {
+    const buf = body.buffer as ArrayBuffer;
+    if (!this.ours.has(buf) || this.free.includes(buf)) return;
+    if (this.free.length < this.keep) this.free.push(buf);
+    else this.ours.delete(buf);
+  }
+}
+
+/**
+ * The body of `part`: its literal bytes read from `source`, deflated when
+ * that pays, with its CRC32. The literal bytes are read into the body that
+ * will be sent (a buffer of `buffers`), not into a payload then copied.
+ */
+export async function partBody(k: Kernels, source: SyncSource, part: PartPlan, buffers: BodyBuffers): Promise<Uint8Array> {
+  const whole = buffers.take(partBodyBytes(part.ops.length, part.literalBytes));
   const start = partPayloadOffset(part.ops.length);
   const payload = whole.subarray(start, start + part.literalBytes);
   const readInto = (source as { readInto?: (offset: number, target: Uint8Array) => Promise<void> }).readInto;
@@ -41,5 +75,7 @@ export async function partBody(k: Kernels, source: SyncSource, part: PartPlan): 
       if (z.length < payload.length) [body, deflated] = [z, true];
     }
   }
-  return encodePart({ part: part.part, ops: part.ops, literalBytes: part.literalBytes, deflated, payload: body }, { crc32: (b) => k.crc32(b), into: deflated ? undefined : whole });
+  const encoded = encodePart({ part: part.part, ops: part.ops, literalBytes: part.literalBytes, deflated, payload: body }, { crc32: (b) => k.crc32(b), into: deflated ? undefined : whole });
+  if (deflated) buffers.give(whole);
+  return encoded;
 }

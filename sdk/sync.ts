@@ -27,7 +27,7 @@ import { confirmMatches } from './protocol/match.js';
 import type { BasisInfo, CommitRequest, CreateSessionResponse, FileInfo, Limits, SessionStatus } from './protocol/messages.js';
 import { type PartPlan, plan, Planner } from './protocol/plan.js';
 import { decodeMatches, encodePlan, encodeSignatures } from './protocol/wire.js';
-import { partBody } from './part-body.js';
+import { BodyBuffers, partBody } from './part-body.js';
 import { ProgressReporter, type SyncProgress } from './progress.js';
 import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
@@ -80,6 +80,8 @@ export interface SyncOptions {
   retry?: RetryOptions;
   /** Per request attempt: unanswered after this many ms, it is retried as a lost connection (default 5 min; 0 never). */
   timeoutMs?: number;
+  /** Part bodies go as streams, not copied by fetch (HttpOptions.streamBodies; push() on Node sets it). */
+  streamBodies?: boolean;
   token?: string;
   fetch?: typeof fetch;
   /**
@@ -117,6 +119,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     signal: options.signal,
     retry: options.retry,
     timeoutMs: options.timeoutMs,
+    streamBodies: options.streamBodies,
     token: options.token,
     onBytes: (sent, received) => progress.transferred(sent, received),
   });
@@ -125,6 +128,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   // Parts in flight at once, early (sent while hashing) and later ones alike:
   // each holds one part body (at most partSize) in memory.
   const partSlots = new Limiter(options.partConcurrency ?? concurrency);
+  const bodies = new BodyBuffers(options.partConcurrency ?? concurrency);
   /** Parts sent while the signature pass ran, by number: their uploads. */
   const early = new Map<number, Promise<void>>();
   /** Parts that landed in this run, and their literal bytes. */
@@ -326,8 +330,12 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   /** Sends one part (at most partConcurrency at once) and reports it landed. */
   function sendPart(path: string, part: PartPlan): Promise<void> {
     return partSlots.run(async () => {
-      const body = await partBody(k, source, part);
-      await http.bytes('PUT', `${path}/parts/${part.part}`, body, 'application/octet-stream');
+      const body = await partBody(k, source, part, bodies);
+      try {
+        await http.bytes('PUT', `${path}/parts/${part.part}`, body, 'application/octet-stream');
+      } finally {
+        bodies.give(body);
+      }
       landedNow.add(part.part);
       landedNowBytes += part.literalBytes;
       progress.uploaded(part.literalBytes);

@@ -24,7 +24,8 @@ export async function push(path: string, options: PushOptions): Promise<SyncResu
   const pool = options.pool ?? createNodePool(options.workers ?? availableParallelism());
   if (pool instanceof Promise) pool.catch(() => undefined); // a failure surfaces where sync() awaits it
   try {
-    return await sync(source, { ...options, pool });
+    // Node's fetch streams request bodies over HTTP/1.1: part bodies go uncopied.
+    return await sync(source, { streamBodies: true, ...options, pool });
   } finally {
     if (!options.pool) await Promise.resolve(pool).then((p) => p.terminate(), () => undefined);
     await source.close?.();

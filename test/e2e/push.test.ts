@@ -56,13 +56,14 @@ let requests: string[] = [];
 let testStart = 0;
 const since = () => Math.round(performance.now() - testStart);
 const tracingFetch: typeof fetch = async (input, init) => {
-  const line = requests.push(`${since()} ms ${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`) - 1;
+  const log = requests; // the test's own list, even if this request outlives it
+  const line = log.push(`${since()} ms ${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`) - 1;
   try {
     const res = await fetch(input, init);
-    requests[line] += ` -> ${res.status} at ${since()} ms`;
+    log[line] += ` -> ${res.status} at ${since()} ms`;
     return res;
   } catch (e) {
-    requests[line] += ` -> ${(e as Error).message} at ${since()} ms`;
+    log[line] += ` -> ${(e as Error).message} at ${since()} ms`;
     throw e;
   }
 };

@@ -2,11 +2,13 @@
 // it retries (lost connections, 5xx, requests left unanswered past
 // timeoutMs), which it does not (4xx, the caller's abort), and the typed
 // error each ends in.
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaflareError } from '../../sdk/errors.js';
 import { Http } from '../../sdk/http.js';
+import { randomBytes } from '../bytes.js';
 
 /** Per path: what the server does on the n-th request (0-based) to it. */
 type Behaviour = (n: number, req: IncomingMessage, res: ServerResponse) => void;
@@ -17,6 +19,16 @@ const routes: Record<string, Behaviour> = {
   '/stall': stall,
   '/busy-once': (n, req, res) => (n === 0 ? res.writeHead(503).end('{"error":{"code":"INTERNAL","message":"busy"}}') : ok(n, req, res)),
   '/refuse': (_n, _req, res) => res.writeHead(409).end('{"error":{"code":"PART_CONFLICT","message":"taken"}}'),
+  // Answers how the body came: its framing headers and a digest of its bytes; the first request stalls after reading it.
+  '/echo-stall-once': (n, req, res) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (b: Buffer) => (hash.update(b), (bytes += b.length)));
+    req.on('end', () => {
+      if (n === 0) return;
+      res.end(JSON.stringify({ length: req.headers['content-length'] ?? null, chunked: req.headers['transfer-encoding'] ?? null, bytes, sha256: hash.digest('hex') }));
+    });
+  },
 };
 const seen: Record<string, number> = {};
 let base = '';
@@ -74,5 +86,19 @@ describe('Http', () => {
     expect(e.code).toBe('PART_CONFLICT');
     expect(e.status).toBe(409);
     expect(seen['/refuse']).toBe(1);
+  });
+
+  it('should stream a large body with its Content-Length (not chunked) when streamBodies is set, and send it whole again on a retry', async () => {
+    const body = randomBytes((3 << 20) + 12345, 7);
+    const kinds: string[] = [];
+    const watched: typeof fetch = (input, init) => (kinds.push(init?.body instanceof ReadableStream ? 'stream' : typeof init?.body), fetch(input, init));
+    const http = new Http(base, { streamBodies: true, timeoutMs: 500, retry: fast, fetch: watched });
+    const got = JSON.parse(text(await http.bytes('PUT', '/echo-stall-once', body, 'application/octet-stream')));
+    expect(got).toEqual({ length: String(body.length), chunked: null, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    expect(seen['/echo-stall-once']).toBe(2);
+    expect(kinds).toEqual(['stream', 'stream']); // the array itself never went to fetch, so fetch made no copy of it
+    kinds.length = 0;
+    await new Http(base, { streamBodies: true, fetch: watched }).bytes('PUT', '/busy-once', new Uint8Array(1000));
+    expect(kinds).toEqual(['object']); // small bodies go as they are
   });
 });
