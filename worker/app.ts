@@ -4,7 +4,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { PROTOCOL_VERSION, type InfoResponse } from '../sdk/protocol/messages.js';
 import { access, accessEnabled, authorizeKey } from './auth.js';
-import { readBody, readJson } from './body.js';
+import { readJson } from './body.js';
 import { ClientSessions } from './client-sessions.js';
 import { corsFor } from './cors.js';
 import { commitSession } from './commit.js';
@@ -66,29 +66,20 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     return c.json(created, 201);
   });
 
-  // Bodies are read within the endpoint's body budget (byte-budget.ts), counted at their Content-Length or the route's cap.
-  const held = (req: Request, cap: number) => {
-    const n = Number(req.headers.get('content-length') ?? NaN);
-    return Number.isSafeInteger(n) && n >= 0 && n < cap ? n : cap;
-  };
-
+  // Bodies are read within the endpoint's body budget (body-intake.ts).
   app.post('/v1/sessions/:id/match', async (c) => {
     const id = c.req.param('id');
     await ep.sessions.load(id); // 404/410 before reading a body
-    return ep.bodies.run(held(c.req.raw, ep.signatures.maxBody), async () => {
-      const body = await readBody(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`);
-      return new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets });
-    });
+    return ep.bodies.run(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`, async (body) =>
+      new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets }),
+    );
   });
 
   app.put('/v1/sessions/:id/plan', async (c) => {
     const id = c.req.param('id');
     await ep.sessions.load(id);
     // 24 bytes per copy or dup op, after the 24-byte header.
-    const cap = 24 + 24 * ep.limits.maxPlanOps;
-    await ep.bodies.run(held(c.req.raw, cap), async () => {
-      await ep.putPlan(id, await readBody(c.req.raw, cap, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`));
-    });
+    await ep.bodies.run(c.req.raw, 24 + 24 * ep.limits.maxPlanOps, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`, (body) => ep.putPlan(id, body));
     return c.body(null, 204);
   });
 
@@ -97,16 +88,9 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     const text = c.req.param('n');
     const n = Number(text);
     if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
-    const cap = ep.parts.maxBody(s);
-    await ep.bodies.run(held(c.req.raw, cap), async () => {
-      // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
-      const buf = cap <= ep.partBuffers.size ? ep.partBuffers.take() : undefined;
-      try {
-        await ep.parts.put(s, n, await readBody(c.req.raw, cap, `part ${n} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${ep.limits.maxPartOps} ops)`, buf));
-      } finally {
-        if (buf) ep.partBuffers.give(buf);
-      }
-    });
+    // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
+    const what = `part ${n} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${ep.limits.maxPartOps} ops)`;
+    await ep.bodies.run(c.req.raw, ep.parts.maxBody(s), what, (body) => ep.parts.put(s, n, body), ep.partBuffers);
     return c.body(null, 204);
   });
 

@@ -15,41 +15,78 @@ export const MAX_JSON_BYTES = 64 * 1024;
  * @example const bytes = await readBody(c.req.raw, 24 + 8 * limits.maxSignaturesPerBatch, 'signature batch')
  */
 export async function readBody(req: Request, limit: number, what: string, into?: Uint8Array): Promise<Uint8Array> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null) {
-    const n = Number(declared);
-    if (!/^\d+$/.test(declared.trim()) || !Number.isSafeInteger(n)) throw new ApiError('MALFORMED', `Content-Length ${JSON.stringify(declared)} is not a byte count`);
-    if (n > limit) throw tooLarge(what, n, limit);
-  }
+  const expected = declaredLength(req, limit, what);
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
-  // With a Content-Length the body is copied into one buffer as it arrives:
-  // keeping the ~64 KiB pieces and joining them at the end held every body
-  // twice (an 8 MiB part peaked at 16 MiB, four parts at once at 64 MiB).
-  const expected = declared === null ? -1 : Number(declared);
-  let out = expected < 0 ? null : into && expected <= into.length ? into.subarray(0, expected) : new Uint8Array(expected);
-  const pieces: Uint8Array[] = [];
-  let total = 0;
+  const sink = new BodySink(expected, into);
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await readPiece(reader, what, sink.total);
     if (done) break;
-    if (total + value.length > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(what, total + value.length, limit, true);
-    }
-    if (out && total + value.length <= out.length) out.set(value, total);
-    else {
-      if (out) pieces.push(out.subarray(0, total)), (out = null); // longer than declared: the runtime will refuse it, but never trust the header
-      pieces.push(value);
-    }
-    total += value.length;
+    await checkNext(reader, sink.total, value.length, limit, what);
+    sink.add(value);
   }
-  if (out) return total === out.length ? out : out.subarray(0, total);
-  if (pieces.length === 1) return pieces[0];
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const p of pieces) joined.set(p, (at += p.length) - p.length);
-  return joined;
+  return sink.bytes();
+}
+
+/** The next piece of a body; a connection lost mid-body is MALFORMED (a client's doing, not the server's: not logged as INTERNAL). */
+export async function readPiece(reader: ReadableStreamDefaultReader<Uint8Array>, what: string, total: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+  try {
+    return await reader.read();
+  } catch (e) {
+    throw new ApiError('MALFORMED', `${what}: the body was cut off after ${total} bytes (${(e as Error).message})`, { cause: e });
+  }
+}
+
+/** The Content-Length of `req` (-1 when absent); MALFORMED if it is no byte count, TOO_LARGE above `limit`, before a byte is read. */
+export function declaredLength(req: Request, limit: number, what: string): number {
+  const declared = req.headers.get('content-length');
+  if (declared === null) return -1;
+  const n = Number(declared);
+  if (!/^\d+$/.test(declared.trim()) || !Number.isSafeInteger(n)) throw new ApiError('MALFORMED', `Content-Length ${JSON.stringify(declared)} is not a byte count`);
+  if (n > limit) throw tooLarge(what, n, limit);
+  return n;
+}
+
+/** Cancels the body and throws TOO_LARGE if `more` bytes after `total` pass `limit` (a lying or chunked body is cut off there). */
+export async function checkNext(reader: ReadableStreamDefaultReader<Uint8Array>, total: number, more: number, limit: number, what: string): Promise<void> {
+  if (total + more <= limit) return;
+  await reader.cancel().catch(() => undefined);
+  throw tooLarge(what, total + more, limit, true);
+}
+
+/**
+ * A body gathered in memory as it arrives. With a Content-Length it is
+ * copied into one buffer (`into` when large enough): keeping the ~64 KiB
+ * pieces and joining them at the end held every body twice (an 8 MiB part
+ * peaked at 16 MiB, four parts at once at 64 MiB).
+ */
+export class BodySink {
+  private out: Uint8Array | null;
+  private readonly pieces: Uint8Array[] = [];
+  total = 0;
+
+  constructor(expected: number, into?: Uint8Array) {
+    this.out = expected < 0 ? null : into && expected <= into.length ? into.subarray(0, expected) : new Uint8Array(expected);
+  }
+
+  add(value: Uint8Array): void {
+    if (this.out && this.total + value.length <= this.out.length) this.out.set(value, this.total);
+    else {
+      if (this.out) this.pieces.push(this.out.subarray(0, this.total)), (this.out = null); // longer than declared: the runtime will refuse it, but never trust the header
+      this.pieces.push(value);
+    }
+    this.total += value.length;
+  }
+
+  /** The bytes so far (a view of the buffer, or the pieces joined). */
+  bytes(): Uint8Array {
+    if (this.out) return this.total === this.out.length ? this.out : this.out.subarray(0, this.total);
+    if (this.pieces.length === 1) return this.pieces[0];
+    const joined = new Uint8Array(this.total);
+    let at = 0;
+    for (const p of this.pieces) joined.set(p, (at += p.length) - p.length);
+    return joined;
+  }
 }
 
 /** A JSON object body (at most MAX_JSON_BYTES), or MALFORMED. */

@@ -1,9 +1,9 @@
 // A byte budget for buffers held in memory at once across all sessions:
-// request bodies (parts, signature batches, plans; endpoint.ts) and the fs
-// store's copy buffers (fs-staging.ts). A request waits for room before it
-// reads its body, so the server's memory for bodies stays at the budget
-// whatever the number of requests in flight; a waiting request's bytes stay
-// in the socket (TCP backpressure). A client sends 4 parts of 8 MiB at once by default: holding
+// request bodies (parts, signature batches, plans; body-intake.ts) and the
+// fs store's copy buffers (fs-staging.ts). A body is in memory only within
+// the budget (waiting for room, its bytes stay in the socket or the spool),
+// so the server's memory for bodies stays at the budget whatever the number
+// of requests in flight. A client sends 4 parts of 8 MiB at once by default: holding
 // all four (and the pieces they were read in) put ~64 MiB on the Node
 // server's peak RSS. Web APIs only (shared with workerd).
 
@@ -22,14 +22,44 @@ export class ByteBudget {
 
   /** Runs `fn` once `bytes` fit in the budget (first come, first served), then gives them back. */
   async run<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
-    if (this.waiting.length === 0 && this.fits(bytes)) this.used += bytes;
-    else await new Promise<void>((go) => this.waiting.push({ bytes, go })); // wake() counts them
+    if (!this.tryTake(bytes)) await new Promise<void>((go) => this.waiting.push({ bytes, go })); // wake() counts them
     try {
       return await fn();
     } finally {
-      this.used -= bytes;
-      this.wake();
+      this.give(bytes);
     }
+  }
+
+  /** Takes `bytes` at once if they fit and nobody waits; the caller gives them back with `give`. */
+  tryTake(bytes: number): boolean {
+    if (this.waiting.length > 0 || !this.fits(bytes)) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  /**
+   * Takes `bytes` once they fit (in turn, as `run` does), or gives up after
+   * `ms`: true if taken (give them back with `give`), false if it gave up.
+   */
+  async takeWithin(bytes: number, ms: number): Promise<boolean> {
+    if (this.tryTake(bytes)) return true;
+    return new Promise<boolean>((resolve) => {
+      const waiter = { bytes, go: () => (clearTimeout(timer), resolve(true)) };
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(waiter);
+        if (i < 0) return; // granted meanwhile
+        this.waiting.splice(i, 1);
+        this.wake(); // it may have been the head that held others back
+        resolve(false);
+      }, ms);
+      this.waiting.push(waiter);
+    });
+  }
+
+  /** Gives back bytes taken by `tryTake` or `takeWithin`. */
+  give(bytes: number): void {
+    this.used -= bytes;
+    this.wake();
   }
 
   private fits(bytes: number): boolean {

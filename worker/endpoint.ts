@@ -9,6 +9,7 @@ import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
 import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
+import { BodyIntake, type BodyBuffers } from './body-intake.js';
 import { ByteBudget } from './byte-budget.js';
 import { BufferPool } from './buffer-pool.js';
 import { checkRange } from '../sdk/errors.js';
@@ -37,10 +38,10 @@ export class Endpoint {
   readonly signatures: Signatures;
   readonly parts: Parts;
   readonly copies: CopyJobs;
-  /** Request bodies held at once (AppOptions.bodyBudgetBytes). */
-  readonly bodies: ByteBudget;
+  /** Request bodies read within AppOptions.bodyBudgetBytes, spooled while they arrive when AppOptions.spool is given. */
+  readonly bodies: BodyIntake;
   /** Buffers for part bodies of limits.partSize: as many as the body budget holds at once. */
-  readonly partBuffers: BufferPool;
+  readonly partBuffers: BodyBuffers;
   private readonly sweepIntervalMs: number;
   private lastSweep = -Infinity;
 
@@ -58,9 +59,13 @@ export class Endpoint {
     this.copies = new CopyJobs(opts.waitUntil);
     const budget = opts.bodyBudgetBytes ?? 12 << 20;
     checkRange('bodyBudgetBytes', budget, 1, 2 ** 40);
-    this.bodies = new ByteBudget(budget);
+    this.bodies = new BodyIntake(new ByteBudget(budget), opts.spool);
     const partBody = this.parts.bodyLimit(this.limits.partSize);
-    this.partBuffers = new BufferPool(partBody, Math.max(1, Math.floor(this.bodies.max / partBody)));
+    const pool = new BufferPool(partBody, Math.max(1, Math.floor(budget / partBody)));
+    this.partBuffers = {
+      take: (n) => (n <= pool.size ? pool.take().subarray(0, n) : undefined),
+      give: (b) => pool.give(new Uint8Array(b.buffer, 0, pool.size)),
+    };
   }
 
   /** Sweeps expired sessions at most once per sweepIntervalMs; returns the sweep to await (tests) or ignore. */

@@ -7,7 +7,10 @@ import { init, type Kernels } from '../sdk/kernels/index.js';
 import type { Limits } from '../sdk/protocol/messages.js';
 import { createApp } from './app.js';
 import type { AccessOptions } from './auth.js';
+import { join } from 'node:path';
+import { FsSpool } from './node-spool.js';
 import { FsStore } from './store/fs-store.js';
+import { META_DIR } from './store/keys.js';
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -42,7 +45,8 @@ export interface ServeHandle {
  */
 export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const store = await FsStore.open(opts.dir ?? './data');
-  const app = createApp({ store, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins,
+  const spool = await FsSpool.open(join(store.dir, META_DIR, 'spool'));
+  const app = createApp({ store, spool, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins,
     maxSessionsPerClient: opts.maxSessionsPerClient, clientId: (c) => getConnInfo(c).remote.address ?? '', fallback: opts.static ? serveStatic({ root: opts.static }) : undefined });
   const host = opts.host ?? '127.0.0.1';
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {

@@ -5,6 +5,7 @@ import type { Kernels } from '../sdk/kernels/api.js';
 import { DEFAULT_LIMITS, WIRE_LIMITS, type Limits } from '../sdk/protocol/messages.js';
 import { checkRange } from '../sdk/errors.js';
 import type { Context } from 'hono';
+import type { Spool } from './body-intake.js';
 import type { AccessOptions } from './auth.js';
 import type { Store } from './store/store.js';
 
@@ -22,10 +23,12 @@ export interface AppOptions {
    * Request bodies (parts, signature batches, plans) held in memory at once, in bytes; more requests wait
    * before reading theirs. Default 12 MiB: one 8 MiB part and a few signature batches (a body larger than
    * the budget runs alone). Two parts at once were no faster on 2 cores and added ~16 MB to the 1 GiB push's peak.
-   * A part holds its share while it arrives, so a slow client's part delays other clients' parts: with many
-   * concurrent clients over slow links, raise it (memory grows by one part body per part in flight).
+   * Without a `spool`, a part holds its share while it arrives, so a slow client's part delays other clients'
+   * parts; with one, bodies still arriving wait there instead (body-intake.ts).
    */
   bodyBudgetBytes?: number;
+  /** Where request bodies wait while they arrive, outside the budget (body-intake.ts); the Node server passes files in the store's folder. Default none. */
+  spool?: Spool;
   /** Basis manifests kept decoded with their weak index, counted in chunks (default 2^20 chunks, ~56 MB at 56 B/chunk). */
   manifestCacheChunks?: number;
   /** Keeps background work (copies run when a plan lands) alive; Workers pass `ctx.waitUntil`. Default: nothing (Node keeps promises alive). */

@@ -31,4 +31,18 @@ describe('ByteBudget', () => {
     await budget.run(10, async () => { ran = true; });
     expect(ran).toBe(true);
   });
+
+  it('should take bytes within a delay when they free up in time, and give up in turn otherwise, letting the next waiter go', async () => {
+    const budget = new ByteBudget(10);
+    expect(budget.tryTake(8)).toBe(true);
+    const late = budget.takeWithin(5, 30); // 8 + 5 > 10: waits, then gives up
+    const small = budget.run(2, async () => 'ran'); // fits, but queued behind `late` until it gives up
+    expect(await late).toBe(false);
+    expect(await small).toBe('ran');
+    const inTime = budget.takeWithin(5, 1000);
+    setTimeout(() => budget.give(8), 10);
+    expect(await inTime).toBe(true);
+    budget.give(5);
+    expect(budget.tryTake(10)).toBe(true);
+  });
 });

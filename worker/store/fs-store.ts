@@ -11,6 +11,7 @@
 //     staging/st-<32 hex>                staging areas: sparse files of the final size, renamed over
 //                                        <dir>/<key> at commit (same file system, so rename is atomic)
 //     sessions/<id>.json                 upload session records, <id>.blobs/ their blobs (fs-sessions.ts)
+//     spool/                             request bodies still arriving, the server's (node-spool.ts), not the store's
 //
 // Session state (records, blobs, staged bytes of landed parts) is not fsync'd
 // write by write when the machine's boot id is known: it is stamped with the
