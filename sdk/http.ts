@@ -97,6 +97,9 @@ export class Http {
     if (stream) headers['content-length'] = String(body.length);
     const timer = timeoutMs > 0 ? new AbortController() : undefined;
     const timeout = timer && setTimeout(() => timer.abort(), timeoutMs);
+    // The request's own socket keeps a Node process alive while it is open; this timer must not (a process whose
+    // work is done must not wait up to timeoutMs for it). Browsers return a number here.
+    (timeout as { unref?: () => void } | undefined)?.unref?.();
     const attempt = timer ? (signal ? AbortSignal.any([signal, timer.signal]) : timer.signal) : signal;
     // The caller's abort is ABORTED; the timer's is a NETWORK error, retried like a lost connection.
     const failed = (cause: unknown, what: string) => {

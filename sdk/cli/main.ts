@@ -97,3 +97,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv.slice(2));
+// The command's result is out. Work it left behind (a failed push's other part
+// uploads still retrying, say) must not hold the exit for long: a second later
+// the process ends even if the event loop has not drained (`serve` never gets
+// here while it serves). Unref'd, so a clean exit is not delayed.
+setTimeout(() => process.exit(), 1000).unref();
