@@ -70,7 +70,8 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
   app.post('/v1/sessions/:id/match', async (c) => {
     const id = c.req.param('id');
     await ep.sessions.load(id); // 404/410 before reading a body
-    return ep.bodies.run(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`, async (body) =>
+    // Awaited here, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.
+    return await ep.bodies.run(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`, async (body) =>
       new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets }),
     );
   });

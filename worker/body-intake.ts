@@ -134,8 +134,12 @@ export class BodyIntake {
           spilled();
         }
       });
+      writing.catch(() => undefined); // a failed spill surfaces at the next await of `writing`, not as an unhandled rejection meanwhile
     };
-    if (!inMemory) writing = this.spool!.create().then((f) => void (file = f));
+    if (!inMemory) {
+      writing = this.spool!.create().then((f) => void (file = f));
+      writing.catch(() => undefined); // as above
+    }
     const timer = inMemory ? setTimeout(spill, this.spillAfterMs) : undefined;
     let total = 0;
     try {

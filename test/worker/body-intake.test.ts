@@ -81,6 +81,19 @@ describe('BodyIntake', () => {
     expect(created).toBe(1);
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('should fail the request, not the process, when the spool cannot take a body, and give its share back', async () => {
+    const broken = { create: () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) };
+    const intake = new BodyIntake(new ByteBudget(1 << 20), broken, 30);
+    const a = randomBytes(900 * KiB, 8);
+    let go!: () => void;
+    // Holds its share, stalls, then its spill fails while it waits for more bytes.
+    const gotA = intake.run(stalledRequest(a, 100 * KiB, new Promise<void>((r) => (go = r))), 1 << 20, 'A', async () => 'ran');
+    await new Promise((r) => setTimeout(r, 100));
+    go();
+    await expect(gotA).rejects.toThrow('ENOSPC');
+    expect(intake.budget.tryTake(1 << 20)).toBe(true);
+  });
 });
 
 describe('endpoint with a stalled client', () => {
