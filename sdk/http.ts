@@ -96,7 +96,7 @@ export class Http {
     const stream = this.options.streamBodies === true && body instanceof Uint8Array && body.length >= STREAM_MIN;
     if (stream) headers['content-length'] = String(body.length);
     const timer = timeoutMs > 0 ? new AbortController() : undefined;
-    const timeout = timer && setTimeout(() => timer.abort(), timeoutMs);
+    const timeout = timer && setTimeout(() => timer.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     // The request's own socket keeps a Node process alive while it is open; this timer must not (a process whose
     // work is done must not wait up to timeoutMs for it). Browsers return a number here.
     (timeout as { unref?: () => void } | undefined)?.unref?.();

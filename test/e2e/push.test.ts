@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { createNodePool, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
@@ -53,9 +53,17 @@ const targets: Record<string, () => Promise<Target>> = {
  * a bare timeout.
  */
 let requests: string[] = [];
+/**
+ * Every push here gives up on a request unanswered for 15 s and retries it
+ * (the SDK's timeoutMs; pushes here take at most a few seconds a request),
+ * so one stalled request costs 15 s, not the test. Any such retry is printed
+ * (see afterEach) even when the test passes.
+ */
+const REQUEST_TIMEOUT_MS = 15_000;
 let testStart = 0;
 const since = () => Math.round(performance.now() - testStart);
 const tracingFetch: typeof fetch = async (input, init) => {
+  // (A request unanswered for REQUEST_TIMEOUT_MS is abandoned by the SDK and retried: its line ends in the abort.)
   const log = requests; // the test's own list, even if this request outlives it
   const line = log.push(`${since()} ms ${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`) - 1;
   try {
@@ -103,7 +111,7 @@ const edits: Record<string, (old: Uint8Array) => Uint8Array> = {
 async function pushBytes(name: string, bytes: Uint8Array, key: string, chunking?: ChunkingSpec, extra = {}) {
   const path = join(dir, name);
   writeFileSync(path, bytes);
-  const result = await push(path, { endpoint: server.url, key, pool, chunking, fetch: tracingFetch, ...extra });
+  const result = await push(path, { endpoint: server.url, key, pool, chunking, fetch: tracingFetch, timeoutMs: REQUEST_TIMEOUT_MS, ...extra });
   // Buffer.equals, not toEqual: vitest's deep equality walks 4 MiB byte by byte in seconds.
   expect((await server.read(key)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)), `${key} after ${name}`).toBe(true);
   return result;
@@ -121,6 +129,11 @@ describe.each(Object.keys(targets))('%s endpoint', (target) => {
       console.error(`[${target}] requests of the failed test (start -> answer):\n${requests.slice(-60).join('\n')}`);
       console.error(`[${target}] server output, last 8,000 characters:\n${server.output().slice(-8000)}`);
     });
+  });
+  afterEach(() => {
+    if (!requests.some((line) => line.includes('no answer within'))) return;
+    console.warn(`[${target}] a request went unanswered for ${REQUEST_TIMEOUT_MS} ms and was retried:\n${requests.join('\n')}`);
+    console.warn(`[${target}] server output, last 8,000 characters:\n${server.output().slice(-8000)}`);
   });
 
   describe.each<[string, ChunkingSpec | undefined]>([
@@ -173,8 +186,8 @@ describe.each(Object.keys(targets))('%s endpoint', (target) => {
       writeFileSync(join(dir, 'ra'), a);
       writeFileSync(join(dir, 'rb'), b);
       const results = await Promise.allSettled([
-        push(join(dir, 'ra'), { endpoint: server.url, key: 'race.bin', pool, fetch: tracingFetch }),
-        push(join(dir, 'rb'), { endpoint: server.url, key: 'race.bin', pool, fetch: tracingFetch }),
+        push(join(dir, 'ra'), { endpoint: server.url, key: 'race.bin', pool, fetch: tracingFetch, timeoutMs: REQUEST_TIMEOUT_MS }),
+        push(join(dir, 'rb'), { endpoint: server.url, key: 'race.bin', pool, fetch: tracingFetch, timeoutMs: REQUEST_TIMEOUT_MS }),
       ]);
       const won = results.filter((r) => r.status === 'fulfilled');
       const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
@@ -202,7 +215,7 @@ describe.each(Object.keys(targets))('%s endpoint', (target) => {
       writeFileSync(path, data);
       const cli = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
       const stdout = await new Promise<string>((res, rej) =>
-        execFile(process.execPath, [cli, 'push', path, server.url, '--key', 'cli/one.bin', '--json'], (e, out, err) => (e ? rej(new Error(`${e.message}\n${err}`)) : res(out))),
+        execFile(process.execPath, [cli, 'push', path, server.url, '--key', 'cli/one.bin', '--json', '--timeout', String(REQUEST_TIMEOUT_MS / 1000)], (e, out, err) => (e ? rej(new Error(`${e.message}\n${err}`)) : res(out))),
       );
       expect(JSON.parse(stdout).size).toBe(data.length);
       expect((await server.read('cli/one.bin')).equals(Buffer.from(data))).toBe(true);
