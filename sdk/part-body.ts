@@ -1,5 +1,6 @@
 // A part's body (wire.ts `part` message), built from the new file's bytes:
 // what sync() uploads for each part of the plan.
+import type { BufferPool } from './buffer-pool.js';
 import type { Kernels } from './kernels/index.js';
 import { deflateRaw } from './protocol/compress.js';
 import type { PartPlan } from './protocol/plan.js';
@@ -12,44 +13,11 @@ const MIN_DEFLATE = 1024;
 const SAMPLE = 64 * 1024;
 
 /**
- * Part bodies reused from part to part: as many as parts go at once. A new
- * 8 MiB array per part is freed only when V8 collects it, late: on a 1 GiB
- * full upload (128 parts) dead bodies awaiting GC were a large share of the
- * client's peak RSS (docs/benchmarks.md).
- * @example const body = await partBody(k, source, part, buffers); try { await send(body) } finally { buffers.give(body) }
- */
-export class BodyBuffers {
-  private readonly free: ArrayBuffer[] = [];
-  private readonly ours = new WeakSet<ArrayBuffer>();
-
-  constructor(
-    /** Buffers kept when given back. */
-    private readonly keep: number,
-  ) {}
-
-  /** `n` bytes (old contents) in a kept buffer large enough, else a new one. */
-  take(n: number): Uint8Array {
-    const i = this.free.findIndex((b) => b.byteLength >= n);
-    const buf = i >= 0 ? this.free.splice(i, 1)[0] : new ArrayBuffer(n);
-    this.ours.add(buf);
-    return new Uint8Array(buf, 0, n);
-  }
-
-  /** Gives back a body from `take` (others, such as a deflated body, are ignored); the caller holds no view of it any more. */
-  give(body: Uint8Array): void {
-    const buf = body.buffer as ArrayBuffer;
-    if (!this.ours.has(buf) || this.free.includes(buf)) return;
-    if (this.free.length < this.keep) this.free.push(buf);
-    else this.ours.delete(buf);
-  }
-}
-
-/**
  * The body of `part`: its literal bytes read from `source`, deflated when
  * that pays, with its CRC32. The literal bytes are read into the body that
  * will be sent (a buffer of `buffers`), not into a payload then copied.
  */
-export async function partBody(k: Kernels, source: SyncSource, part: PartPlan, buffers: BodyBuffers): Promise<Uint8Array> {
+export async function partBody(k: Kernels, source: SyncSource, part: PartPlan, buffers: BufferPool): Promise<Uint8Array> {
   const whole = buffers.take(partBodyBytes(part.ops.length, part.literalBytes));
   const start = partPayloadOffset(part.ops.length);
   const payload = whole.subarray(start, start + part.literalBytes);

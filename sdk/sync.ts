@@ -27,7 +27,8 @@ import { confirmMatches } from './protocol/match.js';
 import type { BasisInfo, CommitRequest, CreateSessionResponse, FileInfo, Limits, SessionStatus } from './protocol/messages.js';
 import { type PartPlan, plan, Planner } from './protocol/plan.js';
 import { decodeMatches, encodePlan, encodeSignatures } from './protocol/wire.js';
-import { BodyBuffers, partBody } from './part-body.js';
+import { BufferPool } from './buffer-pool.js';
+import { partBody } from './part-body.js';
 import { ProgressReporter, type SyncProgress } from './progress.js';
 import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
@@ -128,7 +129,8 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   // Parts in flight at once, early (sent while hashing) and later ones alike:
   // each holds one part body (at most partSize) in memory.
   const partSlots = new Limiter(options.partConcurrency ?? concurrency);
-  const bodies = new BodyBuffers(options.partConcurrency ?? concurrency);
+  // Part bodies reused from part to part: as many as parts go at once.
+  const bodies = new BufferPool(options.partConcurrency ?? concurrency);
   /** Parts sent while the signature pass ran, by number: their uploads. */
   const early = new Map<number, Promise<void>>();
   /** Parts that landed in this run, and their literal bytes. */

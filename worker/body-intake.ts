@@ -10,6 +10,7 @@
 // the ones still on the wire. Without a spool (Workers, where each key's
 // Durable Object has its own budget) a body waits for its share, as before.
 // Web APIs only.
+import type { BufferPool } from '../sdk/buffer-pool.js';
 import type { ByteBudget } from './byte-budget.js';
 import { BodySink, checkNext, declaredLength, readBody, readPiece } from './body.js';
 
@@ -30,12 +31,6 @@ export interface Spool {
   create(): Promise<SpoolFile>;
 }
 
-/** Pooled buffers for bodies (the endpoint's part buffers): `take` may answer undefined (no pooled buffer that large). */
-export interface BodyBuffers {
-  take(n: number): Uint8Array | undefined;
-  give(buf: Uint8Array): void;
-}
-
 /** A body still arriving this long after it took its share goes to the spool (250 ms: an 8 MiB part at ~270 Mbit/s). */
 export const SPILL_AFTER_MS = 250;
 
@@ -51,7 +46,7 @@ export class BodyIntake {
   ) {}
 
   /** Reads the body of `req` (at most `limit` bytes, else TOO_LARGE naming `what`) and runs `fn` on it while its bytes count against the budget. */
-  async run<T>(req: Request, limit: number, what: string, fn: (body: Uint8Array) => Promise<T>, buffers?: BodyBuffers): Promise<T> {
+  async run<T>(req: Request, limit: number, what: string, fn: (body: Uint8Array) => Promise<T>, buffers?: BufferPool): Promise<T> {
     const declared = declaredLength(req, limit, what);
     // Counted at its Content-Length, or at the cap when it has none.
     const share = declared >= 0 ? declared : limit;
@@ -112,7 +107,7 @@ export class BodyIntake {
     limit: number,
     what: string,
     declared: number,
-    buffers: BodyBuffers | undefined | null,
+    buffers: BufferPool | undefined | null,
     spilled: () => void,
   ): Promise<{ bytes: Uint8Array; pooled: boolean } | { file: SpoolFile; length: number }> {
     const reader = body.getReader();

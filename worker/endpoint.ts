@@ -9,9 +9,9 @@ import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
 import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
-import { BodyIntake, type BodyBuffers } from './body-intake.js';
+import { BodyIntake } from './body-intake.js';
 import { ByteBudget } from './byte-budget.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool } from '../sdk/buffer-pool.js';
 import { checkRange } from '../sdk/errors.js';
 import { ApiError } from './errors.js';
 import { ManifestCache } from './manifests.js';
@@ -41,7 +41,7 @@ export class Endpoint {
   /** Request bodies read within AppOptions.bodyBudgetBytes, spooled while they arrive when AppOptions.spool is given. */
   readonly bodies: BodyIntake;
   /** Buffers for part bodies of limits.partSize: as many as the body budget holds at once. */
-  readonly partBuffers: BodyBuffers;
+  readonly partBuffers: BufferPool;
   private readonly sweepIntervalMs: number;
   private lastSweep = -Infinity;
 
@@ -61,11 +61,7 @@ export class Endpoint {
     checkRange('bodyBudgetBytes', budget, 1, 2 ** 40);
     this.bodies = new BodyIntake(new ByteBudget(budget), opts.spool);
     const partBody = this.parts.bodyLimit(this.limits.partSize);
-    const pool = new BufferPool(partBody, Math.max(1, Math.floor(budget / partBody)));
-    this.partBuffers = {
-      take: (n) => (n <= pool.size ? pool.take().subarray(0, n) : undefined),
-      give: (b) => pool.give(new Uint8Array(b.buffer, 0, pool.size)),
-    };
+    this.partBuffers = new BufferPool(Math.max(1, Math.floor(budget / partBody)), partBody);
   }
 
   /** Sweeps expired sessions at most once per sweepIntervalMs; returns the sweep to await (tests) or ignore. */

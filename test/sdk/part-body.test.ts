@@ -2,7 +2,8 @@
 // offsets, and the body buffers are reused from part to part.
 import { describe, expect, it } from 'vitest';
 import { init } from '../../sdk/kernels/index.js';
-import { BodyBuffers, partBody } from '../../sdk/part-body.js';
+import { BufferPool } from '../../sdk/buffer-pool.js';
+import { partBody } from '../../sdk/part-body.js';
 import { decodePart, partPayloadOffset } from '../../sdk/protocol/wire.js';
 import { inflateRaw } from '../../sdk/protocol/compress.js';
 import { bytesSource } from '../../sdk/source.js';
@@ -13,7 +14,7 @@ describe('partBody', () => {
     const k = await init();
     const file = randomBytes(1 << 20, 3);
     const source = bytesSource(file);
-    const buffers = new BodyBuffers(1);
+    const buffers = new BufferPool(1);
     const part = { part: 2, ops: [{ newOffset: 100, length: 5000 }, { newOffset: 70_000, length: 300_000 }], literalBytes: 305_000 };
     const body = await partBody(k, source, part, buffers);
     const decoded = decodePart(body, { crc32: (b) => k.crc32(b) });
@@ -31,7 +32,7 @@ describe('partBody', () => {
   it('should deflate compressible literals into a body of their own and keep the read buffer for the next part', async () => {
     const k = await init();
     const text = new TextEncoder().encode('deltaflare sends only what changed. '.repeat(20_000));
-    const buffers = new BodyBuffers(2);
+    const buffers = new BufferPool(2);
     const part = { part: 0, ops: [{ newOffset: 0, length: text.length }], literalBytes: text.length };
     const body = await partBody(k, bytesSource(text), part, buffers);
     const decoded = decodePart(body, { crc32: (b) => k.crc32(b) });

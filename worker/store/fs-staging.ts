@@ -3,7 +3,7 @@
 // handle (the key's own file, guarded by the incomplete marker). Both open
 // their file per call, so any number of requests may write concurrently and
 // a handle reopened by id after a restart behaves the same.
-import { BufferPool } from '../buffer-pool.js';
+import { BufferPool } from '../../sdk/buffer-pool.js';
 import { ByteBudget } from '../byte-budget.js';
 import { type FileRef, type FsFacade, O_RDWR, errno, ioError } from './fs-facade.js';
 import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength, checkSpan } from './store.js';
@@ -14,7 +14,7 @@ import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength
  * (concurrentCalls); unbounded, 16 concurrent delta pushes held ~10 MiB each
  * (bench:concurrent: server peak 239 MiB vs 82 MiB for one push).
  */
-const copyBuffers = new BufferPool(COPY_PIECE, 8);
+const copyBuffers = new BufferPool(8, COPY_PIECE);
 const copyBudget = new ByteBudget(8 * COPY_PIECE);
 
 /** A key opened at one version for reading. */
