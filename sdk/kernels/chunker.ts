@@ -112,40 +112,44 @@ class Window {
 
   /** As chunks(), on `len` bytes already at `ptr` in kernel memory. */
   chunksAt(ptr: number, len: number, offset: number, last: boolean, out: Chunk[]): number {
-    const { k } = this;
-    const x = k.exports;
-    let done = 0;
-    for (;;) {
-      const n = x.fastcdcChunks(ptr + done, len - done, last, this.ends, this.crcs, this.cap);
-      if (n === 0) return done;
-      if (this.p.blake3) x.blake3Chunks(ptr + done, this.ends, n, this.digests);
-      const mem = k.bytes;
+    const { blake3 } = this.p;
+    return this.scan(ptr, len, last, blake3, (n, at) => {
+      const mem = this.k.bytes;
       const ends = new Uint32Array(mem.buffer, this.ends, n);
       const crcs = new Uint32Array(mem.buffer, this.crcs, n);
       let start = 0;
       for (let i = 0; i < n; i++) {
-        const chunk: Chunk = { offset: offset + done + start, length: ends[i] - start, crc32: crcs[i] };
-        if (this.p.blake3) chunk.blake3 = mem.slice(this.digests + i * 32, this.digests + i * 32 + 32);
+        const chunk: Chunk = { offset: offset + at + start, length: ends[i] - start, crc32: crcs[i] };
+        if (blake3) chunk.blake3 = mem.slice(this.digests + i * 32, this.digests + i * 32 + 32);
         out.push(chunk);
         start = ends[i];
       }
-      done += start;
-      if (n < this.cap) return done;
-    }
+      return start;
+    });
   }
 
   /** As chunksAt() with BLAKE3, into flat arrays: no object or digest array per chunk. */
   recordsAt(ptr: number, len: number, last: boolean, out: Records): number {
-    const { k } = this;
-    const x = k.exports;
+    return this.scan(ptr, len, last, true, (n) => {
+      const mem = this.k.bytes;
+      out.add(new Uint32Array(mem.buffer, this.ends, n), new Uint32Array(mem.buffer, this.crcs, n), mem.subarray(this.digests, this.digests + n * 32));
+      return out.lastEnd;
+    });
+  }
+
+  /**
+   * The cut + CRC32 (+ BLAKE3) loop of chunksAt and recordsAt: up to `cap`
+   * chunks per kernel call, each batch handed to `take` (with where it
+   * starts, relative to `ptr`), which answers the bytes it covers.
+   */
+  private scan(ptr: number, len: number, last: boolean, blake3: boolean, take: (n: number, at: number) => number): number {
+    const x = this.k.exports;
     let done = 0;
     for (;;) {
       const n = x.fastcdcChunks(ptr + done, len - done, last, this.ends, this.crcs, this.cap);
       if (n === 0) return done;
-      x.blake3Chunks(ptr + done, this.ends, n, this.digests);
-      const mem = k.bytes;
-      out.add(new Uint32Array(mem.buffer, this.ends, n), new Uint32Array(mem.buffer, this.crcs, n), mem.subarray(this.digests, this.digests + n * 32));
-      done += out.lastEnd;
+      if (blake3) x.blake3Chunks(ptr + done, this.ends, n, this.digests);
+      done += take(n, done);
       if (n < this.cap) return done;
     }
   }
