@@ -56,7 +56,7 @@ export class BodyIntake {
         try {
           return await fn(await readBody(req, limit, what, buf));
         } finally {
-          if (buf) buffers!.give(buf);
+          if (buf) buffers?.give(buf);
         }
       });
     }
@@ -72,21 +72,20 @@ export class BodyIntake {
         try {
           return await fn(got.bytes);
         } finally {
-          if (got.pooled) buffers!.give(got.bytes);
+          buffers?.give(got.bytes); // ignored unless it is a pooled buffer
         }
       }
       release();
       const { file, length } = got;
       try {
         return await this.budget.run(length, async () => {
-          const pooled = buffers?.take(length);
-          const buf = pooled ?? new Uint8Array(length);
+          const buf = buffers?.take(length) ?? new Uint8Array(length);
           try {
             await file.readInto(buf);
             await file.discard();
             return await fn(buf);
           } finally {
-            if (pooled) buffers!.give(pooled);
+            buffers?.give(buf);
           }
         });
       } finally {
@@ -109,7 +108,7 @@ export class BodyIntake {
     declared: number,
     buffers: BufferPool | undefined | null,
     spilled: () => void,
-  ): Promise<{ bytes: Uint8Array; pooled: boolean } | { file: SpoolFile; length: number }> {
+  ): Promise<{ bytes: Uint8Array } | { file: SpoolFile; length: number }> {
     const reader = body.getReader();
     const inMemory = buffers !== null;
     const pooledBuf = inMemory && declared >= 0 ? buffers?.take(declared) : undefined;
@@ -149,9 +148,8 @@ export class BodyIntake {
       clearTimeout(timer);
       if (sink) {
         const bytes = sink.bytes();
-        const pooled = pooledBuf !== undefined && bytes.buffer === pooledBuf.buffer;
-        if (pooledBuf && !pooled) buffers!.give(pooledBuf); // more bytes than declared: gathered elsewhere
-        return { bytes, pooled };
+        if (pooledBuf && bytes.buffer !== pooledBuf.buffer) buffers!.give(pooledBuf); // more bytes than declared: gathered elsewhere
+        return { bytes };
       }
       await writing;
       return { file: file!, length: total };
