@@ -3,7 +3,7 @@
 // spool it does not (its bytes wait in a file); without one (Workers) it
 // does, as documented. Real streams, a real spool folder, and a real server
 // on loopback with a stalled raw HTTP upload beside a whole push.
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,6 @@ import { ByteBudget } from '../../worker/byte-budget.js';
 import { FsSpool } from '../../worker/node-spool.js';
 import { serve } from '../../worker/node.js';
 import { META_DIR } from '../../worker/store/keys.js';
-import { writeFileSync } from 'node:fs';
 import { randomBytes, sameBytes, tempDir } from './setup.js';
 
 const KiB = 1024;
