@@ -12,10 +12,11 @@
 // every round. Options: --clients N (default 16), --size MiB (default 256),
 // --workers N (signature threads per client, default 1).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { sameBytes, writeRandom } from './files.js';
 
 const { values } = parseArgs({ options: { clients: { type: 'string' }, size: { type: 'string' }, workers: { type: 'string' } } });
 const MiB = 1 << 20;
@@ -25,21 +26,6 @@ const WORKERS = String(Number(values.workers ?? 1));
 if (!(CLIENTS >= 1) || !(SIZE >= 8 * MiB)) throw new Error('--clients must be >= 1 and --size >= 8 (MiB)');
 // Run as users run the bin: through its shebang (its memory flags).
 const CLI = new URL('../dist/sdk/cli/main.js', import.meta.url).pathname;
-const PIECE = 8 * MiB;
-
-/** Deterministic random bytes (xorshift32) in 8 MiB pieces, so a 256 MiB file never sits in memory whole (as writeRandom in bench/sync.ts). */
-function* randomPieces(size: number, seed: number): Generator<Uint8Array> {
-  let x = seed >>> 0 || 1;
-  for (let at = 0; at < size; at += PIECE) {
-    const piece = new Uint8Array(Math.min(PIECE, size - at));
-    const words = new Uint32Array(piece.buffer, 0, piece.length >>> 2);
-    for (let i = 0; i < words.length; i++) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-      words[i] = x >>> 0;
-    }
-    yield piece;
-  }
-}
 
 /** The edits of client `i`'s second version: 8 overwrites of 4 KiB spread over the file, and 1 MiB of new bytes inserted at ~40%. */
 function editsOf(i: number, size: number) {
@@ -49,45 +35,15 @@ function editsOf(i: number, size: number) {
 
 /** Writes client `i`'s first version (`edited` false) or its edited second version, piece by piece. */
 function writeVersion(path: string, i: number, size: number, edited: boolean): void {
-  const fd = openSync(path, 'w');
   const { overwrites, insertAt, insert } = editsOf(i, size);
-  let at = 0;
-  for (const piece of randomPieces(size, 1 + i)) {
-    if (edited) {
-      for (const o of overwrites) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, Math.min(piece.length, o - at + 4096));
-      if (insertAt >= at && insertAt < at + piece.length) {
-        writeSync(fd, piece.subarray(0, insertAt - at));
-        for (const p of randomPieces(insert, 1000 + i)) writeSync(fd, p);
-        writeSync(fd, piece.subarray(insertAt - at));
-        at += piece.length;
-        continue;
-      }
-    }
-    writeSync(fd, piece);
-    at += piece.length;
-  }
-  closeSync(fd);
+  writeRandom(path, size, 1 + i, edited ? {
+    edit: (at, piece) => {
+      for (const o of overwrites) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
+    },
+    insert: { at: insertAt, bytes: insert, seed: 1000 + i },
+  } : {});
 }
 
-/** Whether two files hold the same bytes (compared in 8 MiB pieces). */
-function sameBytes(a: string, b: string): boolean {
-  if (statSync(a).size !== statSync(b).size) return false;
-  const fa = openSync(a, 'r');
-  const fb = openSync(b, 'r');
-  const ba = Buffer.alloc(PIECE);
-  const bb = Buffer.alloc(PIECE);
-  try {
-    for (let pos = 0; ; pos += PIECE) {
-      const na = readSync(fa, ba, 0, PIECE, pos);
-      const nb = readSync(fb, bb, 0, PIECE, pos);
-      if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
-      if (na === 0) return true;
-    }
-  } finally {
-    closeSync(fa);
-    closeSync(fb);
-  }
-}
 
 const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 

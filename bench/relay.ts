@@ -60,14 +60,31 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 
 /**
  * Forwards `from` to `to`. With a rate, each piece is released when the link
- * (one per direction, shared by all connections) would have finished sending it (a token bucket with no burst), then held for
- * the one-way delay, so a 100 Mbit/s, 35 ms link behaves like one for TCP.
+ * (one per direction, shared by all connections) would have finished sending
+ * it (a token bucket with no burst), then held for the one-way delay, so a
+ * 100 Mbit/s, 35 ms link behaves like one for TCP. A connection's pieces
+ * wait in one queue drained by one timer: a timer per piece could fire out
+ * of order (timers round to whole ms) and scramble the byte stream.
  */
 function pipe(from: Socket, to: Socket, count: (n: number) => void, link: { freeAt: number }, o: RelayOptions): void {
   const delay = (o.rttMs ?? 0) / 2;
   const bytesPerMs = o.rate ? o.rate / 8 / 1000 : Infinity;
-  let lastAt = 0; // when this connection's last piece arrives: pieces of one connection stay in order
+  const queue: Array<{ piece: Buffer; at: number }> = [];
   let queued = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+  const drain = () => {
+    timer = undefined;
+    const now = performance.now();
+    while (queue.length && queue[0].at <= now) {
+      const { piece } = queue.shift()!;
+      queued -= piece.length;
+      to.write(piece);
+    }
+    if (from.isPaused() && queued < 1 << 19) from.resume();
+    if (queue.length) timer = setTimeout(drain, Math.max(1, Math.ceil(queue[0].at - now)));
+    else if (ended) to.end();
+  };
   from.on('data', (piece: Buffer) => {
     count(piece.length);
     if (!o.rate && !delay) {
@@ -77,16 +94,15 @@ function pipe(from: Socket, to: Socket, count: (n: number) => void, link: { free
     const now = performance.now();
     // The link (shared with the other connections) has sent everything queued before this piece at link.freeAt.
     link.freeAt = Math.max(link.freeAt, now) + piece.length / bytesPerMs;
-    const at = (lastAt = Math.max(lastAt, link.freeAt + delay));
+    queue.push({ piece, at: Math.max(queue.length ? queue[queue.length - 1].at : 0, link.freeAt + delay) });
     queued += piece.length;
     // Backpressure: stop reading while more than a bandwidth-delay product waits.
     if (queued > Math.max(1 << 20, bytesPerMs * (delay * 2 + 10))) from.pause();
-    setTimeout(() => {
-      queued -= piece.length;
-      to.write(piece);
-      if (from.isPaused() && queued < (1 << 19)) from.resume();
-    }, Math.max(0, at - now));
+    timer ??= setTimeout(drain, Math.max(0, Math.ceil(queue[0].at - now)));
   });
   to.on('drain', () => from.resume());
-  from.on('end', () => setTimeout(() => to.end(), Math.max(0, lastAt - performance.now())));
+  from.on('end', () => {
+    ended = true;
+    if (!queue.length && !timer) to.end();
+  });
 }

@@ -5,10 +5,11 @@
 // mode, and by rsync --stats for local rsync (its sender<->receiver pipe).
 // Options: --runs N, --cases insert,wan,vm (default all), --big MiB (default 1024).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeRandom } from './files.js';
 import { startRelay, type Relay } from './relay.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, cases: { type: 'string' }, big: { type: 'string' } } });
@@ -24,23 +25,6 @@ interface Run {
   seconds: number;
   bytes: number;
   rssMiB?: number;
-}
-
-/** Deterministic random bytes (xorshift32), written in 8 MiB pieces so 1 GiB files need no 1 GiB buffer. */
-function writeRandom(path: string, size: number, seed: number, edit?: (offset: number, piece: Uint8Array) => void): void {
-  const fd = openSync(path, 'w');
-  let x = seed >>> 0 || 1;
-  for (let at = 0; at < size; at += 8 * MiB) {
-    const piece = new Uint8Array(Math.min(8 * MiB, size - at));
-    const words = new Uint32Array(piece.buffer, 0, piece.length >>> 2);
-    for (let i = 0; i < words.length; i++) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-      words[i] = x >>> 0;
-    }
-    edit?.(at, piece);
-    writeSync(fd, piece);
-  }
-  closeSync(fd);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -115,12 +99,7 @@ const record = (c: string, tool: string, run: Run) => {
 const oldSmall = join(work, 'old-100M');
 const newSmall = join(work, 'new-108M');
 writeRandom(oldSmall, 100 * MiB, 1);
-{
-  const old = readFileSync(oldSmall);
-  const inserted = join(work, 'insert-8M');
-  writeRandom(inserted, 8 * MiB, 2);
-  writeFileSync(newSmall, Buffer.concat([old.subarray(0, 50 * MiB), readFileSync(inserted), old.subarray(50 * MiB)]));
-}
+writeRandom(newSmall, 100 * MiB, 1, { insert: { at: 50 * MiB, bytes: 8 * MiB, seed: 2 } });
 
 if (CASES.has('insert')) {
   const store = join(work, 'store-insert');
@@ -175,8 +154,10 @@ if (CASES.has('vm')) {
   const offsets = new Set<number>();
   let x = 12345;
   while (offsets.size < 256) offsets.add(((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % (BIG / 4096)) * 4096);
-  writeRandom(newBig, BIG, 3, (at, piece) => {
-    for (const o of offsets) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
+  writeRandom(newBig, BIG, 3, {
+    edit: (at, piece) => {
+      for (const o of offsets) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
+    },
   });
   const store = join(work, 'store-vm');
   const server = await startServer(store);
