@@ -39,6 +39,12 @@ export interface HttpOptions {
   streamBodies?: boolean;
 }
 
+/**
+ * A request body: text, bytes, or a Blob (a browser sends slices of a picked
+ * File as one, and fetch streams them from disk).
+ */
+export type Body = string | Uint8Array | Blob;
+
 /** Bodies from this size on are streamed when HttpOptions.streamBodies is set (1 MiB). */
 const STREAM_MIN = 1 << 20;
 
@@ -67,7 +73,7 @@ export class Http {
   ) {}
 
   /** Sends a request (retried per the options) and returns the response body as bytes. */
-  async bytes(method: string, path: string, body?: Uint8Array | string, type?: string): Promise<Uint8Array> {
+  async bytes(method: string, path: string, body?: Body, type?: string): Promise<Uint8Array> {
     const { retries = 4, delay = defaultDelay, shouldRetry = defaultShouldRetry } = this.options.retry ?? {};
     for (let attempt = 0; ; attempt++) {
       try {
@@ -86,7 +92,7 @@ export class Http {
     return JSON.parse(new TextDecoder().decode(answer)) as T;
   }
 
-  private async once(method: string, path: string, body?: Uint8Array | string, type?: string): Promise<Uint8Array> {
+  private async once(method: string, path: string, body?: Body, type?: string): Promise<Uint8Array> {
     const { signal, token, timeoutMs = DEFAULT_TIMEOUT_MS } = this.options;
     const doFetch = this.options.fetch ?? fetch;
     if (signal?.aborted) throw aborted(signal);
@@ -126,7 +132,7 @@ export class Http {
     } finally {
       clearTimeout(timeout);
     }
-    const sent = typeof body === 'string' ? new TextEncoder().encode(body).length : (body?.length ?? 0);
+    const sent = typeof body === 'string' ? new TextEncoder().encode(body).length : body instanceof Uint8Array ? body.length : (body?.size ?? 0);
     this.options.onBytes?.(sent, answer.length);
     if (response.ok) return answer;
     throw endpointError(method, path, response.status, answer);

@@ -22,6 +22,9 @@ import { orderInPlace } from './in-place.js';
 import { WIRE_LIMITS } from './messages.js';
 import type { CopyOp, DupOp, LiteralOp, PlanMessage } from './wire.js';
 
+/** The new file's chunks as the planner takes them: lengths and digests, and CRCs when parts carry theirs. */
+export type PlannedChunks = NewChunks & { crcs?: Uint32Array };
+
 /** A repeat shorter than this stays literal: a dup costs 24 plan bytes. */
 export const MIN_DUP_LENGTH = 64;
 
@@ -34,6 +37,12 @@ export interface PlanOptions {
   dedup?: boolean;
   /** Order copies for an in-place rebuild; cycles turn copies into literals. */
   inPlace?: boolean;
+  /**
+   * zlib's crc32_combine: when given, each part carries the CRC32 of its
+   * payload, combined from its chunks' CRCs (the chunks must have `crcs`), so
+   * a part's body can be framed without reading its bytes (part-body.ts).
+   */
+  crc32Combine?: (crcA: number, crcB: number, lengthB: number) => number;
 }
 
 /** One part: which literal ranges it carries. */
@@ -41,6 +50,8 @@ export interface PartPlan {
   part: number;
   ops: LiteralOp[];
   literalBytes: number;
+  /** CRC32 of the payload (the ops' bytes in order), when the planner had PlanOptions.crc32Combine. */
+  crc?: number;
 }
 
 /** A whole plan: the plan message (copies, dups) and the parts. */
@@ -55,7 +66,7 @@ export interface Plan extends PlanMessage {
  * or -1 (see confirmMatches).
  * @example const p = plan(chunks, oldOffsets, { partSize: session.partSize }); encodePlan(p)
  */
-export function plan(chunks: NewChunks, oldOffsets: Float64Array, options: PlanOptions): Plan {
+export function plan(chunks: PlannedChunks, oldOffsets: Float64Array, options: PlanOptions): Plan {
   const n = chunks.lengths.length;
   if (oldOffsets.length !== n) throw new DeltaflareError('INVALID_ARGUMENT', `plan: ${oldOffsets.length} oldOffsets for ${n} chunks`);
   const planner = new Planner(options);
@@ -81,13 +92,15 @@ export class Planner {
   literalBytes = 0;
   private readonly copies: CopyOp[] = [];
   private readonly dups: DupOp[] = [];
-  /** Digest of each first literal occurrence -> its offset. */
-  private readonly firstSeen = new Map<string, number>();
+  /** First literal occurrence of each digest, by digestKey: its chunk index and offset. */
+  private readonly firstSeen = new Map<number, { chunk: number; at: number }>();
   private readonly dedup: boolean;
   /** Streaming parts; in place, literal ops and chunk ends wait for finish() instead. */
   private readonly packer: PartPacker | undefined;
   private readonly literals: LiteralOp[] = [];
   private readonly starts: number[] = [];
+  /** In place: each chunk's CRC, for finish() to pack (when parts carry CRCs). */
+  private readonly crcs: number[] = [];
   private done = false;
 
   constructor(private readonly options: PlanOptions) {
@@ -97,8 +110,9 @@ export class Planner {
   }
 
   /** Adds chunks [count, end) with their final old offsets (-1: literal); returns the parts they completed. */
-  add(chunks: NewChunks, oldOffsets: Float64Array, end: number): PartPlan[] {
-    const { lengths, hashes } = chunks;
+  add(chunks: PlannedChunks, oldOffsets: Float64Array, end: number): PartPlan[] {
+    const { lengths, hashes, crcs } = chunks;
+    if (this.options.crc32Combine && !crcs) throw new DeltaflareError('INVALID_ARGUMENT', 'plan: crc32Combine needs the chunks\' crcs');
     if (this.done) throw new DeltaflareError('INTERNAL', 'plan: chunks added after finish()');
     if (end > lengths.length || end > oldOffsets.length) throw new DeltaflareError('INVALID_ARGUMENT', `plan: chunk ${end} is beyond the ${lengths.length} chunks given`);
     const closed = this.packer ? this.packer.parts.length : 0;
@@ -106,7 +120,10 @@ export class Planner {
       const len = lengths[i];
       const at = this.size;
       this.size += len;
-      if (!this.packer) this.starts.push(at);
+      if (!this.packer) {
+        this.starts.push(at);
+        this.crcs.push(crcs?.[i] ?? 0);
+      }
       if (oldOffsets[i] >= 0) {
         const old = oldOffsets[i];
         const last = this.copies[this.copies.length - 1];
@@ -118,7 +135,8 @@ export class Planner {
       }
       if (this.dedup && len >= MIN_DUP_LENGTH) {
         const key = digestKey(hashes, i);
-        const from = this.firstSeen.get(key);
+        const seen = this.firstSeen.get(key);
+        const from = seen && sameDigest(hashes, seen.chunk, i) ? seen.at : undefined;
         if (from !== undefined) {
           const last = this.dups[this.dups.length - 1];
           if (last && last.newOffset + last.length === at && last.srcOffset + last.length === from) last.length += len;
@@ -127,10 +145,10 @@ export class Planner {
           this.packer?.gap();
           continue;
         }
-        this.firstSeen.set(key, at);
+        if (!seen) this.firstSeen.set(key, { chunk: i, at });
       }
       this.literalBytes += len;
-      if (this.packer) this.packer.add(at, len);
+      if (this.packer) this.packer.add(at, len, crcs?.[i] ?? 0);
       else pushLiteral(this.literals, at, len);
     }
     this.count = Math.max(this.count, end);
@@ -164,7 +182,7 @@ export class Planner {
     for (const op of literals) {
       packer.gap();
       while (this.starts[c] < op.newOffset) c++;
-      for (const end = op.newOffset + op.length; this.starts[c] < end; c++) packer.add(this.starts[c], this.starts[c + 1] - this.starts[c]);
+      for (const end = op.newOffset + op.length; this.starts[c] < end; c++) packer.add(this.starts[c], this.starts[c + 1] - this.starts[c], this.crcs[c]);
     }
     packer.close();
     return { size, inPlace, copies: order.copies, dups: this.dups, parts: packer.parts, converted: order.converted.length };
@@ -183,13 +201,16 @@ class PartPacker {
   private cur: PartPlan = { part: 0, ops: [], literalBytes: 0 };
   private readonly partSize: number;
   private readonly maxOps: number;
+  private readonly combine: PlanOptions['crc32Combine'];
 
   constructor(options: PlanOptions) {
     this.partSize = options.partSize;
     this.maxOps = options.maxPartOps ?? WIRE_LIMITS.maxPartOps;
+    this.combine = options.crc32Combine;
   }
 
-  add(at: number, len: number): void {
+  /** Adds the literal chunk [at, at + len) whose CRC32 is `crc`. */
+  add(at: number, len: number, crc: number): void {
     if (len > this.partSize) throw new DeltaflareError('INVALID_ARGUMENT', `a literal chunk of ${len} bytes is longer than partSize ${this.partSize}`);
     let last: LiteralOp | undefined = this.cur.ops[this.cur.ops.length - 1];
     if (last && last.newOffset + last.length !== at) last = undefined; // a new op
@@ -199,6 +220,7 @@ class PartPacker {
     }
     if (last) last.length += len;
     else this.cur.ops.push({ newOffset: at, length: len });
+    if (this.combine) this.cur.crc = this.cur.literalBytes ? this.combine(this.cur.crc!, crc, len) : crc;
     this.cur.literalBytes += len;
     if (this.cur.literalBytes === this.partSize) this.close();
   }
@@ -227,9 +249,16 @@ function pushLiteral(ops: LiteralOp[], at: number, len: number): void {
   else ops.push({ newOffset: at, length: len });
 }
 
-/** The 32-byte digest as a map key (one UTF-16 unit per byte). */
-function digestKey(hashes: Uint8Array, i: number): string {
-  return String.fromCharCode(...hashes.subarray(i * 32, i * 32 + 32));
+/** A map key from chunk i's digest: its first 6 bytes (sameDigest tells the rare equal keys apart). */
+function digestKey(hashes: Uint8Array, i: number): number {
+  const o = i * 32;
+  return hashes[o] * 2 ** 40 + hashes[o + 1] * 2 ** 32 + ((hashes[o + 2] << 24) >>> 0) + (hashes[o + 3] << 16) + (hashes[o + 4] << 8) + hashes[o + 5];
+}
+
+/** Whether chunks a and b have the same 32-byte digest. */
+function sameDigest(hashes: Uint8Array, a: number, b: number): boolean {
+  for (let k = 0; k < 32; k++) if (hashes[a * 32 + k] !== hashes[b * 32 + k]) return false;
+  return true;
 }
 
 /** The literal bytes of a part, cut from the new file in op order. @example encodePart({ ...p, deflated: false, payload: partPayload(file, p) }) */

@@ -90,6 +90,16 @@ export interface CrcOption {
   crc32?: (bytes: Uint8Array) => number;
 }
 
+/**
+ * A raw payload's CRC32 already known (combined from its chunks' CRCs), so a
+ * part's CRC costs a pass over its header and ops only: zlib's crc32_combine
+ * joins the two.
+ */
+export interface KnownPayloadCrc {
+  payloadCrc: number;
+  crc32Combine: (crcA: number, crcB: number, lengthB: number) => number;
+}
+
 function writeHeader(w: Writer, type: MessageTypeName): void {
   w.u8(0x44); // 'D'
   w.u8(0x46); // 'F'
@@ -344,28 +354,52 @@ export const partBodyBytes = (opCount: number, payloadBytes: number): number => 
 /**
  * Encodes a part (client -> server, `PUT /v1/sessions/:id/parts/:n`). The last 4 bytes are a CRC32 of all before them.
  * With `into` (partBodyBytes in size, `p.payload` already at partPayloadOffset), the body is written around the
- * payload instead of copying it: a client reads the literal bytes straight into the body it sends.
+ * payload instead of copying it: a client reads the literal bytes straight into the body it sends. With a known
+ * raw payload's CRC (KnownPayloadCrc) the payload is not read for the CRC either.
  */
-export function encodePart(p: PartMessage, options: CrcOption & { into?: Uint8Array } = {}): Uint8Array {
-  validatePart(p, arg);
+export function encodePart(p: PartMessage, options: CrcOption & Partial<KnownPayloadCrc> & { into?: Uint8Array } = {}): Uint8Array {
+  validatePart(p, p.payload.length, arg);
   const size = partBodyBytes(p.ops.length, p.payload.length);
-  const inPlace = options.into !== undefined;
-  if (inPlace && (p.payload.buffer !== options.into!.buffer || p.payload.byteOffset !== options.into!.byteOffset + partPayloadOffset(p.ops.length))) {
+  const into = options.into !== undefined;
+  if (into && (p.payload.buffer !== options.into!.buffer || p.payload.byteOffset !== options.into!.byteOffset + partPayloadOffset(p.ops.length))) {
     throw arg('part: the payload must lie in `into` at partPayloadOffset');
   }
   const w = new Writer(size, options.into);
+  writePartHead(w, p, p.payload.length);
+  if (into) w.offset += p.payload.length;
+  else w.put(p.payload);
+  const crc32 = options.crc32 ?? crc32Js;
+  const known = !p.deflated && options.payloadCrc !== undefined && options.crc32Combine;
+  const head = partPayloadOffset(p.ops.length);
+  w.u32(known ? options.crc32Combine!(crc32(w.bytes.subarray(0, head)), options.payloadCrc!, p.payload.length) : crc32(w.bytes.subarray(0, w.offset)));
+  return w.bytes;
+}
+
+/**
+ * A raw part's body without its payload, for a payload the caller does not
+ * hold (a browser sends slices of the picked File, which fetch streams from
+ * disk): the bytes before the payload (`head`) and after it (`tail`, the
+ * CRC32, from the payload's known CRC). The body is head + payload + tail.
+ */
+export function partFrame(p: Omit<PartMessage, 'payload' | 'deflated'>, options: CrcOption & KnownPayloadCrc): { head: Uint8Array<ArrayBuffer>; tail: Uint8Array<ArrayBuffer> } {
+  validatePart({ ...p, deflated: false }, p.literalBytes, arg);
+  const w = new Writer(partPayloadOffset(p.ops.length));
+  writePartHead(w, { ...p, deflated: false }, p.literalBytes);
+  const tail = new Writer(4);
+  tail.u32(options.crc32Combine((options.crc32 ?? crc32Js)(w.bytes), options.payloadCrc, p.literalBytes));
+  return { head: w.bytes as Uint8Array<ArrayBuffer>, tail: tail.bytes as Uint8Array<ArrayBuffer> };
+}
+
+/** The part header and its ops: everything before the payload. */
+function writePartHead(w: Writer, p: Omit<PartMessage, 'payload'>, payloadBytes: number): void {
   writeHeader(w, 'part');
   w.u8(p.deflated ? 1 : 0);
   w.zeros(3); // reserved
   w.u32(p.part);
   w.u32(p.ops.length);
   w.u32(p.literalBytes);
-  w.u32(p.payload.length);
+  w.u32(payloadBytes);
   for (const op of p.ops) w.u64(op.newOffset), w.u32(op.length);
-  if (inPlace) w.offset += p.payload.length;
-  else w.put(p.payload);
-  w.u32((options.crc32 ?? crc32Js)(w.bytes.subarray(0, w.offset)));
-  return w.bytes;
 }
 
 /**
@@ -398,7 +432,7 @@ export function decodePart(bytes: Uint8Array, options: CrcOption & { maxLiteralB
     r.u32('crc32');
     r.end();
     const p = { part, ops, literalBytes, deflated: flags === 1, payload };
-    validatePart(p, malformed);
+    validatePart(p, payload.length, malformed);
     return p;
   } catch (e) {
     if (deferred) verify(); // damaged in transit reads as CHECKSUM_MISMATCH (resend), as when the CRC is checked first
@@ -421,7 +455,7 @@ export function checkPartCrc(bytes: Uint8Array, part: number, expected: number):
 
 const hex32 = (v: number): string => v.toString(16).padStart(8, '0');
 
-function validatePart(p: PartMessage, fail: (s: string) => DeltaflareError): void {
+function validatePart(p: Omit<PartMessage, 'payload'>, payloadBytes: number, fail: (s: string) => DeltaflareError): void {
   checkInt('part: part', p.part, 0, 0xffffffff, fail);
   checkInt('part: opCount', p.ops.length, 1, L.maxPartOps, fail);
   checkInt('part: literalBytes', p.literalBytes, 1, L.maxPartBytes, fail);
@@ -434,6 +468,6 @@ function validatePart(p: PartMessage, fail: (s: string) => DeltaflareError): voi
     sum += op.length;
   });
   if (sum !== p.literalBytes) throw fail(`part: ops hold ${sum} bytes but literalBytes is ${p.literalBytes}`);
-  if (!p.deflated && p.payload.length !== p.literalBytes) throw fail(`part: raw payload of ${p.payload.length} bytes, literalBytes is ${p.literalBytes}`);
-  if (p.deflated && p.payload.length < 1) throw fail('part: deflated payload is empty');
+  if (!p.deflated && payloadBytes !== p.literalBytes) throw fail(`part: raw payload of ${payloadBytes} bytes, literalBytes is ${p.literalBytes}`);
+  if (p.deflated && payloadBytes < 1) throw fail('part: deflated payload is empty');
 }

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { init } from '../../sdk/kernels/index.js';
 import { applyInPlace, applyPlan } from '../../sdk/protocol/apply.js';
 import { chunkOffsets } from '../../sdk/protocol/manifest.js';
 import { WeakIndex, confirmMatches, matchBatch } from '../../sdk/protocol/match.js';
@@ -146,6 +148,17 @@ describe('plan', () => {
     expectSameBytes(applyPlan(new Uint8Array(0), run.message, run.parts), next);
   });
 
+  it('should dup only chunks whose whole digest repeats, not those that share its first bytes', () => {
+    const hashes = new Uint8Array(3 * 32);
+    hashes.fill(7, 0, 32); // chunk 0
+    hashes.fill(7, 32, 64); // chunk 1: the same digest
+    hashes.fill(7, 64, 96);
+    hashes[95] = 8; // chunk 2: the same first 31 bytes, another digest
+    const p = plan({ lengths: Uint32Array.of(100, 100, 100), hashes }, Float64Array.of(-1, -1, -1), { partSize: 1000 });
+    expect(p.dups).toEqual([{ srcOffset: 0, newOffset: 100, length: 100 }]);
+    expect(p.parts.flatMap((part) => part.ops)).toEqual([{ newOffset: 0, length: 100 }, { newOffset: 200, length: 100 }]);
+  });
+
   it('should merge dups of a repeated run of blocks into one op', () => {
     const piece = randomBytes(3000, 21);
     const next = concat(piece, randomBytes(500, 22), piece);
@@ -169,6 +182,19 @@ describe('plan', () => {
     const run = syncRun(new Uint8Array(0), next, fixedChunker(1000), { partSize: 2500 });
     expect(run.plan.parts.map((p) => p.literalBytes)).toEqual([2000, 2000, 2000, 2000, 2000]);
     expect(run.plan.parts.map((p) => p.part)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it.each(chunkers)('should give each part the CRC32 of its payload, combined from its chunks\' CRCs, streaming and in place (%s)', async (_, chunker) => {
+    const k = await init();
+    const crc32Combine = (a: number, b: number, n: number) => k.crc32Combine(a, b, n);
+    fc.assert(
+      fc.property(scenario, fc.integer({ min: 1024, max: 20000 }), fc.boolean(), (s, partSize, inPlace) => {
+        const [old, next] = files(s);
+        const run = syncRun(old, next, chunker, { partSize, inPlace, crc32Combine });
+        for (const p of run.plan.parts) expect(p.crc).toBe(zlib.crc32(partPayload(next, p))); // zlib: a reference we did not write
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('should refuse a partSize smaller than a literal chunk, naming both', () => {
