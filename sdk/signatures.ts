@@ -20,13 +20,13 @@
 // 2 x max bytes and its final chunk here (plus one kernel region of a
 // segment per worker); else up to maxInFlight 8 MiB buffers. Plus the bytes
 // held for the open chunk (< 4 x max), whatever the file size.
-import { type Remote, transfer } from 'comlink';
+import { proxy, type Remote, transfer } from 'comlink';
 import { DeltaflareError, checkRange } from './errors.js';
 import { type Kernels, defaultKernels, init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
-import type { ChunkRecords, WorkerApi } from './pool/worker-api.js';
+import type { ChunkRecords, RunChunking, SegmentSink, SpeculativeChunks, WorkerApi } from './pool/worker-api.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
-import { CdcResync, RESYNC_HEAD, type SegmentChunks } from './signature-batches.js';
+import { type CdcParams, CdcResync, RESYNC_HEAD, type SegmentChunks } from './signature-batches.js';
 import type { SourceLocation, SyncSource } from './source.js';
 
 /** Consecutive chunks of the file, in file order. */
@@ -48,7 +48,7 @@ export interface SignatureOptions {
   pool: WorkerPool<WorkerApi>;
   /** Bytes read per worker task (default 8 MiB, 1 B..256 MiB; rounded down to whole blocks for fixed chunking). */
   segmentSize?: number;
-  /** Segments read but not yet handed to the caller (default 2 x pool size, 1..1024). */
+  /** Reads not yet handed to the caller: segments this thread read, or runs workers read (default 2 x pool size, 1..1024). */
   maxInFlight?: number;
   /** Stops reading and scheduling; the iteration rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -82,17 +82,19 @@ export async function* signatures(source: SyncSource, options: SignatureOptions)
   const onAbort = () => run.stop(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const unit = chunking.kind === 'fixed' ? chunking.block : 1;
-  const layout = new Segments(source.size, segment, Math.max(unit, Math.floor(Math.min(segment, RAMP_SEGMENT) / unit) * unit), pool.size);
-  const segments = layout.count;
+  const layout = new Layout(source.size, segment, unit, pool.size);
+  const segments = layout.segments.length;
   const at = options.readInWorkers === false ? undefined : source.location;
-  const reading = chunking.kind === 'cdc' ? readCdc(run, source, at, chunking, layout) : readFixed(run, source, at, chunking.block, layout);
+  // A slot per segment read here, per run read by a worker: freed when the caller takes its (last) batch.
+  const frees = new Set(at ? layout.runs.map(([, end]) => end - 1) : layout.segments.keys());
+  const reading = at ? readRuns(run, source, at, chunking, layout) : readHere(run, source, chunking, layout);
   reading.catch((e) => run.stop(e));
   try {
     let firstIndex = 0;
     const batches = chunking.kind === 'cdc' ? segments + 1 : segments; // CDC: + the last chunk
     for (let j = 0; j < batches; j++) {
       const records = await run.result(j);
-      if (j < segments) run.slots.release();
+      if (frees.has(j)) run.slots.release();
       if (!records || !records.lengths.length) continue;
       const batch = { firstIndex, ...records };
       firstIndex += records.lengths.length;
@@ -115,31 +117,51 @@ function segmentSize(chunking: ChunkingSpec, requested: number): number {
 }
 
 /**
- * The first segments (one per worker) are at most this long, so the first
- * batch is ready sooner and each worker's first kernel call, which runs in
- * V8's baseline (Liftoff) code to its end because wasm has no on-stack
- * replacement, is short; later calls run the optimised code.
+ * The first segment of each worker's first run is at most this long, so the
+ * first batch is ready sooner and each worker's first kernel call, which
+ * runs in V8's baseline (Liftoff) code to its end because wasm has no
+ * on-stack replacement, is short; later calls run the optimised code.
  */
 const RAMP_SEGMENT = 1 << 20;
+/**
+ * Bytes a worker reads as one run (one read of the source): every Blob read
+ * costs Chromium ~10 ms of CPU beyond its bytes (docs/benchmarks.md), so
+ * runs are long, but short enough that a file spreads over every worker.
+ */
+const RUN_BYTES = 64 << 20;
 
-/** Where segment j lies: the first `rampCount` are `first` bytes long, the rest `segment` (the last maybe shorter). */
-class Segments {
-  readonly count: number;
-  private readonly ramp: number;
+/**
+ * Where the pass cuts the file: segments (one worker task's bytes, chunked
+ * in one kernel call) grouped into runs (consecutive segments one worker
+ * reads as one stream). Runs are RUN_BYTES long at most and at most half a
+ * worker's share of the file; the first run of each worker starts with a
+ * RAMP_SEGMENT. Every length but the file's last is a multiple of `unit`.
+ */
+class Layout {
+  /** [offset, length] of each segment, in file order. */
+  readonly segments: Array<[number, number]> = [];
+  /** [first, end) segment indices of each run, in file order. */
+  readonly runs: Array<[number, number]> = [];
   constructor(
-    readonly size: number,
+    size: number,
+    /** The longest segment. */
     readonly segment: number,
-    private readonly first: number,
-    rampCount: number,
+    unit: number,
+    workers: number,
   ) {
-    this.ramp = first < segment ? Math.min(rampCount, Math.ceil(size / first)) : 0;
-    this.count = this.ramp + Math.ceil(Math.max(0, size - this.ramp * first) / segment);
-  }
-  start(j: number): number {
-    return j < this.ramp ? j * this.first : this.ramp * this.first + (j - this.ramp) * this.segment;
-  }
-  length(j: number): number {
-    return Math.min(this.size, this.start(j) + (j < this.ramp ? this.first : this.segment)) - this.start(j);
+    const whole = (n: number) => Math.max(unit, Math.floor(n / unit) * unit);
+    const ramp = whole(Math.min(segment, RAMP_SEGMENT));
+    const run = Math.max(segment, Math.min(RUN_BYTES, Math.floor(Math.ceil(size / (2 * workers)) / segment) * segment));
+    for (let a = 0; a < size; a += run) {
+      const end = Math.min(size, a + run);
+      const first = this.segments.length;
+      for (let s = a; s < end; ) {
+        const length = Math.min(end - s, this.runs.length < workers && s === a && ramp < segment ? ramp : segment);
+        this.segments.push([s, length]);
+        s += length;
+      }
+      this.runs.push([first, this.segments.length]);
+    }
   }
 }
 
@@ -213,62 +235,87 @@ class Run {
 }
 
 /**
- * Chunks CDC segments speculatively in workers and resynchronises them here in
- * file order; settles batch j per segment and batch `segments` for the last
- * chunk. With a `location` the workers read their segments themselves and
- * send back only the bytes the resynchronisation needs (head and final
- * chunk, ~130 KiB of 8 MiB); else this thread reads each segment and
- * transfers it.
+ * Workers read the source themselves, a run at a time (one read each), and
+ * send back each segment's records as it is chunked: for CDC with only the
+ * bytes the resynchronisation needs (head and final chunk, ~130 KiB of
+ * 8 MiB), resynchronised here in file order.
  */
-async function readCdc(run: Run, source: SyncSource, location: SourceLocation | undefined, spec: ChunkingSpec & { kind: 'cdc' }, layout: Segments): Promise<void> {
-  const segments = layout.count;
-  const params = { min: spec.min, avg: spec.avg, max: spec.max, level: spec.level };
-  const resync = new CdcResync(await kernels(), params); // checks params (throws INVALID_ARGUMENT)
-  const head = RESYNC_HEAD(spec.max);
-  let joined: Promise<unknown> = Promise.resolve();
-  for (let j = 0; j < segments; j++) {
+async function readRuns(run: Run, source: SyncSource, location: SourceLocation, spec: ChunkingSpec, layout: Layout): Promise<void> {
+  const cdc = spec.kind === 'cdc' ? await cdcResync(spec) : undefined;
+  const chunking: RunChunking = cdc ? { kind: 'cdc', params: cdc.params, head: RESYNC_HEAD(cdc.params.max) } : { kind: 'fixed', block: (spec as { block: number }).block };
+  const order = new InOrder(run, cdc?.resync, layout.segments.length);
+  for (const [first, end] of layout.runs) {
     await run.slots.acquire();
-    const a = layout.start(j), length = layout.length(j);
-    let chunked: Promise<SegmentChunks>;
-    if (location) {
-      run.check();
-      chunked = run.task((api) => api.chunkSegmentAt(location, a, length, params, head)).then((r) => ({ offset: a, length, ...r, whole: () => read(run, source, a, length) }));
+    run.check();
+    const segments = layout.segments.slice(first, end);
+    const arrived = segments.map(() => deferred<ChunkRecords | SpeculativeChunks>());
+    const sink = (i: number, r: ChunkRecords | SpeculativeChunks) => arrived[i].resolve(r);
+    const task = run.task((api) => api.chunkRunAt(location, segments[0][0], segments.map(([, l]) => l), chunking, proxy(sink) as unknown as Remote<SegmentSink>));
+    task.catch((e) => arrived.forEach((d) => d.reject(e)));
+    segments.forEach(([offset, length], i) => {
+      order.add(first + i, arrived[i].promise.then((r) => (cdc ? { offset, length, ...(r as SpeculativeChunks), whole: () => read(run, source, offset, length) } : { offset, ...r })));
+    });
+  }
+  order.finish();
+}
+
+/** This thread reads each segment and transfers it to a worker, which chunks it (sources without a location). */
+async function readHere(run: Run, source: SyncSource, spec: ChunkingSpec, layout: Layout): Promise<void> {
+  const cdc = spec.kind === 'cdc' ? await cdcResync(spec) : undefined;
+  const order = new InOrder(run, cdc?.resync, layout.segments.length);
+  for (const [j, [offset, length]] of layout.segments.entries()) {
+    await run.slots.acquire();
+    if (cdc) {
+      const bytes = await readSegment(run, source, offset, length, layout.segment);
+      order.add(j, run.task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), cdc.params)).then((r) => ({
+        offset, length, head: r.bytes, last: r.bytes.subarray(length - r.lengths[r.lengths.length - 1]), ...r, recycle: r.bytes.buffer as ArrayBuffer,
+      })));
     } else {
-      const bytes = await readSegment(run, source, a, length, layout.segment);
-      chunked = run.task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), params)).then((r) => ({ offset: a, length, head: r.bytes, last: r.bytes.subarray(length - r.lengths[r.lengths.length - 1]), ...r }));
+      const bytes = await read(run, source, offset, length);
+      const block = (spec as { block: number }).block;
+      order.add(j, run.task((api) => api.fixedBlocks(transfer(bytes, [bytes.buffer]), block)).then((r) => ({ offset, ...r })));
     }
-    // Resynchronise in file order: after segment j - 1, once j's chunks are back.
-    const job = Promise.all([chunked, joined]).then(async ([r]) => {
+  }
+  order.finish();
+}
+
+/** The resynchroniser of a CDC pass and its parameters (checked: throws INVALID_ARGUMENT). */
+async function cdcResync(spec: ChunkingSpec & { kind: 'cdc' }): Promise<{ resync: CdcResync; params: CdcParams }> {
+  const params = { min: spec.min, avg: spec.avg, max: spec.max, level: spec.level };
+  return { resync: new CdcResync(await kernels(), params), params };
+}
+
+/**
+ * Settles each segment's batch in file order: fixed blocks as they are,
+ * CDC segments once resynchronised after the one before (and batch
+ * `count`, the file's last chunk, at the end).
+ */
+class InOrder {
+  private joined: Promise<unknown> = Promise.resolve();
+  constructor(
+    private readonly run: Run,
+    private readonly resync: CdcResync | undefined,
+    private readonly count: number,
+  ) {}
+
+  add(j: number, segment: Promise<(SegmentChunks & { recycle?: ArrayBuffer }) | Records>): void {
+    const { resync, run } = this;
+    if (!resync) return run.settle(j, segment as Promise<Records>);
+    const job = Promise.all([segment, this.joined]).then(async ([r]) => {
       run.check();
-      const records = await resync.push(r);
-      if (!location) run.recycle(r.head.buffer as ArrayBuffer); // push keeps no view of it
+      const s = r as SegmentChunks & { recycle?: ArrayBuffer };
+      const records = await resync.push(s);
+      if (s.recycle) run.recycle(s.recycle); // push keeps no view of it
       return records;
     });
-    joined = quiet(job);
+    this.joined = quiet(job);
     run.settle(j, job);
   }
-  run.settle(segments, joined.then(() => resync.finish()));
-}
 
-/** Block-aligned segments, each read (by the worker when there is a `location`), chunked and hashed in one worker task. */
-async function readFixed(run: Run, source: SyncSource, location: SourceLocation | undefined, block: number, layout: Segments): Promise<void> {
-  for (let j = 0; j < layout.count; j++) {
-    await run.slots.acquire();
-    const a = layout.start(j), length = layout.length(j);
-    let records: Promise<ChunkRecords>;
-    if (location) {
-      run.check();
-      records = run.task((api) => api.fixedBlocksAt(location, a, length, block));
-    } else {
-      const bytes = await read(run, source, a, length);
-      records = run.task((api) => api.fixedBlocks(transfer(bytes, [bytes.buffer]), block));
-    }
-    run.settle(j, records.then((r: ChunkRecords) => ({ offset: a, ...r })));
+  finish(): void {
+    if (this.resync) this.run.settle(this.count, this.joined.then(() => this.resync!.finish()));
   }
 }
-
-/** A source that can fill a given buffer (fileSource): segment buffers are then reused. */
-type ReadIntoSource = SyncSource & { readInto(offset: number, target: Uint8Array): Promise<void> };
 
 /**
  * Reads a CDC segment into a recycled buffer when the source can (a buffer
@@ -277,11 +324,10 @@ type ReadIntoSource = SyncSource & { readInto(offset: number, target: Uint8Array
  * for V8's external-memory GC: +60 MiB of client peak RSS on a 108 MiB push.
  */
 async function readSegment(run: Run, source: SyncSource, offset: number, length: number, segment: number): Promise<Uint8Array<ArrayBuffer>> {
-  const into = (source as Partial<ReadIntoSource>).readInto;
-  if (!into) return read(run, source, offset, length);
+  if (!source.readInto) return read(run, source, offset, length);
   run.check();
   const bytes = new Uint8Array(run.buffer(segment), 0, length);
-  await into.call(source, offset, bytes);
+  await source.readInto(offset, bytes);
   run.check();
   return bytes;
 }

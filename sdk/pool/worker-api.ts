@@ -6,13 +6,12 @@
 // Only the kernels' API is imported statically: a pool that posts the
 // compiled module (nodePool) never loads the base64 builds here; init()
 // without one imports them.
-import { transfer } from 'comlink';
+import { type Remote, releaseProxy, transfer } from 'comlink';
 import { type ChunkOptions, Kernels } from '../kernels/api.js';
 import { instantiate } from '../kernels/instance.js';
 import type { SourceLocation } from '../source.js';
-import { type CdcTables, type SegmentScan, cdcTables } from '../kernels/segments.js';
 
-/** FastCDC parameters of a scan (no BLAKE3 flag: scans only cut). */
+/** FastCDC parameters of a scan (no BLAKE3 flag: chunk records always carry digests). */
 export type ScanOptions = Omit<ChunkOptions, 'blake3'>;
 
 
@@ -24,24 +23,48 @@ export function setPathReader(reader: PathReader): void {
   readPath = reader;
 }
 
-/** Fills `target` from `location` at `offset`. */
-async function readAt(location: SourceLocation, offset: number, target: Uint8Array): Promise<void> {
-  if ('blob' in location) {
-    // Browsers (and Node's Blob): the slice is read off the calling thread, then copied once into kernel memory.
-    const bytes = new Uint8Array(await location.blob.slice(offset, offset + target.length).arrayBuffer());
-    if (bytes.length !== target.length) throw new Error(`deltaflare: the source has ${bytes.length} bytes at offset ${offset}, expected ${target.length}: did it change while being read?`);
-    target.set(bytes);
-    return;
+/**
+ * Reads `length` bytes of `location` from `offset` on, one target at a time
+ * in order. A Blob is read as one stream over the whole range, its pieces
+ * copied into each target as they come: in Chromium every Blob read costs
+ * ~10 ms of CPU beyond its bytes, so a 64 MiB range read once instead of as
+ * 8 slices of 8 MiB saves ~70 ms per run, and a stream reads ~1.4x faster
+ * than Blob.arrayBuffer() (docs/benchmarks.md). A path is read with
+ * positional reads.
+ */
+function rangeReader(location: SourceLocation, offset: number, length: number): { fill(target: Uint8Array): Promise<void>; cancel(): void } {
+  if (!('blob' in location)) {
+    let at = offset;
+    return {
+      async fill(target) {
+        if (!readPath) throw new Error('deltaflare: this worker cannot read files by path');
+        await readPath(location.path, at, target);
+        at += target.length;
+      },
+      cancel() {},
+    };
   }
-  if (!readPath) throw new Error('deltaflare: this worker cannot read files by path');
-  await readPath(location.path, offset, target);
-}
-
-/** Reads [offset, offset + length) of `location` into this worker's kernel memory, where kernels read it in place. */
-async function readIn(location: SourceLocation, offset: number, length: number): Promise<Uint8Array> {
-  const view = k().allocInput(length);
-  await readAt(location, offset, view);
-  return view;
+  const reader = location.blob.slice(offset, offset + length).stream().getReader();
+  let piece = new Uint8Array(0);
+  let read = 0;
+  return {
+    async fill(target) {
+      let at = 0;
+      while (at < target.length) {
+        if (!piece.length) {
+          const r = await reader.read();
+          if (r.done) throw new Error(`deltaflare: the source ended ${offset + read} bytes in, expected ${offset + length}: did it change while being read?`);
+          piece = r.value;
+          read += piece.length;
+        }
+        const n = Math.min(piece.length, target.length - at);
+        target.set(piece.subarray(0, n), at);
+        piece = piece.subarray(n);
+        at += n;
+      }
+    },
+    cancel: () => void reader.cancel().catch(() => {}),
+  };
 }
 
 let kernels: Kernels | undefined;
@@ -50,18 +73,21 @@ const k = (): Kernels => {
   return kernels;
 };
 
-/** Consecutive chunks of `bytes` ending at `ends` (as blake3Chunks takes them). */
-export interface ChunkRun {
-  bytes: Uint8Array;
-  ends: Uint32Array;
-}
-
 /** Per-chunk records as flat arrays: lengths, CRC-32s and 32-byte BLAKE3s. */
 export interface ChunkRecords {
   lengths: Uint32Array;
   crcs: Uint32Array;
   hashes: Uint8Array;
 }
+
+/** A CDC segment's speculative records, with what the resynchronisation reads of its bytes (signature-batches.ts). */
+export type SpeculativeChunks = ChunkRecords & { head: Uint8Array; last: Uint8Array };
+
+/** How a run's segments are chunked: FastCDC-2020 speculatively from each segment's start, or fixed blocks. */
+export type RunChunking = { kind: 'cdc'; params: ScanOptions; head: number } | { kind: 'fixed'; block: number };
+
+/** Receives segment `index` of a run (index within the run) as soon as it is chunked. */
+export type SegmentSink = (index: number, records: ChunkRecords | SpeculativeChunks) => void;
 
 /** The buffers of `records`, for a transfer list. */
 const buffers = (r: ChunkRecords) => [r.lengths.buffer, r.crcs.buffer, r.hashes.buffer];
@@ -79,11 +105,6 @@ export const workerApi = {
     }
     return kernels.simd;
   },
-  /** FastCDC-2020 chunks of a whole buffer: lengths, CRCs and 32-byte BLAKE3s as flat arrays. */
-  chunk(bytes: Uint8Array, options: ChunkOptions): ChunkRecords {
-    const r = k().chunkRecords(bytes, options);
-    return transfer(r, buffers(r));
-  },
   /**
    * Speculative chunks of one segment (see signature-batches.ts): the
    * sequential chunker with CRC-32 and BLAKE3 over `bytes` as if a chunk began
@@ -94,63 +115,55 @@ export const workerApi = {
     const r = { ...k().chunkRecords(bytes, options), bytes };
     return transfer(r, [...buffers(r), bytes.buffer]);
   },
-  /**
-   * chunkSegment of [offset, offset + length) of `location`, read here into
-   * kernel memory and chunked in place: the calling thread gets the records,
-   * the first `head` bytes (all of them when there is at most one chunk) and
-   * the final chunk's bytes, which is all the resynchronisation needs
-   * (signature-batches.ts), instead of the segment.
-   */
-  async chunkSegmentAt(location: SourceLocation, offset: number, length: number, options: ScanOptions, head: number): Promise<ChunkRecords & { head: Uint8Array; last: Uint8Array }> {
-    const view = await readIn(location, offset, length);
-    const chunks = k().chunkRecords(view, options);
-    const n = chunks.lengths.length;
-    const r = { ...chunks, head: view.slice(0, n <= 1 ? length : Math.min(length, head)), last: view.slice(n ? length - chunks.lengths[n - 1] : length) };
-    return transfer(r, [...buffers(r), r.head.buffer, r.last.buffer]);
-  },
-  /** fixedBlocks of [offset, offset + length) of `location`, read here into kernel memory and hashed in place. */
-  async fixedBlocksAt(location: SourceLocation, offset: number, length: number, block: number): Promise<ChunkRecords> {
-    const r = blocks(await readIn(location, offset, length), block);
-    return transfer(r, buffers(r));
-  },
-  /** BLAKE3 of consecutive chunks of `bytes` ending at `ends`. */
-  blake3Chunks(bytes: Uint8Array, ends: Uint32Array): Uint8Array {
-    const digests = k().blake3Chunks(bytes, ends);
-    return transfer(digests, [digests.buffer]);
-  },
-  /**
-   * Scans a segment for parallel chunking. `buffer` holds the `lookbehind`
-   * bytes before the segment (<= 47 are used), then the segment, whose first
-   * byte is at file offset `offset`. Returns the scan and, so the caller can
-   * stitch and hash without a copy, the buffer itself.
-   */
-  scanSegment(buffer: Uint8Array, lookbehind: number, offset: number, options: ScanOptions): { scan: SegmentScan; buffer: Uint8Array } {
-    const scan = k().scanSegment(buffer.subarray(lookbehind), { offset, lookbehind: buffer.subarray(0, lookbehind) }, options);
-    return transfer({ scan, buffer }, [buffer.buffer, scan.candidates.buffer, scan.crcs.buffer, scan.strideCrcs.buffer]);
-  },
-  /** BLAKE3 of the chunks of several runs, concatenated in run order (32 bytes each). */
-  hashChunks(runs: ChunkRun[]): Uint8Array {
-    const count = runs.reduce((n, r) => n + r.ends.length, 0);
-    const out = new Uint8Array(count * 32);
-    let at = 0;
-    for (const r of runs) {
-      out.set(k().blake3Chunks(r.bytes, r.ends), at);
-      at += r.ends.length * 32;
-    }
-    return transfer(out, [out.buffer]);
-  },
   /** Fixed-size chunking of a block-aligned segment: blocks of `block` bytes, the last maybe shorter. */
   fixedBlocks(bytes: Uint8Array, block: number): ChunkRecords {
     const r = blocks(bytes, block);
     return transfer(r, buffers(r));
   },
-  /** The gear and mask tables a SegmentStitcher needs, so the calling thread loads no wasm. */
-  cdcTables(): CdcTables {
-    return cdcTables(k().instance);
+  /**
+   * A run of consecutive segments of `location`, starting at `offset`, of
+   * `lengths` bytes each: read here into kernel memory one segment at a time
+   * (one read stream for the whole run) and chunked in place. Each segment's
+   * records go to `sink` as soon as they are ready; a CDC segment's come with
+   * its first `head` bytes (all of them when it has at most one chunk) and its
+   * final chunk's bytes, which is all the resynchronisation needs, instead of
+   * the segment. Resolves once every segment was sent.
+   */
+  async chunkRunAt(location: SourceLocation, offset: number, lengths: number[], chunking: RunChunking, sink: Remote<SegmentSink>): Promise<void> {
+    const total = lengths.reduce((n, l) => n + l, 0);
+    const reader = rangeReader(location, offset, total);
+    const sent: Promise<void>[] = [];
+    try {
+      for (let i = 0; i < lengths.length; i++) {
+        const view = k().allocInput(lengths[i]);
+        await reader.fill(view);
+        if (chunking.kind === 'fixed') {
+          const r = blocks(view, chunking.block);
+          sent.push(sink(i, transfer(r, buffers(r))));
+        } else {
+          const r = speculative(view, chunking);
+          sent.push(sink(i, transfer(r, [...buffers(r), r.head.buffer, r.last.buffer])));
+        }
+      }
+    } catch (e) {
+      reader.cancel();
+      throw e;
+    } finally {
+      await Promise.allSettled(sent);
+      sink[releaseProxy]();
+    }
   },
 };
 
 export type WorkerApi = typeof workerApi;
+
+/** The speculative chunks of a CDC segment in kernel memory, with its head and final chunk copied out. */
+function speculative(view: Uint8Array, chunking: RunChunking & { kind: 'cdc' }): SpeculativeChunks {
+  const chunks = k().chunkRecords(view, chunking.params);
+  const n = chunks.lengths.length;
+  const length = view.length;
+  return { ...chunks, head: view.slice(0, n <= 1 ? length : Math.min(length, chunking.head)), last: view.slice(n ? length - chunks.lengths[n - 1] : length) };
+}
 
 /** Blocks of `block` bytes (the last maybe shorter) with CRC and BLAKE3. */
 function blocks(bytes: Uint8Array, block: number): ChunkRecords {
