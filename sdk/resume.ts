@@ -2,8 +2,10 @@
 // record in a ResumeStore (IndexedDB in browsers, see browser/idb-store.ts):
 //
 //   fingerprint  name, size, lastModified and BLAKE3 of sampled windows: is it the same file?
-//   signature    every chunk's length, CRC-32 and BLAKE3 (40 bytes per chunk: 320 KiB
-//                for 64 MiB at 8 KiB chunks), so an unchanged file is not hashed again
+//   signature    every chunk's length, CRC-32 and BLAKE3 (40 bytes per chunk: 1.3 MB
+//                for 256 MiB at 8 KiB chunks), so an unchanged file is not hashed again;
+//                kept apart from the record and written once per pass, since the record
+//                is written again as batches go and parts land
 //   session      the open upload session, saved as soon as it opens: while the signature
 //                pass runs, the bounds of each signature batch (recorded before the batch
 //                is sent); once it ends, the confirmed matches against the basis. A push
@@ -71,19 +73,26 @@ export interface ResumeRecord {
   endpoint: string;
   key: string;
   fingerprint: Fingerprint;
-  signature?: StoredSignature;
   session?: StoredSession;
   /** ms since the epoch. */
   updatedAt: number;
 }
 
-/** Where resume records live: IndexedDB in browsers (idbResumeStore), memory or disk elsewhere. */
+/**
+ * Where resume records live: IndexedDB in browsers (idbResumeStore), memory
+ * or disk elsewhere. A record is small and written often; its file's
+ * signature is large and written once per signature pass.
+ */
 export interface ResumeStore {
   get(id: string): Promise<ResumeRecord | undefined>;
   put(record: ResumeRecord): Promise<void>;
+  /** Deletes the record and its signature. */
   delete(id: string): Promise<void>;
   /** Every record (the demo lists unfinished uploads after a reload). */
   list(): Promise<ResumeRecord[]>;
+  getSignature(id: string): Promise<StoredSignature | undefined>;
+  /** Keeps the signature of record `id`'s file; undefined forgets it. */
+  putSignature(id: string, signature: StoredSignature | undefined): Promise<void>;
 }
 
 /** Window count and size of the sampled hash: 16 x 64 KiB = 1 MiB read, ~2 ms of BLAKE3. */
@@ -127,17 +136,30 @@ export function sameChunking(a: ChunkingSpec, b: ChunkingSpec): boolean {
  */
 export class MemoryResumeStore implements ResumeStore {
   private readonly records = new Map<string, ResumeRecord>();
+  private readonly signatures = new Map<string, StoredSignature>();
+  /** Writes so far, records and signatures (tests count them). */
+  readonly writes = { records: 0, signatures: 0 };
   async get(id: string) {
     return this.records.get(id);
   }
   async put(record: ResumeRecord) {
-    this.records.set(record.id, record);
+    this.writes.records++;
+    this.records.set(record.id, structuredClone(record));
   }
   async delete(id: string) {
     this.records.delete(id);
+    this.signatures.delete(id);
   }
   async list() {
     return [...this.records.values()];
+  }
+  async getSignature(id: string) {
+    return this.signatures.get(id);
+  }
+  async putSignature(id: string, signature: StoredSignature | undefined) {
+    this.writes.signatures++;
+    if (signature) this.signatures.set(id, structuredClone(signature));
+    else this.signatures.delete(id);
   }
 }
 
@@ -160,6 +182,8 @@ export class Resumer {
     private readonly k: Kernels,
     /** The record on file described this same file (fingerprints agree). */
     readonly known: boolean,
+    /** Its file's signature, when one was kept. */
+    private stored: StoredSignature | undefined,
   ) {}
 
   /**
@@ -171,15 +195,16 @@ export class Resumer {
     const id = resumeId(o.endpoint, o.key);
     const fp = await fingerprint(o.source, o.k);
     const old = await store.get(id);
-    if (old && sameFile(old.fingerprint, fp)) return new Resumer(store, old, o.http, o.k, true);
+    if (old && sameFile(old.fingerprint, fp)) return new Resumer(store, old, o.http, o.k, true, await store.getSignature(id));
     if (old?.session) await deleteSession(o.http, old.session.id);
+    if (old) await store.delete(id); // its signature is of other content
     const record: ResumeRecord = { id, endpoint: o.endpoint, key: o.key, fingerprint: fp, updatedAt: Date.now() };
-    return new Resumer(store, record, o.http, o.k, false);
+    return new Resumer(store, record, o.http, o.k, false, undefined);
   }
 
   /** The stored signature, if it was computed with `chunking`. */
   signature(chunking: ChunkingSpec): StoredSignature | undefined {
-    const s = this.record.signature;
+    const s = this.stored;
     return s && sameChunking(s.chunking, chunking) ? s : undefined;
   }
 
@@ -210,8 +235,8 @@ export class Resumer {
 
   /** Keeps the signature of the whole file (once the pass has finished). */
   async saveSignature(signature: StoredSignature): Promise<void> {
-    this.record.signature = { ...signature, lengths: signature.lengths.slice(), crcs: signature.crcs.slice(), hashes: signature.hashes.slice() };
-    await this.save();
+    this.stored = { ...signature, lengths: signature.lengths.slice(), crcs: signature.crcs.slice(), hashes: signature.hashes.slice() };
+    await this.store.putSignature(this.record.id, this.stored);
   }
 
   /**
@@ -265,8 +290,8 @@ export class Resumer {
     }
     if (fp && sameFile(fp, this.record.fingerprint)) return;
     await this.dropSession(true);
-    this.record.signature = undefined; // of the old content
-    await this.save();
+    this.stored = undefined; // of the old content
+    await this.store.putSignature(this.record.id, undefined);
     throw new DeltaflareError('SOURCE_CHANGED', `${source.name ?? 'the source'} changed during the push: nothing was committed; push it again`);
   }
 

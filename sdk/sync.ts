@@ -25,7 +25,7 @@ import type { WorkerApi } from './pool/worker-api.js';
 import { type ChunkingSpec, DEFAULT_CHUNKING } from './protocol/chunking.js';
 import { confirmMatches } from './protocol/match.js';
 import type { BasisInfo, CommitRequest, CreateSessionResponse, FileInfo, Limits, SessionStatus } from './protocol/messages.js';
-import { type PartPlan, plan, Planner } from './protocol/plan.js';
+import { type PartPlan, plan, type PlanOptions, Planner } from './protocol/plan.js';
 import { decodeMatches, encodePlan, encodeSignatures } from './protocol/wire.js';
 import { BufferPool } from './buffer-pool.js';
 import { partBody } from './part-body.js';
@@ -34,6 +34,7 @@ import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
 import { toHex } from './protocol/hex.js';
+import { stage } from './trace.js';
 
 export type { SyncPhase, SyncProgress } from './progress.js';
 
@@ -165,6 +166,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
         // The signature pass does not need the session: it starts at once and
         // its batches wait for the session. The server may spend the request
         // building the basis' manifest (a hand-placed file: ~0.5 s for 100 MiB).
+        const sessionDone = stage('session');
         const created = http.json<CreateSessionResponse>('POST', '/v1/sessions', {
           key: options.key,
           basis: options.basis,
@@ -172,6 +174,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
           chunking,
           inPlace,
         });
+        created.then(sessionDone, () => {});
         // Recorded before any batch or part goes, so a push cut from then on resumes this session.
         opened = created.then(async (s) => {
           await resumer?.saveSession({
@@ -273,7 +276,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
           const matches = decodeMatches(await answer);
           const v = table.view();
           if (session.basis) confirmMatches(matches, v, v.oldOffsets, session.basis.size);
-          planner ??= new Planner({ partSize: session.partSize, maxPartOps: session.limits.maxPartOps, inPlace });
+          planner ??= new Planner(planOptions(session));
           const found = planner.add(v, v.oldOffsets, end);
           progress.found(planner.copiedBytes, planner.literalBytes);
           resumer?.found(planner.literalBytes);
@@ -295,6 +298,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
         progress.cachedSignature(source.size);
         send();
       } else {
+        const passDone = stage('signatures');
         for await (const batch of signatures(source, {
           chunking,
           pool: await options.pool,
@@ -305,6 +309,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
           table.append(batch);
           send();
         }
+        passDone();
       }
     } catch (e) {
       await created; // a failed session request is the cause to report
@@ -329,15 +334,22 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     return planner;
   }
 
+  /** The planner's options: parts carry their payload's CRC, so part-body.ts need not read a part for it. */
+  function planOptions(session: SessionFacts): PlanOptions {
+    return { partSize: session.partSize, maxPartOps: session.limits.maxPartOps, inPlace, crc32Combine: (a, b, n) => k.crc32Combine(a, b, n) };
+  }
+
   /** Sends one part (at most partConcurrency at once) and reports it landed. */
   function sendPart(path: string, part: PartPlan): Promise<void> {
     return partSlots.run(async () => {
+      const done = stage(`part ${part.part}`);
       const body = await partBody(k, source, part, bodies);
       try {
         await http.bytes('PUT', `${path}/parts/${part.part}`, body, 'application/octet-stream');
       } finally {
-        bodies.give(body);
+        if (body instanceof Uint8Array) bodies.give(body);
       }
+      done();
       landedNow.add(part.part);
       landedNowBytes += part.literalBytes;
       progress.uploaded(part.literalBytes);
@@ -357,7 +369,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     if (planner && planner.count !== table.count) throw new DeltaflareError('INTERNAL', `planned ${planner.count} of ${table.count} chunks`);
     const p = planner
       ? planner.finish()
-      : plan(chunks, chunks.oldOffsets, { partSize: session.partSize, maxPartOps: session.limits.maxPartOps, inPlace });
+      : plan(chunks, chunks.oldOffsets, planOptions(session));
     const landed = new Set(status?.parts ?? []);
     const literalBytes = p.parts.reduce((n, part) => n + part.literalBytes, 0);
     const resumedBytes = p.parts.reduce((n, part) => n + (landed.has(part.part) ? part.literalBytes : 0), 0);
@@ -393,7 +405,9 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
       parts: p.parts.length,
       baseVersion: session.basis?.version ?? null,
     };
+    const commitDone = stage('commit');
     const info = await http.json<FileInfo>('POST', `${path}/commit`, commit);
+    commitDone();
     await resumer?.committed();
     const done = progress.phase('done');
     return {

@@ -154,7 +154,7 @@ describe('sync: parts while the signature pass runs', () => {
     await expect(cut).rejects.toMatchObject({ code: 'ABORTED' });
     expect(before).toEqual([0]);
     const record = (await resume.get(resumeId(server.url, 'resumable.bin')))!;
-    expect(record.signature).toBeUndefined();
+    expect(await resume.getSignature(record.id)).toBeUndefined();
     expect(record.session?.pass?.batches.length).toBeGreaterThan(0);
     expect(record.session?.pass?.batches[0][0]).toBe(0);
     // For a "resume?" prompt: literal bytes found so far, and those that landed.
