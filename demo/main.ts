@@ -21,10 +21,25 @@ const store = idbResumeStore();
 endpointInput.value = location.origin;
 workersInput.value = String(navigator.hardwareConcurrency || 2);
 
-/** What the tests (and the curious) can read: one entry per sync started. */
+/** What the tests (and the curious) can read: one entry per sync started, and how often progress was drawn. */
 interface Run { key: string; progress?: SyncProgress; result?: SyncResult; error?: { code: string; message: string } }
 const runs: Run[] = [];
-(window as unknown as { deltaflareDemo: { runs: Run[] } }).deltaflareDemo = { runs };
+const counts = { progressEvents: 0, progressDraws: 0 };
+(window as unknown as { deltaflareDemo: { runs: Run[]; counts: typeof counts } }).deltaflareDemo = { runs, counts };
+
+/** The latest progress to draw, and whether a frame is already asked for: the page draws at most once per animation frame. */
+let pending: { p: SyncProgress | undefined; size: number } | undefined;
+function drawProgress(p: SyncProgress | undefined, size: number): void {
+  if (!pending) {
+    requestAnimationFrame(() => {
+      const { p: latest, size: s } = pending!;
+      pending = undefined;
+      counts.progressDraws++;
+      showProgress(latest, s);
+    });
+  }
+  pending = { p, size };
+}
 
 let current: { file: File; controller: AbortController } | undefined;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -46,7 +61,7 @@ async function start(file: File): Promise<void> {
   $('sync-verb').textContent = 'Syncing';
   $('sync-name').textContent = `${file.name} (${mb(file.size)}) as “${key}”`;
   strip.reset(file.size);
-  showProgress(undefined, file.size);
+  drawProgress(undefined, file.size);
   setState('running');
   say(`Hashing ${file.name}…`);
   pauseButton.hidden = false;
@@ -59,7 +74,8 @@ async function start(file: File): Promise<void> {
       signal: controller.signal,
       onProgress: (p) => {
         run.progress = p;
-        showProgress(p, file.size);
+        counts.progressEvents++;
+        drawProgress(p, file.size);
       },
       onPlan: (layout) => strip.planned(layout),
       onPart: (part) => strip.partLanded(part),
@@ -121,7 +137,9 @@ function showProgress(p: SyncProgress | undefined, size: number): void {
   $('s-matched').textContent = planned ? mb(p.matchedBytes) : '–';
   $('s-uploaded').textContent = planned ? `${mb(uploaded)}${p.resumed ? ` (${mb(p.resumedBytes)} before resume)` : ''}` : '–';
   $('s-sent').textContent = `${mb(p.bytesSent)} up, ${mb(p.bytesReceived)} down`;
-  if (p.phase === 'uploading' && document.body.dataset.state === 'running') say(p.resumed ? 'Resumed: sending the parts the server does not have.' : 'Uploading what changed…');
+  // Drawn a frame late: a sync that has ended since keeps its own message.
+  if (document.body.dataset.state !== 'running') return;
+  if (p.phase === 'uploading') say(p.resumed ? 'Resumed: sending the parts the server does not have.' : 'Uploading what changed…');
   if (p.phase === 'committing') say('Committing…');
 }
 

@@ -12,7 +12,7 @@ import { idbResumeStore } from './idb-store.js';
 
 export type { SyncLayout, SyncOptions, SyncPhase, SyncProgress, SyncResult } from '../sync.js';
 export type { RetryOptions } from '../http.js';
-export { type Fingerprint, fingerprint, MemoryResumeStore, type ResumeRecord, type ResumeStore, resumeId } from '../resume.js';
+export { type Fingerprint, fingerprint, MemoryResumeStore, type ResumeRecord, type ResumeStore, resumeId, type StoredSession, type StoredSignature } from '../resume.js';
 export { blobSource } from '../source.js';
 export { createBrowserPool, type WorkerFactory } from '../pool/browser-pool.js';
 export { DeltaflareError } from '../errors.js';
@@ -44,6 +44,15 @@ export function sharedPool(size = navigator.hardwareConcurrency || 2): Promise<W
 let defaultStore: ResumeStore | undefined;
 
 /**
+ * Parts in flight in a browser. Two keep the connection busy while the next
+ * part's body is framed (a 256 MiB first upload on loopback: 5.8 s with one,
+ * 4.3 s with two, 4.3 s with three; docs/benchmarks.md), and bound what a
+ * cut connection costs a resume: at most two parts (2 x partSize, 16 MiB at
+ * the Node endpoint's default) sent again.
+ */
+export const BROWSER_PARTS_IN_FLIGHT = 2;
+
+/**
  * Pushes a File (or Blob) to `options.key`: a push cut short (network lost,
  * tab closed, server restarted) resumes on the next call with the same file.
  * @example
@@ -52,8 +61,5 @@ let defaultStore: ResumeStore | undefined;
 export async function sync(file: Blob, options: BrowserSyncOptions): Promise<SyncResult> {
   const pool = options.pool ?? (await sharedPool(options.workers));
   const resume = options.resume === false ? undefined : (options.resume ?? (defaultStore ??= idbResumeStore()));
-  // One part in flight: a cut connection then costs a resume at most one part
-  // re-sent (issue 5); on a real link one 8 MiB part at a time loses ~1 RTT per
-  // part (35 ms against ~0.7 s of sending at 100 Mbit/s).
-  return syncSource(blobSource(file), { partConcurrency: 1, ...options, pool, resume });
+  return syncSource(blobSource(file), { partConcurrency: BROWSER_PARTS_IN_FLIGHT, ...options, pool, resume });
 }
