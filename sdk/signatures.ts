@@ -25,8 +25,10 @@ import { DeltaflareError, checkRange } from './errors.js';
 import { type Kernels, defaultKernels, init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { ChunkRecords, RunChunking, SegmentSink, SpeculativeChunks, WorkerApi } from './pool/worker-api.js';
-import type { ChunkingSpec } from './protocol/chunking.js';
+import { type ChunkingSpec, FIXED_BLOCK_MIN } from './protocol/chunking.js';
+import { WIRE_LIMITS } from './protocol/messages.js';
 import { type CdcParams, CdcResync, RESYNC_HEAD, type SegmentChunks } from './signature-batches.js';
+import { Semaphore } from './semaphore.js';
 import type { SourceLocation, SyncSource } from './source.js';
 
 /** Consecutive chunks of the file, in file order. */
@@ -60,9 +62,6 @@ export interface SignatureOptions {
 
 /** Default segment size: large enough that per-task overhead (~0.1 ms) is < 1% at ~500 MB/s per worker. */
 export const DEFAULT_SEGMENT_SIZE = 8 << 20;
-/** Fixed block bounds: 512 B (a disk sector) .. 16 MiB (the largest CDC max). */
-export const FIXED_BLOCK_MIN = 512;
-export const FIXED_BLOCK_MAX = 16 << 20;
 
 /**
  * Chunks, CRCs and BLAKE3s of `source`, in file order, in batches.
@@ -112,7 +111,7 @@ function segmentSize(chunking: ChunkingSpec, requested: number): number {
   checkRange('segmentSize', requested, 1, 256 << 20);
   if (chunking.kind === 'cdc') return requested;
   if (chunking.kind !== 'fixed') throw new DeltaflareError('INVALID_ARGUMENT', `unknown chunking kind ${(chunking as { kind: string }).kind}`);
-  checkRange('fixed block', chunking.block, FIXED_BLOCK_MIN, FIXED_BLOCK_MAX);
+  checkRange('fixed block', chunking.block, FIXED_BLOCK_MIN, WIRE_LIMITS.maxChunkLength);
   return Math.max(1, Math.floor(requested / chunking.block)) * chunking.block;
 }
 
@@ -169,7 +168,7 @@ type Records = Omit<ChunkBatch, 'firstIndex'>;
 
 /** State shared by the reader and the consumer of one pass. */
 class Run {
-  readonly slots: Slots;
+  readonly slots: Semaphore;
   private readonly results = new Map<number, Deferred<Records | null>>();
   private stopReason: { reason: unknown } | undefined;
   private readonly stopped: Deferred<never> = deferred();
@@ -178,7 +177,7 @@ class Run {
     readonly pool: WorkerPool<WorkerApi>,
     maxInFlight: number,
   ) {
-    this.slots = new Slots(maxInFlight, this.stopped.promise);
+    this.slots = new Semaphore(maxInFlight);
   }
 
   /** Segment buffers back from their workers, for the next reads (at most maxInFlight exist). */
@@ -196,6 +195,7 @@ class Run {
     if (this.stopReason) return;
     this.stopReason = { reason };
     this.stopped.reject(reason);
+    this.slots.fail(reason);
   }
 
   /** Throws the stop reason once stopped (checked before each read and each worker task). */
@@ -353,27 +353,6 @@ function kernels(): Promise<Kernels> {
   } catch {
     loading ??= init();
     return loading;
-  }
-}
-
-/** A counting semaphore whose waits reject once `stopped` does. */
-class Slots {
-  private waiting: (() => void)[] = [];
-  constructor(
-    private free: number,
-    private readonly stopped: Promise<never>,
-  ) {}
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await Promise.race([new Promise<void>((resolve) => this.waiting.push(resolve)), this.stopped]);
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
   }
 }
 

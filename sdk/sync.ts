@@ -34,6 +34,7 @@ import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
 import { toHex } from './protocol/hex.js';
+import { Semaphore } from './semaphore.js';
 import { stage } from './trace.js';
 
 export type { SyncPhase, SyncProgress } from './progress.js';
@@ -116,9 +117,11 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   const chunking = options.chunking ?? DEFAULT_CHUNKING;
   const concurrency = options.concurrency ?? 4;
   const progress = new ProgressReporter(source.size, options.onProgress);
+  // Ends what is still running or queued (other parts' uploads, their retries) once the push has failed.
+  const failed = new AbortController();
   const http = new Http(options.endpoint, {
     fetch: options.fetch,
-    signal: options.signal,
+    signal: options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal,
     retry: options.retry,
     timeoutMs: options.timeoutMs,
     streamBodies: options.streamBodies,
@@ -129,7 +132,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   const inPlace = options.inPlace ?? false;
   // Parts in flight at once, early (sent while hashing) and later ones alike:
   // each holds one part body (at most partSize) in memory.
-  const partSlots = new Limiter(options.partConcurrency ?? concurrency);
+  const partSlots = new Semaphore(options.partConcurrency ?? concurrency);
   // Part bodies reused from part to part: as many as parts go at once.
   const bodies = new BufferPool(options.partConcurrency ?? concurrency);
   /** Parts sent while the signature pass ran, by number: their uploads. */
@@ -197,6 +200,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     }
     return await upload(session, table, status, planner);
   } catch (e) {
+    failed.abort(e);
     await resumer?.failed(e);
     throw e;
   }
@@ -424,20 +428,3 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
 
 /** What sync() needs of a session, new or resumed. */
 type SessionFacts = { id: string; basis: BasisInfo | null; partSize: number; limits: Limits; expiresAt?: string };
-
-/** Runs at most `n` tasks at once. */
-class Limiter {
-  private active = 0;
-  private readonly queue: (() => void)[] = [];
-  constructor(private readonly n: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.n) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
-    }
-  }
-}

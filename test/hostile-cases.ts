@@ -355,6 +355,27 @@ export const HOSTILE_CASES: HostileCase[] = [
     },
   },
   {
+    name: 'should refuse an in-place plan whose copies read bytes an earlier copy overwrote',
+    async run(t) {
+      // Two halves swapped: copied in place in either order, the second copy would read what the first wrote.
+      const key = 'hostile/in-place.bin';
+      const fixed = { kind: 'fixed' as const, block: 4096 };
+      const v1 = randomBytes(64 * 1024, 19);
+      await push(t.send, t.k, v1, { key, chunking: fixed });
+      const half = 32 * 1024;
+      const v2 = new Uint8Array(v1.length);
+      v2.set(v1.subarray(half), 0);
+      v2.set(v1.subarray(0, half), half);
+      const s = await start(t.send, t.k, v2, { key, chunking: fixed, inPlace: true });
+      await t.checkpoint(key, [s.session.id]);
+      const swap = encodePlan({ size: v2.length, inPlace: true, copies: [{ oldOffset: half, newOffset: 0, length: half }, { oldOffset: 0, newOffset: half, length: half }], dups: [] });
+      const message = await t.refused(`/v1/sessions/${s.session.id}/plan`, put(swap), 400, 'INVALID_PLAN');
+      expect(message).toContain('copy[1]');
+      await t.unchanged();
+      await finish(t, s, key); // the client's own ordered plan (one half sent as a literal) goes through
+    },
+  },
+  {
     name: 'should answer unknown, malformed and traversing session ids with 404 on every session route',
     async run(t) {
       const key = 'hostile/ids.bin';

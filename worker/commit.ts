@@ -93,7 +93,8 @@ export async function commitSession(ep: Endpoint, id: string, json: Record<strin
     const root = toHex(ep.kernels.blake3(digests));
     if (root !== req.root) {
       const copied = sources.kind.reduce((n, k) => n + (k === ChunkSource.copy ? 1 : 0), 0);
-      throw new ApiError('ROOT_MISMATCH', `the rebuilt manifest root ${root} is not the client's ${req.root} (${copied} of ${table.count} chunks copied): retry with strongBytes 32`);
+      // The rebuilt root is not echoed: it is a digest of stored bytes the caller may not be allowed to read.
+      throw new ApiError('ROOT_MISMATCH', `the rebuilt manifest root is not the client's ${req.root} (${copied} of ${table.count} chunks copied): retry with strongBytes 32`);
     }
 
     // 5. Rebuild and publish.

@@ -5,8 +5,9 @@
 import type { Kernels } from '../sdk/kernels/api.js';
 import { resolveOptions } from '../sdk/kernels/chunker.js';
 import { blake3Hex } from './hex.js';
-import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import { type ChunkingSpec, FIXED_BLOCK_MIN } from '../sdk/protocol/chunking.js';
 import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
+import { firstOverwrittenRead } from '../sdk/protocol/in-place.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
 import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
 import { BodyIntake } from './body-intake.js';
@@ -126,10 +127,7 @@ export class Endpoint {
     if (typeof v !== 'object' || v === null) throw new ApiError('INVALID_ARGUMENT', 'chunking must be an object');
     const c = v as Record<string, unknown>;
     const maxChunk = Math.min(this.limits.partSize, WIRE_LIMITS.maxChunkLength);
-    if (c.kind === 'fixed') {
-      // 64 bytes: below that the 4-byte signatures outweigh the data they describe.
-      return { kind: 'fixed', block: int(c.block, 'chunking.block', 64, maxChunk) };
-    }
+    if (c.kind === 'fixed') return { kind: 'fixed', block: int(c.block, 'chunking.block', FIXED_BLOCK_MIN, maxChunk) };
     if (c.kind !== 'cdc') throw new ApiError('INVALID_ARGUMENT', `chunking.kind ${JSON.stringify(c.kind)} is neither "cdc" nor "fixed"`);
     const spec = {
       kind: 'cdc' as const,
@@ -158,6 +156,12 @@ export class Endpoint {
       plan.copies.forEach((c, i) => {
         if (c.oldOffset + c.length > oldSize) throw new ApiError('INVALID_PLAN', `copy[${i}] reads ${c.oldOffset}..${c.oldOffset + c.length}, beyond the basis size ${oldSize}`);
       });
+      // In place, copies run in the plan's order inside the stored file: none may read what an earlier one wrote.
+      const unsafe = plan.inPlace ? firstOverwrittenRead(plan.copies) : -1;
+      if (unsafe >= 0) {
+        const c = plan.copies[unsafe];
+        throw new ApiError('INVALID_PLAN', `in-place copy[${unsafe}] reads ${c.oldOffset}..${c.oldOffset + c.length}, which an earlier copy overwrites: order copies so each reads before it is overwritten`);
+      }
       await this.store.putSessionBlob(s.id, 'plan', body);
       s.extra.plan = digest;
       return s;

@@ -39,8 +39,11 @@ const SDK_TO_PROTOCOL: Record<string, ProtocolErrorCode> = {
 export function describeError(e: unknown, log: (e: unknown) => void = console.error): { code: ProtocolErrorCode; status: number; message: string } {
   if (e instanceof ApiError) return { code: e.code, status: e.status, message: e.message };
   if (e instanceof StoreError) {
-    if (e.code === 'IO') log(e);
-    return { code: e.protocolCode, status: e.status, message: e.message };
+    if (e.code !== 'IO') return { code: e.protocolCode, status: e.status, message: e.message };
+    // An IO error names server paths: the detail goes to the log only.
+    log(e);
+    const message = e.status === 507 ? 'the server is out of storage (see the server log)' : 'the store failed (see the server log)';
+    return { code: e.protocolCode, status: e.status, message };
   }
   if (e instanceof DeltaflareError) {
     const code = (e.code in PROTOCOL_ERRORS ? e.code : SDK_TO_PROTOCOL[e.code] ?? 'INTERNAL') as ProtocolErrorCode;

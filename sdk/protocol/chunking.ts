@@ -7,6 +7,13 @@ export type ChunkingSpec =
   | { kind: 'cdc'; min: number; avg: number; max: number; level: number }
   | { kind: 'fixed'; block: number };
 
+/**
+ * Smallest fixed block, bytes, for client and server alike: below 64 the
+ * 4-byte CRC of a signature outweighs the data it describes. The largest is
+ * WIRE_LIMITS.maxChunkLength (and, on a server, its part size).
+ */
+export const FIXED_BLOCK_MIN = 64;
+
 /** Defaults: FastCDC-2020 with the reference's level 1, 2/8/64 KiB. */
 export const DEFAULT_CHUNKING: ChunkingSpec = { kind: 'cdc', min: 2048, avg: 8192, max: 65536, level: 1 };
 

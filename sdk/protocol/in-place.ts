@@ -68,6 +68,38 @@ export function orderInPlace(input: readonly CopyOp[]): InPlaceOrder {
   return { copies, converted };
 }
 
+/**
+ * The first copy, in execution order, that reads bytes an earlier copy has
+ * overwritten, or -1 when the order is safe: what an endpoint checks before
+ * it rebuilds in place, since a client's order cannot be trusted (a wrong one
+ * would store other bytes than the manifest it publishes). A Fenwick tree over
+ * the destinations sorted by offset counts those already written inside each
+ * copy's source: O(n log n), 4 bytes per copy.
+ * @example if (firstOverwrittenRead(plan.copies) >= 0) throw ...
+ */
+export function firstOverwrittenRead(copies: readonly CopyOp[]): number {
+  const n = copies.length;
+  const byDst = Array.from({ length: n }, (_, i) => i).sort((a, b) => copies[a].newOffset - copies[b].newOffset);
+  const rank = new Uint32Array(n); // copy -> its position in destination order
+  byDst.forEach((c, k) => (rank[c] = k));
+  const written = new Int32Array(n + 1); // Fenwick tree: 1 at positions written so far
+  const before = (k: number) => {
+    let sum = 0;
+    for (let i = k; i > 0; i -= i & -i) sum += written[i];
+    return sum;
+  };
+  for (let i = 0; i < n; i++) {
+    const s = copies[i].oldOffset;
+    const e = s + copies[i].length;
+    // Destinations are disjoint: those overlapping [s, e) are positions [lo, hi) in destination order.
+    const lo = lowerBound(n, (k) => copies[byDst[k]].newOffset + copies[byDst[k]].length > s);
+    const hi = lowerBound(n, (k) => copies[byDst[k]].newOffset >= e);
+    if (hi > lo && before(hi) - before(lo) > 0) return i; // its own destination is not written yet: memmove is no conflict
+    for (let k = rank[i] + 1; k <= n; k += k & -k) written[k]++;
+  }
+  return -1;
+}
+
 /** The first k in [0, n) with pred(k) true, for a predicate that is false then true. */
 function lowerBound(n: number, pred: (k: number) => boolean): number {
   let lo = 0;

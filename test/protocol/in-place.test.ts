@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyInPlace } from '../../sdk/protocol/apply.js';
-import { orderInPlace } from '../../sdk/protocol/in-place.js';
+import { firstOverwrittenRead, orderInPlace } from '../../sdk/protocol/in-place.js';
 import type { CopyOp } from '../../sdk/protocol/wire.js';
 import { concat, expectSameBytes, fixedChunker, randomBytes, syncRun } from './helpers.js';
 
@@ -137,5 +137,34 @@ describe('in-place ordering', () => {
     // A random permutation has about ln(n) = 12 cycles; one copy per cycle of length >= 2 becomes a literal.
     expect(converted.length).toBeLessThan(40);
     expect(ms).toBeLessThan(5000);
+  });
+});
+
+describe('firstOverwrittenRead (the endpoint\'s check of a client\'s in-place order)', () => {
+  /** The slow truth: copy i reads bytes a copy before it wrote. */
+  const naive = (copies: CopyOp[]): number =>
+    copies.findIndex((c, i) => copies.slice(0, i).some((d) => overlaps(c.oldOffset, c.length, d.newOffset, d.length)));
+
+  it('should find the first copy reading overwritten bytes, as a pairwise check does, in any order', () => {
+    fc.assert(
+      fc.property(copySet, fc.integer({ min: 1, max: 2 ** 31 - 1 }), ({ copies }, seed) => {
+        const r = randomBytes(copies.length * 2, seed);
+        const shuffled = copies.map((c, i) => ({ c, key: r[2 * i] * 256 + r[2 * i + 1] })).sort((a, b) => a.key - b.key).map((x) => x.c);
+        expect(firstOverwrittenRead(shuffled)).toBe(naive(shuffled));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('should accept every order orderInPlace makes, and a copy overlapping only itself', () => {
+    fc.assert(
+      fc.property(copySet, ({ copies }) => {
+        expect(firstOverwrittenRead(orderInPlace(copies).copies)).toBe(-1);
+      }),
+      { numRuns: 200 },
+    );
+    expect(firstOverwrittenRead([{ oldOffset: 10, newOffset: 0, length: 100 }])).toBe(-1);
+    // Swapping two blocks: either order overwrites what the other still reads.
+    expect(firstOverwrittenRead([{ oldOffset: 0, newOffset: 100, length: 100 }, { oldOffset: 100, newOffset: 0, length: 100 }])).toBe(1);
   });
 });

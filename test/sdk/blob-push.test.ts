@@ -66,6 +66,27 @@ function countingFetch(counts: Map<string, number>): typeof fetch {
   };
 }
 
+describe('a push that fails', () => {
+  it('should abort its other part uploads, not leave them running after it rejects', async () => {
+    const bytes = randomBytes(6 * MiB, 12);
+    const held: AbortSignal[] = [];
+    // Part 1 is refused; every other part's request is held until its signal aborts.
+    const faulty: typeof fetch = async (input, init) => {
+      const path = new URL(String(input instanceof Request ? input.url : input)).pathname;
+      const part = /\/parts\/(\d+)$/.exec(path);
+      if (!part) return fetch(input, init);
+      if (part[1] === '1') return Response.json({ error: { code: 'INVALID_PLAN', message: 'refused by the test' } }, { status: 400 });
+      const signal = init!.signal!;
+      held.push(signal);
+      return new Promise<Response>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    };
+    const pushed = sync(blobSource(new Blob([bytes as Uint8Array<ArrayBuffer>])), { endpoint: server.url, key: 'fails.bin', pool, fetch: faulty, partConcurrency: 3 });
+    await expect(pushed).rejects.toMatchObject({ code: 'INVALID_PLAN' });
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.filter((s) => !s.aborted)).toEqual([]);
+  });
+});
+
 describe('a push of a Blob (a browser\'s File)', () => {
   it('should send parts as slices, reading on the calling thread only the deflate samples and the fingerprint', async () => {
     const bytes = randomBytes(SIZE, 11);

@@ -129,7 +129,7 @@ describe('signatures, CDC', () => {
 });
 
 describe('signatures, fixed blocks', () => {
-  it.each([512, 4096, 1 << 20])('should give blocks of %i bytes with zlib CRCs and BLAKE3s, whatever the segment size', async (block) => {
+  it.each([64, 512, 4096, 1 << 20])('should give blocks of %i bytes with zlib CRCs and BLAKE3s, whatever the segment size', async (block) => {
     for (const size of [0, 1, block - 1, block, block + 1, 3 * block + 17]) {
       const data = randomBytes(size, size + block);
       const want = [];
@@ -147,7 +147,7 @@ describe('signatures, fixed blocks', () => {
   });
 
   it.each([
-    [511, 'below the minimum 512'],
+    [63, 'below the minimum 64'],
     [(16 << 20) + 1, 'above the maximum 16777216'],
     [1000.5, 'must be an integer'],
   ])('should refuse a block of %d bytes naming the bound', async (block, message) => {
