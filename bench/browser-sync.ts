@@ -114,8 +114,13 @@ async function cli(file: string, r: Route, key: string): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-/** Runs `fn` with the renderers' RSS sampled and the link's bytes counted. */
-async function measured(r: Route, fn: () => Promise<number>): Promise<Sample> {
+/**
+ * Runs `fn` with the renderers' memory sampled and the link's bytes counted;
+ * `page`'s garbage is collected first, so an earlier measurement's leftovers
+ * do not count (a raw read of 1 GiB leaves hundreds of MiB for the collector).
+ */
+async function measured(r: Route, fn: () => Promise<number>, page?: Page): Promise<Sample> {
+  await page?.send('HeapProfiler.collectGarbage');
   r.relay?.reset();
   const memory = samplePeak(browser.profile);
   const seconds = await fn();
@@ -166,12 +171,12 @@ try {
           if (ONLY.has('first')) {
             const what = 'first upload';
             await page.setFiles('#file', [oldFile]);
-            record(size, link, what, 'plain PUT of the File', await measured(r, () => page.evaluate<number>(`bench.plainPut(${JSON.stringify(r.sink)})`)));
+            record(size, link, what, 'plain PUT of the File', await measured(r, () => page.evaluate<number>(`bench.plainPut(${JSON.stringify(r.sink)})`), page));
             let key = newKey();
-            record(size, link, what, 'SDK page', await measured(r, () => pagePush(page, oldFile, r, key)));
+            record(size, link, what, 'SDK page', await measured(r, () => pagePush(page, oldFile, r, key), page));
             check(oldFile, key);
             key = newKey();
-            record(size, link, what, 'demo page', await measured(r, () => demoPush(demo, oldFile, key)));
+            record(size, link, what, 'demo page', await measured(r, () => demoPush(demo, oldFile, key), demo));
             check(oldFile, key);
             key = newKey();
             record(size, link, what, 'CLI', await measured(r, () => cli(oldFile, r, key)));
@@ -181,8 +186,8 @@ try {
             const what = 're-upload, 8 MiB inserted';
             const keys = [newKey(), newKey(), newKey()];
             for (const key of keys) await cli(oldFile, r, key); // untimed: the basis
-            record(size, link, what, 'SDK page', await measured(r, () => pagePush(page, newFile, r, keys[0])));
-            record(size, link, what, 'demo page', await measured(r, () => demoPush(demo, newFile, keys[1])));
+            record(size, link, what, 'SDK page', await measured(r, () => pagePush(page, newFile, r, keys[0]), page));
+            record(size, link, what, 'demo page', await measured(r, () => demoPush(demo, newFile, keys[1]), demo));
             record(size, link, what, 'CLI', await measured(r, () => cli(newFile, r, keys[2])));
             for (const key of keys) check(newFile, key);
           }
@@ -190,13 +195,13 @@ try {
         if (ONLY.has('pass') && link === 'loopback') {
           await page.setFiles('#file', [oldFile]);
           for (let i = 0; i < RUNS; i++) {
-            for (const how of ['slice', 'stream', 'FileReaderSync'] as const) {
-              for (const where of how === 'FileReaderSync' ? ['worker'] : ['page', 'worker']) {
-                record(size, link, 'read the File', `${how} (${where})`, await measured(r, () => page.evaluate<number>(`bench.rawRead('${how}', '${where}')`)));
-              }
-            }
             for (const workers of [1, 2, 4]) {
-              record(size, link, 'read the File', `signature pass, ${workers} worker${workers > 1 ? 's' : ''}`, await measured(r, () => page.evaluate<number>(`bench.pass(${workers})`)));
+              record(size, link, 'read the File', `signature pass, ${workers} worker${workers > 1 ? 's' : ''}`, await measured(r, () => page.evaluate<number>(`bench.pass(${workers})`), page));
+            }
+            for (const how of ['stream, BYOB', 'stream', 'slice', 'FileReaderSync'] as const) {
+              for (const where of how === 'FileReaderSync' ? ['worker'] : ['page', 'worker']) {
+                record(size, link, 'read the File', `${how} (${where})`, await measured(r, () => page.evaluate<number>(`bench.rawRead('${how}', '${where}')`), page));
+              }
             }
           }
         }

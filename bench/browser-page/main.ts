@@ -25,6 +25,7 @@ const READER = `onmessage = async (e) => {
   const { file, how, segment, first, step } = e.data;
   const t0 = performance.now();
   if (how === 'stream') { const r = file.stream().getReader(); while (!(await r.read()).done); }
+  else if (how === 'stream, BYOB') { const r = file.stream().getReader({ mode: 'byob' }); let b = new ArrayBuffer(1 << 20); for (;;) { const x = await r.read(new Uint8Array(b)); if (x.done) break; b = x.value.buffer; } }
   else for (let a = first * segment; a < file.size; a += step * segment) {
     const s = file.slice(a, a + segment);
     if (how === 'FileReaderSync') new FileReaderSync().readAsArrayBuffer(s);
@@ -34,8 +35,12 @@ const READER = `onmessage = async (e) => {
   postMessage((performance.now() - t0) / 1000);
 };`;
 
-/** How a File is read: whole as one stream, or in 8 MiB slices read with arrayBuffer(), FileReaderSync or each as a stream. */
-type How = 'stream' | 'slice' | 'FileReaderSync' | 'slice streams';
+/**
+ * How a File is read: whole as one stream (pieces as the stream makes them,
+ * or into one reused 1 MiB buffer with a BYOB reader), or in 8 MiB slices
+ * read with arrayBuffer(), FileReaderSync or each as a stream.
+ */
+type How = 'stream' | 'stream, BYOB' | 'slice' | 'FileReaderSync' | 'slice streams';
 
 /** Reads the whole File once, `how`, on the page or in `workers` workers sharing its segments: seconds. */
 async function rawRead(how: How, where: 'page' | 'worker', workers = 1, segment = SEGMENT): Promise<number> {
@@ -60,6 +65,13 @@ async function rawRead(how: How, where: 'page' | 'worker', workers = 1, segment 
   if (how === 'stream') {
     const r = f.stream().getReader();
     while (!(await r.read()).done);
+  } else if (how === 'stream, BYOB') {
+    const r = f.stream().getReader({ mode: 'byob' });
+    for (let b = new ArrayBuffer(1 << 20); ; ) {
+      const x = await r.read(new Uint8Array(b));
+      if (x.done) break;
+      b = x.value.buffer as ArrayBuffer;
+    }
   } else for (let a = 0; a < f.size; a += segment) await f.slice(a, a + segment).arrayBuffer();
   return (performance.now() - t0) / 1000;
 }
