@@ -16,7 +16,7 @@ const worker = (bindings: Record<string, string> = {}) =>
   cloudflareTest({ main: './worker/workers/index.ts', wrangler: { configPath: './wrangler.toml' }, miniflare: { compatibilityFlags: ['nodejs_compat'], bindings } });
 
 /** The token and origin of test/workers/auth.test.ts. */
-export const AUTH_TEST_BINDINGS = { DELTAFLARE_TOKEN: 'workers-test-token', CORS_ORIGINS: 'https://app.example' };
+export const AUTH_TEST_BINDINGS = { DELTAFLARE_TOKEN: 'workers-test-token-0123456789abcdef', CORS_ORIGINS: 'https://app.example' };
 /** The small limits of test/workers/client-sessions.test.ts and test/workers/hostile.test.ts. */
 export const SMALL_LIMITS_TEST_BINDINGS = { MAX_SESSIONS_PER_CLIENT: '4', LIMITS: JSON.stringify(HOSTILE_LIMITS) };
 const SMALL_LIMITS_TESTS = ['test/workers/**/client-sessions*.test.ts', 'test/workers/**/hostile*.test.ts'];

@@ -161,9 +161,13 @@ export const HOSTILE_CASES: HostileCase[] = [
       ];
       for (const [body, status, code] of bad) await t.refused('/v1/sessions', json1(body), status, code);
       await t.refused('/v1/sessions', post('{"key":'), 400, 'MALFORMED');
-      await t.refused('/v1/sessions', post(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])), 400, 'MALFORMED');
+      await t.refused('/v1/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) }, 400, 'MALFORMED');
       await t.refused('/v1/sessions', post(''), 400, 'MALFORMED');
       await t.refused('/v1/sessions', post(`{"key":"${'x'.repeat(100_000)}"}`), 413, 'TOO_LARGE');
+      // JSON only as application/json: a page on another site may POST text/plain without asking first.
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+        await t.refused('/v1/sessions', { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify({ key, size: 1, chunking: cdc }) }, 415, 'INVALID_ARGUMENT');
+      }
       await t.unchanged();
     },
   },
@@ -313,6 +317,8 @@ export const HOSTILE_CASES: HostileCase[] = [
       const bomb = new Uint8Array(await new Response(new Blob([new Uint8Array(1 << 20)]).stream().pipeThrough(new CompressionStream('deflate-raw'))).arrayBuffer());
       await t.refused(part(0), put(encodePart({ part: 0, ops: [{ newOffset: op.newOffset, length: op.length }], literalBytes: op.length, deflated: true, payload: zeros.subarray(0, 100).fill(0xff) }, { crc32: (b) => t.k.crc32(b) })), 400, 'MALFORMED');
       await t.refused(part(0), put(encodePart({ part: 0, ops: [{ newOffset: op.newOffset, length: op.length }], literalBytes: op.length, deflated: true, payload: bomb }, { crc32: (b) => t.k.crc32(b) })), 400, 'MALFORMED');
+      // Ops are checked before anything is inflated: a bomb whose ops miss the chunk boundaries is refused for its ops.
+      await t.refused(part(0), put(encodePart({ part: 0, ops: [{ newOffset: op.newOffset + 1, length: op.length }], literalBytes: op.length, deflated: true, payload: bomb }, { crc32: (b) => t.k.crc32(b) })), 400, 'INVALID_PLAN');
       await t.unchanged();
 
       expect((await sendPart(t.send, s, 0)).status).toBe(204);

@@ -1,9 +1,9 @@
 // The deltaflare endpoint: one Hono app implementing protocol v1
 // (docs/protocol.md) over a Store. Runtime-specific code stays out: the Node
 // adapter (node.ts) and the Workers entry pass their store and kernels.
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { PROTOCOL_VERSION, type InfoResponse } from '../sdk/protocol/messages.js';
-import { access, accessEnabled, authorizeKey } from './auth.js';
+import { access, accessEnabled, type AccessEnv, authorizeKey, authorizeSize } from './auth.js';
 import { readJson } from './body.js';
 import { ClientSessions } from './client-sessions.js';
 import { corsFor } from './cors.js';
@@ -31,9 +31,9 @@ const octets = { 'Content-Type': 'application/octet-stream' };
  * const app = createApp({ store: new MemoryStore(), kernels: await init() });
  * const res = await app.request('/v1/info');
  */
-export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint } {
+export function createApp(opts: CreateAppOptions): Hono<AccessEnv> & { endpoint: Endpoint } {
   const ep = new Endpoint(opts);
-  const app = new Hono();
+  const app = new Hono<AccessEnv>();
   const maxSessions = opts.maxSessionsPerClient ?? 64;
   checkRange('maxSessionsPerClient', maxSessions, 1, 1_000_000);
   const clients = new ClientSessions(maxSessions, ep.limits.sessionTtlSeconds * 1000, ep.now, ep.limits.maxSessionLifetimeSeconds * 1000);
@@ -42,8 +42,24 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
   app.onError((e) => errorResponse(e, ep.log));
   app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
 
+  if (opts.allowedHost) {
+    const allowed = opts.allowedHost;
+    app.use('*', async (c, next) => {
+      const host = c.req.header('host') ?? '';
+      if (!allowed(host)) throw new ApiError('FORBIDDEN', `Host ${JSON.stringify(host.slice(0, 100))} is not this server's name: an endpoint without a token answers only to its own address (a page on another site could reach it by DNS rebinding)`);
+      await next();
+    });
+  }
+
   if (opts.corsOrigins?.length) app.use('/v1/*', corsFor(opts.corsOrigins));
-  if (accessEnabled(opts.access)) app.use('/v1/*', access(opts.access!, async (id) => (await ep.sessions.load(id)).key, ep.now));
+  if (accessEnabled(opts.access)) app.use('/v1/*', access(opts.access!, ep.now));
+
+  /** The session of the route's id, once the request may touch its key. */
+  const session = async (c: Context<AccessEnv>) => {
+    const s = await ep.sessions.load(c.req.param('id')!);
+    authorizeKey(c, s.key, 'the session of key');
+    return s;
+  };
 
   app.use('/v1/*', async (c, next) => {
     const sweep = ep.maybeSweep();
@@ -57,8 +73,9 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
 
   app.post('/v1/sessions', async (c) => {
     const body = await readJson(c.req.raw, 'session request');
-    authorizeKey(c.req.raw, body.key); // an upload token names one key
-    if (typeof body.basis === 'string' && body.basis !== body.key && (opts.access?.protectReads || opts.access?.readToken)) authorizeKey(c.req.raw, body.basis, 'basis');
+    authorizeKey(c, body.key); // an upload token names one key
+    if (typeof body.size === 'number') authorizeSize(c, body.size); // and may cap the size
+    if (typeof body.basis === 'string' && body.basis !== body.key && (opts.access?.protectReads || opts.access?.readToken)) authorizeKey(c, body.basis, 'basis');
     const client = clientId(c);
     clients.admit(client);
     const created = await ep.createSession(body);
@@ -68,8 +85,7 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
 
   // Bodies are read within the endpoint's body budget (body-intake.ts).
   app.post('/v1/sessions/:id/match', async (c) => {
-    const id = c.req.param('id');
-    await ep.sessions.load(id); // 404/410 before reading a body
+    const { id } = await session(c); // 404/410 before reading a body
     // Awaited here, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.
     return await ep.bodies.run(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`, async (body) =>
       new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets }),
@@ -77,15 +93,14 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
   });
 
   app.put('/v1/sessions/:id/plan', async (c) => {
-    const id = c.req.param('id');
-    await ep.sessions.load(id);
+    const { id } = await session(c);
     // 24 bytes per copy or dup op, after the 24-byte header.
     await ep.bodies.run(c.req.raw, 24 + 24 * ep.limits.maxPlanOps, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`, (body) => ep.putPlan(id, body));
     return c.body(null, 204);
   });
 
   app.put('/v1/sessions/:id/parts/:n', async (c) => {
-    const s = await ep.sessions.load(c.req.param('id'));
+    const s = await session(c);
     const text = c.req.param('n');
     const n = Number(text);
     if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
@@ -95,28 +110,35 @@ export function createApp(opts: CreateAppOptions): Hono & { endpoint: Endpoint }
     return c.body(null, 204);
   });
 
-  app.get('/v1/sessions/:id', async (c) => c.json(await ep.sessions.status(await ep.sessions.load(c.req.param('id')))));
+  app.get('/v1/sessions/:id', async (c) => c.json(await ep.sessions.status(await session(c))));
 
   app.post('/v1/sessions/:id/commit', async (c) => {
-    const id = c.req.param('id');
-    await ep.sessions.load(id);
+    const { id } = await session(c);
     const done = await commitSession(ep, id, await readJson(c.req.raw, 'commit request'));
     clients.ended(id);
     return c.json(done);
   });
 
   app.delete('/v1/sessions/:id', async (c) => {
-    await ep.abort(c.req.param('id'));
-    clients.ended(c.req.param('id'));
+    const id = c.req.param('id');
+    if (c.get('uploadScope') !== undefined) await session(c); // an expired session needs no key check: anyone may end it
+    await ep.abort(id);
+    clients.ended(id);
     return c.body(null, 204);
   });
 
   app.get('/v1/files', async (c) => c.json(await listFiles(ep.store, (name) => c.req.query(name))));
   // Hono answers HEAD with the GET route (method still HEAD on the request): getFile sends headers only.
-  app.get('/v1/files/:key{.+}', async (c) => getFile(ep.store, c.req.param('key'), c.req.method, c.req.header('range')));
+  app.get('/v1/files/:key{.+}', async (c) => {
+    const key = c.req.param('key');
+    authorizeKey(c, key);
+    return getFile(ep.store, key, c.req.method, c.req.header('range'));
+  });
   app.delete('/v1/files/:key{.+}', async (c) => {
+    const key = c.req.param('key');
+    authorizeKey(c, key);
     const ifMatch = c.req.header('if-match');
-    await ep.store.delete(c.req.param('key'), ifMatch ? ifMatch.replace(/^"|"$/g, '') : undefined);
+    await ep.store.delete(key, ifMatch ? ifMatch.replace(/^"|"$/g, '') : undefined);
     return c.body(null, 204);
   });
 

@@ -3,8 +3,8 @@
 // token, so a web app's backend can let one browser push one key), and the
 // constant-time comparison both rest on. Web APIs only (crypto.subtle): the
 // same code runs on Node and workerd. docs/protocol.md "Access" says the rules.
-import type { Context, MiddlewareHandler } from 'hono';
-import { hmacSha256Hex, parseUploadToken, UPLOAD_TOKEN_PREFIX, uploadTokenMessage } from '../sdk/protocol/upload-token.js';
+import type { Context, Env, MiddlewareHandler } from 'hono';
+import { hmacSha256Hex, MIN_SIGNING_SECRET, parseUploadToken, UPLOAD_TOKEN_PREFIX, uploadSigningKey, uploadTokenMessage } from '../sdk/protocol/upload-token.js';
 import { ApiError } from './errors.js';
 
 export { signUploadToken } from '../sdk/protocol/upload-token.js';
@@ -17,6 +17,24 @@ export interface AccessOptions {
   protectReads?: boolean;
   /** A token good for reads only; setting it implies `protectReads`. */
   readToken?: string;
+  /**
+   * The secret upload tokens are signed with (at least MIN_SIGNING_SECRET
+   * characters). Unset: the write token signs them, if it is that long;
+   * a shorter write token accepts no upload tokens at all.
+   */
+  uploadSecret?: string;
+}
+
+/** What an upload token allows: one key, and files of at most `maxSize` bytes when it says so. */
+export interface UploadScope {
+  key: string;
+  maxSize?: number;
+}
+
+/** The secret that signs upload tokens for these options, or undefined when none may (no secret long enough). */
+export function uploadSecretOf(opts: AccessOptions): string | undefined {
+  const secret = opts.uploadSecret ?? opts.token;
+  return secret && secret.length >= MIN_SIGNING_SECRET ? secret : undefined;
 }
 
 const enc = new TextEncoder();
@@ -38,41 +56,48 @@ export async function timingSafeEqual(a: string, b: string): Promise<boolean> {
   return diff === 0;
 }
 
-/** The key an upload token is good for, or FORBIDDEN (a bad signature, a malformed token, or past its expiry). */
-export async function verifyUploadToken(secret: string, token: string, nowSeconds: number): Promise<string> {
+/** What an upload token allows, or FORBIDDEN (a bad signature, a malformed token, or past its expiry). */
+export async function verifyUploadToken(secret: string, token: string, nowSeconds: number): Promise<UploadScope> {
   const t = parseUploadToken(token);
   if (!t) throw new ApiError('FORBIDDEN', 'upload token is malformed');
-  const { key, expires } = t;
-  if (!(await timingSafeEqual(t.signature, await hmacSha256Hex(secret, uploadTokenMessage(key, expires))))) throw new ApiError('FORBIDDEN', 'upload token signature does not match (signed with another token, or altered)');
+  const { key, expires, maxSize } = t;
+  const expected = await hmacSha256Hex(await uploadSigningKey(secret), uploadTokenMessage(key, expires, maxSize));
+  if (!(await timingSafeEqual(t.signature, expected))) throw new ApiError('FORBIDDEN', 'upload token signature does not match (signed with another secret, or altered)');
   if (expires <= nowSeconds) throw new ApiError('FORBIDDEN', `upload token for ${JSON.stringify(key)} expired at ${new Date(expires * 1000).toISOString()}`);
-  return key;
+  return maxSize === undefined ? { key } : { key, maxSize };
 }
 
 /** Whether the options protect anything (else the middleware is not installed). */
 export const accessEnabled = (a: AccessOptions = {}) => Boolean(a.token || a.readToken || a.protectReads);
 
-const scopes = new WeakMap<Request, string>();
+/** The request state `access` leaves for the routes: what an upload token allows (unset: any key, any size). */
+export interface AccessVariables {
+  uploadScope?: UploadScope;
+}
+
+/** Hono's environment of an app that runs `access`. */
+export type AccessEnv = Env & { Variables: AccessVariables };
 
 /**
  * Throws FORBIDDEN unless the request may touch `key`: requests with the full
  * token may touch any key; those with an upload token only the token's key.
- * The session route calls it once it has read the key from the body.
+ * Routes call it with exactly the key they act on (the body's, the route
+ * parameter as the router decoded it, or the session's), so the check and
+ * the action can never see two spellings of one key.
  */
-export function authorizeKey(req: Request, key: unknown, what = 'key'): void {
-  const scope = scopes.get(req);
-  if (scope !== undefined && key !== scope) throw new ApiError('FORBIDDEN', `upload token is for key ${JSON.stringify(scope)}, not ${what} ${JSON.stringify(key)}`);
+export function authorizeKey(c: Context<AccessEnv>, key: unknown, what = 'key'): void {
+  const scope = c.get('uploadScope');
+  if (scope !== undefined && key !== scope.key) throw new ApiError('FORBIDDEN', `upload token is for key ${JSON.stringify(scope.key)}, not ${what} ${JSON.stringify(key)}`);
+}
+
+/** Throws FORBIDDEN if the request's upload token caps the size below `size`. */
+export function authorizeSize(c: Context<AccessEnv>, size: number): void {
+  const max = c.get('uploadScope')?.maxSize;
+  if (max !== undefined && size > max) throw new ApiError('FORBIDDEN', `upload token allows files of at most ${max} bytes, not ${size}`);
 }
 
 const unauthorized = (message: string, invalid: boolean) =>
   new ApiError('UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': invalid ? 'Bearer realm="deltaflare", error="invalid_token"' : 'Bearer realm="deltaflare"' } });
-
-function decode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
 
 /** Whether a request is a read (GET/HEAD of /v1/files...), open (OPTIONS, /v1/info) or a write (the rest: sessions, DELETE). */
 export function requestClass(method: string, path: string): 'open' | 'read' | 'write' {
@@ -87,14 +112,18 @@ export function requestClass(method: string, path: string): 'open' | 'read' | 'w
  * caller's to check (`access` does; the Workers entry checks this much before
  * routing, so a refused request never reaches a Durable Object).
  */
-export async function checkToken(kind: 'read' | 'write', header: string | undefined, opts: AccessOptions, nowSeconds: number): Promise<string | null> {
+export async function checkToken(kind: 'read' | 'write', header: string | undefined, opts: AccessOptions, nowSeconds: number): Promise<UploadScope | null> {
   if (kind === 'read' ? !(opts.protectReads || opts.readToken) : !opts.token) return null;
   const what = kind === 'read' ? 'reads' : 'writes';
   if (!header) throw unauthorized(`this endpoint needs a token for ${what}: send Authorization: Bearer <token>`, false);
   const m = /^Bearer +(\S+)\s*$/i.exec(header);
   if (!m) throw unauthorized('Authorization is not "Bearer <token>"', true);
   const given = m[1];
-  if (given.startsWith(UPLOAD_TOKEN_PREFIX) && opts.token) return verifyUploadToken(opts.token, given, nowSeconds);
+  if (given.startsWith(UPLOAD_TOKEN_PREFIX) && opts.token) {
+    const secret = uploadSecretOf(opts);
+    if (!secret) throw new ApiError('FORBIDDEN', `this endpoint accepts no upload tokens: its write token has fewer than ${MIN_SIGNING_SECRET} characters and it has no upload secret`);
+    return verifyUploadToken(secret, given, nowSeconds);
+  }
   let ok = false;
   const candidates = kind === 'read' ? [opts.token, opts.readToken] : [opts.token];
   for (const t of candidates) if (t) ok = (await timingSafeEqual(given, t)) || ok; // every candidate compared
@@ -106,25 +135,19 @@ export async function checkToken(kind: 'read' | 'write', header: string | undefi
  * The access check for /v1: GET /v1/info and OPTIONS are open; GET/HEAD of
  * files are reads; everything else (sessions, DELETE) is a write. Missing or
  * wrong tokens are UNAUTHORIZED (401 with WWW-Authenticate); an upload token
- * for another key, altered or expired is FORBIDDEN (403). `sessionKey` gives
- * the key of a session, for upload tokens on session requests.
- * @example app.use('/v1/*', access({ token }, (id) => sessions.load(id).then((s) => s.key)))
+ * altered or expired is FORBIDDEN (403), and its key is left in the context
+ * (`uploadScope`) for the routes' authorizeKey.
+ * @example app.use('/v1/*', access({ token }))
  */
-export function access(opts: AccessOptions, sessionKey: (id: string) => Promise<string>, now: () => number = Date.now): MiddlewareHandler {
-  return async (c: Context, next) => {
+export function access(opts: AccessOptions, now: () => number = Date.now): MiddlewareHandler<AccessEnv> {
+  return async (c, next) => {
     const { method, path } = c.req;
     const kind = requestClass(method, path);
     if (kind === 'open') return next();
-    const key = await checkToken(kind, c.req.header('authorization'), opts, Math.floor(now() / 1000));
-    if (key === null) return next();
-    scopes.set(c.req.raw, key);
-    const file = /^\/v1\/files(?:\/(.+))?$/.exec(path);
-    const session = /^\/v1\/sessions\/([^/]+)/.exec(path);
-    if (file) {
-      if (file[1] === undefined) throw new ApiError('FORBIDDEN', `upload token for ${JSON.stringify(key)} cannot list files`);
-      authorizeKey(c.req.raw, decode(file[1]));
-    } else if (session) authorizeKey(c.req.raw, await sessionKey(decode(session[1])), 'the session of key');
-    // POST /v1/sessions: the route checks the body's key with authorizeKey.
+    const scope = await checkToken(kind, c.req.header('authorization'), opts, Math.floor(now() / 1000));
+    if (scope === null) return next();
+    if (/^\/v1\/files\/?$/.test(path)) throw new ApiError('FORBIDDEN', `upload token for ${JSON.stringify(scope.key)} cannot list files`);
+    c.set('uploadScope', scope);
     return next();
   };
 }

@@ -91,6 +91,11 @@ export class BodySink {
 
 /** A JSON object body (at most MAX_JSON_BYTES), or MALFORMED. */
 export async function readJson(req: Request, what: string): Promise<Record<string, unknown>> {
+  // A page on another site may POST text/plain without asking first (a "simple" request); not application/json.
+  const type = req.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError('INVALID_ARGUMENT', `${what}: Content-Type must be application/json, not ${JSON.stringify(type)}`, { status: 415 });
+  }
   const bytes = await readBody(req, MAX_JSON_BYTES, what);
   let value: unknown;
   try {

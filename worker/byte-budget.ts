@@ -13,6 +13,8 @@
  */
 export class ByteBudget {
   private used = 0;
+  /** The most bytes taken at once so far (tests and benchmarks read it). */
+  peak = 0;
   private readonly waiting: Array<{ bytes: number; go: () => void }> = [];
 
   constructor(
@@ -33,7 +35,7 @@ export class ByteBudget {
   /** Takes `bytes` at once if they fit and nobody waits; the caller gives them back with `give`. */
   tryTake(bytes: number): boolean {
     if (this.waiting.length > 0 || !this.fits(bytes)) return false;
-    this.used += bytes;
+    this.add(bytes);
     return true;
   }
 
@@ -62,6 +64,11 @@ export class ByteBudget {
     this.wake();
   }
 
+  private add(bytes: number): void {
+    this.used += bytes;
+    this.peak = Math.max(this.peak, this.used);
+  }
+
   private fits(bytes: number): boolean {
     return this.used === 0 || this.used + bytes <= this.max;
   }
@@ -69,7 +76,7 @@ export class ByteBudget {
   private wake(): void {
     while (this.waiting.length > 0 && this.fits(this.waiting[0].bytes)) {
       const next = this.waiting.shift()!;
-      this.used += next.bytes;
+      this.add(next.bytes);
       next.go();
     }
   }

@@ -43,6 +43,8 @@ export class Endpoint {
   readonly bodies: BodyIntake;
   /** Buffers for part bodies of limits.partSize: as many as the body budget holds at once. */
   readonly partBuffers: BufferPool;
+  /** Inflated part payloads held at once (AppOptions.inflateBudgetBytes). */
+  readonly inflation: ByteBudget;
   private readonly sweepIntervalMs: number;
   private lastSweep = -Infinity;
 
@@ -56,7 +58,14 @@ export class Endpoint {
     this.sessions = new Sessions(this.store, this.limits, this.now);
     this.manifests = new ManifestCache(this.store, this.kernels, opts.manifestCacheChunks ?? 1 << 20);
     this.signatures = new Signatures(this.store, this.sessions, this.manifests, this.limits);
-    this.parts = new Parts(this.store, this.kernels, this.sessions, this.signatures, this.limits);
+    // Inflated payloads: one part at a time by default, in a pooled buffer (a Worker isolate has 128 MB).
+    const inflateBudget = opts.inflateBudgetBytes ?? this.limits.partSize;
+    checkRange('inflateBudgetBytes', inflateBudget, 1, 2 ** 40);
+    this.inflation = new ByteBudget(inflateBudget);
+    this.parts = new Parts(this.store, this.kernels, this.sessions, this.signatures, this.limits, {
+      budget: this.inflation,
+      buffers: new BufferPool(Math.max(1, Math.floor(inflateBudget / this.limits.partSize)), this.limits.partSize),
+    });
     this.copies = new CopyJobs(opts.waitUntil);
     const budget = opts.bodyBudgetBytes ?? 12 << 20;
     checkRange('bodyBudgetBytes', budget, 1, 2 ** 40);

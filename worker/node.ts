@@ -46,9 +46,11 @@ export interface ServeHandle {
 export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const store = await FsStore.open(opts.dir ?? './data');
   const spool = await FsSpool.open(join(store.dir, META_DIR, 'spool'));
-  const app = createApp({ store, spool, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins,
-    maxSessionsPerClient: opts.maxSessionsPerClient, clientId: (c) => getConnInfo(c).remote.address ?? '', fallback: opts.static ? serveStatic({ root: opts.static }) : undefined });
   const host = opts.host ?? '127.0.0.1';
+  const open = !opts.access?.token && LOOPBACK.test(host);
+  const app = createApp({ store, spool, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins,
+    maxSessionsPerClient: opts.maxSessionsPerClient, clientId: (c) => getConnInfo(c).remote.address ?? '', fallback: opts.static ? serveStatic({ root: opts.static }) : undefined,
+    allowedHost: open ? loopbackHost : undefined });
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
     const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));
     s.once('error', reject);
@@ -62,6 +64,15 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
       (server as { closeAllConnections?: () => void }).closeAllConnections?.();
     }),
   };
+}
+
+/** Loopback addresses: an open endpoint listening on one answers only to loopback names (AppOptions.allowedHost). */
+export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+/** Whether a Host header names this machine's loopback (any port: a relay or proxy in between keeps the name). */
+function loopbackHost(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return LOOPBACK.test(name.toLowerCase());
 }
 
 /**

@@ -27,6 +27,13 @@ export interface AppOptions {
    * parts; with one, bodies still arriving wait there instead (body-intake.ts).
    */
   bodyBudgetBytes?: number;
+  /**
+   * Inflated part payloads held in memory at once, in bytes (default: the part
+   * size, one part). A deflated part of a few KiB may inflate to partSize;
+   * parts beyond the budget wait. Memory for bodies is at most
+   * bodyBudgetBytes + inflateBudgetBytes.
+   */
+  inflateBudgetBytes?: number;
   /** Where request bodies wait while they arrive, outside the budget (body-intake.ts); the Node server passes files in the store's folder. Default none. */
   spool?: Spool;
   /** Basis manifests kept decoded with their weak index, counted in chunks (default 2^20 chunks, ~56 MB at 56 B/chunk). */
@@ -41,6 +48,13 @@ export interface AppOptions {
   maxSessionsPerClient?: number;
   /** Who a request comes from, for maxSessionsPerClient. Default: the CF-Connecting-IP header (set by Cloudflare); the Node adapter passes the socket's address. */
   clientId?: (c: Context) => string;
+  /**
+   * Refuses (403) requests whose Host header this says is not the server's
+   * own name. The Node server sets it when it listens on loopback without a
+   * token: a page on another site can then only reach it by DNS rebinding,
+   * which sends the attacker's host name.
+   */
+  allowedHost?: (host: string) => boolean;
   /** Where unexpected errors go (default console.error). */
   log?: (e: unknown) => void;
 }

@@ -20,6 +20,8 @@ import { eachLimited, stagingConcurrency } from './rebuild.js';
 import { partBlobName, type Session, type Sessions } from './sessions.js';
 import type { ChunkTable, Signatures } from './signatures.js';
 import type { Store } from './store/store.js';
+import type { BufferPool } from '../sdk/buffer-pool.js';
+import type { ByteBudget } from './byte-budget.js';
 
 /** A landed part's digests, as kept in its blob. */
 export interface PartDigests {
@@ -72,6 +74,8 @@ export class Parts {
     private readonly sessions: Sessions,
     private readonly signatures: Signatures,
     private readonly limits: Limits,
+    /** Where deflated payloads inflate: bytes counted against a budget, into pooled buffers (see put). */
+    private readonly inflation: { budget: ByteBudget; buffers: BufferPool },
   ) {}
 
   /** Largest part body of a session: header, 12 bytes per op, the payload (at most partSize: a client deflates only when smaller), CRC. */
@@ -88,11 +92,31 @@ export class Parts {
   async put(s: Session, n: number, body: Uint8Array): Promise<void> {
     const k = this.kernels;
     const part = decodePart(body, { crc32: (b) => k.crc32(b), maxLiteralBytes: s.extra.partSize, maxOps: this.limits.maxPartOps, verifyCrc: false });
+    if (!part.deflated) return this.accept(s, n, body, part, async () => part.payload);
+    // A deflated body claims up to partSize once inflated, however small it is (zeros deflate ~1000:1): its
+    // inflated bytes count against their own budget while they live, in pooled buffers, and only after its
+    // ops were checked against the signatures (accept runs `payload` after that).
+    return this.inflation.budget.run(part.literalBytes, async () => {
+      const out = this.inflation.buffers.take(part.literalBytes);
+      try {
+        return await this.accept(s, n, body, part, () => {
+          verifyPartCrc(body, n, (b) => k.crc32(b)); // a deflated body's CRC covers its compressed bytes
+          return inflateRaw(part.payload, part.literalBytes, out);
+        });
+      } finally {
+        this.inflation.buffers.give(out);
+      }
+    });
+  }
+
+  /** Checks a decoded part (its payload from `payload`, called once its ops are known good), reserves its number and lands it. */
+  private async accept(s: Session, n: number, body: Uint8Array, part: PartMessage, payload: () => Promise<Uint8Array>): Promise<void> {
+    const k = this.kernels;
     const slot = `${s.id}/${n}`;
     let checked: CheckedPart;
     try {
       if (part.part !== n) throw new ApiError('MALFORMED', `part: the body is part ${part.part}, the URL says ${n}`);
-      checked = await this.check(s, n, body, part);
+      checked = await this.check(s, n, body, part, payload);
     } catch (e) {
       // A body damaged in transit reads as CHECKSUM_MISMATCH (the client resends it), whichever check it failed first.
       if (!(e instanceof DeltaflareError && e.code === 'CHECKSUM_MISMATCH')) verifyPartCrc(body, n, (b) => k.crc32(b));
@@ -147,13 +171,12 @@ export class Parts {
    * CRC and a BLAKE3 pass over the whole body: 4 passes were ~60% of the
    * server's CPU on a 1 GiB full upload.
    */
-  private async check(s: Session, n: number, body: Uint8Array, part: PartMessage): Promise<CheckedPart> {
+  private async check(s: Session, n: number, body: Uint8Array, part: PartMessage, getPayload: () => Promise<Uint8Array>): Promise<CheckedPart> {
     const k = this.kernels;
     const prefix = body.subarray(0, body.length - 4 - part.payload.length); // header and ops
-    if (part.deflated) verifyPartCrc(body, n, (b) => k.crc32(b));
-    const payload = part.deflated ? await inflateRaw(part.payload, part.literalBytes) : part.payload;
     const table = await this.signatures.table(s);
     const { chunks, ends } = literalChunks(table, s.size, part.ops);
+    const payload = await getPayload();
     const crcs = new Uint32Array(chunks.length);
     let payloadCrc = 0;
     for (let c = 0, start = 0; c < chunks.length; start = ends[c++]) {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { serve } from '../../worker/node.js';
+import { MIN_SIGNING_SECRET } from '../protocol/upload-token.js';
+import { LOOPBACK, serve } from '../../worker/node.js';
 import { integer, parse, UsageError } from './usage.js';
 
 /**
@@ -9,10 +10,7 @@ import { integer, parse, UsageError } from './usage.js';
  */
 export const DEMO_DIR = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../dist/demo' : '../../demo', import.meta.url));
 
-/** The demo's Vite dev server (`vite demo`), allowed by `serve` as a CORS origin; the built page is same-origin and needs none. */
-export const DEMO_DEV_ORIGINS = ['http://localhost:5173', 'http://127.0.0.1:5173'];
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
 
 /**
  * `deltaflare serve [--dir D] [--port N] [--host H] [--static DIR | --no-demo]
@@ -41,6 +39,8 @@ export async function serveCommand(args: string[]): Promise<void> {
   const page = values['no-demo'] ? undefined : values.static !== undefined ? String(values.static) : existsSync(DEMO_DIR) ? DEMO_DIR : undefined;
   const token = typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN || undefined;
   const readToken = typeof values['read-token'] === 'string' ? values['read-token'] : undefined;
+  const uploadSecret = process.env.DELTAFLARE_UPLOAD_SECRET || undefined;
+  if (uploadSecret !== undefined && uploadSecret.length < MIN_SIGNING_SECRET) throw new UsageError(`DELTAFLARE_UPLOAD_SECRET has ${uploadSecret.length} characters, fewer than ${MIN_SIGNING_SECRET}`);
   if (token === '' || readToken === '') throw new UsageError('--token and --read-token must not be empty');
   if ((readToken || values['protect-reads']) && !token) throw new UsageError('--read-token and --protect-reads need a write token (--token or DELTAFLARE_TOKEN)');
   const extra = (values.cors as unknown as string[] | undefined) ?? [];
@@ -48,14 +48,17 @@ export async function serveCommand(args: string[]): Promise<void> {
   const host = String(values.host);
   const server = await serve({
     dir: String(values.dir), port, host, static: page,
-    access: { token, readToken, protectReads: values['protect-reads'] === true },
-    corsOrigins: [...DEMO_DEV_ORIGINS, ...extra],
+    access: { token, readToken, uploadSecret, protectReads: values['protect-reads'] === true },
+    corsOrigins: extra, // the demo's Vite dev server too only when asked: --cors http://localhost:5173
   });
   console.log(`deltaflare endpoint on ${server.url}, files in ${values.dir}`);
   if (!token && !LOOPBACK.test(host)) {
     console.warn(`warning: serving on ${host} without a token: anyone who reaches this port can write and delete files (give --token or set DELTAFLARE_TOKEN)`);
   }
   console.log(token ? `writes need the token${readToken || values['protect-reads'] ? ', reads too' : '; reads are public'}` : 'no token: writes are open');
+  if (token && !uploadSecret && token.length < MIN_SIGNING_SECRET) {
+    console.warn(`upload tokens are refused: the token has ${token.length} characters, fewer than ${MIN_SIGNING_SECRET} (a longer one, or DELTAFLARE_UPLOAD_SECRET, lets a web app sign them)`);
+  }
   if (page) console.log(`page at ${server.url}/ (from ${page})`);
   else if (!values['no-demo']) console.log(`no demo page: ${DEMO_DIR} is missing (npm run build:demo)`);
   await new Promise<void>((resolve) => {

@@ -6,7 +6,8 @@ import { DeltaflareError } from '../errors.js';
 
 type ByteTransform = { writable: WritableStream<Uint8Array>; readable: ReadableStream<Uint8Array> };
 
-async function pipe(bytes: Uint8Array, stream: ByteTransform, limit: number, what: string): Promise<Uint8Array> {
+/** Pipes `bytes` through `stream`; the output goes into `into` when given (then at most its length), else into a new array. */
+async function pipe(bytes: Uint8Array, stream: ByteTransform, limit: number, what: string, into?: Uint8Array): Promise<Uint8Array> {
   const writer = stream.writable.getWriter();
   const written = writer.write(bytes).then(() => writer.close());
   written.catch(() => {}); // the reader below reports the error
@@ -17,17 +18,19 @@ async function pipe(bytes: Uint8Array, stream: ByteTransform, limit: number, wha
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      total += value.length;
-      if (total > limit) {
+      if (total + value.length > limit) {
         await reader.cancel();
         throw new DeltaflareError('MALFORMED', `${what}: inflates past ${limit} bytes`);
       }
-      pieces.push(value);
+      if (into) into.set(value, total);
+      else pieces.push(value);
+      total += value.length;
     }
   } catch (e) {
     if (e instanceof DeltaflareError) throw e;
     throw new DeltaflareError('MALFORMED', `${what}: not valid deflate-raw data`, { cause: e });
   }
+  if (into) return into.subarray(0, total);
   const out = new Uint8Array(total);
   let at = 0;
   for (const p of pieces) out.set(p, (at += p.length) - p.length);
@@ -39,9 +42,13 @@ export async function deflateRaw(bytes: Uint8Array): Promise<Uint8Array> {
   return pipe(bytes, new CompressionStream('deflate-raw') as ByteTransform, Infinity, 'deflate');
 }
 
-/** Inflates a deflate-raw payload that must hold exactly `expectedLength` bytes (MALFORMED otherwise). */
-export async function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
-  const out = await pipe(bytes, new DecompressionStream('deflate-raw') as ByteTransform, expectedLength, 'part payload');
+/**
+ * Inflates a deflate-raw payload that must hold exactly `expectedLength`
+ * bytes (MALFORMED otherwise), into `into` when given (at least that long:
+ * a pooled buffer), else into a new array.
+ */
+export async function inflateRaw(bytes: Uint8Array, expectedLength: number, into?: Uint8Array): Promise<Uint8Array> {
+  const out = await pipe(bytes, new DecompressionStream('deflate-raw') as ByteTransform, expectedLength, 'part payload', into?.subarray(0, expectedLength));
   if (out.length !== expectedLength) {
     throw new DeltaflareError('MALFORMED', `part payload: inflates to ${out.length} bytes, literalBytes is ${expectedLength}`);
   }

@@ -18,7 +18,7 @@ import { serve, type ServeHandle } from '../../worker/node.js';
 import { launchChromium } from './chromium.js';
 import type { Upload } from './upload-page/main.js';
 
-const TOKEN = 'browser-write-token-51c9';
+const TOKEN = 'browser-write-token-51c9-0123456789ab'; // signs upload tokens: 32 characters or more
 const MiB = 1 << 20;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-browser-token-'));
 const store = join(dir, 'store');

@@ -100,13 +100,16 @@ describe('deltaflare serve --token / push --token', () => {
     expect(local.output()).toContain('no token: writes are open');
   }, 60_000);
 
-  it('should allow the demo dev origin and --cors origins, and refuse a bad --cors', async () => {
+  it('should allow the --cors origins only (the demo dev server too only when named), and refuse a bad --cors', async () => {
     const { url } = await startServer(['--cors', 'https://app.example']);
-    for (const origin of ['http://localhost:5173', 'https://app.example']) {
-      const res = await fetch(`${url}/v1/sessions`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
-      expect(res.status).toBe(204);
-      expect(res.headers.get('access-control-allow-origin')).toBe(origin);
-    }
+    const preflight = (origin: string) => fetch(`${url}/v1/sessions`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    const res = await preflight('https://app.example');
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    for (const origin of ['http://localhost:5173', 'https://other.example']) expect((await preflight(origin)).headers.get('access-control-allow-origin')).toBeNull();
+    const dev = await startServer(['--cors', 'http://localhost:5173']);
+    const res2 = await fetch(`${dev.url}/v1/sessions`, { method: 'OPTIONS', headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' } });
+    expect(res2.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     const other = await fetch(`${url}/v1/info`, { headers: { origin: 'https://other.example' } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     const bad = spawnSync(process.execPath, [CLI, 'serve', '--cors', 'https://app.example/path'], { encoding: 'utf8', env: env() });

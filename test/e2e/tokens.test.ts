@@ -16,7 +16,7 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import { serve, type ServeHandle } from '../../worker/node.js';
 import { concat, randomBytes } from '../bytes.js';
 
-const TOKEN = 'e2e-write-token-7f3a';
+const TOKEN = 'e2e-write-token-7f3a-0123456789abcdef'; // signs upload tokens: 32 characters or more
 const CLI = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-e2e-tokens-'));
 const store = join(dir, 'store');

@@ -6,17 +6,18 @@ import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { createApp } from '../../worker/app.js';
 import { signUploadToken, timingSafeEqual, verifyUploadToken, type AccessOptions } from '../../worker/auth.js';
 import { FsStore } from '../../worker/store/fs-store.js';
-import { download, expectError, json, push, sendAll, sendCommit, start, type Send } from './client.js';
+import { download, expectError, json, push, sendAll, sendCommit, start, type Send, typed } from './client.js';
 import { kernels as k, randomBytes, sameBytes, tempDir } from './setup.js';
 
-const TOKEN = 'write-secret-0123456789';
+/** Long enough to sign upload tokens (MIN_SIGNING_SECRET). */
+const TOKEN = 'write-secret-0123456789-abcdefghijkl';
 const READ = 'read-secret-9876543210';
 
 async function appWith(access: AccessOptions, corsOrigins?: string[], now?: () => number) {
   const store = await FsStore.open(tempDir());
   const app = createApp({ store, kernels: k, access, corsOrigins, now, log: () => undefined });
   const as = (token?: string, extra: Record<string, string> = {}): Send => (path, init) =>
-    Promise.resolve(app.request(path, { ...init, headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } } as RequestInit));
+    Promise.resolve(app.request(path, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } })));
   return { app, as };
 }
 
@@ -118,7 +119,7 @@ describe('upload tokens', () => {
   it('should let an upload token push and read its key, and resume its session', async () => {
     const { as } = await appWith({ token: TOKEN, protectReads: true });
     const up = await signUploadToken({ secret: TOKEN, key: 'users/7/photo.jpg', expires: inAnHour() });
-    expect(up).toMatch(/^dfu1\.\d+\.[A-Za-z0-9_-]+\.[0-9a-f]{64}$/);
+    expect(up).toMatch(/^dfu2\.\d+\.\.[A-Za-z0-9_-]+\.[0-9a-f]{64}$/);
     const data = randomBytes(200_000, 7);
     await push(as(up), k, data, { key: 'users/7/photo.jpg' });
     expect(sameBytes((await download(as(up), 'users/7/photo.jpg')).bytes, data)).toBe('same');
@@ -157,24 +158,62 @@ describe('upload tokens', () => {
     expect(await expectError(as(up)('/v1/sessions', { method: 'POST', body }), 403, 'FORBIDDEN')).toContain('expired');
 
     const fresh = await signUploadToken({ secret: TOKEN, key, expires: Math.floor(now / 1000) + 60 });
-    const [, exp, k64, sig] = fresh.split('.');
+    const [, exp, , k64, sig] = fresh.split('.');
     const tampered = [
-      `dfu1.${Number(exp) + 3600}.${k64}.${sig}`, // a later expiry
-      `dfu1.${exp}.${btoa('y.bin').replace(/=+$/, '')}.${sig}`, // another key
-      `dfu1.${exp}.${k64}.${(sig[0] === '0' ? '1' : '0') + sig.slice(1)}`, // a flipped digit
-      await signUploadToken({ secret: 'another-endpoint', key, expires: Number(exp) }),
-      `dfu1.${exp}.${k64}.${sig.slice(0, 63)}`, // malformed
+      `dfu2.${Number(exp) + 3600}..${k64}.${sig}`, // a later expiry
+      `dfu2.${exp}.1000000.${k64}.${sig}`, // a size cap added
+      `dfu2.${exp}..${btoa('y.bin').replace(/=+$/, '')}.${sig}`, // another key
+      `dfu2.${exp}..${k64}.${(sig[0] === '0' ? '1' : '0') + sig.slice(1)}`, // a flipped digit
+      await signUploadToken({ secret: 'another-endpoint-secret-0123456789', key, expires: Number(exp) }),
+      `dfu2.${exp}..${k64}.${sig.slice(0, 63)}`, // malformed
     ];
     for (const t of tampered) await expectError(as(t)('/v1/sessions', { method: 'POST', body }), 403, 'FORBIDDEN');
     expect((await as(fresh)('/v1/sessions', { method: 'POST', body })).status).toBe(201);
   });
 
   it('should verify and reject tokens directly', async () => {
-    const t = await signUploadToken({ secret: 's', key: 'k/ü ?.bin', expires: 2000 });
-    expect(await verifyUploadToken('s', t, 1999)).toBe('k/ü ?.bin');
-    await expect(verifyUploadToken('s', t, 2000)).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    await expect(verifyUploadToken('t', t, 1)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const s32 = 's'.repeat(32);
+    const t = await signUploadToken({ secret: s32, key: 'k/ü ?.bin', expires: 2000 });
+    expect(await verifyUploadToken(s32, t, 1999)).toEqual({ key: 'k/ü ?.bin' });
+    await expect(verifyUploadToken(s32, t, 2000)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(verifyUploadToken('t'.repeat(32), t, 1)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await verifyUploadToken(s32, await signUploadToken({ secret: s32, key: 'k', expires: 2000, maxSize: 5 }), 1)).toEqual({ key: 'k', maxSize: 5 });
     await expect(signUploadToken({ secret: '', key: 'k', expires: 1 })).rejects.toThrow(/secret/);
+    await expect(signUploadToken({ secret: 's'.repeat(31), key: 'k', expires: 1 })).rejects.toThrow(/fewer than 32/);
+  });
+
+  it('should check the scope against the key the route acts on, however the path is escaped', async () => {
+    const { as } = await appWith({ token: TOKEN, protectReads: true });
+    await push(as(TOKEN), k, randomBytes(3000, 30), { key: 'a/b%zz' });
+    // Hono decodes the valid escape and keeps the bad one: the route acts on "a/b%zz", so a token for "a%2Fb%zz" may not.
+    const near = await signUploadToken({ secret: TOKEN, key: 'a%2Fb%zz', expires: inAnHour() });
+    await expectError(as(near)('/v1/files/a%2Fb%zz'), 403, 'FORBIDDEN');
+    await expectError(as(near)('/v1/files/a%2Fb%zz', { method: 'DELETE' }), 403, 'FORBIDDEN');
+    const exact = await signUploadToken({ secret: TOKEN, key: 'a/b%zz', expires: inAnHour() });
+    expect((await as(exact)('/v1/files/a%2Fb%zz')).status).toBe(200);
+  });
+
+  it('should refuse a session larger than the upload token allows, naming the cap', async () => {
+    const { as } = await appWith({ token: TOKEN });
+    const capped = await signUploadToken({ secret: TOKEN, key: 'cap.bin', expires: inAnHour(), maxSize: 10_000 });
+    const msg = await expectError(as(capped)('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'cap.bin', size: 10_001, chunking: DEFAULT_CHUNKING }) }), 403, 'FORBIDDEN');
+    expect(msg).toContain('at most 10000 bytes');
+    await push(as(capped), k, randomBytes(10_000, 31), { key: 'cap.bin' });
+  });
+
+  it('should accept upload tokens only when a secret of 32 characters or more signs them', async () => {
+    const short = 'short-write-token';
+    const up = await signUploadToken({ secret: 'u'.repeat(32), key: 'x.bin', expires: inAnHour() });
+    const body = JSON.stringify({ key: 'x.bin', size: 10, chunking: DEFAULT_CHUNKING });
+    // A short write token signs nothing: a token holder could test guesses of it offline.
+    const weak = await appWith({ token: short });
+    expect(await expectError(weak.as(up)('/v1/sessions', { method: 'POST', body }), 403, 'FORBIDDEN')).toContain('fewer than 32 characters');
+    expect((await weak.as(short)('/v1/sessions', { method: 'POST', body })).status).toBe(201); // the token itself still works
+    // With an upload secret of its own, the endpoint accepts tokens signed with it, and not with its write token.
+    const own = await appWith({ token: short, uploadSecret: 'u'.repeat(32) });
+    expect((await own.as(up)('/v1/sessions', { method: 'POST', body })).status).toBe(201);
+    const byToken = await signUploadToken({ secret: TOKEN, key: 'x.bin', expires: inAnHour() });
+    await expectError(own.as(byToken)('/v1/sessions', { method: 'POST', body }), 403, 'FORBIDDEN');
   });
 
   it('should not let an upload token list files or use another key as basis when reads are protected', async () => {

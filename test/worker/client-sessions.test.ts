@@ -6,7 +6,7 @@ import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { createApp } from '../../worker/app.js';
 import { serve } from '../../worker/node.js';
 import { FsStore } from '../../worker/store/fs-store.js';
-import { expectError, json, overHttp, sendAll, sendCommit, start, type Send } from './client.js';
+import { expectError, json, overHttp, sendAll, sendCommit, start, type Send, typed } from './client.js';
 import { kernels as k, randomBytes, tempDir } from './setup.js';
 
 const create = (send: Send, key: string, ip?: string) =>
@@ -17,7 +17,7 @@ describe('sessions per client', () => {
     let now = Date.now();
     const store = await FsStore.open(tempDir());
     const app = createApp({ store, kernels: k, maxSessionsPerClient: 2, limits: { sessionTtlSeconds: 60 }, now: () => now, log: () => undefined });
-    const send: Send = async (path, init) => app.request(path, init as RequestInit);
+    const send: Send = async (path, init) => app.request(path, typed(init));
     const a = await json<{ id: string }>(await create(send, 'a', '10.0.0.1'), 201);
     await json(await create(send, 'b', '10.0.0.1'), 201);
     const msg = await expectError(create(send, 'c', '10.0.0.1'), 429, 'TOO_MANY_SESSIONS');
@@ -59,7 +59,7 @@ describe('sessions per client', () => {
     let now = Date.now();
     const store = await FsStore.open(tempDir());
     const app = createApp({ store, kernels: k, maxSessionsPerClient: 1, limits: { sessionTtlSeconds: 100, maxSessionLifetimeSeconds: 150 }, now: () => now, log: () => undefined });
-    const send: Send = async (path, init) => app.request(path, init as RequestInit);
+    const send: Send = async (path, init) => app.request(path, typed(init));
     const s = await json<{ id: string }>(await create(send, 'life.bin', '198.51.100.9'), 201);
     now += 90_000;
     await send(`/v1/sessions/${s.id}`, { headers: { 'cf-connecting-ip': '198.51.100.9' } }); // a request: the idle TTL would run to 190 s

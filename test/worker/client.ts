@@ -17,8 +17,19 @@ export type Send = (path: string, init?: SendInit) => Promise<Response>;
 /** RequestInit whose body may be any Uint8Array (the codecs' output type). */
 export type SendInit = Omit<RequestInit, 'body'> & { body?: BodyInit | Uint8Array | null };
 
+/**
+ * `init` with the Content-Type a client sends unless it names one: JSON for
+ * text bodies (the endpoint refuses JSON without it), bytes for the rest.
+ */
+export function typed(init?: SendInit): RequestInit {
+  if (init?.body === undefined || init.body === null) return init as RequestInit;
+  const headers = new Headers(init.headers as HeadersInit | undefined);
+  if (!headers.has('content-type')) headers.set('content-type', typeof init.body === 'string' ? 'application/json' : 'application/octet-stream');
+  return { ...init, headers } as RequestInit;
+}
+
 /** A Send over a real server's base URL. */
-export const overHttp = (url: string): Send => (path, init) => fetch(url + path, init as RequestInit);
+export const overHttp = (url: string): Send => (path, init) => fetch(url + path, typed(init));
 
 export interface StartOptions {
   key: string;

@@ -6,7 +6,7 @@ import type { FileInfo } from '../../sdk/protocol/messages.js';
 import { createApp } from '../../worker/app.js';
 import { FsStore } from '../../worker/store/fs-store.js';
 import type { Staging, Store } from '../../worker/store/store.js';
-import { download, expectError, json, push, sendAll, sendCommit, start, type Send } from './client.js';
+import { download, expectError, json, push, sendAll, sendCommit, start, type Send, typed } from './client.js';
 import { concat, kernels as k, makeApp, randomBytes, sameBytes, tempDir } from './setup.js';
 
 const spec = { kind: 'fixed', block: 4096 } as const;
@@ -47,7 +47,7 @@ describe('endpoint in place', () => {
     const dir = tempDir();
     const failAt = { n: Infinity };
     const app = createApp({ store: await failingStore(dir, failAt), kernels: k, log: () => undefined });
-    const send: Send = async (path, init) => app.request(path, init as RequestInit);
+    const send: Send = async (path, init) => app.request(path, typed(init));
     const [A, B, C, D] = [11, 12, 13, 14].map(block);
     await push(send, k, concat(A, B, C, D), { key: 'cut.img', chunking: spec });
     const v2 = concat(B, A, D, C, randomBytes(4096, 15));

@@ -41,6 +41,23 @@ describe('endpoint parts and commit', () => {
     expect(sameBytes((await download(send, 'c.bin')).bytes, data)).toBe('same');
   });
 
+  it('should count inflated payloads against their own budget: small deflated parts land one budget at a time', async () => {
+    const { send, app } = await makeApp({ limits: { partSize: 128 * KiB } });
+    // Runs of one byte deflate ~1000:1: each part body is a few hundred bytes that inflate to 128 KiB (a byte per block: no dups).
+    const data = new Uint8Array(2048 * KiB);
+    for (let b = 0; b < 32; b++) data.fill(b + 1, b * 64 * KiB, (b + 1) * 64 * KiB);
+    const s = await start(send, k, data, { key: 'zeros.bin', chunking: { kind: 'fixed', block: 64 * KiB }, deflate: true });
+    expect(s.partBodies.length).toBe(16);
+    expect(Math.max(...s.partBodies.map((b) => b.length))).toBeLessThan(2 * KiB);
+    expect((await sendPlan(send, s)).status).toBe(204);
+    const landed = await Promise.all(s.partBodies.map((_, n) => sendPart(send, s, n)));
+    expect(landed.map((r) => r.status)).toEqual(s.partBodies.map(() => 204));
+    // 16 x 128 KiB were inflated; never more than the budget (one part size by default) at once.
+    expect(app.endpoint.inflation.peak).toBe(128 * KiB);
+    await json<FileInfo>(await sendCommit(send, s));
+    expect(sameBytes((await download(send, 'zeros.bin')).bytes, data)).toBe('same');
+  });
+
   it('should answer CHECKSUM_MISMATCH for a corrupted part and accept the resend', async () => {
     const { send, dir } = await makeApp();
     const data = randomBytes(300 * KiB, 23);

@@ -2,6 +2,7 @@
 // two versions, racing sessions on one key, in-place rebuilds with cyclic
 // moves, and bodies above the caps sent over real HTTP.
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileInfo } from '../../sdk/protocol/messages.js';
@@ -19,7 +20,34 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+/** A raw HTTP/1.1 GET with the Host header we choose (fetch sets its own). */
+function getWithHost(url: string, path: string, host: string): Promise<{ status: number; body: string }> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject).end();
+  });
+}
+
 describe('endpoint over HTTP', () => {
+  it('should answer, open on loopback, only requests that name a loopback host (no DNS rebinding), on any port', async () => {
+    const { port } = new URL(server.url);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost:8080', `[::1]:${port}`, 'LOCALHOST']) {
+      expect((await getWithHost(server.url, '/v1/info', host)).status, host).toBe(200);
+    }
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`, `localhost.evil.example:${port}`]) {
+      const r = await getWithHost(server.url, '/v1/info', host);
+      expect(r.status, `Host: ${host}`).toBe(403);
+      expect(JSON.parse(r.body).error.code).toBe('FORBIDDEN');
+    }
+    // A JSON body sent as text/plain (what a page on another site may POST unasked) is refused.
+    const plain = await fetch(`${server.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ key: 'x.bin', size: 1 }) });
+    expect(plain.status).toBe(415);
+  });
+
   it('should listen on loopback and push two versions byte-identically', async () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const v1 = randomBytes(3 << 20, 50);

@@ -8,7 +8,7 @@ import { init } from '../../sdk/kernels/index.js';
 import type { Limits } from '../../sdk/protocol/messages.js';
 import { createApp } from '../../worker/app.js';
 import { FsStore } from '../../worker/store/fs-store.js';
-import type { Send } from './client.js';
+import { type Send, typed } from './client.js';
 
 export const kernels = await init();
 
@@ -27,7 +27,7 @@ export async function makeApp(opts: { limits?: Partial<Limits>; now?: () => numb
   const dir = opts.dir ?? tempDir();
   const store = await FsStore.open(dir, { bootId: opts.bootId });
   const app = createApp({ store, kernels, limits: opts.limits, now: opts.now, log: () => undefined });
-  const send: Send = async (path, init) => app.request(path, init as RequestInit);
+  const send: Send = async (path, init) => app.request(path, typed(init));
   return { dir, store, app, send };
 }
 

@@ -7,11 +7,11 @@ import type { Kernels } from '../../sdk/kernels/api.js';
 import { init } from '../../sdk/kernels/workerd.js';
 import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { signUploadToken } from '../../worker/auth.js';
-import { download, expectError, push, start, type Send } from '../worker/client.js';
+import { download, expectError, push, start, type Send, typed } from '../worker/client.js';
 import { emptyBucket } from './in-object.js';
 import { randomBytes } from '../bytes.js';
 
-const TOKEN = 'workers-test-token'; // AUTH_TEST_BINDINGS in vitest.workers.config.ts
+const TOKEN = 'workers-test-token-0123456789abcdef'; // AUTH_TEST_BINDINGS in vitest.workers.config.ts
 const ORIGIN = 'https://app.example';
 
 let k: Kernels;
@@ -21,10 +21,10 @@ beforeAll(async () => {
 afterEach(emptyBucket);
 
 const as = (token?: string, extra: Record<string, string> = {}): Send => (path, init) =>
-  SELF.fetch(`http://deltaflare.test${path}`, {
-    ...(init as RequestInit),
+  SELF.fetch(`http://deltaflare.test${path}`, typed({
+    ...init,
     headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-  });
+  }));
 
 const bytes = randomBytes;
 

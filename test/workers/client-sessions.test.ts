@@ -12,7 +12,7 @@ import type { ClientObject } from '../../worker/workers/client-object.js';
 import type { KeyObject } from '../../worker/workers/key-object.js';
 import { splitId } from '../../worker/workers/routing.js';
 import { randomBytes } from '../bytes.js';
-import { expectError, json, push, type Send } from '../worker/client.js';
+import { expectError, json, push, type Send, typed } from '../worker/client.js';
 import { emptyBucket } from './in-object.js';
 
 afterEach(emptyBucket);
@@ -21,7 +21,7 @@ const MAX = 4; // SMALL_LIMITS_TEST_BINDINGS
 
 /** Requests from one client address (Cloudflare sets CF-Connecting-IP; here the test does). */
 const from = (ip: string): Send => (path, init) =>
-  SELF.fetch(`http://deltaflare.test${path}`, { ...(init as RequestInit), headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } });
+  SELF.fetch(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } }));
 const body = (key: string) => ({ method: 'POST', body: JSON.stringify({ key, size: 1, chunking: DEFAULT_CHUNKING }) });
 const open = async (send: Send, key: string) => json<CreateSessionResponse>(await send('/v1/sessions', body(key)), 201);
 

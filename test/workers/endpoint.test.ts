@@ -10,7 +10,7 @@ import { init } from '../../sdk/kernels/workerd.js';
 import type { FileList, SessionStatus } from '../../sdk/protocol/messages.js';
 import { largestBodies, workersLimits, WORKERS_PART_SIZE } from '../../worker/workers/limits.js';
 import { partSizeFor } from '../../worker/workers/multipart.js';
-import { download, expectError, json, push, type Send, sendAll, sendCommit, start } from '../worker/client.js';
+import { download, expectError, json, push, type Send, sendAll, sendCommit, start, typed } from '../worker/client.js';
 import { emptyBucket } from './in-object.js';
 import { concat, randomBytes } from '../bytes.js';
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 afterEach(emptyBucket);
 
-const send: Send = (path, init) => SELF.fetch(`http://deltaflare.test${path}`, init as RequestInit);
+const send: Send = (path, init) => SELF.fetch(`http://deltaflare.test${path}`, typed(init));
 
 let seed = 7;
 /** A fresh pseudo-random stream per call. */

@@ -18,7 +18,7 @@ import worker from '../../worker/workers/index.js';
 import { HOSTILE_CASES, HOSTILE_LIMITS, hostileContext } from '../hostile-cases.js';
 import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import type { ClientObject } from '../../worker/workers/client-object.js';
-import { expectError, type Send } from '../worker/client.js';
+import { expectError, type Send, typed } from '../worker/client.js';
 import { emptyBucket } from './in-object.js';
 
 let k: Kernels;
@@ -47,7 +47,7 @@ describe('endpoint hostile input on Workers', () => {
 
   it('should refuse keys it can never store in the Worker, before any Durable Object is reached', async () => {
     const ip = '192.0.2.200';
-    const send: Send = (path, init) => worker.fetch(new Request(`http://deltaflare.test${path}`, { ...(init as RequestInit), headers: { 'cf-connecting-ip': ip } }), env);
+    const send: Send = (path, init) => worker.fetch(new Request(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } })), env);
     // 1023 bytes: a valid key on Node, but R2 object names hold 1024 bytes and "h/" takes 2.
     const keys = ['../x', 'a\u0000b', '/abs', 'x'.repeat(1023)];
     for (const key of keys) {
@@ -60,7 +60,7 @@ describe('endpoint hostile input on Workers', () => {
   });
 
   it('should answer 404 for session ids naming no object, or an object of another namespace', async () => {
-    const send: Send = (path, init) => worker.fetch(new Request(`http://deltaflare.test${path}`, init as RequestInit), env);
+    const send: Send = (path, init) => worker.fetch(new Request(`http://deltaflare.test${path}`, typed(init)), env);
     const inner = `s_${'0'.repeat(24)}`;
     for (const object of [env.CLIENTS.idFromName('192.0.2.1').toString(), 'f'.repeat(64), env.KEYS.idFromName('never-used').toString()]) {
       await expectError(send(`/v1/sessions/${inner}-${object}`), 404, 'NOT_FOUND');

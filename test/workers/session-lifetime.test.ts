@@ -13,7 +13,7 @@ import type { ClientObject } from '../../worker/workers/client-object.js';
 import type { KeyObject } from '../../worker/workers/key-object.js';
 import { splitId } from '../../worker/workers/routing.js';
 import { randomBytes } from '../bytes.js';
-import { expectError, sendPart, sendPlan, start, type Send, type Sync } from '../worker/client.js';
+import { expectError, sendPart, sendPlan, start, type Send, type Sync, typed } from '../worker/client.js';
 import { emptyBucket } from './in-object.js';
 
 let k: Kernels;
@@ -24,7 +24,7 @@ afterEach(emptyBucket);
 
 const IP = '203.0.113.50';
 const send: Send = (path, init) =>
-  SELF.fetch(`http://deltaflare.test${path}`, { ...(init as RequestInit), headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': IP } });
+  SELF.fetch(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': IP } }));
 const LIFETIME_MS = DEFAULT_LIMITS.maxSessionLifetimeSeconds * 1000;
 
 /** A session with its plan and part 0 landed: staged literal bytes in R2 (p/ objects). */

@@ -19,6 +19,8 @@ export interface Env {
   DELTAFLARE_TOKEN?: string;
   /** A read-only token (a secret); setting it protects reads. */
   DELTAFLARE_READ_TOKEN?: string;
+  /** Signs upload tokens (a secret, at least 32 characters); unset: the write token does, if it is that long. */
+  DELTAFLARE_UPLOAD_SECRET?: string;
   /** "true" protects reads (the write token or an upload token of the key reads too). */
   PROTECT_READS?: string;
   /** Comma-separated browser origins allowed by CORS (e.g. "https://app.example"); default none. */
@@ -29,6 +31,7 @@ export interface Env {
 export const accessOf = (env: Env): AccessOptions => ({
   token: env.DELTAFLARE_TOKEN || undefined,
   readToken: env.DELTAFLARE_READ_TOKEN || undefined,
+  uploadSecret: env.DELTAFLARE_UPLOAD_SECRET || undefined,
   protectReads: env.PROTECT_READS === 'true',
 });
 
