@@ -22,9 +22,9 @@ import { Http, type RetryOptions } from './http.js';
 import { init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { WorkerApi } from './pool/worker-api.js';
-import { type ChunkingSpec, DEFAULT_CHUNKING } from './protocol/chunking.js';
+import { type ChunkingSpec, chunkingFor } from './protocol/chunking.js';
 import { confirmMatches } from './protocol/match.js';
-import type { BasisInfo, CommitRequest, CreateSessionResponse, FileInfo, Limits, SessionStatus } from './protocol/messages.js';
+import { type BasisInfo, type CommitRequest, type CreateSessionResponse, DEFAULT_LIMITS, type FileInfo, type Limits, type SessionStatus } from './protocol/messages.js';
 import { type PartPlan, plan, type PlanOptions, Planner } from './protocol/plan.js';
 import { decodeMatches, encodePlan, encodeSignatures } from './protocol/wire.js';
 import { BufferPool } from './buffer-pool.js';
@@ -114,7 +114,7 @@ export interface SyncResult extends FileInfo {
 export async function sync(source: SyncSource, options: SyncOptions): Promise<SyncResult> {
   const started = performance.now();
   const k = await init();
-  const chunking = options.chunking ?? DEFAULT_CHUNKING;
+  const chunking = options.chunking ?? chunkingFor(source.size, DEFAULT_LIMITS.maxManifestChunks);
   const concurrency = options.concurrency ?? 4;
   const progress = new ProgressReporter(source.size, options.onProgress);
   // Ends what is still running or queued (other parts' uploads, their retries) once the push has failed.

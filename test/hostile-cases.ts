@@ -382,6 +382,22 @@ export const HOSTILE_CASES: HostileCase[] = [
     },
   },
   {
+    name: 'should refuse sessions whose chunking makes manifests too large, or one chunking more than a version keeps',
+    async run(t) {
+      const key = 'hostile/manifests.bin';
+      await push(t.send, t.k, randomBytes(300 * 1024, 20), { key, batch: 20 });
+      await t.checkpoint(key);
+      const session = (chunking: unknown) => json1({ key, size: 300 * 1024, chunking });
+      // 64-byte blocks: 4,800 chunks of the new file and of the basis, above maxManifestChunks; no manifest is built.
+      expect(await t.refused('/v1/sessions', session({ kind: 'fixed', block: 64 }), 413, 'TOO_LARGE')).toContain(`maxManifestChunks ${L.maxManifestChunks}`);
+      await t.unchanged();
+      // The version keeps cdc (from its push); two more chunkings get manifests, a fourth is refused.
+      for (const block of [1024, 2048]) expect((await t.send('/v1/sessions', session({ kind: 'fixed', block }))).status).toBe(201);
+      const message = await t.refused('/v1/sessions', session({ kind: 'fixed', block: 4096 }), 400, 'INVALID_ARGUMENT');
+      expect(message).toContain(`maxChunkingsPerVersion ${L.maxChunkingsPerVersion}`);
+    },
+  },
+  {
     name: 'should answer unknown, malformed and traversing session ids with 404 on every session route',
     async run(t) {
       const key = 'hostile/ids.bin';

@@ -9,4 +9,7 @@ export const HOSTILE_LIMITS = {
   maxPartOps: 4,
   maxSignaturesPerBatch: 100,
   maxPlanOps: 10,
+  // A 300 KiB file: ~38 chunks at 8 KiB, 300 fixed blocks of 1 KiB, 4,800 of 64 bytes.
+  maxManifestChunks: 1000,
+  maxChunkingsPerVersion: 3,
 } as const;

@@ -5,7 +5,7 @@
 import type { Kernels } from '../sdk/kernels/api.js';
 import { resolveOptions } from '../sdk/kernels/chunker.js';
 import { blake3Hex } from './hex.js';
-import { type ChunkingSpec, FIXED_BLOCK_MIN } from '../sdk/protocol/chunking.js';
+import { type ChunkingSpec, chunkingId, expectedChunks, FIXED_BLOCK_MIN } from '../sdk/protocol/chunking.js';
 import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
 import { firstOverwrittenRead } from '../sdk/protocol/in-place.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
@@ -56,7 +56,7 @@ export class Endpoint {
     this.log = opts.log ?? console.error;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? 60_000;
     this.sessions = new Sessions(this.store, this.limits, this.now);
-    this.manifests = new ManifestCache(this.store, this.kernels, opts.manifestCacheChunks ?? 1 << 20);
+    this.manifests = new ManifestCache(this.store, this.kernels, opts.manifestCacheChunks ?? 1 << 20, this.limits);
     this.signatures = new Signatures(this.store, this.sessions, this.manifests, this.limits);
     // Inflated payloads: one part at a time by default, in a pooled buffer (a Worker isolate has 128 MB).
     const inflateBudget = opts.inflateBudgetBytes ?? this.limits.partSize;
@@ -98,6 +98,7 @@ export class Endpoint {
     const size = int(body.size, 'size', 0, WIRE_LIMITS.maxOffset);
     if (size > this.limits.maxFileSize) throw new ApiError('TOO_LARGE', `size ${size} is above the limit maxFileSize ${this.limits.maxFileSize}`);
     const chunking = this.chunking(body.chunking);
+    this.checkChunks(size, chunking, 'the new file');
     const inPlace = body.inPlace === undefined ? false : bool(body.inPlace, 'inPlace');
     const strongBytes = body.strongBytes === undefined ? 8 : int(body.strongBytes, 'strongBytes', WIRE_LIMITS.minStrongBytes, WIRE_LIMITS.maxStrongBytes);
     const basisKey = body.basis === undefined ? key : body.basis === null ? null : validateKey(str(body.basis, 'basis'));
@@ -113,7 +114,10 @@ export class Endpoint {
     if (inPlace && (!basis || basis.key !== key)) {
       throw new ApiError('INVALID_ARGUMENT', `inPlace needs the key's own current version as the basis (${JSON.stringify(key)} ${basis ? `has basis ${JSON.stringify(basis.key)}` : 'has none'})`);
     }
-    if (basis) await this.manifests.get(basis.key, basis.version, chunking); // built once here if missing, not in a match batch
+    if (basis) {
+      this.checkChunks(basis.size, chunking, `the basis ${JSON.stringify(basis.key)}`);
+      await this.manifests.get(basis.key, basis.version, chunking); // built once here if missing, not in a match batch
+    }
 
     const staging = await this.store.createStaging(size);
     const now = this.now();
@@ -129,6 +133,15 @@ export class Endpoint {
       throw e;
     }
     return { id: s.id, basis, partSize: extra.partSize, strongBytes, expiresAt: new Date(s.expires).toISOString(), limits: this.limits };
+  }
+
+  /** TOO_LARGE, naming maxManifestChunks, when `spec` would cut `size` bytes into more chunks than a manifest may hold. */
+  private checkChunks(size: number, spec: ChunkingSpec, what: string): void {
+    const n = expectedChunks(size, spec);
+    const max = this.limits.maxManifestChunks;
+    if (n > max) {
+      throw new ApiError('TOO_LARGE', `${what} of ${size} bytes makes ~${n} chunks of ${chunkingId(spec)}, above the limit maxManifestChunks ${max}: use larger chunks (chunkingFor)`);
+    }
   }
 
   /** Checks a chunking spec: the kernels' ranges, and a chunk no longer than a part (literal chunks are never split). */

@@ -4,7 +4,8 @@
 // streaming FastCDC chunker holds at most max + 512 KiB, fixed blocks are
 // gathered into a 1 MiB window and hashed with one blake3Chunks call.
 import type { Kernels } from '../sdk/kernels/api.js';
-import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import { type ChunkingSpec, chunkingId } from '../sdk/protocol/chunking.js';
+import { ApiError } from './errors.js';
 import type { Manifest } from '../sdk/protocol/manifest.js';
 import type { Store } from './store/store.js';
 
@@ -18,7 +19,13 @@ class ChunkList {
   hashes = new Uint8Array(1024 * 32);
   count = 0;
 
+  constructor(
+    private readonly max: number,
+    private readonly what: string,
+  ) {}
+
   add(length: number, crc: number, hash: Uint8Array): void {
+    if (this.count >= this.max) throw new ApiError('TOO_LARGE', `${this.what} has more than ${this.max} chunks, the limit maxManifestChunks: use larger chunks`);
     if (this.count === this.lengths.length) {
       const grow = <T extends Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
         const b = make(a.length * 2);
@@ -44,11 +51,11 @@ class ChunkList {
 /**
  * Reads `key` at `version` once and returns its manifest under `chunking`
  * (not stored: the caller puts it).
- * @example const m = await buildManifest(store, k, 'disk.img', info.id, { kind: 'fixed', block: 4096 })
+ * @example const m = await buildManifest(store, k, 'disk.img', info.id, { kind: 'fixed', block: 4096 }, limits.maxManifestChunks)
  */
-export async function buildManifest(store: Store, kernels: Kernels, key: string, version: string, chunking: ChunkingSpec): Promise<Manifest> {
+export async function buildManifest(store: Store, kernels: Kernels, key: string, version: string, chunking: ChunkingSpec, maxChunks: number): Promise<Manifest> {
   const { info, body } = await store.read(key, { version });
-  const list = new ChunkList();
+  const list = new ChunkList(maxChunks, `${JSON.stringify(key)} under ${chunkingId(chunking)}`);
   const reader = body.getReader();
   const pump = async (each: (piece: Uint8Array) => void): Promise<void> => {
     for (;;) {

@@ -10,6 +10,9 @@ import type { Manifest } from '../sdk/protocol/manifest.js';
 import { WeakIndex } from '../sdk/protocol/match.js';
 import { buildManifest } from './manifest-builder.js';
 import type { Store } from './store/store.js';
+import type { Limits } from '../sdk/protocol/messages.js';
+import { Semaphore } from '../sdk/semaphore.js';
+import { ApiError } from './errors.js';
 
 /** A basis manifest and (made on first use) its weak index. */
 export class BasisEntry {
@@ -31,11 +34,15 @@ export class ManifestCache {
   private readonly pending = new Map<string, Promise<BasisEntry>>();
   private chunks = 0;
 
+  /** Builds read a whole version and hold its manifest: one at a time, the others wait. */
+  private readonly builds = new Semaphore(1);
+
   constructor(
     private readonly store: Store,
     private readonly kernels: Kernels,
     /** Total chunks kept; one manifest above it is used but not kept. */
     private readonly maxChunks: number,
+    private readonly limits: Pick<Limits, 'maxManifestChunks' | 'maxChunkingsPerVersion'>,
   ) {}
 
   /** The manifest of `key` at `version` under `chunking`, building and storing it if the store has none. */
@@ -60,9 +67,15 @@ export class ManifestCache {
   }
 
   private async load(key: string, version: string, chunking: ChunkingSpec): Promise<BasisEntry> {
-    let manifest = await this.store.getManifest(key, version, chunkingId(chunking));
+    const cid = chunkingId(chunking);
+    let manifest = await this.store.getManifest(key, version, cid);
     if (!manifest) {
-      manifest = await buildManifest(this.store, this.kernels, key, version, chunking);
+      const kept = await this.store.listManifests(key, version);
+      const max = this.limits.maxChunkingsPerVersion;
+      if (kept.length >= max) {
+        throw new ApiError('INVALID_ARGUMENT', `${JSON.stringify(key)} has manifests for ${kept.length} chunkings (${kept.join(', ')}), the limit maxChunkingsPerVersion ${max}: push with one of them`);
+      }
+      manifest = await this.builds.run(() => buildManifest(this.store, this.kernels, key, version, chunking, this.limits.maxManifestChunks));
       await this.store.putManifest(key, version, manifest);
     }
     return new BasisEntry(manifest);

@@ -70,5 +70,7 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   checkRange('limits.maxPlanOps', l.maxPlanOps, 1, WIRE_LIMITS.maxPlanOps);
   checkRange('limits.sessionTtlSeconds', l.sessionTtlSeconds, 1, 365 * 86400);
   checkRange('limits.maxSessionLifetimeSeconds', l.maxSessionLifetimeSeconds, 1, 365 * 86400);
+  checkRange('limits.maxManifestChunks', l.maxManifestChunks, 1, 2 ** 32 - 1);
+  checkRange('limits.maxChunkingsPerVersion', l.maxChunkingsPerVersion, 1, 64);
   return l;
 }

@@ -63,6 +63,7 @@ export class Signatures {
         const clash = s.signatures.find(([a, b]) => a < end && first < b);
         if (clash) throw new ApiError('PART_CONFLICT', `signatures of chunks ${first}..${end} overlap the batch ${clash[0]}..${clash[1]} already recorded`);
       }
+      if (end > this.limits.maxManifestChunks) throw new ApiError('TOO_LARGE', `signatures of chunks up to ${end}, above the limit maxManifestChunks ${this.limits.maxManifestChunks}: use larger chunks`);
       let sum = 0;
       for (let i = 0; i < batch.lengths.length; i++) sum += batch.lengths[i];
       if (s.extra.sigBytes + sum > s.size) {

@@ -58,7 +58,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     }
     const s = (x: number) => `${x.toFixed(3)} s`;
     console.log(
-      `${newFile} against ${oldFile} (${result.chunks} chunks, ${JSON.stringify(chunking)})\n` +
+      `${newFile} against ${oldFile} (${result.chunks} chunks, ${chunking ? JSON.stringify(chunking) : "default chunking"})\n` +
         `  signatures + match  ${s(phases.signaturesAndMatch)}\n` +
         `  plan + parts        ${s(phases.planAndParts)}\n` +
         `  rebuild + commit    ${s(phases.rebuildAndCommit)}\n` +

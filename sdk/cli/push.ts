@@ -71,14 +71,15 @@ async function pushWith(args: string[], early?: { pool: ReturnType<typeof nodePo
   );
 }
 
-/** The chunking spec from --chunking, --block and --avg. */
-export function chunkingOption(values: Record<string, string | boolean | undefined>): ChunkingSpec {
+/** The chunking spec from --chunking, --block and --avg; undefined (the SDK's default for the file's size) for plain cdc. */
+export function chunkingOption(values: Record<string, string | boolean | undefined>): ChunkingSpec | undefined {
   if (values.chunking === 'fixed') {
     if (values.avg !== undefined) throw new UsageError('--avg is for --chunking cdc; use --block with fixed');
     return { kind: 'fixed', block: integer('block', values.block, 4096) };
   }
   if (values.chunking !== 'cdc') throw new UsageError(`--chunking must be cdc or fixed, got '${values.chunking}'`);
   if (values.block !== undefined) throw new UsageError('--block is for --chunking fixed');
+  if (values.avg === undefined) return undefined;
   // min and max keep the defaults' ratios to avg (2 KiB / 8 KiB / 64 KiB).
   const avg = integer('avg', values.avg, 8192);
   return { kind: 'cdc', min: Math.max(64, avg >> 2), avg, max: Math.min(16 << 20, avg * 8), level: 1 };

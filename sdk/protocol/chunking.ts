@@ -17,6 +17,27 @@ export const FIXED_BLOCK_MIN = 64;
 /** Defaults: FastCDC-2020 with the reference's level 1, 2/8/64 KiB. */
 export const DEFAULT_CHUNKING: ChunkingSpec = { kind: 'cdc', min: 2048, avg: 8192, max: 65536, level: 1 };
 
+/** Chunks `spec` cuts a file of `size` bytes into: exact for fixed blocks, the expected count (size / avg) for CDC. */
+export function expectedChunks(size: number, spec: ChunkingSpec): number {
+  return Math.ceil(size / (spec.kind === 'fixed' ? spec.block : spec.avg));
+}
+
+/** The largest `max` chunkingFor scales to: 4 MiB, the Workers endpoint's part size (a literal chunk never spans parts). */
+const MAX_SCALED_CHUNK = 4 << 20;
+
+/**
+ * The default chunking for a file of `size` bytes under a server's
+ * maxManifestChunks: DEFAULT_CHUNKING, its sizes doubled until the file fits
+ * (an 8 GiB file keeps 8 KiB chunks under 2^20 of them, a 64 GiB one gets 64 KiB).
+ */
+export function chunkingFor(size: number, maxManifestChunks: number): ChunkingSpec {
+  let spec = DEFAULT_CHUNKING as ChunkingSpec & { kind: 'cdc' };
+  while (expectedChunks(size, spec) > maxManifestChunks && spec.max * 2 <= MAX_SCALED_CHUNK) {
+    spec = { ...spec, min: spec.min * 2, avg: spec.avg * 2, max: spec.max * 2 };
+  }
+  return spec;
+}
+
 /** A stable text form, used as part of storage names and in messages: "cdc-2048-8192-65536-1", "fixed-4096". */
 export function chunkingId(spec: ChunkingSpec): string {
   return spec.kind === 'cdc' ? `cdc-${spec.min}-${spec.avg}-${spec.max}-${spec.level}` : `fixed-${spec.block}`;

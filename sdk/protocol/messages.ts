@@ -46,6 +46,14 @@ export interface Limits {
   sessionTtlSeconds: number;
   /** Seconds a session lives at most after it was created, whatever its activity (then SESSION_EXPIRED naming this limit). */
   maxSessionLifetimeSeconds: number;
+  /**
+   * Chunks of one file, new or stored: a manifest costs the server 40 bytes
+   * per chunk on disk and ~56 in memory while matched, so this bounds both
+   * (2^20: 56 MB). A larger file needs larger chunks (chunkingFor).
+   */
+  maxManifestChunks: number;
+  /** Chunkings a stored version keeps manifests for: each further one is built by reading the version whole. */
+  maxChunkingsPerVersion: number;
 }
 
 /** Defaults a server may start from: 8 MiB parts hold a Workers isolate (128 MB) to a few parts at once. */
@@ -58,6 +66,8 @@ export const DEFAULT_LIMITS: Limits = {
   sessionTtlSeconds: 24 * 3600,
   // A week: a resumable push may pause overnight and resume, but no staging area or in-place basis is held for longer.
   maxSessionLifetimeSeconds: 7 * 24 * 3600,
+  maxManifestChunks: 1 << 20,
+  maxChunkingsPerVersion: 4,
 };
 
 /** `GET /v1/info`. */

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { init } from '../../sdk/kernels/index.js';
+import { chunkingFor, DEFAULT_CHUNKING, expectedChunks } from '../../sdk/protocol/chunking.js';
 import { applyInPlace, applyPlan } from '../../sdk/protocol/apply.js';
 import { chunkOffsets } from '../../sdk/protocol/manifest.js';
 import { WeakIndex, confirmMatches, matchBatch } from '../../sdk/protocol/match.js';
@@ -297,5 +298,17 @@ describe('Planner (chunks added as matches are confirmed)', () => {
     p.add(chunks, Float64Array.of(-1, -1), 2);
     p.finish();
     expect(() => p.add(chunks, Float64Array.of(-1, -1), 2)).toThrow(/after finish/);
+  });
+});
+
+describe('chunkingFor (the default chunking for a file size)', () => {
+  it('should keep the defaults while the file fits maxManifestChunks, and double the chunk sizes beyond', () => {
+    expect(chunkingFor(8 * 2 ** 30, 2 ** 20)).toEqual(DEFAULT_CHUNKING);
+    expect(chunkingFor(8 * 2 ** 30 + 1, 2 ** 20)).toEqual({ kind: 'cdc', min: 4096, avg: 16384, max: 131072, level: 1 });
+    const big = chunkingFor(64 * 2 ** 30, 2 ** 20) as { avg: number; max: number };
+    expect(big.avg).toBe(65536);
+    expect(expectedChunks(64 * 2 ** 30, big as never)).toBeLessThanOrEqual(2 ** 20);
+    // Never beyond a 4 MiB max chunk (the Workers part size), however large the file.
+    expect((chunkingFor(2 ** 50, 2 ** 20) as { max: number }).max).toBe(4 << 20);
   });
 });

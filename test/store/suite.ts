@@ -151,10 +151,13 @@ export function storeSuite(name: string, make: MakeStore): void {
       expect(await store.getManifest('m', v1.id, chunkingId(cdc.chunking))).toBeNull();
       await store.putManifest('m', v1.id, cdc);
       expect(await store.getManifest('m', v1.id, chunkingId(cdc.chunking))).toEqual(cdc);
+      expect(await store.listManifests('m', v1.id)).toEqual([chunkingId(cdc.chunking), chunkingId(fixed.chunking)].sort());
       await rejectsWith(store.putManifest('m', v1.id, fakeManifest(9_999)), 'INVALID_ARGUMENT');
       const v2 = await put(store, 'm', data, v1.id);
       await rejectsWith(store.getManifest('m', v1.id, chunkingId(fixed.chunking)), 'CONFLICT');
+      await rejectsWith(store.listManifests('m', v1.id), 'CONFLICT');
       expect(await store.getManifest('m', v2.id, chunkingId(fixed.chunking))).toBeNull();
+      expect(await store.listManifests('m', v2.id)).toEqual([]);
       await rejectsWith(store.putManifest('m', v1.id, fixed), 'CONFLICT');
       await rejectsWith(put(store, 'm2', data, null, { manifest: fakeManifest(5) }), 'INVALID_ARGUMENT');
     });

@@ -134,6 +134,13 @@ export class FsMeta {
     }
   }
 
+  /** Chunking ids with a manifest for (key, version), ascending. */
+  async listManifests(key: string, version: string): Promise<string[]> {
+    const entries = await this.fs.readdir(join(this.keyDir(key), 'manifests')).catch(() => []);
+    const prefix = `${version}.`;
+    return entries.filter((e) => e.name.startsWith(prefix) && e.name.endsWith('.dfm')).map((e) => e.name.slice(prefix.length, -4)).sort();
+  }
+
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
     const cid = chunkingId(manifest.chunking);
     if (!SAFE_NAME.test(version)) throw new StoreError('INVALID_ARGUMENT', `version id ${JSON.stringify(version)} is not a store version id`);

@@ -209,6 +209,15 @@ export class FsStore implements Store, FsStagingHost {
     }
   }
 
+  async listManifests(key: string, version: string): Promise<string[]> {
+    await this.requireCurrent(key, version);
+    try {
+      return await this.meta.listManifests(key, version);
+    } catch (e) {
+      throw ioError(`list manifests of ${JSON.stringify(key)}`, e);
+    }
+  }
+
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
     validateKey(key);
     await this.locks.run(key, async () => {

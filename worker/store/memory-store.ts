@@ -103,6 +103,11 @@ export class MemoryStore implements Store {
     return bytes ? decodeManifest(bytes) : null;
   }
 
+  async listManifests(key: string, version: string): Promise<string[]> {
+    const e = this.current(key, version);
+    return [...e.manifests.keys()].filter((id) => id.startsWith(`${version}.`)).map((id) => id.slice(version.length + 1)).sort();
+  }
+
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
     const e = this.current(key, version);
     if (manifest.size !== e.info.size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${e.info.size} of ${JSON.stringify(key)}`);

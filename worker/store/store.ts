@@ -140,6 +140,8 @@ export interface Store {
 
   /** The manifest of (key, version) under a chunking id, or null if none is stored. */
   getManifest(key: string, version: string, chunkingId: string): Promise<Manifest | null>;
+  /** The chunking ids of the manifests stored for (key, version), ascending; CONFLICT if `version` is not current. */
+  listManifests(key: string, version: string): Promise<string[]>;
   /** Stores a manifest for (key, version); CONFLICT if `version` is not the key's current version. */
   putManifest(key: string, version: string, manifest: Manifest): Promise<void>;
 

@@ -146,6 +146,19 @@ export class R2Store implements Store {
     return o ? decodeManifest(new Uint8Array(await o.arrayBuffer())) : null;
   }
 
+  async listManifests(key: string, version: string): Promise<string[]> {
+    const { meta } = await this.readable(key, version);
+    const prefix = `m/${hexOf(meta.data)}/`;
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.bucket.list({ prefix, cursor });
+      ids.push(...page.objects.map((o) => o.key.slice(prefix.length)));
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    return ids.sort();
+  }
+
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
     const { info, meta } = await this.readable(key, version);
     if (manifest.size !== info.size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${info.size} of ${JSON.stringify(key)}`);
