@@ -12,4 +12,6 @@ export const HOSTILE_LIMITS = {
   // A 300 KiB file: ~38 chunks at 8 KiB, 300 fixed blocks of 1 KiB, 4,800 of 64 bytes.
   maxManifestChunks: 1000,
   maxChunkingsPerVersion: 3,
+  // Three files of maxFileSize open at once per client.
+  maxStagedBytesPerClient: 3 << 20,
 } as const;

@@ -36,7 +36,12 @@ export function createApp(opts: CreateAppOptions): Hono<AccessEnv> & { endpoint:
   const app = new Hono<AccessEnv>();
   const maxSessions = opts.maxSessionsPerClient ?? 64;
   checkRange('maxSessionsPerClient', maxSessions, 1, 1_000_000);
-  const clients = new ClientSessions(maxSessions, ep.limits.sessionTtlSeconds * 1000, ep.now, ep.limits.maxSessionLifetimeSeconds * 1000);
+  const clients = new ClientSessions({
+    max: maxSessions, maxBytes: ep.limits.maxStagedBytesPerClient, maxTotalBytes: opts.maxStagedBytes,
+    ttlMs: ep.limits.sessionTtlSeconds * 1000, now: ep.now, lifetimeMs: ep.limits.maxSessionLifetimeSeconds * 1000,
+  });
+  // The counts of the sessions a restart left open, once, before the first new session is admitted.
+  let restored: Promise<void> | undefined;
   const clientId = opts.clientId ?? ((c) => c.req.header('cf-connecting-ip') ?? '');
 
   app.onError((e) => errorResponse(e, ep.log));
@@ -77,9 +82,16 @@ export function createApp(opts: CreateAppOptions): Hono<AccessEnv> & { endpoint:
     if (typeof body.size === 'number') authorizeSize(c, body.size); // and may cap the size
     if (typeof body.basis === 'string' && body.basis !== body.key && (opts.access?.protectReads || opts.access?.readToken)) authorizeKey(c, body.basis, 'basis');
     const client = clientId(c);
-    clients.admit(client);
-    const created = await ep.createSession(body);
-    clients.opened(client, created.id);
+    await (restored ??= ep.store.listSessions().then((all) => clients.restore(all)));
+    const size = Number.isSafeInteger(body.size) && (body.size as number) >= 0 ? (body.size as number) : 0; // createSession refuses a bad one
+    clients.admit(client, size);
+    if (opts.freeSpace) {
+      const free = await opts.freeSpace();
+      const staged = clients.staged();
+      if (staged + size > free) throw new ApiError('INSUFFICIENT_STORAGE', `a session of ${size} bytes does not fit: the store has ${free} bytes free and ${staged} are reserved by open sessions`);
+    }
+    const created = await ep.createSession(body, client);
+    clients.opened(client, created.id, size, Date.parse(created.expiresAt));
     return c.json(created, 201);
   });
 

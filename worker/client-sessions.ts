@@ -1,71 +1,111 @@
-// Open sessions per client: a client (its address, by default) may hold at
-// most `max` sessions that are neither committed, aborted nor expired; the
-// next POST /v1/sessions is TOO_MANY_SESSIONS (429) naming the limit. Kept in
-// memory: a restart forgets the counts (lenient, never wrong the other way).
-// On Workers each key's Durable Object counts its own sessions, so there the
-// limit is per client and key.
+// What one client may hold open: at most `max` sessions that are neither
+// committed, aborted nor expired, and at most `maxBytes` of file size staged
+// in them (a session's size is reserved when it opens: its staging area
+// fills to that size by its commit, from parts, copies and dups, so a few
+// KiB of requests cannot stage more than the reservation), and all clients
+// together at most `maxTotalBytes`. Beyond either, POST /v1/sessions is
+// TOO_MANY_SESSIONS (429) naming the limit. Kept in memory and restored from
+// the store's sessions when the endpoint starts (a session records its
+// client), so a restart forgets nothing. On Workers the client's Durable
+// Object (workers/client-object.ts) counts over all keys instead.
 import { ApiError } from './errors.js';
+import type { SessionRecord } from './store/store.js';
+
+/** One open session, as counted. */
+interface Held {
+  client: string;
+  bytes: number;
+  /** ms: when it expires unless touched, and the latest it may live to. */
+  expires: number;
+  end: number;
+}
 
 /**
- * Counts open sessions per client.
- * @example const cs = new ClientSessions(64, ttlMs, Date.now); cs.admit('1.2.3.4'); cs.opened('1.2.3.4', id)
+ * Counts open sessions and their staged bytes per client.
+ * @example const cs = new ClientSessions({ max: 64, maxBytes, ttlMs, now: Date.now }); cs.admit('1.2.3.4', size); cs.opened('1.2.3.4', id, size)
  */
 export class ClientSessions {
-  /** client -> session id -> time (ms) the session expires unless touched. */
-  private readonly open = new Map<string, Map<string, number>>();
-  private readonly clientOf = new Map<string, string>();
+  private readonly held = new Map<string, Held>();
+  readonly max: number;
+  readonly maxBytes: number;
+  readonly maxTotalBytes: number;
+  private readonly ttlMs: number;
+  private readonly lifetimeMs: number;
+  private readonly now: () => number;
 
-  /** Session id -> the latest it may live to (created + lifetime). */
-  private readonly ends = new Map<string, number>();
-
-  constructor(
-    readonly max: number,
-    private readonly ttlMs: number,
-    private readonly now: () => number,
+  constructor(o: {
+    /** Open sessions per client (maxSessionsPerClient). */
+    max: number;
+    /** Bytes of file size staged per client (maxStagedBytesPerClient). */
+    maxBytes: number;
+    /** Bytes staged over all clients (AppOptions.maxStagedBytes); default no bound but the disk's. */
+    maxTotalBytes?: number;
+    ttlMs: number;
+    now: () => number;
     /** Absolute session lifetime (maxSessionLifetimeSeconds, in ms); default: none. */
-    private readonly lifetimeMs = Infinity,
-  ) {}
+    lifetimeMs?: number;
+  }) {
+    this.max = o.max;
+    this.maxBytes = o.maxBytes;
+    this.maxTotalBytes = o.maxTotalBytes ?? Infinity;
+    this.ttlMs = o.ttlMs;
+    this.lifetimeMs = o.lifetimeMs ?? Infinity;
+    this.now = o.now;
+  }
 
-  /** Throws TOO_MANY_SESSIONS if `client` already holds `max` open sessions. */
-  admit(client: string): void {
-    const ids = this.live(client);
-    if (ids && ids.size >= this.max) {
-      throw new ApiError('TOO_MANY_SESSIONS', `client ${client || '(unknown)'} has ${ids.size} open sessions, the limit maxSessionsPerClient ${this.max}: commit or DELETE one, or let one expire (${this.ttlMs / 1000} s after its last request)`);
+  /** Throws TOO_MANY_SESSIONS if a session of `size` bytes would take `client`, or everyone, past a limit. */
+  admit(client: string, size: number): void {
+    const mine = this.live().filter((h) => h.client === client);
+    const who = `client ${client || '(unknown)'}`;
+    const until = `commit or DELETE one, or let one expire (${this.ttlMs / 1000} s after its last request)`;
+    if (mine.length >= this.max) {
+      throw new ApiError('TOO_MANY_SESSIONS', `${who} has ${mine.length} open sessions, the limit maxSessionsPerClient ${this.max}: ${until}`);
+    }
+    const bytes = mine.reduce((n, h) => n + h.bytes, 0);
+    if (bytes + size > this.maxBytes) {
+      throw new ApiError('TOO_MANY_SESSIONS', `${who} has ${bytes} bytes staged in open sessions; ${size} more would pass the limit maxStagedBytesPerClient ${this.maxBytes}: ${until}`);
+    }
+    const total = this.staged();
+    if (total + size > this.maxTotalBytes) {
+      throw new ApiError('TOO_MANY_SESSIONS', `${total} bytes are staged in open sessions; ${size} more would pass the server's limit maxStagedBytes ${this.maxTotalBytes}: try again later`);
     }
   }
 
-  /** Records a new session of `client`. */
-  opened(client: string, id: string): void {
-    let ids = this.open.get(client);
-    if (!ids) this.open.set(client, (ids = new Map()));
-    this.ends.set(id, this.now() + this.lifetimeMs);
-    ids.set(id, this.now() + Math.min(this.ttlMs, this.lifetimeMs));
-    this.clientOf.set(id, client);
+  /** Bytes reserved by every open session. */
+  staged(): number {
+    return this.live().reduce((n, h) => n + h.bytes, 0);
+  }
+
+  /** Records a new session of `client`, created at `created`, expiring at `expires` (ms) unless touched. */
+  opened(client: string, id: string, bytes: number, expires: number, created = this.now()): void {
+    const end = created + this.lifetimeMs;
+    this.held.set(id, { client, bytes, end, expires: Math.min(expires, end) });
   }
 
   /** A request of session `id` extends its life, as the store's expiry does. */
   touched(id: string): void {
-    const client = this.clientOf.get(id);
-    if (client !== undefined) this.open.get(client)?.set(id, Math.min(this.now() + this.ttlMs, this.ends.get(id) ?? Infinity));
+    const h = this.held.get(id);
+    if (h) h.expires = Math.min(this.now() + this.ttlMs, h.end);
   }
 
   /** Session `id` was committed or aborted. */
   ended(id: string): void {
-    const client = this.clientOf.get(id);
-    if (client === undefined) return;
-    this.clientOf.delete(id);
-    this.ends.delete(id);
-    const ids = this.open.get(client);
-    ids?.delete(id);
-    if (ids?.size === 0) this.open.delete(client);
+    this.held.delete(id);
   }
 
-  /** The open sessions of `client`, expired ones dropped. */
-  private live(client: string): Map<string, number> | undefined {
-    const ids = this.open.get(client);
-    if (!ids) return undefined;
+  /** The open sessions of the store (a restart): those that name their client and are not committed or expired. */
+  restore(records: SessionRecord[]): void {
+    for (const r of records) {
+      const client = r.extra?.client;
+      if (typeof client !== 'string' || r.extra?.committed || r.lost || r.expires <= this.now()) continue;
+      this.opened(client, r.id, r.size, r.expires, r.created);
+    }
+  }
+
+  /** Open sessions, expired ones dropped. */
+  private live(): Held[] {
     const t = this.now();
-    for (const [id, expires] of ids) if (expires <= t) this.ended(id);
-    return this.open.get(client);
+    for (const [id, h] of this.held) if (h.expires <= t || h.end <= t) this.held.delete(id);
+    return [...this.held.values()];
   }
 }

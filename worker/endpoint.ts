@@ -92,7 +92,7 @@ export class Endpoint {
   }
 
   /** `POST /v1/sessions`. */
-  async createSession(body: Record<string, unknown>): Promise<CreateSessionResponse> {
+  async createSession(body: Record<string, unknown>, client = ''): Promise<CreateSessionResponse> {
     const key = str(body.key, 'key');
     validateKey(key);
     const size = int(body.size, 'size', 0, WIRE_LIMITS.maxOffset);
@@ -121,10 +121,12 @@ export class Endpoint {
 
     const staging = await this.store.createStaging(size);
     const now = this.now();
-    const extra: SessionExtra = { keyVersion: current?.id ?? null, basis, strongBytes, partSize: this.limits.partSize, sigBytes: 0 };
+    const extra: SessionExtra = { keyVersion: current?.id ?? null, basis, strongBytes, partSize: this.limits.partSize, sigBytes: 0, client };
+    // Until its first batch or part a session holds a staging area for nothing: it ends sooner (the first write extends it).
+    const expires = Math.min(this.sessions.expiry(now), now + this.limits.emptySessionTtlSeconds * 1000); // (or sooner: the idle TTL)
     const s: Session = {
       id: newSessionId(), key, basisVersion: basis?.version ?? null, size, chunking, inPlace, stagingId: staging.id,
-      parts: [], signatures: [], created: now, expires: this.sessions.expiry(now), extra,
+      parts: [], signatures: [], created: now, expires, extra,
     };
     try {
       await this.store.putSession(s);

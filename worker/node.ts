@@ -7,6 +7,7 @@ import { init, type Kernels } from '../sdk/kernels/index.js';
 import type { Limits } from '../sdk/protocol/messages.js';
 import { createApp } from './app.js';
 import type { AccessOptions } from './auth.js';
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FsSpool } from './node-spool.js';
 import { FsStore } from './store/fs-store.js';
@@ -50,7 +51,7 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const open = !opts.access?.token && LOOPBACK.test(host);
   const app = createApp({ store, spool, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins,
     maxSessionsPerClient: opts.maxSessionsPerClient, clientId: (c) => getConnInfo(c).remote.address ?? '', fallback: opts.static ? serveStatic({ root: opts.static }) : undefined,
-    allowedHost: open ? loopbackHost : undefined });
+    allowedHost: open ? loopbackHost : undefined, freeSpace: () => statfs(store.dir).then((s) => s.bavail * s.bsize) });
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
     const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));
     s.once('error', reject);

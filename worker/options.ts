@@ -46,6 +46,14 @@ export interface AppOptions {
   corsOrigins?: string[];
   /** Open (not committed, aborted or expired) sessions one client may hold (default 64). */
   maxSessionsPerClient?: number;
+  /** Bytes of file size staged in open sessions over all clients (default: no bound but `freeSpace`). */
+  maxStagedBytes?: number;
+  /**
+   * Bytes free where the store keeps staging areas: a new session must fit
+   * in it beside the sessions already open (else 507 INSUFFICIENT_STORAGE).
+   * The Node server passes its folder's free space; default: not checked.
+   */
+  freeSpace?: () => Promise<number>;
   /** Who a request comes from, for maxSessionsPerClient. Default: the CF-Connecting-IP header (set by Cloudflare); the Node adapter passes the socket's address. */
   clientId?: (c: Context) => string;
   /**
@@ -72,5 +80,7 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   checkRange('limits.maxSessionLifetimeSeconds', l.maxSessionLifetimeSeconds, 1, 365 * 86400);
   checkRange('limits.maxManifestChunks', l.maxManifestChunks, 1, 2 ** 32 - 1);
   checkRange('limits.maxChunkingsPerVersion', l.maxChunkingsPerVersion, 1, 64);
+  checkRange('limits.maxStagedBytesPerClient', l.maxStagedBytesPerClient, 0, WIRE_LIMITS.maxOffset);
+  checkRange('limits.emptySessionTtlSeconds', l.emptySessionTtlSeconds, 1, 365 * 86400);
   return l;
 }

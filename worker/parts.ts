@@ -92,11 +92,12 @@ export class Parts {
   async put(s: Session, n: number, body: Uint8Array): Promise<void> {
     const k = this.kernels;
     const part = decodePart(body, { crc32: (b) => k.crc32(b), maxLiteralBytes: s.extra.partSize, maxOps: this.limits.maxPartOps, verifyCrc: false });
-    if (!part.deflated) return this.accept(s, n, body, part, async () => part.payload);
+    // Awaited, not returned: workerd reports a rejection that is not handled in the turn it happens.
+    if (!part.deflated) return await this.accept(s, n, body, part, async () => part.payload);
     // A deflated body claims up to partSize once inflated, however small it is (zeros deflate ~1000:1): its
     // inflated bytes count against their own budget while they live, in pooled buffers, and only after its
     // ops were checked against the signatures (accept runs `payload` after that).
-    return this.inflation.budget.run(part.literalBytes, async () => {
+    return await this.inflation.budget.run(part.literalBytes, async () => {
       const out = this.inflation.buffers.take(part.literalBytes);
       try {
         return await this.accept(s, n, body, part, () => {

@@ -31,6 +31,8 @@ export type SessionExtra = {
   plan?: string;
   /** Set by a successful commit: a retried commit answers it again. */
   committed?: FileInfo;
+  /** Who opened it (AppOptions.clientId): its size counts against that client's staged bytes, also after a restart. */
+  client?: string;
 };
 
 /** A session record with the endpoint's extra fields. */

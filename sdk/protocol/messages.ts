@@ -54,6 +54,10 @@ export interface Limits {
   maxManifestChunks: number;
   /** Chunkings a stored version keeps manifests for: each further one is built by reading the version whole. */
   maxChunkingsPerVersion: number;
+  /** Bytes of file size one client may have staged in its open sessions (a session reserves its size when it opens). */
+  maxStagedBytesPerClient: number;
+  /** Seconds a session that has received nothing yet lives (a session is idle-timed by sessionTtlSeconds once it has). */
+  emptySessionTtlSeconds: number;
 }
 
 /** Defaults a server may start from: 8 MiB parts hold a Workers isolate (128 MB) to a few parts at once. */
@@ -68,6 +72,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxSessionLifetimeSeconds: 7 * 24 * 3600,
   maxManifestChunks: 1 << 20,
   maxChunkingsPerVersion: 4,
+  maxStagedBytesPerClient: 64 * 1024 ** 3,
+  emptySessionTtlSeconds: 600,
 };
 
 /** `GET /v1/info`. */
@@ -184,6 +190,7 @@ export const PROTOCOL_ERRORS = {
   TOO_MANY_SESSIONS: 429,
   ROOT_MISMATCH: 422,
   INTERNAL: 500,
+  INSUFFICIENT_STORAGE: 507,
 } as const;
 
 /** A code of PROTOCOL_ERRORS. */

@@ -39,6 +39,19 @@ async function expire(ip: string, outer: string): Promise<void> {
 }
 
 describe('sessions per client on Workers', () => {
+  it('should count a client\'s staged bytes over all keys: 429 naming maxStagedBytesPerClient', async () => {
+    const ip = '198.51.100.17';
+    const a = from(ip);
+    const sized = (key: string) => ({ method: 'POST', body: JSON.stringify({ key, size: 1 << 20, chunking: DEFAULT_CHUNKING }) });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await json<CreateSessionResponse>(await a('/v1/sessions', sized(`b/${i}`)), 201)).id);
+    const message = await expectError(a('/v1/sessions', sized('b/3')), 429, 'TOO_MANY_SESSIONS');
+    expect(message).toContain(`maxStagedBytesPerClient ${3 << 20}`);
+    expect((await a(`/v1/sessions/${ids[0]}`, { method: 'DELETE' })).status).toBe(204);
+    ids.push((await json<CreateSessionResponse>(await a('/v1/sessions', sized('b/3')), 201)).id);
+    for (const id of ids.slice(1)) await a(`/v1/sessions/${id}`, { method: 'DELETE' });
+  });
+
   it('should count a client\'s sessions over all keys: 429 naming the limit, then a slot after a DELETE', async () => {
     const ip = '198.51.100.7';
     const a = from(ip);

@@ -73,7 +73,7 @@ describe('endpoint hostile input on Workers', () => {
     it(c.name, async () => {
       // One client address per case: its sessions count apart from the others'.
       const send: Send = (path, init) =>
-        worker.fetch(new Request(`http://deltaflare.test${path}`, { ...(init as RequestInit), headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': `192.0.2.${i + 1}` } }), env);
+        worker.fetch(new Request(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': `192.0.2.${i + 1}` } })), env);
       await c.run(hostileContext({ send, k, storage: objects }));
       expect((await send('/v1/info')).status).toBe(200);
     });

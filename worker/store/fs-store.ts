@@ -37,6 +37,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Manifest } from '../../sdk/protocol/manifest.js';
 import { KeyLocks } from './key-lock.js';
+import { checkCase, checkPortableKey, probeCaseInsensitive } from './fs-names.js';
 import { META_DIR, validateKey, validatePrefix } from './keys.js';
 import { type FileRef, type FsFacade, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, errno, ioError, mkdirDurable, nodeFs } from './fs-facade.js';
 import { FsMeta, handPlacedVersion, sameStat, statId } from './fs-meta.js';
@@ -57,6 +58,12 @@ export interface FsStoreOptions {
   fs?: FsFacade;
   /** Clock for commit times and markers; default Date.now. */
   now?: () => number;
+  /**
+   * Whether the folder's file system is case-insensitive (macOS, Windows):
+   * then keys it would alias are refused (fs-names.ts). Default: probed when
+   * the store opens (always on Windows).
+   */
+  caseInsensitive?: boolean;
   /**
    * The machine's boot id (default: read from /proc/sys/kernel/random/boot_id).
    * Null: unknown, so session state is fsync'd write by write. Tests pass
@@ -106,6 +113,9 @@ export class FsStore implements Store, FsStagingHost {
    */
   private readonly activity = new Map<string, { ops: number; sealed: boolean }>();
 
+  /** The file system may alias keys (fs-names.ts): set by open(). */
+  private aliasing = false;
+
   private constructor(
     readonly dir: string,
     opts: FsStoreOptions,
@@ -124,14 +134,22 @@ export class FsStore implements Store, FsStagingHost {
     const store = new FsStore(resolve(dir), opts, opts.bootId === undefined ? await readBootId() : opts.bootId);
     try {
       for (const sub of ['keys', 'staging', 'sessions']) await mkdirDurable(store.fs, join(store.dir, META_DIR, sub));
+      store.aliasing = opts.caseInsensitive ?? (process.platform === 'win32' || (await probeCaseInsensitive(store.fs, join(store.dir, META_DIR))));
     } catch (e) {
       throw ioError(`open store ${store.dir}`, e);
     }
     return store;
   }
 
+  /** Where the file system may alias keys (this.aliasing), refuses those it would. */
+  private async checkAlias(key: string): Promise<void> {
+    checkPortableKey(key);
+    await checkCase(this.fs, this.dir, key);
+  }
+
   async head(key: string): Promise<VersionInfo | null> {
     validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
     try {
       return await this.current(key);
     } catch (e) {
@@ -184,6 +202,7 @@ export class FsStore implements Store, FsStagingHost {
 
   async delete(key: string, expectedVersion?: string): Promise<void> {
     validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
     await this.locks.run(key, async () => {
       try {
         const cur = await this.current(key);
@@ -220,6 +239,7 @@ export class FsStore implements Store, FsStagingHost {
 
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
     validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
     await this.locks.run(key, async () => {
       const cur = await this.requireCurrent(key, version);
       if (manifest.size !== cur.size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${cur.size} of ${JSON.stringify(key)}`);
@@ -265,6 +285,7 @@ export class FsStore implements Store, FsStagingHost {
 
   async openInPlace(key: string, expectedVersion: string): Promise<Staging> {
     validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
     return this.locks.run(key, async () => {
       const f = await openData(this.fs, this.dir, key, O_RDONLY);
       let st: BigIntStats;
@@ -299,6 +320,7 @@ export class FsStore implements Store, FsStagingHost {
    */
   async commit(key: string, stagingId: string, opts: CommitOptions): Promise<VersionInfo> {
     validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
     if (opts.root !== undefined && !/^[0-9a-f]{64}$/.test(opts.root)) throw new StoreError('INVALID_ARGUMENT', `root ${JSON.stringify(opts.root)} is not 64 lowercase hex digits`);
     return this.locks.run(key, async () => {
       this.seal(stagingId);
@@ -331,8 +353,8 @@ export class FsStore implements Store, FsStagingHost {
   listSessionBlobs(id: string): Promise<string[]> {
     return this.sessions.listBlobs(id);
   }
-  async listExpiredSessions(now: number): Promise<SessionRecord[]> {
-    return (await this.sessions.all()).filter((s) => s.expires <= now || s.lost);
+  async listSessions(): Promise<SessionRecord[]> {
+    return this.sessions.all();
   }
 
   async sweep(now: number): Promise<string[]> {
@@ -369,6 +391,7 @@ export class FsStore implements Store, FsStagingHost {
   /** Opens `key` for reading at `version` (any version if undefined); INCOMPLETE while rewritten in place. */
   async openVersion(key: string, version?: string): Promise<OpenedVersion> {
     validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
     const gen = this.generations.get(key) ?? 0;
     const check = () => {
       if (this.inPlace.has(key) || (this.generations.get(key) ?? 0) !== gen) {
@@ -454,6 +477,7 @@ export class FsStore implements Store, FsStagingHost {
 
   private async requireCurrent(key: string, version: string): Promise<VersionInfo> {
     validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
     const cur = await this.current(key).catch((e) => Promise.reject(ioError(`head ${JSON.stringify(key)}`, e)));
     if (!cur) throw notFound(key);
     if (cur.incomplete) throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete`);

@@ -197,8 +197,8 @@ export class MemoryStore implements Store {
     checkSessionId(id);
     return [...(this.blobs.get(id)?.keys() ?? [])].sort();
   }
-  async listExpiredSessions(now: number): Promise<SessionRecord[]> {
-    return [...this.sessions.values()].map((j) => JSON.parse(j) as SessionRecord).filter((s) => s.expires <= now);
+  async listSessions(): Promise<SessionRecord[]> {
+    return [...this.sessions.values()].map((j) => JSON.parse(j) as SessionRecord);
   }
 
   async sweep(now: number): Promise<string[]> {

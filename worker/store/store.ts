@@ -173,8 +173,8 @@ export interface Store {
   getSessionBlob(id: string, name: string): Promise<Uint8Array | null>;
   /** Names of a session's blobs, ascending. */
   listSessionBlobs(id: string): Promise<string[]>;
-  /** Sessions with `expires <= now` (or `lost`). */
-  listExpiredSessions(now: number): Promise<SessionRecord[]>;
+  /** Every session record, expired ones included (the endpoint restores its per-client counts from them at start). */
+  listSessions(): Promise<SessionRecord[]>;
   /**
    * Removes expired (and `lost`) sessions and their staging data, and staging areas no
    * session refers to that are older than ORPHAN_AGE_MS. Returns the ids of

@@ -13,7 +13,7 @@ import { splitId } from './routing.js';
 /** A slot reserved by admit and not yet opened lapses after 60 s (60,000 ms): session creation takes well under that. */
 const TICKET_MS = 60_000;
 
-const SCHEMA = 'CREATE TABLE IF NOT EXISTS open (id TEXT PRIMARY KEY, expires INTEGER NOT NULL)';
+const SCHEMA = 'CREATE TABLE IF NOT EXISTS open (id TEXT PRIMARY KEY, expires INTEGER NOT NULL, bytes INTEGER NOT NULL DEFAULT 0)';
 
 /** Tickets (slots reserved by admit) are "t_" ids; opened sessions are client-visible session ids. */
 const isTicket = (id: string) => id.startsWith('t_');
@@ -25,30 +25,43 @@ const isTicket = (id: string) => id.startsWith('t_');
 export class ClientObject extends DurableObject<Env> {
   private ready = false;
 
-  /** The table, created on first use (again after alarm() emptied the object). */
+  /** The table, created on first use (again after alarm() emptied the object); a table made before `bytes` gets it. */
   private get sql(): SqlStorage {
-    if (!this.ready) this.ctx.storage.sql.exec(SCHEMA), (this.ready = true);
+    if (!this.ready) {
+      const sql = this.ctx.storage.sql;
+      sql.exec(SCHEMA);
+      if (!sql.exec<{ name: string }>('PRAGMA table_info(open)').toArray().some((c) => c.name === 'bytes')) sql.exec('ALTER TABLE open ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0');
+      this.ready = true;
+    }
     return this.ctx.storage.sql;
   }
 
   /**
-   * Reserves a slot as `ticket` if fewer than `max` sessions are open; else
-   * answers how many are (the caller refuses with TOO_MANY_SESSIONS).
+   * Reserves a slot of `bytes` as `ticket` if fewer than `max` sessions are
+   * open and their bytes stay within `maxBytes`; else answers what is open
+   * (the caller refuses with TOO_MANY_SESSIONS naming the limit).
    */
-  async admit(max: number, ticket: string): Promise<{ admitted: true } | { admitted: false; open: number }> {
-    if (this.count() >= max) await this.recheck(Date.now());
-    // No await between the count and the insert: two admits cannot both take the last slot.
-    const open = this.count();
-    if (open >= max) return { admitted: false, open };
-    this.sql.exec('INSERT OR REPLACE INTO open (id, expires) VALUES (?, ?)', ticket, Date.now() + TICKET_MS);
+  async admit(max: number, maxBytes: number, ticket: string, bytes: number): Promise<{ admitted: true } | { admitted: false; open: number; bytes: number }> {
+    const full = () => {
+      const { n, b } = this.totals();
+      return n >= max || b + bytes > maxBytes;
+    };
+    if (full()) await this.recheck(Date.now());
+    // No await between the check and the insert: two admits cannot both take the last slot.
+    if (full()) {
+      const { n, b } = this.totals();
+      return { admitted: false, open: n, bytes: b };
+    }
+    this.sql.exec('INSERT OR REPLACE INTO open (id, expires, bytes) VALUES (?, ?, ?)', ticket, Date.now() + TICKET_MS, bytes);
     await this.schedule();
     return { admitted: true };
   }
 
   /** The session of `ticket` was created as `id` (client-visible), live until `expires` (ms) unless used again. */
   async opened(ticket: string, id: string, expires: number): Promise<void> {
+    const bytes = this.sql.exec<{ bytes: number }>('SELECT bytes FROM open WHERE id = ?', ticket).toArray()[0]?.bytes ?? 0;
     this.sql.exec('DELETE FROM open WHERE id = ?', ticket);
-    this.sql.exec('INSERT OR REPLACE INTO open (id, expires) VALUES (?, ?)', id, expires);
+    this.sql.exec('INSERT OR REPLACE INTO open (id, expires, bytes) VALUES (?, ?, ?)', id, expires, bytes);
     await this.schedule();
   }
 
@@ -71,7 +84,12 @@ export class ClientObject extends DurableObject<Env> {
   }
 
   private count(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM open').one().n;
+    return this.totals().n;
+  }
+
+  /** Open sessions and tickets, and the bytes they reserve. */
+  private totals(): { n: number; b: number } {
+    return this.sql.exec<{ n: number; b: number | null }>('SELECT COUNT(*) AS n, SUM(bytes) AS b FROM open').toArray().map((r) => ({ n: r.n, b: r.b ?? 0 }))[0];
   }
 
   /**

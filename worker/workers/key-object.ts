@@ -35,7 +35,7 @@ export class KeyObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new R2Store(env.BUCKET, ctx.storage.sql);
     const limits = workersLimits(env.LIMITS);
-    this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT), limits.sessionTtlSeconds);
+    this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT), limits.sessionTtlSeconds, limits.maxStagedBytesPerClient);
   }
 
   private endpoint(): Promise<ReturnType<typeof createApp>> {

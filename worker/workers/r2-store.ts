@@ -261,10 +261,14 @@ export class R2Store implements Store {
     checkSessionId(id);
     return this.state().db.blobNames(id);
   }
-  async listExpiredSessions(now: number): Promise<SessionRecord[]> {
-    if (!this.db) return [];
+  async listSessions(): Promise<SessionRecord[]> {
+    return this.sessionsOf(this.sessionIds());
+  }
+
+  /** The records of `ids` (those still present). */
+  private async sessionsOf(ids: string[]): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
-    for (const id of this.db.sessionIds(now)) {
+    for (const id of ids) {
       const s = await this.getSession(id);
       if (s) out.push(s);
     }
@@ -284,7 +288,7 @@ export class R2Store implements Store {
   async sweep(now: number): Promise<string[]> {
     if (!this.db || !this.stagings) return []; // a read-only store has no sessions
     await this.collect(now);
-    const expired = await this.listExpiredSessions(now);
+    const expired = await this.sessionsOf(this.db.sessionIds(now));
     for (const s of expired) {
       await this.stagings.discard(s.stagingId);
       this.db.deleteSession(s.id);
