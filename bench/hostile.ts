@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { init } from '../sdk/kernels/index.js';
 import { deflateRaw } from '../sdk/protocol/compress.js';
-import { DEFAULT_CHUNKING } from '../sdk/protocol/chunking.js';
+import { chunkingFor } from '../sdk/protocol/chunking.js';
 import { DEFAULT_LIMITS } from '../sdk/protocol/messages.js';
 import { encodePart, encodeSignatures } from '../sdk/protocol/wire.js';
 import { writeRandom } from './files.js';
@@ -117,7 +117,7 @@ const size = BOMBS * part;
   const ids: string[] = [];
   const each = DEFAULT_LIMITS.maxFileSize / 4;
   for (let i = 0; i < 70; i++) {
-    const res = await json('/v1/sessions', { key: `fill/${i}.bin`, size: each, chunking: DEFAULT_CHUNKING });
+    const res = await json('/v1/sessions', { key: `fill/${i}.bin`, size: each, chunking: chunkingFor(each, DEFAULT_LIMITS.maxManifestChunks) });
     answers.push(res.status);
     const b = (await res.json()) as { id?: string };
     if (b.id) ids.push(b.id);
