@@ -96,7 +96,10 @@ describe('endpoint parts and commit', () => {
     const v2 = concat(v1.subarray(0, 1000), randomBytes(10, 26), v1.subarray(1000));
     const s = await start(send, k, v2, { key: 'w.bin' });
     await sendAll(send, s);
-    await expectError(sendCommit(send, s, { root: '0'.repeat(64) }), 422, 'ROOT_MISMATCH');
+    const message = await expectError(sendCommit(send, s, { root: '0'.repeat(64) }), 422, 'ROOT_MISMATCH');
+    // It names the client's root, never the rebuilt one (a digest of stored bytes).
+    expect(message.match(/[0-9a-f]{64}/g)).toEqual(['0'.repeat(64)]);
+    expect(message).not.toContain(s.commit.root);
     const got = await download(send, 'w.bin');
     expect(got.res.headers.get('x-deltaflare-version')).toBe(info.version);
     expect(sameBytes(got.bytes, v1)).toBe('same');

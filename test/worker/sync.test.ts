@@ -85,6 +85,23 @@ describe('endpoint sync', () => {
     expect(sameBytes((await download(send, 'placed.bin')).bytes, v2)).toBe('same');
   });
 
+  it('should rebuild the manifest of a version edited on disk by another tool, and store the pushed bytes exactly', async () => {
+    const { send, dir } = await makeApp();
+    const v1 = randomBytes(2 * MiB, 40);
+    const { info } = await push(send, k, v1, { key: 'edited.bin' });
+    // Another tool rewrites 64 KiB in place: same size; the stored manifest no longer describes the bytes.
+    const onDisk = v1.slice();
+    onDisk.set(randomBytes(64 * 1024, 41), MiB);
+    writeFileSync(join(dir, 'edited.bin'), onDisk);
+    const head = await send('/v1/files/edited.bin', { method: 'HEAD' });
+    expect(head.headers.get('x-deltaflare-version')).not.toBe(info.version); // a new (hand-placed) version
+    // A push diffed against what is on disk: matches come from a manifest built from those bytes, not the stale one.
+    const v2 = concat(onDisk.subarray(0, 1000), randomBytes(700, 42), onDisk.subarray(1000));
+    const { sync } = await push(send, k, v2, { key: 'edited.bin' });
+    expect(sync.literalBytes).toBeLessThan(60_000);
+    expect(sameBytes((await download(send, 'edited.bin')).bytes, v2)).toBe('same');
+  });
+
   it('should build a manifest under fixed chunking and sync by blocks', async () => {
     const { send } = await makeApp();
     const spec = { kind: 'fixed', block: 4096 } as const;
