@@ -5,4 +5,3 @@ export { scratch } from './scratch';
 export * from './crc32';
 export * from './blake3';
 export * from './fastcdc';
-export * from './cdc-segments';

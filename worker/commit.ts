@@ -4,7 +4,7 @@
 // The root is computed from digests the server already holds: stored ones
 // for copied chunks, the ones computed as parts landed for literal chunks;
 // copied bytes are never read or hashed again.
-import { ChunkSource, type ChunkSources, chunkSources } from '../sdk/protocol/chunk-sources.js';
+import { ChunkSource, chunkSources, fillChunkDigests } from '../sdk/protocol/chunk-sources.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Manifest } from '../sdk/protocol/manifest.js';
 import type { FileInfo } from '../sdk/protocol/messages.js';
@@ -114,23 +114,6 @@ export async function commitSession(ep: Endpoint, id: string, json: Record<strin
     await finish(ep, s, result);
     return result;
   });
-}
-
-/**
- * newChunkDigests (sdk/protocol/chunk-sources.ts) in place: `digests` holds
- * the literal chunks' digests at their indices and gets the copies' and
- * dups' too. A second 32 B/chunk array was 8 MB more at the commit of a
- * 1 GiB file in 4 KiB chunks, the server's peak.
- */
-function fillChunkDigests(sources: ChunkSources, oldHashes: Uint8Array, digests: Uint8Array): Uint8Array {
-  const n = sources.kind.length;
-  for (let i = 0; i < n; i++) {
-    const j = sources.ref[i];
-    if (sources.kind[i] === ChunkSource.copy) digests.set(oldHashes.subarray(j * 32, j * 32 + 32), i * 32);
-  }
-  // Dup sources are literal chunks, filled before.
-  for (let i = 0; i < n; i++) if (sources.kind[i] === ChunkSource.dup) digests.copyWithin(i * 32, sources.ref[i] * 32, sources.ref[i] * 32 + 32);
-  return digests;
 }
 
 /** Replaces the session by a small record that answers a retried commit; blobs (plan, signatures, digests) go. */

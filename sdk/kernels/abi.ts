@@ -40,21 +40,6 @@ export interface KernelExports {
    */
   blake3Chunks(ptr: number, endsPtr: number, count: number, outPtr: number): void;
 
-  // assembly/cdc-segments.ts: segment scans for parallel chunking (see sdk/kernels/segments.ts)
-  /** Addresses of the FastCDC GEAR (256 x u64) and MASKS (26 x u64) tables. */
-  cdcSegmentGear(): number;
-  cdcSegmentMasks(): number;
-  /** Starts a segment: masks MASKS[bitsS] and MASKS[bitsL], a prefix CRC every `stride` bytes. */
-  cdcSegmentBegin(bitsS: number, bitsL: number, stride: number): void;
-  /** Rolls the segment's lookbehind (<= 47 bytes used) into the hash. */
-  cdcSegmentWarm(ptr: number, len: number): void;
-  /** Scans the next `len` bytes; writes packed candidates, their prefix CRCs and stride CRCs; returns the candidate count. */
-  cdcSegmentScan(ptr: number, len: number, outPos: number, outCrc: number, outStride: number): number;
-  /** Stride CRCs written by the last cdcSegmentScan. */
-  cdcSegmentStrides(): number;
-  /** CRC-32 of the segment so far (signed i32: use >>> 0). */
-  cdcSegmentCrc(): number;
-
   // assembly/fastcdc.ts: FastCDC-2020 (see sdk/kernels/chunker.ts)
   /** Sets min, avg, max and the normalization level (checked by the wrapper; traps when out of range). */
   fastcdcConfig(min: number, avg: number, max: number, level: number): void;

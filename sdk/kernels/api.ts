@@ -5,7 +5,6 @@ import { DeltaflareError } from '../errors.js';
 import * as b3 from './blake3.js';
 import * as cdc from './chunker.js';
 import * as crc from './crc32.js';
-import * as seg from './segments.js';
 import type { KernelInstance } from './instance.js';
 
 import type { Blake3Hasher } from './blake3.js';
@@ -13,8 +12,6 @@ import type { Chunk, ChunkOptions, Chunker } from './chunker.js';
 
 export type { Chunk, ChunkOptions, Chunker } from './chunker.js';
 export type { Blake3Hasher } from './blake3.js';
-export type { SegmentOptions, SegmentPlace, SegmentScan } from './segments.js';
-export { SegmentStitcher } from './segments.js';
 
 /** All kernels of one wasm instance. Not shared between threads: make one per worker. */
 export class Kernels {
@@ -77,14 +74,6 @@ export class Kernels {
   cutPoints(bytes: Uint8Array, options?: ChunkOptions): Uint32Array {
     return cdc.cutPoints(this.instance, bytes, options);
   }
-  /** Parallel chunking, per worker: the records of one segment (see segments.ts). */
-  scanSegment(segment: Uint8Array, place: seg.SegmentPlace, options?: seg.SegmentOptions): seg.SegmentScan {
-    return seg.scanSegment(this.instance, segment, place, options);
-  }
-  /** Parallel chunking, in order: joins segment scans into the sequential chunks. Calls no wasm. */
-  createSegmentStitcher(options?: seg.SegmentOptions): seg.SegmentStitcher {
-    return new seg.SegmentStitcher(seg.cdcTables(this.instance), options);
-  }
   /** A streaming chunker: the same chunks whatever the sizes of the pieces pushed. */
   createChunker(options?: ChunkOptions): Chunker {
     return new cdc.Chunker(this.instance, options);
@@ -124,8 +113,3 @@ export const chunk = (bytes: Uint8Array, options?: ChunkOptions): Chunk[] => def
 export const cutPoints = (bytes: Uint8Array, options?: ChunkOptions): Uint32Array => defaultKernels().cutPoints(bytes, options);
 /** A streaming FastCDC-2020 chunker. @example const c = createChunker(); c.push(a); c.push(b); c.finish() */
 export const createChunker = (options?: ChunkOptions): Chunker => defaultKernels().createChunker(options);
-/** The records of one segment for parallel chunking. @example scanSegment(file.subarray(a, b), { offset: a, lookbehind: file.subarray(a - 47, a) }) */
-export const scanSegment = (segment: Uint8Array, place: seg.SegmentPlace, options?: seg.SegmentOptions): seg.SegmentScan =>
-  defaultKernels().scanSegment(segment, place, options);
-/** Joins segment scans in file order. @example const s = createSegmentStitcher(); s.push(scan, bytes); s.finish() */
-export const createSegmentStitcher = (options?: seg.SegmentOptions): seg.SegmentStitcher => defaultKernels().createSegmentStitcher(options);

@@ -14,7 +14,7 @@ export const PIECE = 128 * 1024;
  * - chunk/cutPoints at the default max 64 KiB: a 576 KiB window + <= 4096 x 40 B
  *   (ends, CRCs, digests) + blake3 work ~0.2 MiB < 1 MiB; in place the
  *   window's bytes are not copied, so any max fits;
- * - scanSegment 576 KiB, blake3/crc32 128 KiB + 32 B.
+ * - blake3/crc32 128 KiB + 32 B.
  * Copied chunking with max above ~1 MiB needs max + 576 KiB and grows memory:
  * region views taken before then are refused (DeltaflareError), never misread.
  */

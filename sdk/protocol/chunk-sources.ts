@@ -73,20 +73,21 @@ export function chunkSources(newLengths: Uint32Array, oldLengths: Uint32Array, p
 }
 
 /**
- * The new manifest's digests (32 bytes per chunk): stored digests for
- * copies, `literalHashes` (filled by the server as parts land) for literal
- * chunks, the source's for dups. BLAKE3 of the result is the root to compare.
- * @example k.blake3(newChunkDigests(s, basis.hashes, staged)) equals the client's root
+ * The new manifest's digests (32 bytes per chunk), filled in place:
+ * `digests` holds the literal chunks' digests at their indices (the server
+ * hashes them as parts land) and gets the stored digests of copies and the
+ * source's of dups. BLAKE3 of the result is the root to compare. In place:
+ * a second 32 B/chunk array was 8 MB more at the commit of a 1 GiB file in
+ * 4 KiB chunks, the server's peak.
+ * @example k.blake3(fillChunkDigests(s, basis.hashes, landed)) equals the client's root
  */
-export function newChunkDigests(sources: ChunkSources, oldHashes: Uint8Array, literalHashes: Uint8Array): Uint8Array {
+export function fillChunkDigests(sources: ChunkSources, oldHashes: Uint8Array, digests: Uint8Array): Uint8Array {
   const n = sources.kind.length;
-  const out = new Uint8Array(n * 32);
   for (let i = 0; i < n; i++) {
     const j = sources.ref[i];
-    if (sources.kind[i] === ChunkSource.copy) out.set(oldHashes.subarray(j * 32, j * 32 + 32), i * 32);
-    else if (sources.kind[i] === ChunkSource.literal) out.set(literalHashes.subarray(i * 32, i * 32 + 32), i * 32);
+    if (sources.kind[i] === ChunkSource.copy) digests.set(oldHashes.subarray(j * 32, j * 32 + 32), i * 32);
   }
-  // Dup sources are literal chunks, filled above.
-  for (let i = 0; i < n; i++) if (sources.kind[i] === ChunkSource.dup) out.copyWithin(i * 32, sources.ref[i] * 32, sources.ref[i] * 32 + 32);
-  return out;
+  // Dup sources are literal chunks, filled before.
+  for (let i = 0; i < n; i++) if (sources.kind[i] === ChunkSource.dup) digests.copyWithin(i * 32, sources.ref[i] * 32, sources.ref[i] * 32 + 32);
+  return digests;
 }

@@ -7,7 +7,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DeltaflareError } from '../../sdk/errors.js';
 import type { Chunk } from '../../sdk/kernels/chunker.js';
 import { type Kernels, init } from '../../sdk/kernels/index.js';
-import { RECHECK } from '../../sdk/kernels/segments.js';
 
 const builds: Record<string, Kernels> = {};
 beforeAll(async () => {
@@ -52,10 +51,6 @@ describe.each(['simd', 'scalar'])('kernel-memory inputs (%s build)', (name) => {
         expect(k().chunk(view, options), `chunk n=${n}`).toEqual(k().chunk(bytes, options));
         expect(k().cutPoints(view, options)).toEqual(k().cutPoints(bytes, options));
       }
-      const a = Math.floor(n / 3), b = Math.floor((2 * n) / 3);
-      const place = { offset: a, lookbehind: view.subarray(Math.max(0, a - RECHECK), a) };
-      const want = k().scanSegment(bytes.subarray(a, b), { offset: a, lookbehind: bytes.subarray(Math.max(0, a - RECHECK), a) });
-      expect(k().scanSegment(view.subarray(a, b), place)).toEqual(want);
     }
   });
 
@@ -117,7 +112,7 @@ describe.each(['simd', 'scalar'])('kernel-memory inputs (%s build)', (name) => {
       () => k().chunk(view),
       () => k().cutPoints(view),
       () => k().createChunker().push(view),
-      () => k().scanSegment(view, { offset: 0 }),
+      () => k().chunkRecords(view),
     ]) {
       expect(call).toThrow(DeltaflareError);
       expect(call).toThrow(/detached/);

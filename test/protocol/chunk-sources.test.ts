@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChunkSource, chunkSources, newChunkDigests } from '../../sdk/protocol/chunk-sources.js';
+import { ChunkSource, chunkSources, fillChunkDigests } from '../../sdk/protocol/chunk-sources.js';
 import { cdcChunker, concat, randomBytes, syncRun } from './helpers.js';
 
 describe('chunk sources', () => {
@@ -16,7 +16,7 @@ describe('chunk sources', () => {
       // The server knows literal digests only: blank every other chunk's digest.
       const staged = run.newChunks.hashes.slice();
       sources.kind.forEach((k, i) => k !== ChunkSource.literal && staged.fill(0, i * 32, i * 32 + 32));
-      const digests = newChunkDigests(sources, run.oldChunks.hashes, staged);
+      const digests = fillChunkDigests(sources, run.oldChunks.hashes, staged);
       expect(Buffer.from(digests).equals(run.newChunks.hashes)).toBe(true);
     }), { numRuns: 40 });
   });
