@@ -1,25 +1,26 @@
-// The Workers tests: test/workers/*.test.ts run inside workerd (the real
+// The Workers tests: test/worker/cloudflare/*.test.ts and test/worker/store/r2/*.test.ts run inside workerd (the real
 // runtime, with local R2 and Durable Objects) through the vitest pool.
 // `npm test` runs this config after the Node one (vitest.config.ts).
-// Three projects: the open Worker (no token); test/workers/auth*.test.ts,
+// Three projects: the open Worker (no token); test/worker/cloudflare/auth*.test.ts,
 // whose Worker has a token and a CORS origin as bindings (in production the
 // token is a secret: `wrangler secret put DELTAFLARE_TOKEN`); and
-// test/workers/{client-sessions,hostile}*.test.ts, whose Worker has small
+// test/worker/cloudflare/{client-sessions,hostile}*.test.ts, whose Worker has small
 // limits: 4 open sessions per client (reached in 4 requests instead of 64)
 // and the hostile suite's body limits (oversized bodies of a few KiB).
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
-import { HOSTILE_LIMITS } from './test/hostile-limits.js';
+import { HOSTILE_LIMITS } from './test/worker/hostile-limits.js';
 
 /** The pool plugin with extra bindings. Tests only: nodejs_compat, since the shared store helpers use node:crypto and Buffer; the Worker itself needs no Node APIs. */
 const worker = (bindings: Record<string, string> = {}) =>
-  cloudflareTest({ main: './worker/workers/index.ts', wrangler: { configPath: './wrangler.toml' }, miniflare: { compatibilityFlags: ['nodejs_compat'], bindings } });
+  cloudflareTest({ main: './worker/cloudflare/index.ts', wrangler: { configPath: './wrangler.toml' }, miniflare: { compatibilityFlags: ['nodejs_compat'], bindings } });
 
-/** The token and origin of test/workers/auth.test.ts. */
+/** The token and origin of test/worker/cloudflare/auth.test.ts. */
 export const AUTH_TEST_BINDINGS = { DELTAFLARE_TOKEN: 'workers-test-token-0123456789abcdef', CORS_ORIGINS: 'https://app.example' };
-/** The small limits of test/workers/client-sessions.test.ts and test/workers/hostile.test.ts. */
+/** The small limits of test/worker/cloudflare/client-sessions.test.ts and hostile.test.ts. */
 export const SMALL_LIMITS_TEST_BINDINGS = { MAX_SESSIONS_PER_CLIENT: '4', LIMITS: JSON.stringify(HOSTILE_LIMITS) };
-const SMALL_LIMITS_TESTS = ['test/workers/**/client-sessions*.test.ts', 'test/workers/**/hostile*.test.ts'];
+const SMALL_LIMITS_TESTS = ['test/worker/cloudflare/client-sessions*.test.ts', 'test/worker/cloudflare/hostile*.test.ts'];
+const ALL = ['test/worker/cloudflare/**/*.test.ts', 'test/worker/store/r2/**/*.test.ts'];
 
 export default defineConfig({
   test: {
@@ -30,8 +31,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, plugins: [worker()], test: { name: 'workers', include: ['test/workers/**/*.test.ts'], exclude: ['test/workers/**/auth*.test.ts', ...SMALL_LIMITS_TESTS] } },
-      { extends: true, plugins: [worker(AUTH_TEST_BINDINGS)], test: { name: 'workers-auth', include: ['test/workers/**/auth*.test.ts'] } },
+      { extends: true, plugins: [worker()], test: { name: 'workers', include: ALL, exclude: ['test/worker/cloudflare/auth*.test.ts', ...SMALL_LIMITS_TESTS] } },
+      { extends: true, plugins: [worker(AUTH_TEST_BINDINGS)], test: { name: 'workers-auth', include: ['test/worker/cloudflare/auth*.test.ts'] } },
       { extends: true, plugins: [worker(SMALL_LIMITS_TEST_BINDINGS)], test: { name: 'workers-small-limits', include: SMALL_LIMITS_TESTS } },
     ],
   },

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'vite';
-import { samplePeak } from '../test/browser/processes.js';
+import { samplePeak } from '../test/support/processes.js';
 import { Chromium, type Page } from './cdp.js';
 import { sameBytes, writeRandom } from './files.js';
 import { startRelay, type Relay } from './relay.js';
@@ -41,7 +41,7 @@ const ONLY = new Set((values.only ?? 'first,reupload,pass').split(','));
 const WAN = { rate: 100e6, rttMs: 35 };
 const ROOT = new URL('..', import.meta.url).pathname;
 // Run as users run the bin: through its shebang (its memory flags).
-const CLI = join(ROOT, 'dist/sdk/cli/main.js');
+const CLI = join(ROOT, 'dist/cli/main.js');
 
 const work = mkdtempSync(join(tmpdir(), 'deltaflare-bench-browser-'));
 const site = join(work, 'site');

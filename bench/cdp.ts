@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { CHROMIUM, CHROMIUM_FLAGS } from '../test/browser/chromium.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../test/support/chromium.js';
 
 type Message = { id?: number; method?: string; params?: Record<string, unknown>; sessionId?: string; result?: Record<string, unknown>; error?: { message: string } };
 
@@ -22,7 +22,7 @@ export class Chromium {
   private constructor(
     private readonly child: ChildProcess,
     private readonly ws: WebSocket,
-    /** The profile folder: renderer processes are found by it (test/browser/processes.ts). */
+    /** The profile folder: renderer processes are found by it (test/support/processes.ts). */
     readonly profile: string,
   ) {
     ws.on('message', (data) => {

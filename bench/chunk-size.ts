@@ -16,9 +16,9 @@ import { init } from '../sdk/kernels/index.js';
 import { createNodePool, fileSource, push } from '../sdk/node/index.js';
 import { signatures } from '../sdk/signatures.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
-import { concat, randomBytes } from '../test/bytes.js';
+import { concat, randomBytes } from '../test/support/bytes.js';
 import { createApp } from '../worker/app.js';
-import { FsStore } from '../worker/store/fs-store.js';
+import { FsStore } from '../worker/store/fs/store.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string' }, time: { type: 'boolean' }, runs: { type: 'string' } } });
 const MiB = 1 << 20;

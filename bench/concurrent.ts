@@ -25,7 +25,7 @@ const SIZE = Number(values.size ?? 256) * MiB;
 const WORKERS = String(Number(values.workers ?? 1));
 if (!(CLIENTS >= 1) || !(SIZE >= 8 * MiB)) throw new Error('--clients must be >= 1 and --size >= 8 (MiB)');
 // Run as users run the bin: through its shebang (its memory flags).
-const CLI = new URL('../dist/sdk/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
 /** The edits of client `i`'s second version: 8 overwrites of 4 KiB spread over the file, and 1 MiB of new bytes inserted at ~40%. */
 function editsOf(i: number, size: number) {

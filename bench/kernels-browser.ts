@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { launchChromium } from '../test/browser/chromium.js';
+import { launchChromium } from '../test/support/chromium.js';
 import { type Measurement, runKernelSuite } from './kernel-suite.js';
 import { ratioTable } from './report.js';
 

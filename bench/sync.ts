@@ -17,7 +17,7 @@ const RUNS = Number(values.runs ?? 3);
 const CASES = new Set((values.cases ?? 'insert,wan,vm').split(','));
 const BIG = Number(values.big ?? 1024) << 20;
 // Run as users run the bin: through its shebang (its memory flags).
-const CLI = new URL('../dist/sdk/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'deltaflare-bench-'));
 const MiB = 1 << 20;
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createNodePool, push } from '../sdk/node/index.js';
 import { Inspector } from './workers-inspector.js';
-import { startWranglerDev } from '../test/wrangler-dev.js';
+import { startWranglerDev } from '../test/support/wrangler-dev.js';
 
 const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 

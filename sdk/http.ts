@@ -2,7 +2,7 @@
 // errors become DeltaflareError with the code of their JSON body; network
 // failures and 5xx are retried with exponential backoff, 4xx are not (the
 // same request would fail again), except those a predicate allows.
-import { DeltaflareError, type DeltaflareErrorCode } from './errors.js';
+import { DeltaflareError, type DeltaflareErrorCode } from './base/errors.js';
 
 export interface RetryOptions {
   /** Attempts after the first (default 4). */

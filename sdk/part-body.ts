@@ -7,7 +7,7 @@
 // Uint8Array body costs ~250 ms of the page's thread against ~80 ms for a
 // Blob slice (docs/benchmarks.md). The part's CRC then comes from its
 // chunks' CRCs (PartPlan.crc), so nothing is read but a 64 KiB sample.
-import type { BufferPool } from './buffer-pool.js';
+import type { BufferPool } from './base/buffer-pool.js';
 import type { Kernels } from './kernels/index.js';
 import { deflateRaw } from './protocol/compress.js';
 import type { PartPlan } from './protocol/plan.js';

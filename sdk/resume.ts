@@ -17,7 +17,7 @@
 //
 // A record whose fingerprint differs from the source is dropped (its session
 // deleted on the server): the plan is recomputed and nothing stale committed.
-import { DeltaflareError } from './errors.js';
+import { DeltaflareError } from './base/errors.js';
 import type { Http } from './http.js';
 import type { Kernels } from './kernels/index.js';
 import type { ChunkingSpec } from './protocol/chunking.js';

@@ -21,14 +21,14 @@
 // segment per worker); else up to maxInFlight 8 MiB buffers. Plus the bytes
 // held for the open chunk (< 4 x max), whatever the file size.
 import { proxy, type Remote, transfer } from 'comlink';
-import { DeltaflareError, checkRange } from './errors.js';
+import { DeltaflareError, checkRange } from './base/errors.js';
 import { type Kernels, defaultKernels, init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { ChunkRecords, RunChunking, SegmentSink, SpeculativeChunks, WorkerApi } from './pool/worker-api.js';
 import { type ChunkingSpec, FIXED_BLOCK_MIN } from './protocol/chunking.js';
 import { WIRE_LIMITS } from './protocol/messages.js';
 import { type CdcParams, CdcResync, RESYNC_HEAD, type SegmentChunks } from './signature-batches.js';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from './base/semaphore.js';
 import type { SourceLocation, SyncSource } from './source.js';
 
 /** Consecutive chunks of the file, in file order. */

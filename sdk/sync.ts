@@ -17,7 +17,7 @@
 // Runtime-neutral: the caller brings the worker pool (node/index.ts and the
 // browser entry make one) and the source (a file, a Blob, bytes).
 import { ChunkTable } from './chunk-table.js';
-import { DeltaflareError } from './errors.js';
+import { DeltaflareError } from './base/errors.js';
 import { Http, type RetryOptions } from './http.js';
 import { init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
@@ -27,14 +27,14 @@ import { confirmMatches } from './protocol/match.js';
 import { type BasisInfo, type CommitRequest, type CreateSessionResponse, DEFAULT_LIMITS, type FileInfo, type Limits, type SessionStatus } from './protocol/messages.js';
 import { type PartPlan, plan, type PlanOptions, Planner } from './protocol/plan.js';
 import { decodeMatches, encodePlan, encodeSignatures } from './protocol/wire.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool } from './base/buffer-pool.js';
 import { partBody } from './part-body.js';
 import { ProgressReporter, type SyncProgress } from './progress.js';
 import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
 import { toHex } from './protocol/hex.js';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from './base/semaphore.js';
 import { stage } from './trace.js';
 
 export type { SyncPhase, SyncProgress } from './progress.js';

@@ -9,7 +9,7 @@ import { ClientSessions } from './client-sessions.js';
 import { corsFor } from './cors.js';
 import { commitSession } from './commit.js';
 import { Endpoint } from './endpoint.js';
-import { checkRange } from '../sdk/errors.js';
+import { checkRange } from '../sdk/base/errors.js';
 import { ApiError, errorResponse } from './errors.js';
 import { getFile, listFiles } from './files.js';
 import type { AppOptions } from './options.js';

@@ -3,14 +3,14 @@
 // memory from its first byte, one part on a slow link kept its share of the
 // budget for as long as it took, and every other client's parts and batches
 // queued behind it. With a spool (the Node server's: files in the store's
-// hidden folder, node-spool.ts), a body that finds no share free within
+// hidden folder, node/spool.ts), a body that finds no share free within
 // SPILL_AFTER_MS, or has not fully arrived SPILL_AFTER_MS after taking one,
 // goes to a spool file as it arrives instead, and is read back into memory within the budget
 // once complete: the budget then bounds the bodies being worked on, not
 // the ones still on the wire. Without a spool (Workers, where each key's
 // Durable Object has its own budget) a body waits for its share, as before.
 // Web APIs only.
-import type { BufferPool } from '../sdk/buffer-pool.js';
+import type { BufferPool } from '../sdk/base/buffer-pool.js';
 import type { ByteBudget } from './byte-budget.js';
 import { BodySink, checkNext, declaredLength, readBody, readPiece } from './body.js';
 

@@ -11,7 +11,7 @@ export const MAX_JSON_BYTES = 64 * 1024;
 /**
  * The whole body of `req`, at most `limit` bytes, else 413 TOO_LARGE naming
  * `what` and the limit. With `into`, a body whose Content-Length fits is read
- * into it (a pooled buffer, sdk/buffer-pool.ts) instead of a new one.
+ * into it (a pooled buffer, sdk/base/buffer-pool.ts) instead of a new one.
  * @example const bytes = await readBody(c.req.raw, 24 + 8 * limits.maxSignaturesPerBatch, 'signature batch')
  */
 export async function readBody(req: Request, limit: number, what: string, into?: Uint8Array): Promise<Uint8Array> {

@@ -3,7 +3,7 @@
 // PROTOCOL_ERRORS (sdk/protocol/messages.ts). SDK errors (DeltaflareError,
 // from the codecs and the plan checks) and store errors (StoreError) are
 // mapped here too, so no route picks a status by itself.
-import { DeltaflareError } from '../sdk/errors.js';
+import { DeltaflareError } from '../sdk/base/errors.js';
 import { PROTOCOL_ERRORS, type ErrorBody, type ProtocolErrorCode } from '../sdk/protocol/messages.js';
 import { StoreError } from './store/store.js';
 

@@ -11,7 +11,7 @@ import { WeakIndex } from '../sdk/protocol/match.js';
 import { buildManifest } from './manifest-builder.js';
 import type { Store } from './store/store.js';
 import type { Limits } from '../sdk/protocol/messages.js';
-import { Semaphore } from '../sdk/semaphore.js';
+import { Semaphore } from '../sdk/base/semaphore.js';
 import { ApiError } from './errors.js';
 
 /** A basis manifest and (made on first use) its weak index. */

@@ -3,7 +3,7 @@
 // entry will pass an R2 store and kernels from an imported module.
 import type { Kernels } from '../sdk/kernels/api.js';
 import { DEFAULT_LIMITS, WIRE_LIMITS, type Limits } from '../sdk/protocol/messages.js';
-import { checkRange } from '../sdk/errors.js';
+import { checkRange } from '../sdk/base/errors.js';
 import type { Context } from 'hono';
 import type { Spool } from './body-intake.js';
 import type { AccessOptions } from './auth.js';

@@ -13,14 +13,14 @@ import type { Kernels } from '../sdk/kernels/api.js';
 import { inflateRaw } from '../sdk/protocol/compress.js';
 import type { Limits } from '../sdk/protocol/messages.js';
 import { checkPartCrc, decodePart, verifyPartCrc, type LiteralOp, type PartMessage } from '../sdk/protocol/wire.js';
-import { DeltaflareError } from '../sdk/errors.js';
+import { DeltaflareError } from '../sdk/base/errors.js';
 import { ApiError } from './errors.js';
 import { fromHex, toHex } from './hex.js';
 import { eachLimited, stagingConcurrency } from './rebuild.js';
 import { partBlobName, type Session, type Sessions } from './sessions.js';
 import type { ChunkTable, Signatures } from './signatures.js';
 import type { Store } from './store/store.js';
-import type { BufferPool } from '../sdk/buffer-pool.js';
+import type { BufferPool } from '../sdk/base/buffer-pool.js';
 import type { ByteBudget } from './byte-budget.js';
 
 /** A landed part's digests, as kept in its blob. */

@@ -15,7 +15,7 @@ export type { RetryOptions } from '../http.js';
 export { type Fingerprint, fingerprint, MemoryResumeStore, type ResumeRecord, type ResumeStore, resumeId, type StoredSession, type StoredSignature } from '../resume.js';
 export { blobSource } from '../source.js';
 export { createBrowserPool, type WorkerFactory } from '../pool/browser-pool.js';
-export { DeltaflareError } from '../errors.js';
+export { DeltaflareError } from '../base/errors.js';
 export { idbResumeStore } from './idb-store.js';
 
 /** Options of the browser `sync`: those of the core one, with the pool and the resume store made for you. */

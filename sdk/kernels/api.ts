@@ -1,7 +1,7 @@
 // The kernels' public API, the same in Node, browsers and workerd: a
 // `Kernels` object bound to one instantiated module, and top-level functions
 // that use the default one set by `init()` (see index.ts / workerd.ts).
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 import * as b3 from './blake3.js';
 import * as cdc from './chunker.js';
 import * as crc from './crc32.js';

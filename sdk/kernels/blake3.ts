@@ -1,7 +1,7 @@
 // BLAKE3 (hash mode, 32-byte digests) over the wasm kernel (assembly/blake3.ts).
 // Inputs of any size go through scratch in bounded pieces: `feed` for one
 // input, groups of at most GROUP_BYTES for blake3Chunks.
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 import { type KernelInstance, PIECE } from './instance.js';
 
 /** Digest length, bytes. */

@@ -5,7 +5,7 @@
 // every chunk whose end cannot depend on later bytes (>= max bytes left, or
 // end of input), carry the rest over. Same decisions as the reference's
 // StreamCDC, so the chunks never depend on how the input was split.
-import { DeltaflareError, checkRange } from '../errors.js';
+import { DeltaflareError, checkRange } from '../base/errors.js';
 import type { KernelInstance } from './instance.js';
 
 export interface ChunkOptions {

@@ -1,5 +1,5 @@
 // zlib's crc32 and crc32_combine over the wasm kernel (assembly/crc32.ts).
-import { checkRange } from '../errors.js';
+import { checkRange } from '../base/errors.js';
 import type { KernelInstance } from './instance.js';
 
 const U32_MAX = 0xffffffff;

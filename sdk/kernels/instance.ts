@@ -1,4 +1,4 @@
-import { DeltaflareError, checkRange } from '../errors.js';
+import { DeltaflareError, checkRange } from '../base/errors.js';
 import type { KernelExports } from './abi.js';
 
 /** Bytes copied into wasm memory per kernel call by `feed` (a multiple of BLAKE3's 1 KiB chunk). */

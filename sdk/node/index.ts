@@ -7,7 +7,7 @@ import { fileSource } from './file-source.js';
 export { sync, type SyncOptions, type SyncProgress, type SyncResult } from '../sync.js';
 export { fileSource } from './file-source.js';
 export { createNodePool } from '../pool/node-pool.js';
-export { DeltaflareError } from '../errors.js';
+export { DeltaflareError } from '../base/errors.js';
 export { signUploadToken } from '../protocol/upload-token.js';
 
 /** Options of `push`: those of `sync` with the pool made from `workers`. */

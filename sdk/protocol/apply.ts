@@ -1,7 +1,7 @@
 // A reference applier, all in memory: old bytes + plan + parts -> new bytes.
 // Tests check plans with it; a server can follow its order of work:
 // copies (in plan order), then literals, then dups.
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 import type { LiteralOp, PlanMessage } from './wire.js';
 
 /** A landed part: its literal ops and their bytes (inflated), concatenated in op order. */

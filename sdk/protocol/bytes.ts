@@ -1,6 +1,6 @@
 // Bounds-checked little-endian reads and writes for wire.ts. Reads name the
 // field on failure; u64 values must fit in a JS number (2^53 - 1).
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 
 const TWO32 = 2 ** 32;
 

@@ -3,7 +3,7 @@
 // digest the server computed when its part landed, a dup chunk its source
 // chunk's. This needs every op on chunk boundaries (new and old, with equal
 // chunk lengths): anything else is INVALID_PLAN.
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 import { checkPlan } from './apply.js';
 import { chunkOffsets } from './manifest.js';
 import type { LiteralOp, PlanMessage } from './wire.js';

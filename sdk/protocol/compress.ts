@@ -2,7 +2,7 @@
 // browsers, Node >= 18 and workerd all have. Inflation stops as soon as the
 // output passes the size the part declares, so a small hostile body cannot
 // expand into a large allocation (deflate reaches ~1000:1 on zeros).
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 
 type ByteTransform = { writable: WritableStream<Uint8Array>; readable: ReadableStream<Uint8Array> };
 

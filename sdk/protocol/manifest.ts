@@ -5,7 +5,7 @@
 // The file digest is the BLAKE3 of the concatenated chunk digests (the
 // manifest root), so a server can verify a rebuilt file from hashes it already
 // has: copied chunks keep their stored digests, only literal bytes are hashed.
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 import type { ChunkingSpec } from './chunking.js';
 
 export interface Manifest {

@@ -16,7 +16,7 @@
 // file order, so a part closed early is exactly the part the whole-file plan
 // has: plan() of the same chunks and matches (a resumed push) numbers the
 // same parts the same way.
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 import type { NewChunks } from './match.js';
 import { orderInPlace } from './in-place.js';
 import { WIRE_LIMITS } from './messages.js';

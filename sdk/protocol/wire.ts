@@ -7,7 +7,7 @@
 // the body length before anything is allocated, so a hostile count costs
 // nothing; a bad byte throws DeltaflareError MALFORMED (or
 // UNSUPPORTED_VERSION) naming the field and the limit.
-import { DeltaflareError } from '../errors.js';
+import { DeltaflareError } from '../base/errors.js';
 import { Reader, Writer, arg, checkInt, malformed } from './bytes.js';
 import { crc32Js } from './crc32-js.js';
 import { PROTOCOL_VERSION, WIRE_LIMITS as L } from './messages.js';

@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomBytes } from '../bytes.js';
+import { randomBytes } from '../support/bytes.js';
 
-const CLI = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-cli-auth-'));
 const children: ChildProcess[] = [];
 afterAll(() => {

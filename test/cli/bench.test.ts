@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { concat, randomBytes } from '../bytes.js';
+import { concat, randomBytes } from '../support/bytes.js';
 
-const CLI = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-bench-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { hash as jitHash } from 'blake3-jit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { referenceChunks } from '../kernels/fastcdc-reference.js';
-import { randomBytes } from '../bytes.js';
+import { referenceChunks } from '../sdk/kernels/fastcdc-reference.js';
+import { randomBytes } from '../support/bytes.js';
 
 // The built CLI (npm test builds first), run as a user would.
-const CLI = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const RSS_PROBE = new URL('./report-rss.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,9 +12,9 @@ import { createNodePool, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
-import { serve } from '../../worker/node.js';
-import { startWranglerDev } from '../wrangler-dev.js';
-import { concat, randomBytes } from '../bytes.js';
+import { serve } from '../../worker/node/serve.js';
+import { startWranglerDev } from '../support/wrangler-dev.js';
+import { concat, randomBytes } from '../support/bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-e2e-'));
 const store = join(dir, 'store');
@@ -213,7 +213,7 @@ describe.each(Object.keys(targets))('%s endpoint', (target) => {
       const data = random(3 << 20);
       const path = join(dir, 'cli.bin');
       writeFileSync(path, data);
-      const cli = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
+      const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
       const stdout = await new Promise<string>((res, rej) =>
         execFile(process.execPath, [cli, 'push', path, server.url, '--key', 'cli/one.bin', '--json', '--timeout', String(REQUEST_TIMEOUT_MS / 1000)], (e, out, err) => (e ? rej(new Error(`${e.message}\n${err}`)) : res(out))),
       );

@@ -11,8 +11,8 @@ import type { SyncLayout } from '../../sdk/sync.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import { MemoryResumeStore, resumeId } from '../../sdk/resume.js';
-import { serve, type ServeHandle } from '../../worker/node.js';
-import { randomBytes } from '../bytes.js';
+import { serve, type ServeHandle } from '../../worker/node/serve.js';
+import { randomBytes } from '../support/bytes.js';
 
 const PART = 1 << 20;
 const CONCURRENCY = 2;

@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool, DeltaflareError, push, signUploadToken } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
-import { serve, type ServeHandle } from '../../worker/node.js';
-import { concat, randomBytes } from '../bytes.js';
+import { serve, type ServeHandle } from '../../worker/node/serve.js';
+import { concat, randomBytes } from '../support/bytes.js';
 
 const TOKEN = 'e2e-write-token-7f3a-0123456789abcdef'; // signs upload tokens: 32 characters or more
-const CLI = new URL('../../dist/sdk/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-e2e-tokens-'));
 const store = join(dir, 'store');
 let server: ServeHandle;

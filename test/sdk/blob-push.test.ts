@@ -14,8 +14,8 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import { MemoryResumeStore, SAMPLE_BYTES, SAMPLE_WINDOWS } from '../../sdk/resume.js';
 import { blobSource, type SyncSource } from '../../sdk/source.js';
 import { sync } from '../../sdk/sync.js';
-import { serve, type ServeHandle } from '../../worker/node.js';
-import { randomBytes } from '../bytes.js';
+import { serve, type ServeHandle } from '../../worker/node/serve.js';
+import { randomBytes } from '../support/bytes.js';
 
 const MiB = 1 << 20;
 const PART = MiB;

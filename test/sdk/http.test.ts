@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeltaflareError } from '../../sdk/errors.js';
+import { DeltaflareError } from '../../sdk/base/errors.js';
 import { Http } from '../../sdk/http.js';
-import { randomBytes } from '../bytes.js';
+import { randomBytes } from '../support/bytes.js';
 
 /** Per path: what the server does on the n-th request (0-based) to it. */
 type Behaviour = (n: number, req: IncomingMessage, res: ServerResponse) => void;

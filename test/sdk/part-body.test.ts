@@ -3,13 +3,13 @@
 // slices itself (a browser's File) is sent as Blob slices without being read.
 import { describe, expect, it } from 'vitest';
 import { init, type Kernels } from '../../sdk/kernels/index.js';
-import { BufferPool } from '../../sdk/buffer-pool.js';
+import { BufferPool } from '../../sdk/base/buffer-pool.js';
 import { partBody, type PartBody } from '../../sdk/part-body.js';
 import { decodePart, partPayloadOffset } from '../../sdk/protocol/wire.js';
 import { inflateRaw } from '../../sdk/protocol/compress.js';
 import { blobSource, bytesSource, type SyncSource } from '../../sdk/source.js';
 import type { PartPlan } from '../../sdk/protocol/plan.js';
-import { randomBytes } from '../bytes.js';
+import { randomBytes } from '../support/bytes.js';
 
 const bytes = (body: PartBody): Uint8Array => {
   if (!(body instanceof Uint8Array)) throw new Error('expected a byte body');

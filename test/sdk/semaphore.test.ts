@@ -1,7 +1,7 @@
 // The client's semaphore (parts in flight, reads ahead): a released slot goes
 // to the waiter, never to a newcomer too.
 import { describe, expect, it } from 'vitest';
-import { Semaphore } from '../../sdk/semaphore.js';
+import { Semaphore } from '../../sdk/base/semaphore.js';
 
 describe('Semaphore', () => {
   it('should hand a released slot to the longest waiter, not to a newcomer arriving before it wakes', async () => {

@@ -17,7 +17,7 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import { type ChunkBatch, type SignatureOptions, signatures } from '../../sdk/signatures.js';
 import { type SyncSource, blobSource } from '../../sdk/source.js';
-import { randomBytes } from '../bytes.js';
+import { randomBytes } from '../support/bytes.js';
 
 let k: Kernels;
 const pools: WorkerPool<WorkerApi>[] = []; // 1, 2 and 3 workers

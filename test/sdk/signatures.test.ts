@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeltaflareError } from '../../sdk/errors.js';
+import { DeltaflareError } from '../../sdk/base/errors.js';
 import { type Kernels, init } from '../../sdk/kernels/index.js';
 import { createNodePool, poolWorker, startNodeWorker } from '../../sdk/pool/node-pool.js';
 import { WorkerPool } from '../../sdk/pool/pool.js';
@@ -14,7 +14,7 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import { type ChunkBatch, type SignatureOptions, signatures } from '../../sdk/signatures.js';
 import { type SyncSource, bytesSource } from '../../sdk/source.js';
-import { randomBytes } from '../bytes.js';
+import { randomBytes } from '../support/bytes.js';
 
 let k: Kernels;
 const pools: WorkerPool<WorkerApi>[] = []; // 1, 2 and 3 workers

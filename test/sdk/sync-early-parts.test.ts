@@ -15,8 +15,8 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import { MemoryResumeStore, resumeId, SAMPLE_BYTES } from '../../sdk/resume.js';
 import { bytesSource, type SyncSource } from '../../sdk/source.js';
 import { sync, type SyncLayout, type SyncOptions, type SyncProgress } from '../../sdk/sync.js';
-import { serve, type ServeHandle } from '../../worker/node.js';
-import { concat, randomBytes } from '../bytes.js';
+import { serve, type ServeHandle } from '../../worker/node/serve.js';
+import { concat, randomBytes } from '../support/bytes.js';
 
 const KiB = 1024;
 const MiB = 1 << 20;

@@ -11,8 +11,8 @@ import { createNodePool, push } from '../../sdk/node/index.js';
 import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { BodyIntake } from '../../worker/body-intake.js';
 import { ByteBudget } from '../../worker/byte-budget.js';
-import { FsSpool } from '../../worker/node-spool.js';
-import { serve } from '../../worker/node.js';
+import { FsSpool } from '../../worker/node/spool.js';
+import { serve } from '../../worker/node/serve.js';
 import { META_DIR } from '../../worker/store/keys.js';
 import { randomBytes, sameBytes, tempDir } from './setup.js';
 

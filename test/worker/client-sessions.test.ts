@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { createApp } from '../../worker/app.js';
-import { serve } from '../../worker/node.js';
-import { FsStore } from '../../worker/store/fs-store.js';
+import { serve } from '../../worker/node/serve.js';
+import { FsStore } from '../../worker/store/fs/store.js';
 import { expectError, json, overHttp, sendAll, sendCommit, start, type Send, typed } from './client.js';
 import { kernels as k, randomBytes, tempDir } from './setup.js';
 

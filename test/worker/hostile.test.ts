@@ -1,9 +1,9 @@
 // Hostile input through app.request over an fs store: the cases of
-// test/hostile-cases.ts (shared with workerd's test/workers/hostile.test.ts),
+// test/worker/hostile-cases.ts (shared with workerd's test/worker/cloudflare/hostile.test.ts),
 // each checking that the store folder is byte-for-byte unchanged (no
 // session, staging or blob written) and that the endpoint still serves.
 import { describe, expect, it } from 'vitest';
-import { HOSTILE_CASES, HOSTILE_LIMITS, hostileContext } from '../hostile-cases.js';
+import { HOSTILE_CASES, HOSTILE_LIMITS, hostileContext } from './hostile-cases.js';
 import { expectError, start } from './client.js';
 import { kernels as k, makeApp, randomBytes, snapshot } from './setup.js';
 

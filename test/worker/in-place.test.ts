@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FileInfo } from '../../sdk/protocol/messages.js';
 import { createApp } from '../../worker/app.js';
-import { FsStore } from '../../worker/store/fs-store.js';
+import { FsStore } from '../../worker/store/fs/store.js';
 import type { Staging, Store } from '../../worker/store/store.js';
 import { download, expectError, json, push, sendAll, sendCommit, start, type Send, typed } from './client.js';
 import { concat, kernels as k, makeApp, randomBytes, sameBytes, tempDir } from './setup.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { createApp } from '../../worker/app.js';
-import { FsStore } from '../../worker/store/fs-store.js';
+import { FsStore } from '../../worker/store/fs/store.js';
 import { expectError, json } from './client.js';
 import { kernels as k, tempDir } from './setup.js';
 

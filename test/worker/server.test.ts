@@ -1,4 +1,4 @@
-// Flows against a real server on loopback (worker/node.ts over the fs store):
+// Flows against a real server on loopback (worker/node/serve.ts over the fs store):
 // two versions, racing sessions on one key, in-place rebuilds with cyclic
 // moves, and bodies above the caps sent over real HTTP.
 import { writeFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileInfo } from '../../sdk/protocol/messages.js';
-import { serve, type ServeHandle } from '../../worker/node.js';
+import { serve, type ServeHandle } from '../../worker/node/serve.js';
 import { download, expectError, json, overHttp, push, sendAll, sendCommit, start, type Send } from './client.js';
 import { concat, kernels as k, randomBytes, sameBytes, tempDir } from './setup.js';
 

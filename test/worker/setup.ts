@@ -7,7 +7,7 @@ import { afterAll } from 'vitest';
 import { init } from '../../sdk/kernels/index.js';
 import type { Limits } from '../../sdk/protocol/messages.js';
 import { createApp } from '../../worker/app.js';
-import { FsStore } from '../../worker/store/fs-store.js';
+import { FsStore } from '../../worker/store/fs/store.js';
 import { type Send, typed } from './client.js';
 
 export const kernels = await init();
@@ -47,7 +47,7 @@ export function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-export { concat, randomBytes } from '../bytes.js';
+export { concat, randomBytes } from '../support/bytes.js';
 
 /** Byte equality naming the first difference (toEqual on typed arrays is slow). */
 export function sameBytes(a: Uint8Array, b: Uint8Array): string {

@@ -1,6 +1,6 @@
 // The endpoint's storage interface. One interface, one file per backend
-// (fs-store.ts for Node, memory-store.ts for tests; an R2 + Durable Object
-// backend comes later), one shared test suite (test/store/suite.ts) that
+// (fs/ for Node, memory.ts for tests, r2/ for Workers: R2 + a Durable Object
+// per key), one shared test suite (test/worker/store/suite.ts) that
 // every backend must pass.
 //
 // The shape is chosen so that R2 can implement it: committed objects are never

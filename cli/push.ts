@@ -1,0 +1,105 @@
+import { DeltaflareError } from '../sdk/base/errors.js';
+import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import type { Worker } from 'node:worker_threads';
+import { push, type SyncProgress } from '../sdk/node/index.js';
+import { nodePool } from '../sdk/pool/node-pool.js';
+import { integer, parse, UsageError } from './usage.js';
+
+/**
+ * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--json]`
+ * `threads`: pool threads main.ts started before loading this; owned (terminated) here.
+ */
+export async function pushCommand(args: string[], threads?: Worker[]): Promise<void> {
+  // A pool at once, so the threads are initialised as soon as they boot and terminated on any way out.
+  const pool = threads && nodePool(threads);
+  pool?.catch(() => {}); // surfaces where the signature pass awaits it
+  try {
+    await pushWith(args, pool && { pool, size: threads.length });
+  } finally {
+    await pool?.then((p) => p.terminate(), () => {});
+  }
+}
+
+async function pushWith(args: string[], early?: { pool: ReturnType<typeof nodePool>; size: number }): Promise<void> {
+  const { values, positionals } = parse(args, {
+    key: { type: 'string' },
+    basis: { type: 'string' },
+    chunking: { type: 'string', default: 'cdc' },
+    block: { type: 'string' },
+    avg: { type: 'string' },
+    workers: { type: 'string' },
+    'in-place': { type: 'boolean', default: false },
+    token: { type: 'string' },
+    timeout: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 2) throw new UsageError('give FILE and URL');
+  const [file, endpoint] = positionals;
+  if (!/^https?:\/\//.test(endpoint)) throw new UsageError(`URL must start with http:// or https://, got '${endpoint}'`);
+  const key = typeof values.key === 'string' ? values.key : file.split(/[\\/]/).pop()!;
+  const options = {
+    endpoint,
+    key,
+    basis: typeof values.basis === 'string' ? values.basis : undefined,
+    chunking: chunkingOption(values),
+    workers: values.workers === undefined ? undefined : integer('workers', values.workers, 0),
+    pool: undefined as ReturnType<typeof nodePool> | undefined,
+    inPlace: values['in-place'] === true,
+    token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
+    timeoutMs: values.timeout === undefined ? undefined : 1000 * integer('timeout', values.timeout, 0),
+  };
+  // The early threads number --workers' value or one per core; if --workers said otherwise (a value main.ts did not take), push makes its own.
+  if (early && (options.workers === undefined || options.workers === early.size)) options.pool = early.pool;
+  const bar = !values.json && process.stderr.isTTY ? new ProgressBar() : undefined;
+  const result = await push(file, { ...options, onProgress: bar && ((p) => bar.draw(p)) }).catch((e: unknown) => {
+    bar?.clear();
+    if (e instanceof DeltaflareError && e.code === 'UNAUTHORIZED') {
+      e.message += options.token ? '\n(the token given by --token or DELTAFLARE_TOKEN was refused)' : '\n(the endpoint needs a token: give --token T or set DELTAFLARE_TOKEN)';
+    }
+    throw e;
+  });
+  bar?.clear();
+  if (values.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const pct = result.size ? ((100 * result.matchedBytes) / result.size).toFixed(1) : '100.0';
+  console.log(
+    `pushed ${file} -> ${endpoint} key ${result.key} version ${result.version}\n` +
+      `  size ${mb(result.size)}, matched ${pct}%, literal ${mb(result.literalBytes)}, ` +
+      `sent ${mb(result.bytesSent)}, received ${mb(result.bytesReceived)}, ${result.seconds.toFixed(2)} s`,
+  );
+}
+
+/** The chunking spec from --chunking, --block and --avg; undefined (the SDK's default for the file's size) for plain cdc. */
+export function chunkingOption(values: Record<string, string | boolean | undefined>): ChunkingSpec | undefined {
+  if (values.chunking === 'fixed') {
+    if (values.avg !== undefined) throw new UsageError('--avg is for --chunking cdc; use --block with fixed');
+    return { kind: 'fixed', block: integer('block', values.block, 4096) };
+  }
+  if (values.chunking !== 'cdc') throw new UsageError(`--chunking must be cdc or fixed, got '${values.chunking}'`);
+  if (values.block !== undefined) throw new UsageError('--block is for --chunking fixed');
+  if (values.avg === undefined) return undefined;
+  // min and max keep the defaults' ratios to avg (2 KiB / 8 KiB / 64 KiB).
+  const avg = integer('avg', values.avg, 8192);
+  return { kind: 'cdc', min: Math.max(64, avg >> 2), avg, max: Math.min(16 << 20, avg * 8), level: 1 };
+}
+
+const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+
+/** One line on stderr, redrawn in place: phase, percent, MB/s, ETA. */
+class ProgressBar {
+  draw(p: SyncProgress): void {
+    const [done, total] = p.phase === 'signatures' ? [p.bytesHashed, p.size] : [p.literalBytesSent, p.literalBytes];
+    const pct = total ? Math.min(100, (100 * done) / total) : 100;
+    const width = 30;
+    const fill = Math.round((pct / 100) * width);
+    process.stderr.write(
+      `\r${p.phase.padEnd(10)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct.toFixed(0).padStart(3)}% ` +
+        `${(p.rate / 1e6).toFixed(1)} MB/s ETA ${p.eta.toFixed(0)} s   `,
+    );
+  }
+  clear(): void {
+    process.stderr.write('\r\x1b[K');
+  }
+}

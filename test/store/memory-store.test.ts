@@ -1,4 +1,0 @@
-import { MemoryStore } from '../../worker/store/memory-store.js';
-import { storeSuite } from './suite.js';
-
-storeSuite('memory', async () => ({ store: new MemoryStore(), cleanup: async () => undefined }));

@@ -1,0 +1,99 @@
+// The endpoint in workerd: the Worker entry, its routing to one Durable
+// Object per key and the R2 store, driven through SELF.fetch by the protocol
+// test client (test/worker/client.ts). Files of 12 MiB span three R2
+// multipart parts of 5 MiB, so parts are assembled from ranged reads of the
+// old version and staged literal bytes.
+import { env, SELF } from 'cloudflare:test';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Kernels } from '../../../sdk/kernels/api.js';
+import { init } from '../../../sdk/kernels/workerd.js';
+import type { FileList, SessionStatus } from '../../../sdk/protocol/messages.js';
+import { largestBodies, workersLimits, WORKERS_PART_SIZE } from '../../../worker/cloudflare/limits.js';
+import { partSizeFor } from '../../../worker/store/r2/multipart.js';
+import { download, expectError, json, push, type Send, sendAll, sendCommit, start, typed } from '../client.js';
+import { emptyBucket } from './in-object.js';
+import { concat, randomBytes } from '../../support/bytes.js';
+
+let k: Kernels;
+beforeAll(async () => {
+  k = await init();
+});
+afterEach(emptyBucket);
+
+const send: Send = (path, init) => SELF.fetch(`http://deltaflare.test${path}`, typed(init));
+
+let seed = 7;
+/** A fresh pseudo-random stream per call. */
+const random = (n: number): Uint8Array => randomBytes(n, seed++);
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+async function objects(prefix: string): Promise<string[]> {
+  return (await env.BUCKET.list({ prefix })).objects.map((o) => o.key);
+}
+
+describe('endpoint on Workers', () => {
+  it('should push a file, then an edited version sending only the changes, and serve each byte for byte', async () => {
+    const v1 = random(12 << 20);
+    const first = await push(send, k, v1, { key: 'disk/a.img' });
+    expect(first.info.size).toBe(v1.length);
+    expect(same((await download(send, 'disk/a.img')).bytes, v1)).toBe(true);
+
+    const v2 = concat(v1.subarray(0, 3 << 20), random(1 << 20), v1.subarray(3 << 20));
+    for (let i = 0; i < 6; i++) v2.set(random(3000), 1_000_000 + i * 2_000_000);
+    const second = await push(send, k, v2, { key: 'disk/a.img' });
+    expect(second.sync.literalBytes).toBeLessThan(v2.length / 10);
+    const got = await download(send, 'disk/a.img');
+    expect(got.res.headers.get('x-deltaflare-version')).toBe(second.info.version);
+    expect(same(got.bytes, v2)).toBe(true);
+    const range = await download(send, 'disk/a.img', { range: 'bytes=5242000-5243000' });
+    expect(range.status).toBe(206);
+    expect(same(range.bytes, v2.subarray(5_242_000, 5_243_001))).toBe(true);
+    // Literal pieces are gone after the commit; the old version waits out its grace period.
+    expect(await objects('p/')).toEqual([]);
+    expect((await objects('d/')).length).toBe(2);
+  });
+
+  it('should keep the old version readable until the commit', async () => {
+    const v1 = random(6 << 20);
+    await push(send, k, v1, { key: 'keep.bin' });
+    const s = await start(send, k, concat(random(100_000), v1), { key: 'keep.bin' });
+    await sendAll(send, s);
+    expect(same((await download(send, 'keep.bin')).bytes, v1)).toBe(true);
+    expect((await sendCommit(send, s)).status).toBe(200);
+    expect((await download(send, 'keep.bin')).bytes.length).toBe(v1.length + 100_000);
+  });
+
+  it('should route session ids to their key\'s object and answer unknown ones with 404', async () => {
+    const s = await start(send, k, random(10_000), { key: 'route.bin' });
+    expect(s.session.id).toMatch(/^s_[0-9a-f]{24}-[0-9a-f]{64}$/);
+    const status = await json<SessionStatus>(await send(`/v1/sessions/${s.session.id}`));
+    expect(status.id).toBe(s.session.id);
+    await expectError(send('/v1/sessions/s_000000000000000000000000'), 404, 'NOT_FOUND');
+    await expectError(send(`/v1/sessions/${s.session.id.slice(0, 27)}${'0'.repeat(64)}`), 404, 'NOT_FOUND');
+    await expectError(send('/v1/sessions', { method: 'POST', body: '{"key": 5}' }), 400, 'INVALID_ARGUMENT');
+    await expectError(send('/v1/sessions', { method: 'POST', body: '{"key": "../x", "size": 1}' }), 400, 'INVALID_ARGUMENT');
+  });
+
+  it('should list keys across objects and delete through the key\'s object', async () => {
+    for (const key of ['l/b', 'l/a', 'm']) await push(send, k, random(1000), { key });
+    const list = await json<FileList>(await send('/v1/files?prefix=l/'));
+    expect(list.files.map((f) => f.key)).toEqual(['l/a', 'l/b']);
+    expect((await send('/v1/files/l/a', { method: 'DELETE' })).status).toBe(204);
+    await expectError(send('/v1/files/l/a'), 404, 'NOT_FOUND');
+    expect((await json<FileList>(await send('/v1/files?prefix=l/'))).files.map((f) => f.key)).toEqual(['l/b']);
+  });
+
+  it('should advertise a part size that keeps every body under the 100 MB cap and refuse larger parts', async () => {
+    const info = await json<{ limits: { partSize: number } }>(await send('/v1/info'));
+    expect(info.limits.partSize).toBe(WORKERS_PART_SIZE);
+    for (const n of Object.values(largestBodies(workersLimits()))) expect(n).toBeLessThan(100_000_000);
+    const s = await start(send, k, random(100), { key: 'cap.bin' });
+    const big = new Uint8Array(WORKERS_PART_SIZE + 12 * 16384 + 29);
+    await expectError(send(`/v1/sessions/${s.session.id}/parts/0`, { method: 'PUT', body: big }), 413, 'TOO_LARGE');
+  });
+
+  it('should pick equal multipart parts of at least 5 MiB and at most 10,000 of them', () => {
+    expect(partSizeFor(64 << 20)).toBe(5 << 20);
+    expect(partSizeFor(100 * 1024 ** 3)).toBe(11 << 20);
+    for (const size of [1, 5 << 20, 50_000 << 20, 64 * 1024 ** 3]) expect(Math.ceil(size / partSizeFor(size))).toBeLessThanOrEqual(10_000);
+  });
+});

@@ -1,6 +1,0 @@
-// The bindings the Workers tests see as `env` of cloudflare:test: the
-// Worker's own (worker/workers/env.ts), so tests and Worker agree on names.
-type DeltaflareEnv = import('../../worker/workers/env.js').Env;
-declare namespace Cloudflare {
-  interface Env extends DeltaflareEnv {}
-}

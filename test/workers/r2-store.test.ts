@@ -1,9 +1,0 @@
-// The shared store suite (test/store/suite.ts) against R2Store inside a
-// Durable Object, in workerd with its local R2.
-import { storeSuite } from '../store/suite.js';
-import { emptyBucket, sliceRandomValues, storeInObject } from './in-object.js';
-
-sliceRandomValues();
-
-let n = 0;
-storeSuite('r2 + durable object', async () => ({ store: storeInObject(`suite-${n++}`), cleanup: emptyBucket }));

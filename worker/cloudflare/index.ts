@@ -1,0 +1,37 @@
+// The Worker entry: requests that change a key go to the key's Durable
+// Object (routing.ts); reads are served here straight from R2 by the same
+// Hono app over a store without Durable Object state.
+import { createApp } from '../app.js';
+import { checkToken, requestClass } from '../auth.js';
+import { withCors } from '../cors.js';
+import { errorResponse } from '../errors.js';
+import { accessOf, corsOf, type Env } from './env.js';
+import { workerKernels } from './kernels.js';
+import { workersLimits } from './limits.js';
+import { R2Store } from '../store/r2/store.js';
+import { route } from './routing.js';
+
+export { ClientObject } from './client-object.js';
+export { KeyObject } from './key-object.js';
+
+let reader: Promise<ReturnType<typeof createApp>> | undefined;
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    // Writes are checked here too (token and signature, not the key scope), so a refused one never reaches a Durable Object.
+    const kind = requestClass(request.method, new URL(request.url).pathname);
+    if (kind === 'write') {
+      try {
+        await checkToken(kind, request.headers.get('authorization') ?? undefined, accessOf(env), Math.floor(Date.now() / 1000));
+      } catch (e) {
+        return withCors(errorResponse(e), request, corsOf(env));
+      }
+    }
+    const routed = await route(request, env);
+    if (routed) return routed.ok ? routed : withCors(routed, request, corsOf(env));
+    reader ??= workerKernels().then((kernels) =>
+      createApp({ store: new R2Store(env.BUCKET), kernels, limits: workersLimits(env.LIMITS), access: accessOf(env), corsOrigins: corsOf(env) }),
+    );
+    return (await reader).fetch(request);
+  },
+} satisfies ExportedHandler<Env>;

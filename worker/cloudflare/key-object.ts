@@ -1,0 +1,93 @@
+// One Durable Object per key: every request that changes a key (session
+// requests, DELETE) reaches the same instance, which holds the endpoint's
+// in-process state (session locks, part reservations, manifest cache, copy
+// jobs) and serializes commits. Its SQLite holds sessions, staging extents
+// and multipart ETags; bytes live in R2 (worker/store/r2/store.ts). An alarm sweeps
+// expired sessions even when no request comes back. Session creation, commit
+// and DELETE also go by the client's object (client-limit.ts), which counts
+// a client's open sessions over all keys.
+import { DurableObject } from 'cloudflare:workers';
+import { createApp } from '../app.js';
+import { ApiError } from '../errors.js';
+import { ClientLimit } from './client-limit.js';
+import { accessOf, corsOf, type Env } from './env.js';
+import { workerKernels } from './kernels.js';
+import { WORKERS_MANIFEST_CACHE_CHUNKS, workersLimits, workersMaxSessions } from './limits.js';
+import { R2Store } from '../store/r2/store.js';
+
+/** Sweeps run at most hourly from the alarm (3,600,000 ms); requests also sweep every minute. */
+const ALARM_MS = 3_600_000;
+
+/** A session's commit (POST) or its DELETE: a 2xx answer frees the client's slot. */
+const ENDING = /^\/v1\/sessions\/(s_[0-9a-f]{24})(\/commit)?$/;
+
+/**
+ * The Durable Object class bound as KEYS.
+ * @example env.KEYS.get(env.KEYS.idFromName(key)).fetch(request)
+ */
+export class KeyObject extends DurableObject<Env> {
+  /** The store of this key (also used by the tests through runInDurableObject). */
+  readonly store: R2Store;
+  private readonly clients: ClientLimit;
+  private app: Promise<ReturnType<typeof createApp>> | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new R2Store(env.BUCKET, ctx.storage.sql);
+    const limits = workersLimits(env.LIMITS);
+    this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT), limits.sessionTtlSeconds, limits.maxStagedBytesPerClient);
+  }
+
+  private endpoint(): Promise<ReturnType<typeof createApp>> {
+    return (this.app ??= workerKernels().then((kernels) =>
+      createApp({
+        store: this.store, kernels, limits: workersLimits(this.env.LIMITS), manifestCacheChunks: WORKERS_MANIFEST_CACHE_CHUNKS,
+        waitUntil: (p) => this.ctx.waitUntil(p), access: accessOf(this.env), corsOrigins: corsOf(this.env), maxSessionsPerClient: this.clients.max,
+      }),
+    ));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const app = await this.endpoint();
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
+    const path = new URL(request.url).pathname;
+    if (request.method === 'POST' && path === '/v1/sessions') return this.clients.create(request, async (r) => app.fetch(r));
+    const res = await app.fetch(request);
+    const end = ENDING.exec(path);
+    if (end && res.ok && request.method === (end[2] ? 'POST' : 'DELETE')) await this.clients.ended(end[1]);
+    return res;
+  }
+
+  /**
+   * RPC of the client objects: when session `id` (this object's, "s_…") now
+   * expires (ms), or null if it is gone, expired or committed.
+   */
+  async sessionExpiry(id: string): Promise<number | null> {
+    const s = await (await this.endpoint()).endpoint.sessions.load(id).catch(() => null);
+    if (s && !s.extra.committed) return s.expires;
+    this.clients.forget(id);
+    return null;
+  }
+
+  override async alarm(): Promise<void> {
+    for (const id of await this.store.sweep(Date.now())) await this.clients.ended(id);
+    await this.endOverAge();
+    if (this.store.hasState()) await this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
+  }
+
+  /**
+   * Ends sessions the app refuses as expired although their record's
+   * `expires` is still ahead: records written before LIMITS lowered
+   * maxSessionLifetimeSeconds. The sweep goes by `expires` alone, so without
+   * this their staged bytes would stay up to sessionTtlSeconds (a day) more.
+   */
+  private async endOverAge(): Promise<void> {
+    const ep = (await this.endpoint()).endpoint;
+    for (const id of this.store.sessionIds()) {
+      const refused = await ep.sessions.load(id).then(() => null, (e: unknown) => e);
+      if (!(refused instanceof ApiError) || refused.code !== 'SESSION_EXPIRED') continue;
+      await ep.abort(id);
+      await this.clients.ended(id);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+// Which Durable Object a request goes to. All requests that change a key must
+// reach the key's one object (its in-process state: session locks, part
+// reservations, copy jobs). A session id the client sees is the object's id
+// appended to the app's own: "s_<24 hex>-<64 hex>"; the Worker splits it,
+// forwards to that object with the app's id in the path, and rewrites the id
+// in the two answers that carry it (POST /v1/sessions, GET /v1/sessions/:id).
+import { getPath, tryDecodeURIComponent } from 'hono/utils/url';
+import { readJson } from '../body.js';
+import { ApiError, errorResponse } from '../errors.js';
+import type { Env } from './env.js';
+import { checkR2Key } from '../store/r2/store.js';
+
+const OUTER_ID = /^(s_[0-9a-f]{24})-([0-9a-f]{64})$/;
+
+/** The client-visible id of session `inner` held by object `objectId`. @example outerId('s_0…', 'ab…') === 's_0…-ab…' */
+export const outerId = (inner: string, objectId: string) => `${inner}-${objectId}`;
+
+/** Splits a client-visible session id; null if it is not one. */
+export function splitId(outer: string): { inner: string; object: string } | null {
+  const m = OUTER_ID.exec(outer);
+  return m ? { inner: m[1], object: m[2] } : null;
+}
+
+/** The object of a key. */
+export const keyObject = (env: Env, key: string) => env.KEYS.get(env.KEYS.idFromName(key));
+
+/** Replaces the `id` field of a JSON answer (ok answers only; errors pass as they are). */
+async function withOuterId(res: Response, objectId: string): Promise<Response> {
+  if (!res.ok || !res.headers.get('content-type')?.includes('json')) return res;
+  const body = (await res.json()) as { id: string };
+  body.id = outerId(body.id, objectId);
+  return Response.json(body, { status: res.status, headers: res.headers });
+}
+
+/**
+ * POST /v1/sessions: the body names the key, so it is read (as the app
+ * reads it: at most 64 KiB, a JSON object) before choosing the object. A
+ * key that could never be stored is refused here: no object is made for it.
+ */
+async function createSession(req: Request, env: Env): Promise<Response | null> {
+  const body = await readJson(req, 'session request');
+  if (typeof body.key !== 'string') throw new ApiError('INVALID_ARGUMENT', 'key must be a string');
+  checkR2Key(body.key);
+  const stub = keyObject(env, body.key);
+  const headers = new Headers(req.headers);
+  headers.delete('content-length'); // the body is sent again, re-encoded
+  const res = await stub.fetch(new Request(req.url, { method: 'POST', headers, body: JSON.stringify(body) }));
+  return withOuterId(res, stub.id.toString());
+}
+
+/**
+ * The key of DELETE /v1/files/:key, decoded as the app's route decodes it
+ * (Hono's path, then its parameter decoding; `.+` stops at line
+ * terminators), so the Worker picks the object of the key the app will see.
+ * Null when the route does not match (the app answers 404).
+ */
+function fileKey(req: Request): string | null {
+  const m = /^\/v1\/files\/(.+)$/.exec(getPath(req));
+  return m ? tryDecodeURIComponent(m[1]) : null;
+}
+
+/** A session id from the path: malformed percent escapes are no session (404), never an exception (500). */
+function decodeId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(raw.slice(0, 100))}`);
+  }
+}
+
+/**
+ * Forwards a request to its key's object, or answers null when it reads only
+ * (info, GET/HEAD of files, list), which the Worker serves itself from R2.
+ * @example const res = (await route(request, env)) ?? readOnlyApp.fetch(request)
+ */
+export async function route(req: Request, env: Env): Promise<Response | null> {
+  const url = new URL(req.url);
+  const path = url.pathname;
+  try {
+    if (path === '/v1/sessions' && req.method === 'POST') return await createSession(req, env);
+    const m = /^\/v1\/sessions\/([^/]+)(\/.*)?$/.exec(path);
+    if (m) {
+      const ids = splitId(decodeId(m[1]));
+      if (!ids) throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(m[1].slice(0, 100))}`);
+      url.pathname = `/v1/sessions/${ids.inner}${m[2] ?? ''}`;
+      let id: DurableObjectId;
+      try {
+        id = env.KEYS.idFromString(ids.object);
+      } catch {
+        throw new ApiError('NOT_FOUND', `no session ${JSON.stringify(m[1].slice(0, 100))} (not an object of this namespace)`);
+      }
+      const res = await env.KEYS.get(id).fetch(new Request(url, req));
+      return m[2] === undefined && req.method === 'GET' ? withOuterId(res, ids.object) : res;
+    }
+    const key = req.method === 'DELETE' && path.startsWith('/v1/files/') ? fileKey(req) : null;
+    if (key === null) return null;
+    checkR2Key(key);
+    return await keyObject(env, key).fetch(req);
+  } catch (e) {
+    return errorResponse(e);
+  }
+}

@@ -1,0 +1,90 @@
+// The Node adapter: the app over the fs store, served by @hono/node-server.
+import { serve as serveNode } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { serveStatic } from '@hono/node-server/serve-static';
+import type { AddressInfo } from 'node:net';
+import { init, type Kernels } from '../../sdk/kernels/index.js';
+import type { Limits } from '../../sdk/protocol/messages.js';
+import { createApp } from '../app.js';
+import type { AccessOptions } from '../auth.js';
+import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FsSpool } from './spool.js';
+import { FsStore } from '../store/fs/store.js';
+import { META_DIR } from '../store/keys.js';
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  /** Store directory (created if missing). Default './data'. */
+  dir?: string;
+  /** Default 19876; 0 picks a free port. */
+  port?: number;
+  /** Default '127.0.0.1' (loopback only). */
+  host?: string;
+  kernels?: Kernels;
+  limits?: Partial<Limits>;
+  /** A folder served for GET paths outside /v1 (the demo page, later). */
+  static?: string;
+  /** Tokens for writes and reads (worker/auth.ts); default none: open. */
+  access?: AccessOptions;
+  /** Browser origins allowed to call /v1 (CORS); default none. */
+  corsOrigins?: string[];
+  /** Open sessions per client address (default 64). */
+  maxSessionsPerClient?: number;
+}
+
+/** A running server. */
+export interface ServeHandle {
+  /** e.g. "http://127.0.0.1:19876" */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the endpoint on Node.
+ * @example const { url, close } = await serve({ dir: './data', port: 0 })
+ */
+export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
+  const store = await FsStore.open(opts.dir ?? './data');
+  const spool = await FsSpool.open(join(store.dir, META_DIR, 'spool'));
+  const host = opts.host ?? '127.0.0.1';
+  const open = !opts.access?.token && LOOPBACK.test(host);
+  const app = createApp({ store, spool, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins,
+    maxSessionsPerClient: opts.maxSessionsPerClient, clientId: (c) => getConnInfo(c).remote.address ?? '', fallback: opts.static ? serveStatic({ root: opts.static }) : undefined,
+    allowedHost: open ? loopbackHost : undefined, freeSpace: () => statfs(store.dir).then((s) => s.bavail * s.bsize) });
+  const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
+    const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    url,
+    close: () => new Promise<void>((resolve, reject) => {
+      server.close((e) => (e ? reject(e) : resolve()));
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    }),
+  };
+}
+
+/** Loopback addresses: an open endpoint listening on one answers only to loopback names (AppOptions.allowedHost). */
+export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+/** Whether a Host header names this machine's loopback (any port: a relay or proxy in between keeps the name). */
+function loopbackHost(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return LOOPBACK.test(name.toLowerCase());
+}
+
+/**
+ * A 413 stops reading the body half-way (readBody cancels it), which ends the
+ * request stream and with it the socket: "Connection: close" tells the client
+ * not to send its next request on that socket.
+ */
+async function closeAfterTooLarge(res: Response | Promise<Response>): Promise<Response> {
+  const r = await res;
+  if (r.status !== 413) return r;
+  const headers = new Headers(r.headers);
+  headers.set('Connection', 'close');
+  return new Response(r.body, { status: r.status, headers });
+}

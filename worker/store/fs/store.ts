@@ -1,0 +1,548 @@
+// The file-system store: the Node server's default.
+//
+// Layout of the store directory <dir>:
+//   <dir>/<key>                          the key's data, a plain file: byte-identical to what was pushed
+//   <dir>/.deltaflare/                   metadata; never a key (validateKey refuses ".deltaflare*")
+//     keys/<sha256(key) hex>/            one folder per key that has metadata (fs-meta.ts)
+//       version.json                     {key, id, size, root, time, stat}: valid only while the data
+//                                        file's stat (dev, ino, size, mtime ns, ctime ns) still matches
+//       incomplete.json                  in-place marker: while present, reads fail with INCOMPLETE
+//       manifests/<version>.<chunkingId>.dfm   encodeManifest() bytes
+//     staging/st-<32 hex>                staging areas: sparse files of the final size, renamed over
+//                                        <dir>/<key> at commit (same file system, so rename is atomic)
+//     sessions/<id>.json                 upload session records, <id>.blobs/ their blobs (fs-sessions.ts)
+//     spool/                             request bodies still arriving, the server's (worker/node/spool.ts), not the store's
+//
+// Session state (records, blobs, staged bytes of landed parts) is not fsync'd
+// write by write when the machine's boot id is known: it is stamped with the
+// boot id and a session from another boot is over (fs-sessions.ts). Only the
+// commit makes bytes durable.
+//
+// Versions. A data file whose stat matches version.json has the recorded id
+// ("v-..."). Any other data file - placed by hand, changed behind the store's
+// back, or committed by a run that crashed before writing its record - has the
+// id "h-<hash of its stat identity>", so a manifest stored for an earlier
+// version is never served for it (manifests are looked up by version id).
+//
+// Commit: fsync(staging file) -> rename over <dir>/<key> -> fsync(parent dir)
+// -> version.json, manifest (each temp + fsync + rename + fsync dir) -> remove
+// the marker. Readers that opened the old file keep reading the old inode; a
+// crash at any point leaves the old bytes or the new ones.
+//
+// Concurrency: commits, in-place opens and deletes of one key are serialized
+// by an in-process lock. Several processes sharing one directory are not
+// coordinated; run one server per store directory.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Manifest } from '../../../sdk/protocol/manifest.js';
+import { KeyLocks } from '../key-lock.js';
+import { checkCase, checkPortableKey, probeCaseInsensitive } from './names.js';
+import { META_DIR, validateKey, validatePrefix } from '../keys.js';
+import { type FileRef, type FsFacade, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, errno, ioError, mkdirDurable, nodeFs } from './facade.js';
+import { FsMeta, handPlacedVersion, sameStat, statId } from './meta.js';
+import { checkParents, dataPath, notFound, openData } from './paths.js';
+import { FsSessions } from './sessions.js';
+import { FsInPlace, FsStagingArea, type FsStagingHost, type OpenedVersion, readFully } from './staging.js';
+import { readStream } from './read.js';
+import { listKeys } from './list.js';
+import {
+  type CommitOptions, type ListPage, ORPHAN_AGE_MS, type SessionRecord, type Staging, type Store, StoreError, type VersionInfo,
+  checkReadLength, checkSpan,
+} from '../store.js';
+import type { BigIntStats } from 'node:fs';
+
+/** Options for `FsStore.open`. */
+export interface FsStoreOptions {
+  /** File-system calls (tests record or fail them); default node:fs. */
+  fs?: FsFacade;
+  /** Clock for commit times and markers; default Date.now. */
+  now?: () => number;
+  /**
+   * Whether the folder's file system is case-insensitive (macOS, Windows):
+   * then keys it would alias are refused (fs-names.ts). Default: probed when
+   * the store opens (always on Windows).
+   */
+  caseInsensitive?: boolean;
+  /**
+   * The machine's boot id (default: read from /proc/sys/kernel/random/boot_id).
+   * Null: unknown, so session state is fsync'd write by write. Tests pass
+   * another id to play a machine restart.
+   */
+  bootId?: string | null;
+}
+
+/** Linux's id of the current boot (changes at every boot), or null where it cannot be read. */
+export async function readBootId(): Promise<string | null> {
+  try {
+    const id = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    return /^[0-9a-f-]{8,64}$/.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+const STAGING_ID = /^st-[0-9a-f]{32}$/;
+const IN_PLACE_ID = /^ip-([0-9a-f]{64})-[0-9a-f]{16}$/;
+
+/**
+ * A store keeping each key as a plain file under one directory.
+ *
+ * @example
+ * const store = await FsStore.open('./data');
+ * const s = await store.createStaging(bytes.length);
+ * await s.writeAt(0, bytes);
+ * await store.commit('disk.img', s.id, { expectedVersion: null });
+ */
+export class FsStore implements Store, FsStagingHost {
+  readonly fs: FsFacade;
+  private readonly meta: FsMeta;
+  private readonly sessions: FsSessions;
+  /** True when session state is fsync'd write by write (no boot id): staging areas then fsync on flush. */
+  readonly syncSessions: boolean;
+  private readonly stagingDir: string;
+  private readonly now: () => number;
+  private readonly locks = new KeyLocks();
+  /** In-place rewrites this process knows of: key -> handle id and the file it rewrites. */
+  private readonly inPlace = new Map<string, { id: string; dev: string; ino: string }>();
+  /** Bumped when an in-place rewrite of a key starts; open readers compare it after every read. */
+  private readonly generations = new Map<string, number>();
+  /**
+   * Operations in flight per staging/in-place id, and whether its commit has
+   * begun: a write landing after the rename would change the committed file.
+   */
+  private readonly activity = new Map<string, { ops: number; sealed: boolean }>();
+
+  /** The file system may alias keys (fs-names.ts): set by open(). */
+  private aliasing = false;
+
+  private constructor(
+    readonly dir: string,
+    opts: FsStoreOptions,
+    bootId: string | null,
+  ) {
+    this.fs = opts.fs ?? nodeFs;
+    this.now = opts.now ?? Date.now;
+    this.meta = new FsMeta(this.fs, join(dir, META_DIR));
+    this.sessions = new FsSessions(this.fs, join(dir, META_DIR, 'sessions'), bootId);
+    this.syncSessions = bootId === null;
+    this.stagingDir = join(dir, META_DIR, 'staging');
+  }
+
+  /** Opens (creating if needed) a store in `dir`. */
+  static async open(dir: string, opts: FsStoreOptions = {}): Promise<FsStore> {
+    const store = new FsStore(resolve(dir), opts, opts.bootId === undefined ? await readBootId() : opts.bootId);
+    try {
+      for (const sub of ['keys', 'staging', 'sessions']) await mkdirDurable(store.fs, join(store.dir, META_DIR, sub));
+      store.aliasing = opts.caseInsensitive ?? (process.platform === 'win32' || (await probeCaseInsensitive(store.fs, join(store.dir, META_DIR))));
+    } catch (e) {
+      throw ioError(`open store ${store.dir}`, e);
+    }
+    return store;
+  }
+
+  /** Where the file system may alias keys (this.aliasing), refuses those it would. */
+  private async checkAlias(key: string): Promise<void> {
+    checkPortableKey(key);
+    await checkCase(this.fs, this.dir, key);
+  }
+
+  async head(key: string): Promise<VersionInfo | null> {
+    validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
+    try {
+      return await this.current(key);
+    } catch (e) {
+      throw ioError(`head ${JSON.stringify(key)}`, e);
+    }
+  }
+
+  async read(key: string, opts: { version?: string; offset?: number; length?: number } = {}) {
+    const o = await this.openVersion(key, opts.version);
+    const offset = opts.offset ?? 0;
+    const length = opts.length ?? Math.max(0, o.info.size - offset);
+    try {
+      checkSpan(`read ${JSON.stringify(key)}`, offset, length, o.info.size);
+    } catch (e) {
+      await this.fs.close(o.f).catch(() => undefined);
+      throw e;
+    }
+    return { info: o.info, body: readStream(this.fs, o, offset, offset + length) };
+  }
+
+  async readRange(key: string, version: string, offset: number, length: number): Promise<Uint8Array> {
+    checkReadLength('readRange', length);
+    const o = await this.openVersion(key, version);
+    try {
+      checkSpan(`readRange ${JSON.stringify(key)}`, offset, length, o.info.size);
+      const buf = new Uint8Array(length);
+      await readFully(this.fs, o.f, buf, offset);
+      o.check();
+      return buf;
+    } catch (e) {
+      throw ioError(`readRange ${JSON.stringify(key)}`, e);
+    } finally {
+      await this.fs.close(o.f).catch(() => undefined);
+    }
+  }
+
+  async list(prefix: string, limit: number, cursor?: string): Promise<ListPage> {
+    validatePrefix(prefix);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new StoreError('INVALID_ARGUMENT', `list: limit ${limit} is outside 1..1000`);
+    const keys = (await listKeys(this.fs, this.dir, prefix)).filter((k) => cursor === undefined || k > cursor);
+    const entries = [];
+    let i = 0;
+    for (; i < keys.length && entries.length < limit; i++) {
+      // null: deleted since the walk.
+      const version = await this.current(keys[i]).catch((e) => Promise.reject(ioError(`list ${JSON.stringify(keys[i])}`, e)));
+      if (version) entries.push({ key: keys[i], version });
+    }
+    return i < keys.length ? { entries, cursor: keys[i - 1] } : { entries };
+  }
+
+  async delete(key: string, expectedVersion?: string): Promise<void> {
+    validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
+    await this.locks.run(key, async () => {
+      try {
+        const cur = await this.current(key);
+        if (!cur) throw notFound(key);
+        if (expectedVersion !== undefined && cur.id !== expectedVersion) throw conflict(key, cur.id, expectedVersion);
+        this.inPlace.delete(key);
+        const path = dataPath(this.dir, key);
+        await this.fs.unlink(path);
+        await this.fs.fsyncDir(dirname(path));
+        await this.meta.removeKey(key);
+      } catch (e) {
+        throw ioError(`delete ${JSON.stringify(key)}`, e);
+      }
+    });
+  }
+
+  async getManifest(key: string, version: string, chunkingId: string): Promise<Manifest | null> {
+    await this.requireCurrent(key, version);
+    try {
+      return await this.meta.getManifest(key, version, chunkingId);
+    } catch (e) {
+      throw ioError(`get manifest of ${JSON.stringify(key)}`, e);
+    }
+  }
+
+  async listManifests(key: string, version: string): Promise<string[]> {
+    await this.requireCurrent(key, version);
+    try {
+      return await this.meta.listManifests(key, version);
+    } catch (e) {
+      throw ioError(`list manifests of ${JSON.stringify(key)}`, e);
+    }
+  }
+
+  async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
+    validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
+    await this.locks.run(key, async () => {
+      const cur = await this.requireCurrent(key, version);
+      if (manifest.size !== cur.size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${cur.size} of ${JSON.stringify(key)}`);
+      await this.meta.putManifest(key, version, manifest).catch((e) => {
+        throw ioError(`put manifest of ${JSON.stringify(key)}`, e);
+      });
+    });
+  }
+
+  async createStaging(size: number): Promise<Staging> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `staging size ${size} is not a non-negative integer`);
+    const id = `st-${randomBytes(16).toString('hex')}`;
+    const path = join(this.stagingDir, id);
+    try {
+      const f = await this.fs.open(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
+      try {
+        await this.fs.truncate(f, size);
+      } finally {
+        await this.fs.close(f);
+      }
+    } catch (e) {
+      await this.fs.unlink(path).catch(() => undefined);
+      throw ioError(`create staging of ${size} bytes`, e);
+    }
+    return new FsStagingArea(this, id, path);
+  }
+
+  async staging(id: string): Promise<Staging> {
+    if (STAGING_ID.test(id)) {
+      const path = join(this.stagingDir, id);
+      await this.fs.lstat(path).catch((e) => {
+        throw errno(e) === 'ENOENT' ? new StoreError('NOT_FOUND', `staging ${id} does not exist`) : ioError(`staging ${id}`, e);
+      });
+      return new FsStagingArea(this, id, path);
+    }
+    const m = IN_PLACE_ID.exec(id);
+    if (!m) throw new StoreError('INVALID_ARGUMENT', `${JSON.stringify(id)} is not a staging id`);
+    const marker = await this.meta.markerByHash(m[1]).catch((e) => Promise.reject(ioError(`staging ${id}`, e)));
+    if (!marker || marker.id !== id) throw new StoreError('NOT_FOUND', `in-place rewrite ${id} is not active`);
+    if (this.inPlace.get(marker.key)?.id !== id) this.startInPlace(marker.key, { id, dev: marker.dev, ino: marker.ino });
+    return new FsInPlace(this, id, marker.key, marker.basis);
+  }
+
+  async openInPlace(key: string, expectedVersion: string): Promise<Staging> {
+    validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
+    return this.locks.run(key, async () => {
+      const f = await openData(this.fs, this.dir, key, O_RDONLY);
+      let st: BigIntStats;
+      try {
+        st = await this.fs.fstat(f);
+      } finally {
+        await this.fs.close(f).catch(() => undefined);
+      }
+      const cur = await this.versionOf(key, st);
+      if (cur.incomplete) throw new StoreError('CONFLICT', `key ${JSON.stringify(key)} is already being rewritten in place (${cur.id})`);
+      if (cur.id !== expectedVersion) throw conflict(key, cur.id, expectedVersion);
+      const id = `ip-${this.meta.keyHash(key)}-${randomBytes(8).toString('hex')}`;
+      const s = statId(st);
+      // Readers must stop trusting the file before the marker exists, and the marker must be durable before any byte changes.
+      this.startInPlace(key, { id, dev: s.dev, ino: s.ino });
+      try {
+        await this.meta.writeMarker({ key, id, basis: expectedVersion, dev: s.dev, ino: s.ino, created: this.now() });
+      } catch (e) {
+        this.inPlace.delete(key);
+        throw ioError(`mark ${JSON.stringify(key)} incomplete`, e);
+      }
+      return new FsInPlace(this, id, key, expectedVersion);
+    });
+  }
+
+  /**
+   * See Store.commit. Once the rename (or, in place, the fsync) has happened
+   * the commit has taken effect: if writing the version record, manifest or
+   * marker removal fails afterwards, the result is the key's version as it
+   * then reads (a hand-placed-style "h-" id without root, or INCOMPLETE),
+   * not an error.
+   */
+  async commit(key: string, stagingId: string, opts: CommitOptions): Promise<VersionInfo> {
+    validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
+    if (opts.root !== undefined && !/^[0-9a-f]{64}$/.test(opts.root)) throw new StoreError('INVALID_ARGUMENT', `root ${JSON.stringify(opts.root)} is not 64 lowercase hex digits`);
+    return this.locks.run(key, async () => {
+      this.seal(stagingId);
+      try {
+        const st = IN_PLACE_ID.test(stagingId) ? await this.swapInPlace(key, stagingId, opts) : await this.swapStaged(key, stagingId, opts);
+        return await this.record(key, st, opts);
+      } catch (e) {
+        throw ioError(`commit ${JSON.stringify(key)}`, e);
+      } finally {
+        this.activity.delete(stagingId); // committed (the handle is spent) or failed (it may be used again)
+      }
+    });
+  }
+
+  putSession(record: SessionRecord): Promise<void> {
+    return this.sessions.put(record);
+  }
+  getSession(id: string): Promise<SessionRecord | null> {
+    return this.sessions.get(id);
+  }
+  deleteSession(id: string): Promise<void> {
+    return this.sessions.delete(id);
+  }
+  putSessionBlob(id: string, name: string, bytes: Uint8Array): Promise<void> {
+    return this.sessions.putBlob(id, name, bytes);
+  }
+  getSessionBlob(id: string, name: string): Promise<Uint8Array | null> {
+    return this.sessions.getBlob(id, name);
+  }
+  listSessionBlobs(id: string): Promise<string[]> {
+    return this.sessions.listBlobs(id);
+  }
+  async listSessions(): Promise<SessionRecord[]> {
+    return this.sessions.all();
+  }
+
+  async sweep(now: number): Promise<string[]> {
+    const removed: string[] = [];
+    const live = new Set<string>();
+    const sessions = await this.sessions.all();
+    for (const s of sessions) {
+      if (s.expires > now && !s.lost) {
+        live.add(s.stagingId);
+        continue;
+      }
+      // Staging first, then the record: a crash in between leaves a record the next sweep finishes.
+      if (STAGING_ID.test(s.stagingId)) await new FsStagingArea(this, s.stagingId, join(this.stagingDir, s.stagingId)).discard();
+      else this.endInPlace(s.key, s.stagingId); // the key stays INCOMPLETE: its bytes are torn
+      await this.sessions.delete(s.id);
+      removed.push(s.id);
+    }
+    for (const [dir, pick] of [
+      [this.stagingDir, (n: string) => STAGING_ID.test(n) && !live.has(n)],
+      [this.sessions.dir, (n: string) => n.includes('.tmp-')], // temp files of writes cut off by a crash
+      [this.sessions.dir, (n: string) => n.endsWith('.blobs') && !sessions.some((s) => `${s.id}.blobs` === n)], // blobs of deleted sessions
+    ] as const) {
+      for (const e of await this.fs.readdir(dir).catch(() => [])) {
+        if (!pick(e.name)) continue;
+        const st = await this.fs.lstat(join(dir, e.name)).catch(() => null);
+        if (st && Number(st.mtimeMs) < now - ORPHAN_AGE_MS) await this.fs.rmTree(join(dir, e.name)).catch(() => undefined);
+      }
+    }
+    return removed;
+  }
+
+  // ---- FsStagingHost ----
+
+  /** Opens `key` for reading at `version` (any version if undefined); INCOMPLETE while rewritten in place. */
+  async openVersion(key: string, version?: string): Promise<OpenedVersion> {
+    validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
+    const gen = this.generations.get(key) ?? 0;
+    const check = () => {
+      if (this.inPlace.has(key) || (this.generations.get(key) ?? 0) !== gen) {
+        throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is being rewritten in place; read it after the push completes`);
+      }
+    };
+    const f = await openData(this.fs, this.dir, key, O_RDONLY);
+    try {
+      check();
+      const info = await this.versionOf(key, await this.fs.fstat(f));
+      if (info.incomplete) throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete (an in-place push has not finished); push it again to complete it`);
+      if (version !== undefined && info.id !== version) throw conflict(key, info.id, version);
+      return { f, info, check };
+    } catch (e) {
+      await this.fs.close(f).catch(() => undefined);
+      throw ioError(`open ${JSON.stringify(key)}`, e);
+    }
+  }
+
+  async openInPlaceTarget(key: string, id: string): Promise<FileRef> {
+    const active = this.inPlace.get(key);
+    if (active?.id !== id) throw new StoreError('CONFLICT', `in-place rewrite ${id} of ${JSON.stringify(key)} is no longer active (committed, discarded or replaced)`);
+    const f = await openData(this.fs, this.dir, key, O_RDWR);
+    const st = await this.fs.fstat(f);
+    if (String(st.dev) !== active.dev || String(st.ino) !== active.ino) {
+      await this.fs.close(f).catch(() => undefined);
+      throw new StoreError('CONFLICT', `the file of ${JSON.stringify(key)} was replaced during in-place rewrite ${id}`);
+    }
+    return f;
+  }
+
+  endInPlace(key: string, id: string): void {
+    if (this.inPlace.get(key)?.id === id) this.inPlace.delete(key);
+  }
+
+  enter(id: string): void {
+    const a = this.activity.get(id) ?? { ops: 0, sealed: false };
+    if (a.sealed) throw new StoreError('CONFLICT', `staging ${id} is being committed; no more writes`);
+    a.ops++;
+    this.activity.set(id, a);
+  }
+
+  leave(id: string): void {
+    const a = this.activity.get(id);
+    if (a && --a.ops === 0 && !a.sealed) this.activity.delete(id);
+  }
+
+  private seal(id: string): void {
+    const a = this.activity.get(id);
+    if (a && a.ops > 0) throw new StoreError('CONFLICT', `staging ${id} has ${a.ops} operation(s) in flight; commit after they finish`);
+    this.activity.set(id, { ops: 0, sealed: true });
+  }
+
+  // ---- internals ----
+
+  private startInPlace(key: string, state: { id: string; dev: string; ino: string }): void {
+    this.inPlace.set(key, state);
+    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+  }
+
+  /** The version a data file with stat `st` is (see the layout comment). */
+  private async versionOf(key: string, st: BigIntStats): Promise<VersionInfo> {
+    const marker = await this.meta.readMarker(key);
+    if (marker) return { id: marker.id, size: Number(st.size), time: marker.created, incomplete: true };
+    const rec = await this.meta.readRecord(key);
+    if (rec && sameStat(rec.stat, statId(st))) return { id: rec.id, size: rec.size, time: rec.time, ...(rec.root ? { root: rec.root } : {}) };
+    return handPlacedVersion(st);
+  }
+
+  /** The key's current version by lstat, or null if no regular file is there. */
+  private async current(key: string): Promise<VersionInfo | null> {
+    if (!(await checkParents(this.fs, this.dir, key, false))) return null;
+    let st: BigIntStats;
+    try {
+      st = await this.fs.lstat(dataPath(this.dir, key));
+    } catch (e) {
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return null;
+      throw e;
+    }
+    if (st.isSymbolicLink()) throw new StoreError('INVALID_KEY', `key ${JSON.stringify(key)} is a symbolic link; the store does not follow links`);
+    return st.isFile() ? this.versionOf(key, st) : null;
+  }
+
+  private async requireCurrent(key: string, version: string): Promise<VersionInfo> {
+    validateKey(key);
+    if (this.aliasing) await this.checkAlias(key);
+    const cur = await this.current(key).catch((e) => Promise.reject(ioError(`head ${JSON.stringify(key)}`, e)));
+    if (!cur) throw notFound(key);
+    if (cur.incomplete) throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete`);
+    if (cur.id !== version) throw conflict(key, cur.id, version);
+    return cur;
+  }
+
+  /** Staging -> key: check the version, fsync, rename, fsync the folder. Returns the new file's stat. */
+  private async swapStaged(key: string, stagingId: string, opts: CommitOptions): Promise<BigIntStats> {
+    if (!STAGING_ID.test(stagingId)) throw new StoreError('INVALID_ARGUMENT', `${JSON.stringify(stagingId)} is not a staging id`);
+    const cur = await this.current(key);
+    if ((cur?.id ?? null) !== opts.expectedVersion) throw conflict(key, cur?.id ?? null, opts.expectedVersion);
+    const from = join(this.stagingDir, stagingId);
+    const to = dataPath(this.dir, key);
+    const f = await this.fs.open(from, O_RDWR).catch((e) => {
+      throw errno(e) === 'ENOENT' ? new StoreError('NOT_FOUND', `staging ${stagingId} does not exist`) : e;
+    });
+    try {
+      const size = Number((await this.fs.fstat(f)).size);
+      if (opts.manifest && opts.manifest.size !== size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the staged size ${size}`);
+      await checkParents(this.fs, this.dir, key, true);
+      const there = await this.fs.lstat(to).catch(() => null);
+      if (there?.isDirectory()) throw new StoreError('CONFLICT', `key ${JSON.stringify(key)} is a folder of other keys`);
+      await this.fs.fsync(f);
+      await this.fs.rename(from, to);
+      this.inPlace.delete(key); // an in-place rewrite of the old file (if any) is over
+      await this.fs.fsyncDir(dirname(to));
+      return await this.fs.fstat(f); // after the rename, which changes ctime
+    } finally {
+      await this.fs.close(f).catch(() => undefined);
+    }
+  }
+
+  /** In-place commit: the marker must be this handle's and name `expectedVersion` as its basis; fsync the file. */
+  private async swapInPlace(key: string, id: string, opts: CommitOptions): Promise<BigIntStats> {
+    const marker = await this.meta.readMarker(key);
+    if (!marker || marker.id !== id) throw new StoreError('CONFLICT', `in-place rewrite ${id} of ${JSON.stringify(key)} is not active`);
+    if (marker.basis !== opts.expectedVersion) throw conflict(key, marker.basis, opts.expectedVersion);
+    if (this.inPlace.get(key)?.id !== id) this.startInPlace(key, { id, dev: marker.dev, ino: marker.ino });
+    const f = await this.openInPlaceTarget(key, id);
+    try {
+      const size = Number((await this.fs.fstat(f)).size);
+      if (opts.manifest && opts.manifest.size !== size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the file's size ${size}`);
+      await this.fs.fsync(f);
+      this.inPlace.delete(key);
+      return await this.fs.fstat(f);
+    } finally {
+      await this.fs.close(f).catch(() => undefined);
+    }
+  }
+
+  /** After the data is in place: version record, manifest, marker removal (see commit). */
+  private async record(key: string, st: BigIntStats, opts: CommitOptions): Promise<VersionInfo> {
+    const info: VersionInfo = { id: `v-${randomBytes(16).toString('hex')}`, size: Number(st.size), time: this.now(), ...(opts.root ? { root: opts.root } : {}) };
+    let ok = await this.meta.writeRecord({ key, ...info, stat: statId(st) }).then(() => true, () => false);
+    if (ok && opts.manifest) ok = await this.meta.putManifest(key, info.id, opts.manifest).then(() => true, () => false);
+    const unmarked = await this.meta.removeMarker(key).then(() => true, () => false);
+    if (ok && unmarked) {
+      await this.meta.pruneManifests(key, info.id);
+      return info;
+    }
+    return (await this.current(key).catch(() => null)) ?? handPlacedVersion(st);
+  }
+}
+
+function conflict(key: string, actual: string | null, expected: string | null): StoreError {
+  return new StoreError('CONFLICT', `key ${JSON.stringify(key)} is at version ${actual ?? '(none)'}, not the expected ${expected ?? '(none)'}`);
+}
