@@ -12,7 +12,7 @@ import { decodePlan, type LiteralOp } from '../sdk/protocol/wire.js';
 import { jsonInt as checkInt, jsonString as checkString } from './body.js';
 import type { Endpoint } from './endpoint.js';
 import { ApiError } from './errors.js';
-import { toHex } from './hex.js';
+import { toHex } from '../sdk/protocol/hex.js';
 import { decodePartDigests } from './parts.js';
 import { rebuildInPlace, runCopies, runDups } from './rebuild.js';
 import { partBlobName, type Session } from './sessions.js';

@@ -4,7 +4,7 @@
 // in flight, copy jobs). Web APIs only: the same object runs under workerd.
 import type { Kernels } from '../sdk/kernels/api.js';
 import { resolveOptions } from '../sdk/kernels/chunker.js';
-import { blake3Hex } from './hex.js';
+import { toHex } from '../sdk/protocol/hex.js';
 import { type ChunkingSpec, chunkingId, expectedChunks, FIXED_BLOCK_MIN } from '../sdk/protocol/chunking.js';
 import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
 import { firstOverwrittenRead } from '../sdk/protocol/in-place.js';
@@ -167,7 +167,7 @@ export class Endpoint {
   /** `PUT /v1/sessions/:id/plan`: stored once (identical resends accepted); copies start at once unless in place. */
   async putPlan(id: string, body: Uint8Array): Promise<void> {
     const plan = decodePlan(body, this.limits.maxPlanOps);
-    const digest = blake3Hex(this.kernels, body);
+    const digest = toHex(this.kernels.blake3(body));
     const s = await this.sessions.update(id, async (s) => {
       if (s.extra.committed) throw new ApiError('PART_CONFLICT', `session ${id} was already committed`);
       if (s.extra.plan !== undefined) {

@@ -15,7 +15,7 @@ import type { Limits } from '../sdk/protocol/messages.js';
 import { checkPartCrc, decodePart, verifyPartCrc, type LiteralOp, type PartMessage } from '../sdk/protocol/wire.js';
 import { DeltaflareError } from '../sdk/base/errors.js';
 import { ApiError } from './errors.js';
-import { fromHex, toHex } from './hex.js';
+import { fromHex, toHex } from '../sdk/protocol/hex.js';
 import { eachLimited, stagingConcurrency } from './rebuild.js';
 import { partBlobName, type Session, type Sessions } from './sessions.js';
 import type { ChunkTable, Signatures } from './signatures.js';

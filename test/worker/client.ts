@@ -10,7 +10,7 @@ import { confirmMatches, type NewChunks } from '../../sdk/protocol/match.js';
 import type { CommitRequest, CreateSessionResponse, FileInfo } from '../../sdk/protocol/messages.js';
 import { partPayload, plan, type Plan } from '../../sdk/protocol/plan.js';
 import { decodeMatches, encodePart, encodePlan, encodeSignatures } from '../../sdk/protocol/wire.js';
-import { toHex } from '../../worker/hex.js';
+import { toHex } from '../../sdk/protocol/hex.js';
 
 /** Sends a request to the endpoint: `app.request` or `fetch` on a real server. */
 export type Send = (path: string, init?: SendInit) => Promise<Response>;

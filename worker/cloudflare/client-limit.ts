@@ -6,9 +6,8 @@
 import type { CreateSessionResponse } from '../../sdk/protocol/messages.js';
 import { toHex } from '../../sdk/protocol/hex.js';
 import { ApiError, errorResponse } from '../errors.js';
-import type { ClientObject } from './client-object.js';
-import type { Env } from './env.js';
-import { outerId } from './routing.js';
+import type { ClientObjectRpc, Env } from './env.js';
+import { outerId } from './session-ids.js';
 
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS session_clients (id TEXT PRIMARY KEY, client TEXT NOT NULL)';
 
@@ -32,7 +31,7 @@ export class ClientLimit {
     sql.exec(SCHEMA);
   }
 
-  private stub(client: string): DurableObjectStub<ClientObject> {
+  private stub(client: string): DurableObjectStub<ClientObjectRpc> {
     return this.env.CLIENTS.get(this.env.CLIENTS.idFromName(client));
   }
 

@@ -7,8 +7,8 @@
 // recorded with is checked with its key's object when the limit is reached,
 // and by an alarm, so an expired session frees its slot without any request.
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from './env.js';
-import { splitId } from './routing.js';
+import type { ClientObjectRpc, Env } from './env.js';
+import { splitId } from './session-ids.js';
 
 /** A slot reserved by admit and not yet opened lapses after 60 s (60,000 ms): session creation takes well under that. */
 const TICKET_MS = 60_000;
@@ -22,7 +22,7 @@ const isTicket = (id: string) => id.startsWith('t_');
  * The Durable Object class bound as CLIENTS.
  * @example const n = await env.CLIENTS.get(env.CLIENTS.idFromName(ip)).admit(64, ticket)
  */
-export class ClientObject extends DurableObject<Env> {
+export class ClientObject extends DurableObject<Env> implements ClientObjectRpc {
   private ready = false;
 
   /** The table, created on first use (again after alarm() emptied the object); a table made before `bytes` gets it. */

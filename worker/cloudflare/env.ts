@@ -1,16 +1,32 @@
 // The bindings of wrangler.toml, as the Worker and its Durable Object see them.
 import type { AccessOptions } from '../auth.js';
-import type { ClientObject } from './client-object.js';
-import type { KeyObject } from './key-object.js';
+
+/** What one client's object (client-object.ts) answers over RPC: its open sessions over every key. */
+export interface ClientObjectRpc extends Rpc.DurableObjectBranded {
+  /** Reserves a slot (and `bytes` of staged size) under `ticket`, unless the client is at `max` sessions or `maxBytes`. */
+  admit(max: number, maxBytes: number, ticket: string, bytes: number): Promise<{ admitted: true } | { admitted: false; open: number; bytes: number }>;
+  /** The session `id` the ticket's POST created, open until `expires` (ms). */
+  opened(ticket: string, id: string, expires: number): Promise<void>;
+  /** Frees a ticket's or a session's slot. */
+  release(id: string): Promise<void>;
+  /** The ids of the client's open sessions. */
+  openIds(): Promise<string[]>;
+}
+
+/** What one key's object (key-object.ts) answers over RPC besides fetch. */
+export interface KeyObjectRpc extends Rpc.DurableObjectBranded {
+  /** When session `id` (its inner id) expires (ms), or null when it is gone. */
+  sessionExpiry(id: string): Promise<number | null>;
+}
 
 /** Bindings and variables of the deltaflare Worker. */
 export interface Env {
   /** File versions, manifests and staged literal bytes. */
   BUCKET: R2Bucket;
   /** One SQLite-backed object per key (key-object.ts). */
-  KEYS: DurableObjectNamespace<KeyObject>;
+  KEYS: DurableObjectNamespace<KeyObjectRpc>;
   /** One SQLite-backed object per client address (client-object.ts): its open sessions over every key. */
-  CLIENTS: DurableObjectNamespace<ClientObject>;
+  CLIENTS: DurableObjectNamespace<ClientObjectRpc>;
   /** Optional JSON overrides of the limits (limits.ts). */
   LIMITS?: string;
   /** Open sessions one client (CF-Connecting-IP) may hold over all keys; default 64 (limits.ts). */

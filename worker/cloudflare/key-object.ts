@@ -10,7 +10,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { createApp } from '../app.js';
 import { ApiError } from '../errors.js';
 import { ClientLimit } from './client-limit.js';
-import { accessOf, corsOf, type Env } from './env.js';
+import { accessOf, corsOf, type Env, type KeyObjectRpc } from './env.js';
 import { workerKernels } from './kernels.js';
 import { WORKERS_MANIFEST_CACHE_CHUNKS, workersLimits, workersMaxSessions } from './limits.js';
 import { R2Store } from '../store/r2/store.js';
@@ -25,7 +25,7 @@ const ENDING = /^\/v1\/sessions\/(s_[0-9a-f]{24})(\/commit)?$/;
  * The Durable Object class bound as KEYS.
  * @example env.KEYS.get(env.KEYS.idFromName(key)).fetch(request)
  */
-export class KeyObject extends DurableObject<Env> {
+export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
   /** The store of this key (also used by the tests through runInDurableObject). */
   readonly store: R2Store;
   private readonly clients: ClientLimit;

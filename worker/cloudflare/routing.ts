@@ -9,17 +9,8 @@ import { readJson } from '../body.js';
 import { ApiError, errorResponse } from '../errors.js';
 import type { Env } from './env.js';
 import { checkR2Key } from '../store/r2/store.js';
+import { outerId, splitId } from './session-ids.js';
 
-const OUTER_ID = /^(s_[0-9a-f]{24})-([0-9a-f]{64})$/;
-
-/** The client-visible id of session `inner` held by object `objectId`. @example outerId('s_0…', 'ab…') === 's_0…-ab…' */
-export const outerId = (inner: string, objectId: string) => `${inner}-${objectId}`;
-
-/** Splits a client-visible session id; null if it is not one. */
-export function splitId(outer: string): { inner: string; object: string } | null {
-  const m = OUTER_ID.exec(outer);
-  return m ? { inner: m[1], object: m[2] } : null;
-}
 
 /** The object of a key. */
 export const keyObject = (env: Env, key: string) => env.KEYS.get(env.KEYS.idFromName(key));

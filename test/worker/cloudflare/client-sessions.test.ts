@@ -10,10 +10,10 @@ import { DEFAULT_CHUNKING } from '../../../sdk/protocol/chunking.js';
 import type { CreateSessionResponse } from '../../../sdk/protocol/messages.js';
 import type { ClientObject } from '../../../worker/cloudflare/client-object.js';
 import type { KeyObject } from '../../../worker/cloudflare/key-object.js';
-import { splitId } from '../../../worker/cloudflare/routing.js';
+import { splitId } from '../../../worker/cloudflare/session-ids.js';
 import { randomBytes } from '../../support/bytes.js';
 import { expectError, json, push, type Send, typed } from '../client.js';
-import { emptyBucket } from './in-object.js';
+import { emptyBucket, keyObjectStub } from './in-object.js';
 
 afterEach(emptyBucket);
 
@@ -31,7 +31,7 @@ const openIds = (ip: string) => runInDurableObject(clientObject(ip), (o: ClientO
 /** Ages session `outer` past its expiry in its key's object, and its row in the client's object, as if a day had passed. */
 async function expire(ip: string, outer: string): Promise<void> {
   const { inner, object } = splitId(outer)!;
-  await runInDurableObject(env.KEYS.get(env.KEYS.idFromString(object)), async (o: KeyObject) => {
+  await runInDurableObject(keyObjectStub(env.KEYS.idFromString(object)), async (o: KeyObject) => {
     const s = (await o.store.getSession(inner))!;
     await o.store.putSession({ ...s, expires: Date.now() - 1 });
   });

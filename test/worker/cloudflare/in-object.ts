@@ -37,9 +37,12 @@ async function drain(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(body).arrayBuffer());
 }
 
+/** The stub of a key's object, typed as its class for runInDurableObject (the binding is typed by its RPC surface). */
+export const keyObjectStub = (id: DurableObjectId) => env.KEYS.get(id) as unknown as DurableObjectStub<KeyObject>;
+
 /** A Store whose every call runs in the Durable Object named `name`. */
 export function storeInObject(name: string): Store {
-  const stub = env.KEYS.get(env.KEYS.idFromName(name));
+  const stub = keyObjectStub(env.KEYS.idFromName(name));
   // Errors come back as values: one thrown inside the object is also reported to vitest as unhandled.
   const run = async <T>(fn: (s: R2Store) => Promise<T>): Promise<T> => {
     const r = await runInDurableObject(stub, (o: KeyObject) => fn(o.store).then((value) => ({ value }), (error: unknown) => ({ error })));
