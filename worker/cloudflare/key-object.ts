@@ -53,6 +53,7 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
     const path = new URL(request.url).pathname;
     if (request.method === 'POST' && path === '/v1/sessions') return this.clients.create(request, async (r) => app.fetch(r));
     const res = await app.fetch(request);
+    await drain(request);
     const end = ENDING.exec(path);
     if (end && res.ok && request.method === (end[2] ? 'POST' : 'DELETE')) await this.clients.ended(end[1]);
     return res;
@@ -89,5 +90,20 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
       await ep.abort(id);
       await this.clients.ended(id);
     }
+  }
+}
+
+/**
+ * Reads what the app left of a forwarded body (an answer given before the
+ * body, e.g. a refusal by Content-Length): workerd throws "Can't read from
+ * request stream after response has been sent" for a body left unread.
+ */
+async function drain(request: Request): Promise<void> {
+  if (!request.body || request.bodyUsed) return;
+  const reader = request.body.getReader();
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // the sender went away: nothing left to read
   }
 }
