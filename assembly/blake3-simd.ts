@@ -7,11 +7,9 @@
 // Messages are loaded as 4 x v128 per lane and transposed with 32- and 64-bit
 // unpacks (V8 emits punpck{l,h}{dq,qdq} for these shuffle patterns).
 //
-// Speed (Node 20 / V8 11.3, Zen 4, 4 x 1 KiB chunks in cache): ~2.2-2.4 GB/s.
-// Tried and slower or no better: 8 lanes as two interleaved 4-lane sets
-// (1.7 GB/s: 32 state vectors spill on 15 xmm registers), the chunk's CV kept
-// in locals across its 16 blocks (443 vs 342 spill moves), the 4 G functions
-// of a half-round interleaved in source (V8 schedules them the same way).
+// Speed (Node 20 / V8 11.3, Zen 4, 4 x 1 KiB chunks in cache): ~2.2-2.4 GB/s;
+// 4 lanes, not 8: 32 state vectors spill on x64's 15 xmm registers
+// (docs/kernels.md has the variants measured).
 import { IV0, IV1, IV2, IV3, IV4, IV5, IV6, IV7 } from './blake3-scalar';
 import { CHUNK_END, CHUNK_START, LANE_STRIDE } from './blake3-lanes';
 

@@ -3,10 +3,8 @@
 //
 // Wasm has no carry-less multiply, so the bulk path is table-driven:
 // slicing-by-16 (16 tables of 256 u32 = 16 KiB, fits L1's 32 KiB), ~3 GB/s
-// kernel-only on Zen 4 under Node 20 vs ~1.9 for hash-wasm's slicing-by-8.
-// Tried and measured slower or no better: 2 or 3 interleaved streams joined
-// with crc32Shift, unrolling by 2 or 4 (both add x64 register spills), and
-// extracting bytes from u32 words instead of byte loads.
+// kernel-only on Zen 4 under Node 20 vs ~1.9 for hash-wasm's slicing-by-8
+// (the variants measured are in docs/kernels.md).
 // Combine uses zlib 1.2.12+'s method: multiply by x^(8n) mod P, with x^(8n)
 // built from a table of x^(2^k) (O(log n) multiplications).
 //

@@ -9,37 +9,9 @@
 // rolls two bytes per step and tests the first with the masks shifted left
 // by one: the same as testing the one-byte hash at every position.)
 //
-// Speed notes, measured on Zen 4 (3.6 GHz, 2 vCPUs shared with other work)
-// under V8 (Node 20):
-// - Each byte costs 4 ops: load its table offset, load GEAR[b], one `lea` for
-//   `(h << 1) + g`, one fused `test`+`jz`. The loop is bound by that op count,
-//   not by loads or the hash chain (see the variants below).
-// - `b << 3` (the table offset) costs an ALU op per byte; the SIMD build
-//   computes 16 of them with two vector shifts, a block ahead of use (when
-//   stored and reloaded at once, store-forwarding stalls made it slower).
-// - Blocks of 32 bytes, every load at a literal offset (`load<u8>(q, 5)`, not
-//   `load<u8>(q + 5)`, which costs V8 an extra lea per byte), and two
-//   offset rings swapped per block instead of a slot index: the loop's
-//   overhead per byte halves (V8 adds an interrupt check per iteration).
-//   Measured, 32 MiB random in kernel memory, best of 25 CPU-time runs: SIMD
-//   cutPoints 3324 -> 3778 MB/s (+14%); 64-byte blocks gave the same 3787.
-// - Fewer loads per byte did not help: taking two offsets from one u32 load
-//   (1.5 loads/byte, +1 ALU op) was 8% slower on SIMD and 5% on scalar, and
-//   testing two positions with one branch 20% slower: the loop is bound by
-//   its 4 ops per byte (offset load, GEAR load, lea, test+jz), not by loads.
-// - Fused pass only: two bytes per chain step, h2 = (h << 2) + ((g0 << 1) + g1)
-//   (the paper's GEAR_LS trick) with h1 = (h << 1) + g0 tested off the chain.
-//   It adds an op per two bytes, so cutPoints alone lost 10% (2980 vs 3322
-//   MB/s), but with the CRC's ops interleaved the shorter chain wins:
-//   fused 1623 -> 1816 MB/s (+12%, with the blocks above).
-// - The fused pass stays below half of native zlib.crc32 (3.5-4.7 GB/s here):
-//   it costs about the sum of its halves (cut ~1.0 cycle/byte, slicing-by-16
-//   CRC ~1.1), ~8.5 ops per byte, and wasm has no carry-less multiply to make
-//   the CRC cheaper.
-// - Fused CRC: no faster than cutting, then CRCing each chunk from cache
-//   (1335 vs 1354 MB/s, 256 MiB): both halves are bound by the same load
-//   ports (slicing-by-16 does >= 1 table load per byte), so fusing saves the
-//   second read of the bytes, not the loads. Kept fused for one cache pass.
+// Each scanned byte costs 4 ops (its table offset, GEAR[b], `(h << 1) + g`,
+// one test-and-branch) and the loop is bound by that count: ~3.3-3.8 GB/s on
+// Zen 4 under V8. docs/kernels.md has the design and what was measured.
 
 import { GEAR, MASKS, MIN_LO, MIN_HI, AVG_LO, AVG_HI, MAX_LO, MAX_HI } from './fastcdc-tables';
 import { crc32Raw, crc32Step16 } from './crc32';
@@ -100,8 +72,7 @@ const SINK = memory.data(4, 4);
 /**
  * crc32Step16 for the 16 bytes at q whose gear offsets are at `ring`: the 12
  * lookups that do not depend on the state take the prepared offsets, saving
- * the byte load's shift (12 ops per 16 bytes): fused 1793 -> 1840 MB/s
- * (+3%, median of 25, 32 MiB in kernel memory). The two SINK stores keep V8
+ * the byte load's shift (12 ops per 16 bytes, +3% on the fused pass). The two SINK stores keep V8
  * from hoisting all 16 loads (see crc32Step16).
  */
 // @ts-ignore: decorator

@@ -1,3 +1,4 @@
+import { CDC_DEFAULTS } from '../sdk/base/limits.js';
 import { createReadStream } from 'node:fs';
 import type { Chunk } from '../sdk/kernels/api.js';
 import { init } from '../sdk/kernels/index.js';
@@ -15,10 +16,10 @@ export async function chunksCommand(args: string[]): Promise<void> {
   });
   if (positionals.length !== 1) throw new UsageError('give exactly one FILE');
   const options = {
-    min: integer('min', values.min, 2048),
-    avg: integer('avg', values.avg, 8192),
-    max: integer('max', values.max, 65536),
-    level: integer('level', values.level, 1),
+    min: integer('min', values.min, CDC_DEFAULTS.min),
+    avg: integer('avg', values.avg, CDC_DEFAULTS.avg),
+    max: integer('max', values.max, CDC_DEFAULTS.max),
+    level: integer('level', values.level, CDC_DEFAULTS.level),
     blake3: true,
   };
   const k = await init();

@@ -8,6 +8,7 @@
 // of raising that threshold as big buffers are freed, which kept ~20 MiB of
 // freed part and copy buffers in its heap. Neither can be set from inside a
 // running process. `env -S` needs GNU coreutils 8.30+ or BSD/macOS env.
+import { CDC_DEFAULTS } from '../sdk/base/limits.js';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { DeltaflareError } from '../sdk/base/errors.js';
@@ -29,13 +30,14 @@ function workersArg(args: string[]): number {
   return availableParallelism();
 }
 
+const D = CDC_DEFAULTS;
 const USAGE = `Usage: deltaflare <command> [options]
 
 Commands:
   hash [--algo blake3|crc32] FILE...     print "<hex>  <file>" per file, as b3sum does
   chunks FILE [--min N] [--avg N] [--max N] [--level L]
                                          print "offset length crc32 blake3" per FastCDC-2020 chunk
-                                         (defaults: min 2048, avg 8192, max 65536, level 1)
+                                         (defaults: min ${D.min}, avg ${D.avg}, max ${D.max}, level ${D.level})
 
   serve [--dir ./data] [--port 19876] [--host 127.0.0.1] [--static DIR | --no-demo]
         [--token T] [--read-token T | --protect-reads] [--cors ORIGIN]...

@@ -1,3 +1,4 @@
+import { CDC_DEFAULTS, CDC_RANGES } from '../sdk/base/limits.js';
 import { DeltaflareError } from '../sdk/base/errors.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Worker } from 'node:worker_threads';
@@ -81,8 +82,10 @@ export function chunkingOption(values: Record<string, string | boolean | undefin
   if (values.block !== undefined) throw new UsageError('--block is for --chunking fixed');
   if (values.avg === undefined) return undefined;
   // min and max keep the defaults' ratios to avg (2 KiB / 8 KiB / 64 KiB).
-  const avg = integer('avg', values.avg, 8192);
-  return { kind: 'cdc', min: Math.max(64, avg >> 2), avg, max: Math.min(16 << 20, avg * 8), level: 1 };
+  const avg = integer('avg', values.avg, CDC_DEFAULTS.avg);
+  const min = Math.max(CDC_RANGES.min[0], (avg * CDC_DEFAULTS.min) / CDC_DEFAULTS.avg);
+  const max = Math.min(CDC_RANGES.max[1], (avg * CDC_DEFAULTS.max) / CDC_DEFAULTS.avg);
+  return { kind: 'cdc', min: Math.floor(min), avg, max: Math.floor(max), level: CDC_DEFAULTS.level };
 }
 
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;

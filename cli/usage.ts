@@ -28,5 +28,4 @@ export function integer(name: string, value: string | boolean | undefined, fallb
 /** Lower-case hex of bytes. */
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
-/** A CRC32 as 8 hex digits. */
-export const hex32 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+export { hex32 } from '../sdk/protocol/hex.js';

@@ -1,5 +1,5 @@
 // The demo page: `npm run build:demo` writes dist/demo, which `deltaflare serve`
-// serves at `/`. Module workers (PLATFORM.md): the pool's worker entry is
+// serves at `/`. Module workers (`worker.format: es`): the pool's worker entry is
 // found from `new Worker(new URL(...), { type: 'module' })` in sdk/pool.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';

@@ -2,6 +2,7 @@
 // errors become DeltaflareError with the code of their JSON body; network
 // failures and 5xx are retried with exponential backoff, 4xx are not (the
 // same request would fail again), except those a predicate allows.
+import { DEFAULT_TIMEOUT_MS } from './base/limits.js';
 import { DeltaflareError, type DeltaflareErrorCode } from './base/errors.js';
 
 export interface RetryOptions {
@@ -62,8 +63,7 @@ function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
 const RETRYABLE = new Set<DeltaflareErrorCode>(['NETWORK', 'INTERNAL', 'CHECKSUM_MISMATCH']);
 const defaultShouldRetry = (e: DeltaflareError) => RETRYABLE.has(e.code) || (e.status ?? 0) >= 500;
 const defaultDelay = (attempt: number) => Math.min(8000, 250 * 2 ** attempt);
-/** HttpOptions.timeoutMs when unset: 5 minutes (300,000 ms). */
-export const DEFAULT_TIMEOUT_MS = 300_000;
+export { DEFAULT_TIMEOUT_MS };
 
 /** One endpoint, with its options. */
 export class Http {

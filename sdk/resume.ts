@@ -17,11 +17,12 @@
 //
 // A record whose fingerprint differs from the source is dropped (its session
 // deleted on the server): the plan is recomputed and nothing stale committed.
+import { type Limits } from './base/limits.js';
 import { DeltaflareError } from './base/errors.js';
 import type { Http } from './http.js';
 import type { Kernels } from './kernels/index.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
-import type { Limits, SessionStatus } from './protocol/messages.js';
+import type { SessionStatus } from './protocol/messages.js';
 import type { SyncSource } from './source.js';
 import { toHex } from './protocol/hex.js';
 

@@ -20,13 +20,13 @@
 // 2 x max bytes and its final chunk here (plus one kernel region of a
 // segment per worker); else up to maxInFlight 8 MiB buffers. Plus the bytes
 // held for the open chunk (< 4 x max), whatever the file size.
+import { WIRE_LIMITS, FIXED_BLOCK_MIN } from './base/limits.js';
 import { proxy, type Remote, transfer } from 'comlink';
 import { DeltaflareError, checkRange } from './base/errors.js';
 import { type Kernels, defaultKernels, init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { ChunkRecords, RunChunking, SegmentSink, SpeculativeChunks, WorkerApi } from './pool/worker-api.js';
-import { type ChunkingSpec, FIXED_BLOCK_MIN } from './protocol/chunking.js';
-import { WIRE_LIMITS } from './protocol/messages.js';
+import { type ChunkingSpec } from './protocol/chunking.js';
 import { type CdcParams, CdcResync, RESYNC_HEAD, type SegmentChunks } from './signature-batches.js';
 import { Semaphore } from './base/semaphore.js';
 import type { SourceLocation, SyncSource } from './source.js';

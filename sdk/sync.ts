@@ -16,6 +16,7 @@
 //
 // Runtime-neutral: the caller brings the worker pool (node/index.ts and the
 // browser entry make one) and the source (a file, a Blob, bytes).
+import { DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type Limits } from './base/limits.js';
 import { ChunkTable } from './chunk-table.js';
 import { DeltaflareError } from './base/errors.js';
 import { Http, type RetryOptions } from './http.js';
@@ -24,7 +25,7 @@ import type { WorkerPool } from './pool/pool.js';
 import type { WorkerApi } from './pool/worker-api.js';
 import { type ChunkingSpec, chunkingFor } from './protocol/chunking.js';
 import { confirmMatches } from './protocol/match.js';
-import { type BasisInfo, type CommitRequest, type CreateSessionResponse, DEFAULT_LIMITS, type FileInfo, type Limits, type SessionStatus } from './protocol/messages.js';
+import { type BasisInfo, type CommitRequest, type CreateSessionResponse, type FileInfo, type SessionStatus } from './protocol/messages.js';
 import { type PartPlan, plan, type PlanOptions, Planner } from './protocol/plan.js';
 import { decodeMatches, encodePlan, encodeSignatures } from './protocol/wire.js';
 import { BufferPool } from './base/buffer-pool.js';
@@ -115,7 +116,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   const started = performance.now();
   const k = await init();
   const chunking = options.chunking ?? chunkingFor(source.size, DEFAULT_LIMITS.maxManifestChunks);
-  const concurrency = options.concurrency ?? 4;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const progress = new ProgressReporter(source.size, options.onProgress);
   // Ends what is still running or queued (other parts' uploads, their retries) once the push has failed.
   const failed = new AbortController();

@@ -1,21 +1,25 @@
 // The deltaflare endpoint: one Hono app implementing protocol v1
 // (docs/protocol.md) over a Store. Runtime-specific code stays out: the Node
 // adapter (node.ts) and the Workers entry pass their store and kernels.
-import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { PROTOCOL_VERSION, type InfoResponse } from '../sdk/protocol/messages.js';
 import { access, accessEnabled, type AccessEnv, authorizeKey, authorizeSize } from './auth.js';
+import type { Session } from './sessions.js';
 import { readJson } from './body.js';
 import { ClientSessions } from './client-sessions.js';
 import { corsFor } from './cors.js';
-import { commitSession } from './commit.js';
 import { Endpoint } from './endpoint.js';
 import { checkRange } from '../sdk/base/errors.js';
+import { bodyCaps, ENDPOINT_DEFAULTS, MAX_SESSIONS_PER_CLIENT_RANGE } from '../sdk/base/limits.js';
 import { ApiError, errorResponse } from './errors.js';
-import { getFile, listFiles } from './files.js';
 import type { AppOptions } from './options.js';
 
 export type { AppOptions } from './options.js';
 export { ApiError } from './errors.js';
+export { Endpoint } from './endpoint.js';
+
+/** What the app's routes hand each other: AccessEnv's, plus the session of the path and the request's body. */
+type AppEnv = AccessEnv & { Variables: AccessEnv['Variables'] & { session: Session; body: Uint8Array } };
 
 /** Options of `createApp`: the endpoint's, plus a handler for paths outside /v1 (the Node adapter's static files). */
 export interface CreateAppOptions extends AppOptions {
@@ -26,16 +30,16 @@ export interface CreateAppOptions extends AppOptions {
 const octets = { 'Content-Type': 'application/octet-stream' };
 
 /**
- * Builds the endpoint app.
+ * Builds the endpoint app. Pass `endpoint` to keep a handle on its state
+ * (the Workers key object sweeps and counts sessions through it).
  * @example
  * const app = createApp({ store: new MemoryStore(), kernels: await init() });
  * const res = await app.request('/v1/info');
  */
-export function createApp(opts: CreateAppOptions): Hono<AccessEnv> & { endpoint: Endpoint } {
-  const ep = new Endpoint(opts);
-  const app = new Hono<AccessEnv>();
-  const maxSessions = opts.maxSessionsPerClient ?? 64;
-  checkRange('maxSessionsPerClient', maxSessions, 1, 1_000_000);
+export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(opts)): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const maxSessions = opts.maxSessionsPerClient ?? ENDPOINT_DEFAULTS.maxSessionsPerClient;
+  checkRange('maxSessionsPerClient', maxSessions, ...MAX_SESSIONS_PER_CLIENT_RANGE);
   const clients = new ClientSessions({
     max: maxSessions, maxBytes: ep.limits.maxStagedBytesPerClient, maxTotalBytes: opts.maxStagedBytes,
     ttlMs: ep.limits.sessionTtlSeconds * 1000, now: ep.now, lifetimeMs: ep.limits.maxSessionLifetimeSeconds * 1000,
@@ -43,6 +47,7 @@ export function createApp(opts: CreateAppOptions): Hono<AccessEnv> & { endpoint:
   // The counts of the sessions a restart left open, once, before the first new session is admitted.
   let restored: Promise<void> | undefined;
   const clientId = opts.clientId ?? ((c) => c.req.header('cf-connecting-ip') ?? '');
+  const l = ep.limits;
 
   app.onError((e) => errorResponse(e, ep.log));
   app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
@@ -59,13 +64,6 @@ export function createApp(opts: CreateAppOptions): Hono<AccessEnv> & { endpoint:
   if (opts.corsOrigins?.length) app.use('/v1/*', corsFor(opts.corsOrigins));
   if (accessEnabled(opts.access)) app.use('/v1/*', access(opts.access!, ep.now));
 
-  /** The session of the route's id, once the request may touch its key. */
-  const session = async (c: Context<AccessEnv>) => {
-    const s = await ep.sessions.load(c.req.param('id')!);
-    authorizeKey(c, s.key, 'the session of key');
-    return s;
-  };
-
   app.use('/v1/*', async (c, next) => {
     const sweep = ep.maybeSweep();
     if (sweep) opts.waitUntil?.(sweep);
@@ -74,86 +72,104 @@ export function createApp(opts: CreateAppOptions): Hono<AccessEnv> & { endpoint:
     await next();
   });
 
-  app.get('/v1/info', (c) => c.json({ protocol: PROTOCOL_VERSION, limits: ep.limits } satisfies InfoResponse));
+  /** Loads the session of the route's id (404/410 before any body is read), once the request may touch its key. */
+  const session: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const s = await ep.sessions.load(c.req.param('id')!);
+    authorizeKey(c, s.key, 'the session of key');
+    c.set('session', s);
+    await next();
+  };
+
+  /**
+   * Reads a binary body within its cap (bodyCaps: TOO_LARGE naming the limit)
+   * and the endpoint's body budget, which it holds until the route answers.
+   */
+  const body = (kind: 'signatures' | 'plan' | 'part'): MiddlewareHandler<AppEnv> => async (c, next) => {
+    const s = c.get('session');
+    const cap = bodyCaps(l, s.extra.partSize)[kind];
+    const what = {
+      signatures: `signature batch (at most maxSignaturesPerBatch ${l.maxSignaturesPerBatch} signatures)`,
+      plan: `plan (at most maxPlanOps ${l.maxPlanOps} ops)`,
+      part: `part ${c.req.param('n')} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${l.maxPartOps} ops)`,
+    }[kind];
+    // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
+    // Awaited, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.
+    await ep.bodies.run(c.req.raw, cap, what, async (bytes) => {
+      c.set('body', bytes);
+      await next();
+    }, kind === 'part' ? ep.partBuffers : undefined);
+  };
+
+  app.get('/v1/info', (c) => c.json({ protocol: PROTOCOL_VERSION, limits: l } satisfies InfoResponse));
 
   app.post('/v1/sessions', async (c) => {
-    const body = await readJson(c.req.raw, 'session request');
-    authorizeKey(c, body.key); // an upload token names one key
-    if (typeof body.size === 'number') authorizeSize(c, body.size); // and may cap the size
-    if (typeof body.basis === 'string' && body.basis !== body.key && (opts.access?.protectReads || opts.access?.readToken)) authorizeKey(c, body.basis, 'basis');
+    const req = await readJson(c.req.raw, 'session request');
+    authorizeKey(c, req.key); // an upload token names one key
+    if (typeof req.size === 'number') authorizeSize(c, req.size); // and may cap the size
+    if (typeof req.basis === 'string' && req.basis !== req.key && (opts.access?.protectReads || opts.access?.readToken)) authorizeKey(c, req.basis, 'basis');
     const client = clientId(c);
     await (restored ??= ep.store.listSessions().then((all) => clients.restore(all)));
-    const size = Number.isSafeInteger(body.size) && (body.size as number) >= 0 ? (body.size as number) : 0; // createSession refuses a bad one
+    const size = Number.isSafeInteger(req.size) && (req.size as number) >= 0 ? (req.size as number) : 0; // createSession refuses a bad one
     clients.admit(client, size);
     if (opts.freeSpace) {
       const free = await opts.freeSpace();
       const staged = clients.staged();
       if (staged + size > free) throw new ApiError('INSUFFICIENT_STORAGE', `a session of ${size} bytes does not fit: the store has ${free} bytes free and ${staged} are reserved by open sessions`);
     }
-    const created = await ep.createSession(body, client);
+    const created = await ep.createSession(req, client);
     clients.opened(client, created.id, size, Date.parse(created.expiresAt));
     return c.json(created, 201);
   });
 
-  // Bodies are read within the endpoint's body budget (body-intake.ts).
-  app.post('/v1/sessions/:id/match', async (c) => {
-    const { id } = await session(c); // 404/410 before reading a body
-    // Awaited here, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.
-    return await ep.bodies.run(c.req.raw, ep.signatures.maxBody, `signature batch (at most maxSignaturesPerBatch ${ep.limits.maxSignaturesPerBatch} signatures)`, async (body) =>
-      new Response((await ep.signatures.match(id, body)) as Uint8Array<ArrayBuffer>, { headers: octets }),
-    );
-  });
+  app.post('/v1/sessions/:id/match', session, body('signatures'), async (c) =>
+    c.body((await ep.match(c.get('session').id, c.get('body'))) as Uint8Array<ArrayBuffer>, 200, octets),
+  );
 
-  app.put('/v1/sessions/:id/plan', async (c) => {
-    const { id } = await session(c);
-    // 24 bytes per copy or dup op, after the 24-byte header.
-    await ep.bodies.run(c.req.raw, 24 + 24 * ep.limits.maxPlanOps, `plan (at most maxPlanOps ${ep.limits.maxPlanOps} ops)`, (body) => ep.putPlan(id, body));
+  app.put('/v1/sessions/:id/plan', session, body('plan'), async (c) => {
+    await ep.putPlan(c.get('session').id, c.get('body'));
     return c.body(null, 204);
   });
 
-  app.put('/v1/sessions/:id/parts/:n', async (c) => {
-    const s = await session(c);
-    const text = c.req.param('n');
-    const n = Number(text);
-    if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
-    // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
-    const what = `part ${n} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${ep.limits.maxPartOps} ops)`;
-    await ep.bodies.run(c.req.raw, ep.parts.maxBody(s), what, (body) => ep.parts.put(s, n, body), ep.partBuffers);
+  app.put('/v1/sessions/:id/parts/:n', session, body('part'), async (c) => {
+    await ep.putPart(c.get('session'), c.req.param('n'), c.get('body'));
     return c.body(null, 204);
   });
 
-  app.get('/v1/sessions/:id', async (c) => c.json(await ep.sessions.status(await session(c))));
+  app.get('/v1/sessions/:id', session, async (c) => c.json(await ep.status(c.get('session'))));
 
-  app.post('/v1/sessions/:id/commit', async (c) => {
-    const { id } = await session(c);
-    const done = await commitSession(ep, id, await readJson(c.req.raw, 'commit request'));
+  app.post('/v1/sessions/:id/commit', session, async (c) => {
+    const { id } = c.get('session');
+    const done = await ep.commit(id, await readJson(c.req.raw, 'commit request'));
     clients.ended(id);
     return c.json(done);
   });
 
-  app.delete('/v1/sessions/:id', async (c) => {
+  app.delete('/v1/sessions/:id', async (c, next) => {
+    // An expired session needs no key check: anyone may end it.
+    if (c.get('uploadScope') !== undefined) return session(c, next);
+    await next();
+  }, async (c) => {
     const id = c.req.param('id');
-    if (c.get('uploadScope') !== undefined) await session(c); // an expired session needs no key check: anyone may end it
     await ep.abort(id);
     clients.ended(id);
     return c.body(null, 204);
   });
 
-  app.get('/v1/files', async (c) => c.json(await listFiles(ep.store, (name) => c.req.query(name))));
+  app.get('/v1/files', async (c) => c.json(await ep.list((name) => c.req.query(name))));
   // Hono answers HEAD with the GET route (method still HEAD on the request): getFile sends headers only.
   app.get('/v1/files/:key{.+}', async (c) => {
     const key = c.req.param('key');
     authorizeKey(c, key);
-    return getFile(ep.store, key, c.req.method, c.req.header('range'));
+    return ep.read(key, c.req.method, c.req.header('range'));
   });
   app.delete('/v1/files/:key{.+}', async (c) => {
     const key = c.req.param('key');
     authorizeKey(c, key);
     const ifMatch = c.req.header('if-match');
-    await ep.store.delete(key, ifMatch ? ifMatch.replace(/^"|"$/g, '') : undefined);
+    await ep.deleteFile(key, ifMatch ? ifMatch.replace(/^"|"$/g, '') : undefined);
     return c.body(null, 204);
   });
 
   if (opts.fallback) app.get('*', opts.fallback);
-  return Object.assign(app, { endpoint: ep });
+  return app;
 }

@@ -85,14 +85,14 @@ export type AccessEnv = Env & { Variables: AccessVariables };
  * parameter as the router decoded it, or the session's), so the check and
  * the action can never see two spellings of one key.
  */
-export function authorizeKey(c: Context<AccessEnv>, key: unknown, what = 'key'): void {
-  const scope = c.get('uploadScope');
+export function authorizeKey<E extends AccessEnv>(c: Context<E>, key: unknown, what = 'key'): void {
+  const scope = c.get('uploadScope') as UploadScope | undefined;
   if (scope !== undefined && key !== scope.key) throw new ApiError('FORBIDDEN', `upload token is for key ${JSON.stringify(scope.key)}, not ${what} ${JSON.stringify(key)}`);
 }
 
 /** Throws FORBIDDEN if the request's upload token caps the size below `size`. */
-export function authorizeSize(c: Context<AccessEnv>, size: number): void {
-  const max = c.get('uploadScope')?.maxSize;
+export function authorizeSize<E extends AccessEnv>(c: Context<E>, size: number): void {
+  const max = (c.get('uploadScope') as UploadScope | undefined)?.maxSize;
   if (max !== undefined && size > max) throw new ApiError('FORBIDDEN', `upload token allows files of at most ${max} bytes, not ${size}`);
 }
 

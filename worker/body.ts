@@ -3,10 +3,8 @@
 // reading a byte), then the stream is counted as it arrives (a lying or
 // chunked body is cut off at the cap). Web APIs only, so the same code runs
 // under Node and workerd.
+import { MAX_JSON_BYTES } from '../sdk/base/limits.js';
 import { ApiError } from './errors.js';
-
-/** Largest JSON control message (64 KiB): a session request with a 1024-byte key is ~300 bytes. */
-export const MAX_JSON_BYTES = 64 * 1024;
 
 /**
  * The whole body of `req`, at most `limit` bytes, else 413 TOO_LARGE naming

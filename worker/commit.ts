@@ -121,7 +121,7 @@ async function finish(ep: Endpoint, s: Session, result: FileInfo): Promise<void>
   ep.forget(s.id);
   try {
     await ep.store.deleteSession(s.id);
-    await ep.store.putSession({ ...s, parts: [], signatures: [], expires: ep.sessions.expiry(s.created), extra: { ...s.extra, committed: result } });
+    await ep.store.putSession({ ...s, signatures: [], expires: ep.sessions.expiry(s.created), extra: { ...s.extra, committed: result } });
   } catch (e) {
     ep.log(e); // the version is published; a lost tombstone only makes a retried commit answer NOT_FOUND
   }

@@ -2,11 +2,12 @@
 // app.ts: one object per app, holding the store, the kernels, the limits and
 // the in-process helpers (session locks, manifest cache, chunk tables, parts
 // in flight, copy jobs). Web APIs only: the same object runs under workerd.
+import { bodyCaps, DEFAULT_STRONG_BYTES, ENDPOINT_DEFAULTS, FIXED_BLOCK_MIN, type Limits, resolveLimits, WIRE_LIMITS } from '../sdk/base/limits.js';
 import type { Kernels } from '../sdk/kernels/api.js';
 import { resolveOptions } from '../sdk/kernels/chunker.js';
 import { toHex } from '../sdk/protocol/hex.js';
-import { type ChunkingSpec, chunkingId, expectedChunks, FIXED_BLOCK_MIN } from '../sdk/protocol/chunking.js';
-import { WIRE_LIMITS, type BasisInfo, type CreateSessionResponse, type Limits } from '../sdk/protocol/messages.js';
+import { type ChunkingSpec, chunkingId, expectedChunks } from '../sdk/protocol/chunking.js';
+import type { BasisInfo, CreateSessionResponse, FileInfo, FileList, SessionStatus } from '../sdk/protocol/messages.js';
 import { firstOverwrittenRead } from '../sdk/protocol/in-place.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
 import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
@@ -15,8 +16,10 @@ import { ByteBudget } from './byte-budget.js';
 import { BufferPool } from '../sdk/base/buffer-pool.js';
 import { checkRange } from '../sdk/base/errors.js';
 import { ApiError } from './errors.js';
+import { commitSession } from './commit.js';
+import { getFile, listFiles } from './files.js';
 import { ManifestCache } from './manifests.js';
-import { type AppOptions, resolveLimits } from './options.js';
+import { type AppOptions } from './options.js';
 import { Parts } from './parts.js';
 import { CopyJobs } from './rebuild.js';
 import { type Session, type SessionExtra, Sessions, newSessionId } from './sessions.js';
@@ -54,9 +57,9 @@ export class Endpoint {
     this.limits = resolveLimits(opts.limits);
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? console.error;
-    this.sweepIntervalMs = opts.sweepIntervalMs ?? 60_000;
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? ENDPOINT_DEFAULTS.sweepIntervalMs;
     this.sessions = new Sessions(this.store, this.limits, this.now);
-    this.manifests = new ManifestCache(this.store, this.kernels, opts.manifestCacheChunks ?? 1 << 20, this.limits);
+    this.manifests = new ManifestCache(this.store, this.kernels, opts.manifestCacheChunks ?? ENDPOINT_DEFAULTS.manifestCacheChunks, this.limits);
     this.signatures = new Signatures(this.store, this.sessions, this.manifests, this.limits);
     // Inflated payloads: one part at a time by default, in a pooled buffer (a Worker isolate has 128 MB).
     const inflateBudget = opts.inflateBudgetBytes ?? this.limits.partSize;
@@ -67,10 +70,10 @@ export class Endpoint {
       buffers: new BufferPool(Math.max(1, Math.floor(inflateBudget / this.limits.partSize)), this.limits.partSize),
     });
     this.copies = new CopyJobs(opts.waitUntil);
-    const budget = opts.bodyBudgetBytes ?? 12 << 20;
+    const budget = opts.bodyBudgetBytes ?? ENDPOINT_DEFAULTS.bodyBudgetBytes;
     checkRange('bodyBudgetBytes', budget, 1, 2 ** 40);
     this.bodies = new BodyIntake(new ByteBudget(budget), opts.spool);
-    const partBody = this.parts.bodyLimit(this.limits.partSize);
+    const partBody = bodyCaps(this.limits).part;
     this.partBuffers = new BufferPool(Math.max(1, Math.floor(budget / partBody)), partBody);
   }
 
@@ -100,7 +103,7 @@ export class Endpoint {
     const chunking = this.chunking(body.chunking);
     this.checkChunks(size, chunking, 'the new file');
     const inPlace = body.inPlace === undefined ? false : bool(body.inPlace, 'inPlace');
-    const strongBytes = body.strongBytes === undefined ? 8 : int(body.strongBytes, 'strongBytes', WIRE_LIMITS.minStrongBytes, WIRE_LIMITS.maxStrongBytes);
+    const strongBytes = body.strongBytes === undefined ? DEFAULT_STRONG_BYTES : int(body.strongBytes, 'strongBytes', WIRE_LIMITS.minStrongBytes, WIRE_LIMITS.maxStrongBytes);
     const basisKey = body.basis === undefined ? key : body.basis === null ? null : validateKey(str(body.basis, 'basis'));
 
     const current = await this.store.head(key);
@@ -126,7 +129,7 @@ export class Endpoint {
     const expires = Math.min(this.sessions.expiry(now), now + this.limits.emptySessionTtlSeconds * 1000); // (or sooner: the idle TTL)
     const s: Session = {
       id: newSessionId(), key, basisVersion: basis?.version ?? null, size, chunking, inPlace, stagingId: staging.id,
-      parts: [], signatures: [], created: now, expires, extra,
+      signatures: [], created: now, expires, extra,
     };
     try {
       await this.store.putSession(s);
@@ -193,6 +196,43 @@ export class Endpoint {
     if (s && !s.inPlace && s.extra.basis && plan.copies.length > 0) {
       this.copies.start(s.id, () => this.store.staging(s.stagingId), s.extra.basis, plan.copies);
     }
+  }
+
+  /** `POST /v1/sessions/:id/match`: the matches of one signature batch (signatures.ts). */
+  match(id: string, body: Uint8Array): Promise<Uint8Array> {
+    return this.signatures.match(id, body);
+  }
+
+  /** `PUT /v1/sessions/:id/parts/:n`: checks the part number, then lands the part (parts.ts). */
+  putPart(s: Session, text: string, body: Uint8Array): Promise<void> {
+    const n = Number(text);
+    if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
+    return this.parts.put(s, n, body);
+  }
+
+  /** `GET /v1/sessions/:id`: what landed, for a resuming client. */
+  status(s: Session): Promise<SessionStatus> {
+    return this.sessions.status(s);
+  }
+
+  /** `POST /v1/sessions/:id/commit`: the checks, the rebuild and the publish (commit.ts). */
+  commit(id: string, json: Record<string, unknown>): Promise<FileInfo> {
+    return commitSession(this, id, json);
+  }
+
+  /** `GET /v1/files`. */
+  list(query: (name: string) => string | undefined): Promise<FileList> {
+    return listFiles(this.store, query);
+  }
+
+  /** `GET`/`HEAD /v1/files/:key`, whole or one range. */
+  read(key: string, method: string, range: string | undefined): Promise<Response> {
+    return getFile(this.store, key, method, range);
+  }
+
+  /** `DELETE /v1/files/:key`, if its version is still `ifMatch` when given. */
+  deleteFile(key: string, ifMatch: string | undefined): Promise<void> {
+    return this.store.delete(key, ifMatch);
   }
 
   /** `DELETE /v1/sessions/:id`: drops the record, its blobs and its staging area. */

@@ -4,13 +4,13 @@
 // gets one built once (manifest-builder.ts) and stored. Decoded manifests and
 // their weak index stay in a bounded LRU, so the batches of one session
 // (and the commit) do not decode or index it again.
+import { type Limits } from '../sdk/base/limits.js';
 import type { Kernels } from '../sdk/kernels/api.js';
 import { chunkingId, type ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Manifest } from '../sdk/protocol/manifest.js';
 import { WeakIndex } from '../sdk/protocol/match.js';
 import { buildManifest } from './manifest-builder.js';
 import type { Store } from './store/store.js';
-import type { Limits } from '../sdk/protocol/messages.js';
 import { Semaphore } from '../sdk/base/semaphore.js';
 import { ApiError } from './errors.js';
 

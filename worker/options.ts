@@ -2,8 +2,7 @@
 // The Node adapter passes an fs store and Node-loaded kernels; the Workers
 // entry will pass an R2 store and kernels from an imported module.
 import type { Kernels } from '../sdk/kernels/api.js';
-import { DEFAULT_LIMITS, WIRE_LIMITS, type Limits } from '../sdk/protocol/messages.js';
-import { checkRange } from '../sdk/base/errors.js';
+import type { Limits } from '../sdk/base/limits.js';
 import type { Context } from 'hono';
 import type { Spool } from './body-intake.js';
 import type { AccessOptions } from './auth.js';
@@ -65,22 +64,4 @@ export interface AppOptions {
   allowedHost?: (host: string) => boolean;
   /** Where unexpected errors go (default console.error). */
   log?: (e: unknown) => void;
-}
-
-/** Fills and checks limits: each within the wire format's hard caps. */
-export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
-  const l = { ...DEFAULT_LIMITS, ...overrides };
-  checkRange('limits.maxFileSize', l.maxFileSize, 0, WIRE_LIMITS.maxOffset);
-  // A literal chunk is never split across parts, so a part must hold the default chunker's 64 KiB max.
-  checkRange('limits.partSize', l.partSize, 1024, WIRE_LIMITS.maxPartBytes);
-  checkRange('limits.maxPartOps', l.maxPartOps, 1, WIRE_LIMITS.maxPartOps);
-  checkRange('limits.maxSignaturesPerBatch', l.maxSignaturesPerBatch, 1, WIRE_LIMITS.maxBatch);
-  checkRange('limits.maxPlanOps', l.maxPlanOps, 1, WIRE_LIMITS.maxPlanOps);
-  checkRange('limits.sessionTtlSeconds', l.sessionTtlSeconds, 1, 365 * 86400);
-  checkRange('limits.maxSessionLifetimeSeconds', l.maxSessionLifetimeSeconds, 1, 365 * 86400);
-  checkRange('limits.maxManifestChunks', l.maxManifestChunks, 1, 2 ** 32 - 1);
-  checkRange('limits.maxChunkingsPerVersion', l.maxChunkingsPerVersion, 1, 64);
-  checkRange('limits.maxStagedBytesPerClient', l.maxStagedBytesPerClient, 0, WIRE_LIMITS.maxOffset);
-  checkRange('limits.emptySessionTtlSeconds', l.emptySessionTtlSeconds, 1, 365 * 86400);
-  return l;
 }

@@ -9,13 +9,13 @@
 // landed (written after its bytes; the session record is not rewritten per
 // part). The part digest tells an identical resend (accepted without work)
 // from a different one (PART_CONFLICT).
+import { type Limits } from '../sdk/base/limits.js';
 import type { Kernels } from '../sdk/kernels/api.js';
 import { inflateRaw } from '../sdk/protocol/compress.js';
-import type { Limits } from '../sdk/protocol/messages.js';
 import { checkPartCrc, decodePart, verifyPartCrc, type LiteralOp, type PartMessage } from '../sdk/protocol/wire.js';
 import { DeltaflareError } from '../sdk/base/errors.js';
 import { ApiError } from './errors.js';
-import { fromHex, toHex } from '../sdk/protocol/hex.js';
+import { fromHex, hex32, toHex } from '../sdk/protocol/hex.js';
 import { eachLimited, stagingConcurrency } from './rebuild.js';
 import { partBlobName, type Session, type Sessions } from './sessions.js';
 import type { ChunkTable, Signatures } from './signatures.js';
@@ -77,16 +77,6 @@ export class Parts {
     /** Where deflated payloads inflate: bytes counted against a budget, into pooled buffers (see put). */
     private readonly inflation: { budget: ByteBudget; buffers: BufferPool },
   ) {}
-
-  /** Largest part body of a session: header, 12 bytes per op, the payload (at most partSize: a client deflates only when smaller), CRC. */
-  maxBody(s: Session): number {
-    return this.bodyLimit(s.extra.partSize);
-  }
-
-  /** The largest part body for a part size. */
-  bodyLimit(partSize: number): number {
-    return 24 + 12 * this.limits.maxPartOps + partSize + 4;
-  }
 
   /** `PUT /v1/sessions/:id/parts/:n`. */
   async put(s: Session, n: number, body: Uint8Array): Promise<void> {
@@ -250,5 +240,4 @@ function literalChunks(table: ChunkTable, size: number, ops: LiteralOp[]): { chu
   return { chunks: Uint32Array.from(idx), ends: Uint32Array.from(ends) };
 }
 
-const hex32 = (v: number) => v.toString(16).padStart(8, '0');
 

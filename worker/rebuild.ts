@@ -7,13 +7,9 @@ import type { BasisInfo } from '../sdk/protocol/messages.js';
 import type { CopyOp, DupOp, LiteralOp, PlanMessage } from '../sdk/protocol/wire.js';
 import { COPY_PIECE, type CommitOptions, type Staging, type Store, type VersionInfo } from './store/store.js';
 
-/**
- * How many independent calls a staging area takes at once: the fs store's
- * opens its file per call, so calls on disjoint ranges may overlap (it says
- * so with `concurrentCalls`); any other store gets one at a time.
- */
+/** How many independent calls a staging area takes at once (Staging.concurrentCalls, else one). */
 export function stagingConcurrency(staging: Staging): number {
-  return (staging as { concurrentCalls?: number }).concurrentCalls ?? 1;
+  return staging.concurrentCalls ?? 1;
 }
 
 /** Runs `fn` on every item, at most `n` at once; the first failure rejects (after the running calls end). */

@@ -10,8 +10,9 @@
 // record's `expires`, which parts refresh at most every TOUCH_SLACK) and
 // at the latest maxSessionLifetimeSeconds after it was created, whatever its
 // activity.
+import { type Limits } from '../sdk/base/limits.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
-import type { BasisInfo, FileInfo, Limits, SessionStatus } from '../sdk/protocol/messages.js';
+import type { BasisInfo, FileInfo, SessionStatus } from '../sdk/protocol/messages.js';
 import { randomHex } from '../sdk/protocol/hex.js';
 import { ApiError } from './errors.js';
 import { KeyLocks } from './store/key-lock.js';

@@ -2,6 +2,7 @@
 // then knows every new chunk's length and CRC at commit without a second
 // upload), answered from the basis' weak index, and read back as one chunk
 // table (lengths, CRCs, offsets) for checking parts and the commit.
+import { type Limits } from '../sdk/base/limits.js';
 import { decodeSignatures, encodeMatches, type SignatureBatch } from '../sdk/protocol/wire.js';
 import { matchBatch } from '../sdk/protocol/match.js';
 import { ApiError } from './errors.js';
@@ -9,7 +10,6 @@ import type { ManifestCache } from './manifests.js';
 import { addRange, type Session, type Sessions } from './sessions.js';
 import type { Store } from './store/store.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
-import type { Limits } from '../sdk/protocol/messages.js';
 
 /** New chunks [0, count) of a session: 16 bytes per chunk. */
 export interface ChunkTable {
@@ -36,11 +36,6 @@ export class Signatures {
     private readonly manifests: ManifestCache,
     private readonly limits: Limits,
   ) {}
-
-  /** Largest signature batch body: header + 8 bytes per signature (u32 CRC + u32 length). */
-  get maxBody(): number {
-    return 24 + 8 * this.limits.maxSignaturesPerBatch;
-  }
 
   /**
    * `POST /v1/sessions/:id/match`: records the batch (identical resends are

@@ -2,6 +2,7 @@
 // module Web Workers (one per core), read with Blob.slice in bounded memory
 // (2 segments of 8 MiB per worker, plus parts in flight), resumable through
 // IndexedDB. Needs no SharedArrayBuffer and no cross-origin isolation.
+import { BROWSER_PARTS_IN_FLIGHT } from '../base/limits.js';
 import { createBrowserPool } from '../pool/browser-pool.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { WorkerApi } from '../pool/worker-api.js';
@@ -43,14 +44,7 @@ export function sharedPool(size = navigator.hardwareConcurrency || 2): Promise<W
 
 let defaultStore: ResumeStore | undefined;
 
-/**
- * Parts in flight in a browser. Two keep the connection busy while the next
- * part's body is framed (a 256 MiB first upload on loopback: 5.8 s with one,
- * 4.3 s with two, 4.3 s with three; docs/benchmarks.md), and bound what a
- * cut connection costs a resume: at most two parts (2 x partSize, 16 MiB at
- * the Node endpoint's default) sent again.
- */
-export const BROWSER_PARTS_IN_FLIGHT = 2;
+export { BROWSER_PARTS_IN_FLIGHT };
 
 /**
  * Pushes a File (or Blob) to `options.key`: a push cut short (network lost,

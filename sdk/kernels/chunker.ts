@@ -6,6 +6,7 @@
 // end of input), carry the rest over. Same decisions as the reference's
 // StreamCDC, so the chunks never depend on how the input was split.
 import { DeltaflareError, checkRange } from '../base/errors.js';
+import { CDC_DEFAULTS, CDC_RANGES } from '../base/limits.js';
 import type { KernelInstance } from './instance.js';
 
 export interface ChunkOptions {
@@ -56,11 +57,11 @@ interface Params {
 
 /** Checks options against the reference's limits (throws INVALID_ARGUMENT naming the limit) and fills defaults. */
 export function resolveOptions(options: ChunkOptions = {}): Params {
-  const { min = 2048, avg = 8192, max = 65536, level = 1, blake3 = false } = options;
-  checkRange('min', min, 64, 1 << 20);
-  checkRange('avg', avg, 256, 4 << 20);
-  checkRange('max', max, 1024, 16 << 20);
-  checkRange('level', level, 0, 3);
+  const { min = CDC_DEFAULTS.min, avg = CDC_DEFAULTS.avg, max = CDC_DEFAULTS.max, level = CDC_DEFAULTS.level, blake3 = false } = options;
+  checkRange('min', min, ...CDC_RANGES.min);
+  checkRange('avg', avg, ...CDC_RANGES.avg);
+  checkRange('max', max, ...CDC_RANGES.max);
+  checkRange('level', level, ...CDC_RANGES.level);
   // The reference hashes up to avg bytes before clamping to max: with avg > max
   // it reads past the buffer (a panic in Rust), so there is no answer to match.
   if (avg > max) throw new DeltaflareError('INVALID_ARGUMENT', `avg ${avg} is above max ${max}`);

@@ -1,29 +1,20 @@
 // How a file is cut into chunks. Both sides must use the same spec for a sync:
 // the server keeps each version's manifest under the spec it was built with
 // and builds another on first use when a client asks for a different one.
+import { CDC_DEFAULTS, MAX_SCALED_CHUNK } from '../base/limits.js';
 
 /** Content-defined chunking (FastCDC-2020) or fixed-size blocks. */
 export type ChunkingSpec =
   | { kind: 'cdc'; min: number; avg: number; max: number; level: number }
   | { kind: 'fixed'; block: number };
 
-/**
- * Smallest fixed block, bytes, for client and server alike: below 64 the
- * 4-byte CRC of a signature outweighs the data it describes. The largest is
- * WIRE_LIMITS.maxChunkLength (and, on a server, its part size).
- */
-export const FIXED_BLOCK_MIN = 64;
-
 /** Defaults: FastCDC-2020 with the reference's level 1, 2/8/64 KiB. */
-export const DEFAULT_CHUNKING: ChunkingSpec = { kind: 'cdc', min: 2048, avg: 8192, max: 65536, level: 1 };
+export const DEFAULT_CHUNKING: ChunkingSpec = { kind: 'cdc', ...CDC_DEFAULTS };
 
 /** Chunks `spec` cuts a file of `size` bytes into: exact for fixed blocks, the expected count (size / avg) for CDC. */
 export function expectedChunks(size: number, spec: ChunkingSpec): number {
   return Math.ceil(size / (spec.kind === 'fixed' ? spec.block : spec.avg));
 }
-
-/** The largest `max` chunkingFor scales to: 4 MiB, the Workers endpoint's part size (a literal chunk never spans parts). */
-const MAX_SCALED_CHUNK = 4 << 20;
 
 /**
  * The default chunking for a file of `size` bytes under a server's

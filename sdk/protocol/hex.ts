@@ -8,6 +8,9 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
+/** A CRC32 as 8 lowercase hex digits. @example hex32(0xcbf43926) === 'cbf43926' */
+export const hex32 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+
 /** `bytes` random bytes (Web Crypto) as lowercase hex: ids of sessions, staging areas and versions. */
 export function randomHex(bytes: number): string {
   return toHex(crypto.getRandomValues(new Uint8Array(bytes)));

@@ -2,9 +2,9 @@
 // (WeakIndex, matchBatch) finds old chunks with the same (CRC32, length) and
 // answers runs of consecutive candidates; the client side (confirmMatches)
 // keeps the candidates whose strong-hash prefix equals its own BLAKE3 digest.
+import { WIRE_LIMITS } from '../base/limits.js';
 import { DeltaflareError } from '../base/errors.js';
 import { chunkOffsets, type Manifest } from './manifest.js';
-import { WIRE_LIMITS } from './messages.js';
 import type { MatchRun, Matches, SignatureBatch } from './wire.js';
 
 /** Old chunks with one CRC scanned per lookup: bounds the work for a file of identical blocks (all zeros). */

@@ -1,80 +1,11 @@
 // The JSON control messages of protocol v1 and the limits both sides agree on.
 // Binary messages (signatures, matches, plan, parts) live in wire.ts; the
 // whole protocol is described in docs/protocol.md.
+import type { Limits } from '../base/limits.js';
 import type { ChunkingSpec } from './chunking.js';
 
 /** The protocol version spoken by this build: the URL prefix `/v1` and byte 2 of every binary message. */
 export const PROTOCOL_VERSION = 1;
-
-/**
- * Hard caps of the wire format, the same for every server. Decoders reject
- * anything beyond them before allocating; servers advertise (lower) limits.
- */
-export const WIRE_LIMITS = {
-  /** Largest chunk, bytes: the FastCDC kernel's `max` cap (16 MiB). */
-  maxChunkLength: 16 * 1024 * 1024,
-  /** Largest offset or size: 2^53 - 1, the largest integer a JS number holds exactly (8 PiB). */
-  maxOffset: Number.MAX_SAFE_INTEGER,
-  /** Signatures per batch: 2^20, so a batch body is at most 8 MiB + 24 bytes. */
-  maxBatch: 1 << 20,
-  /** Candidate old chunks per new chunk: distinct strong hashes behind one (crc, length). */
-  maxCandidates: 4,
-  /** Strong-hash prefix bytes in match answers: 8 (64 bits) up to the full 32-byte BLAKE3. */
-  minStrongBytes: 8,
-  maxStrongBytes: 32,
-  /** Literal bytes per part: 64 MiB keeps a part body well under Workers' 100 MB request cap. */
-  maxPartBytes: 64 * 1024 * 1024,
-  /** Literal ops per part: 2^16 ops of 12 bytes add at most 768 KiB to a body. */
-  maxPartOps: 1 << 16,
-  /** Copy + dup ops in one plan message: 2^20 ops of 24 bytes = 24 MiB. */
-  maxPlanOps: 1 << 20,
-} as const;
-
-/** What a server accepts; sent by `GET /v1/info` and with every new session. */
-export interface Limits {
-  /** Largest file, bytes. */
-  maxFileSize: number;
-  /** Literal bytes per part (the last part may hold fewer); at most WIRE_LIMITS.maxPartBytes. */
-  partSize: number;
-  /** Literal ops per part; at most WIRE_LIMITS.maxPartOps. */
-  maxPartOps: number;
-  /** Signatures per match request; at most WIRE_LIMITS.maxBatch. */
-  maxSignaturesPerBatch: number;
-  /** Copy + dup ops per plan; at most WIRE_LIMITS.maxPlanOps. */
-  maxPlanOps: number;
-  /** Seconds a session lives after its last request. */
-  sessionTtlSeconds: number;
-  /** Seconds a session lives at most after it was created, whatever its activity (then SESSION_EXPIRED naming this limit). */
-  maxSessionLifetimeSeconds: number;
-  /**
-   * Chunks of one file, new or stored: a manifest costs the server 40 bytes
-   * per chunk on disk and ~56 in memory while matched, so this bounds both
-   * (2^20: 56 MB). A larger file needs larger chunks (chunkingFor).
-   */
-  maxManifestChunks: number;
-  /** Chunkings a stored version keeps manifests for: each further one is built by reading the version whole. */
-  maxChunkingsPerVersion: number;
-  /** Bytes of file size one client may have staged in its open sessions (a session reserves its size when it opens). */
-  maxStagedBytesPerClient: number;
-  /** Seconds a session that has received nothing yet lives (a session is idle-timed by sessionTtlSeconds once it has). */
-  emptySessionTtlSeconds: number;
-}
-
-/** Defaults a server may start from: 8 MiB parts hold a Workers isolate (128 MB) to a few parts at once. */
-export const DEFAULT_LIMITS: Limits = {
-  maxFileSize: 64 * 1024 ** 3,
-  partSize: 8 * 1024 * 1024,
-  maxPartOps: 16384,
-  maxSignaturesPerBatch: 65536,
-  maxPlanOps: 1 << 20,
-  sessionTtlSeconds: 24 * 3600,
-  // A week: a resumable push may pause overnight and resume, but no staging area or in-place basis is held for longer.
-  maxSessionLifetimeSeconds: 7 * 24 * 3600,
-  maxManifestChunks: 1 << 20,
-  maxChunkingsPerVersion: 4,
-  maxStagedBytesPerClient: 64 * 1024 ** 3,
-  emptySessionTtlSeconds: 600,
-};
 
 /** `GET /v1/info`. */
 export interface InfoResponse {

@@ -16,10 +16,10 @@
 // file order, so a part closed early is exactly the part the whole-file plan
 // has: plan() of the same chunks and matches (a resumed push) numbers the
 // same parts the same way.
+import { WIRE_LIMITS } from '../base/limits.js';
 import { DeltaflareError } from '../base/errors.js';
 import type { NewChunks } from './match.js';
 import { orderInPlace } from './in-place.js';
-import { WIRE_LIMITS } from './messages.js';
 import type { CopyOp, DupOp, LiteralOp, PlanMessage } from './wire.js';
 
 /** The new file's chunks as the planner takes them: lengths and digests, and CRCs when parts carry theirs. */

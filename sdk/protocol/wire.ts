@@ -8,16 +8,15 @@
 // nothing; a bad byte throws DeltaflareError MALFORMED (or
 // UNSUPPORTED_VERSION) naming the field and the limit.
 import { DeltaflareError } from '../base/errors.js';
+import { HEADER_BYTES, WIRE_LIMITS as L } from '../base/limits.js';
 import { Reader, Writer, arg, checkInt, malformed } from './bytes.js';
 import { crc32Js } from './crc32-js.js';
-import { PROTOCOL_VERSION, WIRE_LIMITS as L } from './messages.js';
+import { hex32 } from './hex.js';
+import { PROTOCOL_VERSION } from './messages.js';
 
 /** Message type, byte 3 of the header. */
 export const MessageType = { signatures: 1, matches: 2, plan: 3, part: 4 } as const;
 export type MessageTypeName = keyof typeof MessageType;
-
-/** Bytes of the fixed header of every message type (magic, version, type, then fields up to 24). */
-export const HEADER_BYTES = 24;
 
 /** A batch of weak signatures for new chunks [firstIndex, firstIndex + crcs.length). */
 export interface SignatureBatch {
@@ -453,7 +452,6 @@ export function checkPartCrc(bytes: Uint8Array, part: number, expected: number):
   }
 }
 
-const hex32 = (v: number): string => v.toString(16).padStart(8, '0');
 
 function validatePart(p: Omit<PartMessage, 'payload'>, payloadBytes: number, fail: (s: string) => DeltaflareError): void {
   checkInt('part: part', p.part, 0, 0xffffffff, fail);

@@ -2,6 +2,7 @@
 // real endpoint on loopback, through a proxy that can cut the connection.
 // The page is built by Vite into a temp folder first, as `npm run build:demo`
 // does. Screenshots are kept in test-results/browser/.
+import { DEFAULT_LIMITS } from '../../sdk/base/limits.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,6 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncProgress, SyncResult } from '../../sdk/browser/index.js';
 import { BROWSER_PARTS_IN_FLIGHT } from '../../sdk/browser/index.js';
-import { DEFAULT_LIMITS } from '../../sdk/protocol/messages.js';
 import { serve, type ServeHandle } from '../../worker/node/serve.js';
 import { launchChromium } from '../support/chromium.js';
 import { CutProxy } from '../support/cut-proxy.js';

@@ -42,7 +42,7 @@ describe('endpoint parts and commit', () => {
   });
 
   it('should count inflated payloads against their own budget: small deflated parts land one budget at a time', async () => {
-    const { send, app } = await makeApp({ limits: { partSize: 128 * KiB } });
+    const { send, endpoint } = await makeApp({ limits: { partSize: 128 * KiB } });
     // Runs of one byte deflate ~1000:1: each part body is a few hundred bytes that inflate to 128 KiB (a byte per block: no dups).
     const data = new Uint8Array(2048 * KiB);
     for (let b = 0; b < 32; b++) data.fill(b + 1, b * 64 * KiB, (b + 1) * 64 * KiB);
@@ -53,7 +53,7 @@ describe('endpoint parts and commit', () => {
     const landed = await Promise.all(s.partBodies.map((_, n) => sendPart(send, s, n)));
     expect(landed.map((r) => r.status)).toEqual(s.partBodies.map(() => 204));
     // 16 x 128 KiB were inflated; never more than the budget (one part size by default) at once.
-    expect(app.endpoint.inflation.peak).toBe(128 * KiB);
+    expect(endpoint.inflation.peak).toBe(128 * KiB);
     await json<FileInfo>(await sendCommit(send, s));
     expect(sameBytes((await download(send, 'zeros.bin')).bytes, data)).toBe('same');
   });

@@ -1,12 +1,12 @@
 // Apps over a real fs store in a fresh temp folder, and helpers on store state.
+import { type Limits } from '../../sdk/base/limits.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll } from 'vitest';
 import { init } from '../../sdk/kernels/index.js';
-import type { Limits } from '../../sdk/protocol/messages.js';
-import { createApp } from '../../worker/app.js';
+import { Endpoint, createApp } from '../../worker/app.js';
 import { FsStore } from '../../worker/store/fs/store.js';
 import { type Send, typed } from './client.js';
 
@@ -26,9 +26,11 @@ export function tempDir(): string {
 export async function makeApp(opts: { limits?: Partial<Limits>; now?: () => number; dir?: string; bootId?: string | null } = {}) {
   const dir = opts.dir ?? tempDir();
   const store = await FsStore.open(dir, { bootId: opts.bootId });
-  const app = createApp({ store, kernels, limits: opts.limits, now: opts.now, log: () => undefined });
+  const options = { store, kernels, limits: opts.limits, now: opts.now, log: () => undefined };
+  const endpoint = new Endpoint(options);
+  const app = createApp(options, endpoint);
   const send: Send = async (path, init) => app.request(path, typed(init));
-  return { dir, store, app, send };
+  return { dir, store, app, endpoint, send };
 }
 
 /** Every file under `dir` (metadata included) with its size and SHA-256: equal snapshots mean nothing was written. */

@@ -7,12 +7,13 @@
 // and DELETE also go by the client's object (client-limit.ts), which counts
 // a client's open sessions over all keys.
 import { DurableObject } from 'cloudflare:workers';
-import { createApp } from '../app.js';
+import { createApp, Endpoint } from '../app.js';
 import { ApiError } from '../errors.js';
 import { ClientLimit } from './client-limit.js';
 import { accessOf, corsOf, type Env, type KeyObjectRpc } from './env.js';
 import { workerKernels } from './kernels.js';
-import { WORKERS_MANIFEST_CACHE_CHUNKS, workersLimits, workersMaxSessions } from './limits.js';
+import { WORKERS_MANIFEST_CACHE_CHUNKS } from '../../sdk/base/limits.js';
+import { workersLimits, workersMaxSessions } from './limits.js';
 import { R2Store } from '../store/r2/store.js';
 
 /** Sweeps run at most hourly from the alarm (3,600,000 ms); requests also sweep every minute. */
@@ -29,7 +30,7 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
   /** The store of this key (also used by the tests through runInDurableObject). */
   readonly store: R2Store;
   private readonly clients: ClientLimit;
-  private app: Promise<ReturnType<typeof createApp>> | undefined;
+  private served: Promise<{ app: ReturnType<typeof createApp>; endpoint: Endpoint }> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -38,17 +39,20 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
     this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT), limits.sessionTtlSeconds, limits.maxStagedBytesPerClient);
   }
 
-  private endpoint(): Promise<ReturnType<typeof createApp>> {
-    return (this.app ??= workerKernels().then((kernels) =>
-      createApp({
+  /** The app of this object, and the endpoint state behind it (sessions, expiry). */
+  private serve(): Promise<{ app: ReturnType<typeof createApp>; endpoint: Endpoint }> {
+    return (this.served ??= workerKernels().then((kernels) => {
+      const opts = {
         store: this.store, kernels, limits: workersLimits(this.env.LIMITS), manifestCacheChunks: WORKERS_MANIFEST_CACHE_CHUNKS,
-        waitUntil: (p) => this.ctx.waitUntil(p), access: accessOf(this.env), corsOrigins: corsOf(this.env), maxSessionsPerClient: this.clients.max,
-      }),
-    ));
+        waitUntil: (p: Promise<unknown>) => this.ctx.waitUntil(p), access: accessOf(this.env), corsOrigins: corsOf(this.env), maxSessionsPerClient: this.clients.max,
+      };
+      const endpoint = new Endpoint(opts);
+      return { app: createApp(opts, endpoint), endpoint };
+    }));
   }
 
   override async fetch(request: Request): Promise<Response> {
-    const app = await this.endpoint();
+    const { app } = await this.serve();
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
     const path = new URL(request.url).pathname;
     if (request.method === 'POST' && path === '/v1/sessions') return this.clients.create(request, async (r) => app.fetch(r));
@@ -64,7 +68,7 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
    * expires (ms), or null if it is gone, expired or committed.
    */
   async sessionExpiry(id: string): Promise<number | null> {
-    const s = await (await this.endpoint()).endpoint.sessions.load(id).catch(() => null);
+    const s = await (await this.serve()).endpoint.sessions.load(id).catch(() => null);
     if (s && !s.extra.committed) return s.expires;
     this.clients.forget(id);
     return null;
@@ -83,7 +87,7 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
    * this their staged bytes would stay up to sessionTtlSeconds (a day) more.
    */
   private async endOverAge(): Promise<void> {
-    const ep = (await this.endpoint()).endpoint;
+    const ep = (await this.serve()).endpoint;
     for (const id of this.store.sessionIds()) {
       const refused = await ep.sessions.load(id).then(() => null, (e: unknown) => e);
       if (!(refused instanceof ApiError) || refused.code !== 'SESSION_EXPIRED') continue;

@@ -1,10 +1,10 @@
 // The Node adapter: the app over the fs store, served by @hono/node-server.
+import { type Limits } from '../../sdk/base/limits.js';
 import { serve as serveNode } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { AddressInfo } from 'node:net';
 import { init, type Kernels } from '../../sdk/kernels/index.js';
-import type { Limits } from '../../sdk/protocol/messages.js';
 import { createApp } from '../app.js';
 import type { AccessOptions } from '../auth.js';
 import { statfs } from 'node:fs/promises';

@@ -38,16 +38,6 @@ export interface ListPage {
   cursor?: string;
 }
 
-/** One part of an upload received and written to staging. */
-export interface PartRecord {
-  /** Part number (PUT /v1/sessions/:id/parts/:n). */
-  n: number;
-  offset: number;
-  length: number;
-  /** CRC-32 of the part's bytes, as the client sent it. */
-  crc32: number;
-}
-
 /**
  * An upload session's state. The store keeps it as JSON (so it must be
  * JSON-serializable, at most MAX_SESSION_BYTES) and interprets only `id`,
@@ -65,7 +55,6 @@ export interface SessionRecord {
   inPlace: boolean;
   /** The staging area the parts land in. */
   stagingId: string;
-  parts: PartRecord[];
   /** New chunks whose signatures are stored (as blobs), as [first, end) index ranges. */
   signatures: Array<[number, number]>;
   /** ms since the epoch. */
@@ -101,6 +90,11 @@ export interface CommitOptions {
  */
 export interface Staging {
   readonly id: string;
+  /**
+   * Calls on disjoint ranges this staging area takes at once (default 1):
+   * the fs store opens its file per call, so its calls may overlap.
+   */
+  readonly concurrentCalls?: number;
   /** Current size; fixed for staging areas, changed by `resize` in place. */
   size(): Promise<number>;
   /** Writes `bytes` at `offset`; RANGE if it would end past the size. */

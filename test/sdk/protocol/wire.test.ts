@@ -1,8 +1,8 @@
+import { WIRE_LIMITS } from '../../../sdk/base/limits.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DeltaflareError } from '../../../sdk/base/errors.js';
 import { crc32Js } from '../../../sdk/protocol/crc32-js.js';
-import { WIRE_LIMITS } from '../../../sdk/protocol/messages.js';
 import {
   LengthCoding, chooseLengthCoding, decodeMatches, decodePart, decodePlan, decodeSignatures, encodeMatches, encodePart,
   encodePlan, encodeSignatures, messageType, partBodyBytes, partPayloadOffset, type Matches, type PartMessage, type PlanMessage, type SignatureBatch,

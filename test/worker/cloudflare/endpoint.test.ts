@@ -8,7 +8,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '../../../sdk/kernels/api.js';
 import { init } from '../../../sdk/kernels/workerd.js';
 import type { FileList, SessionStatus } from '../../../sdk/protocol/messages.js';
-import { largestBodies, workersLimits, WORKERS_PART_SIZE } from '../../../worker/cloudflare/limits.js';
+import { bodyCaps, WORKERS_PART_SIZE } from '../../../sdk/base/limits.js';
+import { workersLimits } from '../../../worker/cloudflare/limits.js';
 import { partSizeFor } from '../../../worker/store/r2/multipart.js';
 import { download, expectError, json, push, type Send, sendAll, sendCommit, start, typed } from '../client.js';
 import { emptyBucket } from './in-object.js';
@@ -85,7 +86,7 @@ describe('endpoint on Workers', () => {
   it('should advertise a part size that keeps every body under the 100 MB cap and refuse larger parts', async () => {
     const info = await json<{ limits: { partSize: number } }>(await send('/v1/info'));
     expect(info.limits.partSize).toBe(WORKERS_PART_SIZE);
-    for (const n of Object.values(largestBodies(workersLimits()))) expect(n).toBeLessThan(100_000_000);
+    for (const n of Object.values(bodyCaps(workersLimits()))) expect(n).toBeLessThan(100_000_000);
     const s = await start(send, k, random(100), { key: 'cap.bin' });
     const big = new Uint8Array(WORKERS_PART_SIZE + 12 * 16384 + 29);
     await expectError(send(`/v1/sessions/${s.session.id}/parts/0`, { method: 'PUT', body: big }), 413, 'TOO_LARGE');

@@ -78,6 +78,6 @@ export function fakeManifest(size: number, chunking: ChunkingSpec = { kind: 'fix
 export function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
   return {
     id, key: 'k', basisVersion: null, size: 10, chunking: { kind: 'fixed', block: 4096 }, inPlace: false, stagingId: 'st-none',
-    parts: [{ n: 0, offset: 0, length: 10, crc32: 123 }], signatures: [[0, 1]], created: 1000, expires: 2000, ...over,
+    signatures: [[0, 1]], created: 1000, expires: 2000, ...over,
   };
 }
