@@ -10,12 +10,30 @@ import type { Manifest } from '../sdk/protocol/manifest.js';
 import type { FileInfo } from '../sdk/protocol/messages.js';
 import { decodePlan, type LiteralOp } from '../sdk/protocol/wire.js';
 import { jsonInt as checkInt, jsonString as checkString } from './body.js';
-import type { Endpoint } from './endpoint.js';
+import type { Kernels } from '../sdk/kernels/api.js';
+import type { ManifestCache } from './manifests.js';
+import type { CopyJobs } from './rebuild.js';
+import type { Sessions } from './sessions.js';
+import type { Signatures } from './signatures.js';
+import type { Store } from './store/store.js';
 import { ApiError } from './errors.js';
 import { toHex } from '../sdk/protocol/hex.js';
 import { decodePartDigests } from './parts.js';
 import { rebuildInPlace, runCopies, runDups } from './rebuild.js';
 import { partBlobName, type Session } from './sessions.js';
+
+/** What a commit works with: the endpoint's state (endpoint.ts passes itself). */
+export interface CommitContext {
+  store: Store;
+  kernels: Kernels;
+  sessions: Sessions;
+  signatures: Signatures;
+  manifests: ManifestCache;
+  copies: CopyJobs;
+  log: (e: unknown) => void;
+  /** Drops in-process state of a session. */
+  forget(id: string): void;
+}
 
 /** A commit request, checked. */
 interface CommitBody {
@@ -35,7 +53,7 @@ function parseCommit(body: Record<string, unknown>): CommitBody {
 }
 
 /** Runs the commit of session `id`; answers the new version. */
-export async function commitSession(ep: Endpoint, id: string, json: Record<string, unknown>): Promise<FileInfo> {
+export async function commitSession(ep: CommitContext, id: string, json: Record<string, unknown>): Promise<FileInfo> {
   const req = parseCommit(json);
   return ep.sessions.locked(id, async () => {
     const s = await ep.sessions.load(id);
@@ -117,7 +135,7 @@ export async function commitSession(ep: Endpoint, id: string, json: Record<strin
 }
 
 /** Replaces the session by a small record that answers a retried commit; blobs (plan, signatures, digests) go. */
-async function finish(ep: Endpoint, s: Session, result: FileInfo): Promise<void> {
+async function finish(ep: CommitContext, s: Session, result: FileInfo): Promise<void> {
   ep.forget(s.id);
   try {
     await ep.store.deleteSession(s.id);
