@@ -13,7 +13,11 @@ import { HOSTILE_LIMITS } from './test/worker/hostile-limits.js';
 
 /** The pool plugin with extra bindings. Tests only: nodejs_compat, since the shared store helpers use node:crypto and Buffer; the Worker itself needs no Node APIs. */
 const worker = (bindings: Record<string, string> = {}) =>
-  cloudflareTest({ main: './worker/cloudflare/index.ts', wrangler: { configPath: './wrangler.toml' }, miniflare: { compatibilityFlags: ['nodejs_compat'], bindings } });
+  cloudflareTest({
+    main: './worker/cloudflare/index.ts',
+    wrangler: { configPath: './wrangler.toml' },
+    miniflare: { compatibilityFlags: ['nodejs_compat'], bindings },
+  });
 
 /** The token and origin of test/worker/cloudflare/auth.test.ts. */
 export const AUTH_TEST_BINDINGS = { DELTAFLARE_TOKEN: 'workers-test-token-0123456789abcdef', CORS_ORIGINS: 'https://app.example' };

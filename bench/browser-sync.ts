@@ -31,7 +31,14 @@ import { sameBytes, writeRandom } from './files.js';
 import { startRelay, type Relay } from './relay.js';
 
 const { values } = parseArgs({
-  options: { sizes: { type: 'string' }, links: { type: 'string' }, runs: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' }, timeline: { type: 'boolean' } },
+  options: {
+    sizes: { type: 'string' },
+    links: { type: 'string' },
+    runs: { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'string' },
+    timeline: { type: 'boolean' },
+  },
 });
 const MiB = 1 << 20;
 const SIZES = (values.sizes ?? '256').split(',').map((s) => Number(s) * MiB);
@@ -49,12 +56,20 @@ const store = join(work, 'store');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 // The bench page and the demo, built by Vite as `npm run build:demo` builds the demo.
-await build({ root: join(ROOT, 'bench/browser-page'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022' }, worker: { format: 'es' } });
+await build({
+  root: join(ROOT, 'bench/browser-page'),
+  base: './',
+  logLevel: 'warn',
+  build: { outDir: site, emptyOutDir: true, target: 'es2022' },
+  worker: { format: 'es' },
+});
 await build({ configFile: join(ROOT, 'demo/vite.config.ts'), logLevel: 'warn', build: { outDir: join(site, 'demo'), emptyOutDir: true } });
 
 /** A process we started; killed on exit. */
 const children = new Set<ChildProcess>();
-process.once('exit', () => children.forEach((c) => c.kill()));
+process.once('exit', () => {
+  for (const c of children) c.kill();
+});
 function child(cmd: string, args: string[]): ChildProcess {
   const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(c);
@@ -77,7 +92,12 @@ await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
 const sinkPort = (sink.address() as { port: number }).port;
 
 /** The endpoint and the sink as a tool reaches them: directly, or each behind its own emulated link. */
-interface Route { endpoint: string; sink: string; relay?: Relay; close(): Promise<void> }
+interface Route {
+  endpoint: string;
+  sink: string;
+  relay?: Relay;
+  close(): Promise<void>;
+}
 async function route(link: 'loopback' | 'wan'): Promise<Route> {
   if (link === 'loopback') return { endpoint: `http://127.0.0.1:${port}`, sink: `http://127.0.0.1:${sinkPort}/sink`, close: async () => {} };
   const relay = await startRelay({ target: { host: '127.0.0.1', port }, ...WAN });
@@ -90,14 +110,29 @@ async function route(link: 'loopback' | 'wan'): Promise<Route> {
   };
 }
 
-interface Sample { seconds: number; bytes?: number; rendererMiB?: number }
-interface Row { size: number; link: string; what: string; tool: string; runs: Sample[] }
+interface Sample {
+  seconds: number;
+  bytes?: number;
+  rendererMiB?: number;
+}
+interface Row {
+  size: number;
+  link: string;
+  what: string;
+  tool: string;
+  runs: Sample[];
+}
 const rows: Row[] = [];
 function record(size: number, link: string, what: string, tool: string, s: Sample): void {
   let row = rows.find((r) => r.size === size && r.link === link && r.what === what && r.tool === tool);
-  if (!row) rows.push((row = { size, link, what, tool, runs: [] }));
+  if (!row) {
+    row = { size, link, what, tool, runs: [] };
+    rows.push(row);
+  }
   row.runs.push(s);
-  log(`${size / MiB} MiB ${link} ${what} | ${tool}: ${s.seconds.toFixed(2)} s${s.bytes ? `, ${(s.bytes / 1e6).toFixed(1)} MB` : ''}${s.rendererMiB ? `, renderer ${s.rendererMiB.toFixed(0)} MiB` : ''}`);
+  log(
+    `${size / MiB} MiB ${link} ${what} | ${tool}: ${s.seconds.toFixed(2)} s${s.bytes ? `, ${(s.bytes / 1e6).toFixed(1)} MB` : ''}${s.rendererMiB ? `, renderer ${s.rendererMiB.toFixed(0)} MiB` : ''}`,
+  );
 }
 
 const browser = await Chromium.launch();
@@ -171,7 +206,13 @@ try {
           if (ONLY.has('first')) {
             const what = 'first upload';
             await page.setFiles('#file', [oldFile]);
-            record(size, link, what, 'plain PUT of the File', await measured(r, () => page.evaluate<number>(`bench.plainPut(${JSON.stringify(r.sink)})`), page));
+            record(
+              size,
+              link,
+              what,
+              'plain PUT of the File',
+              await measured(r, () => page.evaluate<number>(`bench.plainPut(${JSON.stringify(r.sink)})`), page),
+            );
             let key = newKey();
             record(size, link, what, 'SDK page', await measured(r, () => pagePush(page, oldFile, r, key), page));
             check(oldFile, key);
@@ -196,11 +237,23 @@ try {
           await page.setFiles('#file', [oldFile]);
           for (let i = 0; i < RUNS; i++) {
             for (const workers of [1, 2, 4]) {
-              record(size, link, 'read the File', `signature pass, ${workers} worker${workers > 1 ? 's' : ''}`, await measured(r, () => page.evaluate<number>(`bench.pass(${workers})`), page));
+              record(
+                size,
+                link,
+                'read the File',
+                `signature pass, ${workers} worker${workers > 1 ? 's' : ''}`,
+                await measured(r, () => page.evaluate<number>(`bench.pass(${workers})`), page),
+              );
             }
             for (const how of ['stream, BYOB', 'stream', 'slice', 'FileReaderSync'] as const) {
               for (const where of how === 'FileReaderSync' ? ['worker'] : ['page', 'worker']) {
-                record(size, link, 'read the File', `${how} (${where})`, await measured(r, () => page.evaluate<number>(`bench.rawRead('${how}', '${where}')`), page));
+                record(
+                  size,
+                  link,
+                  'read the File',
+                  `${how} (${where})`,
+                  await measured(r, () => page.evaluate<number>(`bench.rawRead('${how}', '${where}')`), page),
+                );
               }
             }
           }
@@ -224,11 +277,15 @@ try {
 // ------------------------------------------------------------------ report
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const secondsOf = (r: Row) => median(r.runs.map((s) => s.seconds));
-const find = (size: number, link: string, what: string, tool: string) => rows.find((r) => r.size === size && r.link === link && r.what === what && r.tool === tool);
+const find = (size: number, link: string, what: string, tool: string) =>
+  rows.find((r) => r.size === size && r.link === link && r.what === what && r.tool === tool);
 const rtt = (link: string) => (link === 'wan' ? WAN.rttMs / 1000 : 0);
-const fastestRead = (size: number) => Math.min(...rows.filter((r) => r.size === size && r.what === 'read the File' && !r.tool.startsWith('signature')).map(secondsOf));
+const fastestRead = (size: number) =>
+  Math.min(...rows.filter((r) => r.size === size && r.what === 'read the File' && !r.tool.startsWith('signature')).map(secondsOf));
 
-console.log(`\nChromium ${version}, Node ${process.version}, median of ${RUNS} runs; links: loopback, and ${WAN.rate / 1e6} Mbit/s each way with ${WAN.rttMs} ms RTT shared by all connections\n`);
+console.log(
+  `\nChromium ${version}, Node ${process.version}, median of ${RUNS} runs; links: loopback, and ${WAN.rate / 1e6} Mbit/s each way with ${WAN.rttMs} ms RTT shared by all connections\n`,
+);
 console.log('| size | link | what | tool | s | MB/s | vs plain PUT | vs CLI | bytes on the link MB | floor s | vs floor | renderer peak MiB |');
 console.log('|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
@@ -238,13 +295,25 @@ for (const r of rows) {
   const bytes = r.runs[0].bytes ? median(r.runs.map((x) => x.bytes!)) : undefined;
   // The floor: the link's time for these bytes (the page also reads the file once at least) + 3 round trips.
   const read = r.tool.includes('page') ? fastestRead(r.size) : 0;
-  const floor = r.link === 'wan' && bytes && r.what !== 'read the File' ? Math.max(bytes / (WAN.rate / 8), Number.isFinite(read) ? read : 0) + 3 * rtt(r.link) : undefined;
+  const floor =
+    r.link === 'wan' && bytes && r.what !== 'read the File' ? Math.max(bytes / (WAN.rate / 8), Number.isFinite(read) ? read : 0) + 3 * rtt(r.link) : undefined;
   const ratio = (x?: Row) => (x && x !== r ? `${(secondsOf(x) / s).toFixed(2)}x` : '');
   const cells = [
-    `${r.size / MiB} MiB`, r.link, r.what, r.tool, s.toFixed(2), (r.size / s / 1e6).toFixed(0),
-    r.what === 'first upload' ? ratio(put) : r.what === 'read the File' && r.tool.startsWith('signature') ? `${(fastestRead(r.size) / s).toFixed(2)}x of the fastest read` : '',
+    `${r.size / MiB} MiB`,
+    r.link,
+    r.what,
+    r.tool,
+    s.toFixed(2),
+    (r.size / s / 1e6).toFixed(0),
+    r.what === 'first upload'
+      ? ratio(put)
+      : r.what === 'read the File' && r.tool.startsWith('signature')
+        ? `${(fastestRead(r.size) / s).toFixed(2)}x of the fastest read`
+        : '',
     cliRow && cliRow !== r ? `${(s / secondsOf(cliRow)).toFixed(2)}x` : '',
-    bytes ? (bytes / 1e6).toFixed(1) : '', floor ? floor.toFixed(2) : '', floor ? `${(s / floor).toFixed(2)}x` : '',
+    bytes ? (bytes / 1e6).toFixed(1) : '',
+    floor ? floor.toFixed(2) : '',
+    floor ? `${(s / floor).toFixed(2)}x` : '',
     r.tool.includes('page') || r.tool.includes('(') || r.tool.startsWith('signature') ? Math.max(...r.runs.map((x) => x.rendererMiB ?? 0)).toFixed(0) : '',
   ];
   console.log(`| ${cells.join(' | ')} |`);

@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { CHROMIUM, CHROMIUM_FLAGS } from '../test/support/chromium.js';
 
-type Message = { id?: number; method?: string; params?: Record<string, unknown>; sessionId?: string; result?: Record<string, unknown>; error?: { message: string } };
+type Message = {
+  id?: number;
+  method?: string;
+  params?: Record<string, unknown>;
+  sessionId?: string;
+  result?: Record<string, unknown>;
+  error?: { message: string };
+};
 
 /** One browser, one WebSocket; pages are flat sessions on it. */
 export class Chromium {
@@ -122,7 +129,10 @@ export class Page {
 
   /** Evaluates `expression` (awaiting a promise) and returns its value. */
   async evaluate<T>(expression: string): Promise<T> {
-    const r = (await this.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true })) as { result: { value: T }; exceptionDetails?: { text: string; exception?: { description?: string } } };
+    const r = (await this.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true })) as {
+      result: { value: T };
+      exceptionDetails?: { text: string; exception?: { description?: string } };
+    };
     if (r.exceptionDetails) throw new Error(`page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
     return r.result.value;
   }
@@ -150,4 +160,3 @@ export class Page {
     await this.browser.send('Target.closeTarget', { targetId: this.targetId });
   }
 }
-

@@ -58,7 +58,9 @@ for (const [name, bytes] of Object.entries(cases)) {
     await push(join(dir, 'old'), common);
     const r = await push(join(dir, 'new'), common);
     const all = r.bytesSent + r.bytesReceived;
-    console.log(`| ${name} | ${avg} | ${r.chunks} | ${(r.literalBytes / 1e6).toFixed(3)} | ${((all - r.literalBytes) / 1e6).toFixed(3)} | ${(all / 1e6).toFixed(3)} |`);
+    console.log(
+      `| ${name} | ${avg} | ${r.chunks} | ${(r.literalBytes / 1e6).toFixed(3)} | ${((all - r.literalBytes) / 1e6).toFixed(3)} | ${(all / 1e6).toFixed(3)} |`,
+    );
   }
 }
 pool.terminate();
@@ -73,17 +75,19 @@ async function timeChunkSizes(runs: number): Promise<void> {
   const avgs = [4096, 8192];
   const spec = (avg: number): ChunkingSpec & { kind: 'cdc' } => ({ kind: 'cdc', min: avg / 4, avg, max: avg * 8, level: 1 });
   const cpu = (f: () => Promise<unknown> | unknown) => async () => {
-    const c0 = process.cpuUsage(), t0 = performance.now();
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
     await f();
     const c = process.cpuUsage(c0);
     return { cpu: (c.user + c.system) / 1e6, wall: (performance.now() - t0) / 1000 };
   };
   const seq = (avg: number) => cpu(() => k.chunk(bytes, { ...spec(avg), blake3: true }));
-  const pass = (avg: number) => cpu(async () => {
-    const source = await fileSource(path);
-    for await (const _ of signatures(source, { chunking: spec(avg), pool })) void _;
-    await source.close?.();
-  });
+  const pass = (avg: number) =>
+    cpu(async () => {
+      const source = await fileSource(path);
+      for await (const _ of signatures(source, { chunking: spec(avg), pool })) void _;
+      await source.close?.();
+    });
   const results = new Map<string, { cpu: number[]; wall: number[] }>();
   const add = (key: string, r: { cpu: number; wall: number }) => {
     const row = results.get(key) ?? { cpu: [], wall: [] };
@@ -91,7 +95,11 @@ async function timeChunkSizes(runs: number): Promise<void> {
     row.wall.push(r.wall);
     results.set(key, row);
   };
-  for (const avg of avgs) await seq(avg)(), await pass(avg)(); // warm-up
+  // warm-up
+  for (const avg of avgs) {
+    await seq(avg)();
+    await pass(avg)();
+  }
   for (let r = 0; r < runs; r++) {
     for (const avg of avgs) {
       add(`sequential k.chunk + CRC + BLAKE3, main thread|${avg}`, await seq(avg)());
@@ -105,6 +113,8 @@ async function timeChunkSizes(runs: number): Promise<void> {
     const [what, avg] = key.split('|');
     const base = median(results.get(`${what}|8192`)!.cpu);
     const c = median(row.cpu);
-    console.log(`| ${what} | ${avg} | ${c.toFixed(3)} | ${(c / (size / 1e9)).toFixed(2)} | ${(size / 1e6 / median(row.wall)).toFixed(0)} | ${(c / base).toFixed(2)}x |`);
+    console.log(
+      `| ${what} | ${avg} | ${c.toFixed(3)} | ${(c / (size / 1e9)).toFixed(2)} | ${(size / 1e6 / median(row.wall)).toFixed(0)} | ${(c / base).toFixed(2)}x |`,
+    );
   }
 }

@@ -36,14 +36,20 @@ function editsOf(i: number, size: number) {
 /** Writes client `i`'s first version (`edited` false) or its edited second version, piece by piece. */
 function writeVersion(path: string, i: number, size: number, edited: boolean): void {
   const { overwrites, insertAt, insert } = editsOf(i, size);
-  writeRandom(path, size, 1 + i, edited ? {
-    edit: (at, piece) => {
-      for (const o of overwrites) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
-    },
-    insert: { at: insertAt, bytes: insert, seed: 1000 + i },
-  } : {});
+  writeRandom(
+    path,
+    size,
+    1 + i,
+    edited
+      ? {
+          edit: (at, piece) => {
+            for (const o of overwrites) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
+          },
+          insert: { at: insertAt, bytes: insert, seed: 1000 + i },
+        }
+      : {},
+  );
 }
-
 
 const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -72,11 +78,18 @@ async function startServer(dir: string) {
   };
 }
 
-interface Pushed { rssMiB: number; bytesSent: number; bytesReceived: number; literalBytes: number }
+interface Pushed {
+  rssMiB: number;
+  bytesSent: number;
+  bytesReceived: number;
+  literalBytes: number;
+}
 
 /** One `deltaflare push` under GNU time (for its peak RSS). */
 async function push(file: string, url: string, key: string): Promise<Pushed> {
-  const child = spawn('/usr/bin/time', ['-f', '%M', CLI, 'push', file, url, '--key', key, '--workers', WORKERS, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', '%M', CLI, 'push', file, url, '--key', key, '--workers', WORKERS, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -87,7 +100,16 @@ async function push(file: string, url: string, key: string): Promise<Pushed> {
   return { rssMiB: Number(stderr.trim().split('\n').pop()) / 1024, bytesSent: r.bytesSent, bytesReceived: r.bytesReceived, literalBytes: r.literalBytes };
 }
 
-interface Row { clients: number; round: string; seconds: number; bytes: number; literal: number; serverPeak: number; serverIdle: number; clientPeak: number }
+interface Row {
+  clients: number;
+  round: string;
+  seconds: number;
+  bytes: number;
+  literal: number;
+  serverPeak: number;
+  serverIdle: number;
+  clientPeak: number;
+}
 const rows: Row[] = [];
 
 const work = mkdtempSync(join(tmpdir(), 'deltaflare-bench-concurrent-'));
@@ -129,7 +151,9 @@ try {
           clientPeak: Math.max(...results.map((r) => r.rssMiB)),
         };
         rows.push(row);
-        process.stderr.write(`${n} client(s), ${round}: ${seconds.toFixed(1)} s, server peak ${serverPeak.toFixed(0)} MiB (idle ${serverIdle.toFixed(0)}), client peak ${row.clientPeak.toFixed(0)} MiB; ${n} stored file(s) verified\n`);
+        process.stderr.write(
+          `${n} client(s), ${round}: ${seconds.toFixed(1)} s, server peak ${serverPeak.toFixed(0)} MiB (idle ${serverIdle.toFixed(0)}), client peak ${row.clientPeak.toFixed(0)} MiB; ${n} stored file(s) verified\n`,
+        );
       } finally {
         await server.stop();
       }
@@ -140,10 +164,16 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`\nNode ${process.version}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${CLIENTS} clients x ${SIZE / MiB} MiB, push --workers ${WORKERS}; every stored file verified byte for byte\n`);
-console.log('| pushes at once | round | wall s | MB on the wire (all clients) | literal MB | server RSS at start, MiB | server peak RSS, MiB | vs 1 push | largest client peak RSS, MiB |');
+console.log(
+  `\nNode ${process.version}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${CLIENTS} clients x ${SIZE / MiB} MiB, push --workers ${WORKERS}; every stored file verified byte for byte\n`,
+);
+console.log(
+  '| pushes at once | round | wall s | MB on the wire (all clients) | literal MB | server RSS at start, MiB | server peak RSS, MiB | vs 1 push | largest client peak RSS, MiB |',
+);
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   const alone = rows.find((o) => o.clients === 1 && o.round === r.round)!;
-  console.log(`| ${r.clients} | ${r.round} | ${r.seconds.toFixed(1)} | ${(r.bytes / 1e6).toFixed(1)} | ${(r.literal / 1e6).toFixed(1)} | ${r.serverIdle.toFixed(0)} | ${r.serverPeak.toFixed(0)} | ${(r.serverPeak / alone.serverPeak).toFixed(2)}x | ${r.clientPeak.toFixed(0)} |`);
+  console.log(
+    `| ${r.clients} | ${r.round} | ${r.seconds.toFixed(1)} | ${(r.bytes / 1e6).toFixed(1)} | ${(r.literal / 1e6).toFixed(1)} | ${r.serverIdle.toFixed(0)} | ${r.serverPeak.toFixed(0)} | ${(r.serverPeak / alone.serverPeak).toFixed(2)}x | ${r.clientPeak.toFixed(0)} |`,
+  );
 }

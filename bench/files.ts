@@ -12,7 +12,9 @@ export function* randomPieces(size: number, seed: number): Generator<Uint8Array>
     const piece = new Uint8Array(Math.min(PIECE, size - at));
     const words = new Uint32Array(piece.buffer, 0, piece.length >>> 2);
     for (let i = 0; i < words.length; i++) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
       words[i] = x >>> 0;
     }
     yield piece;

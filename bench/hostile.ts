@@ -68,7 +68,7 @@ const part = DEFAULT_LIMITS.partSize;
 const block = 64 * 1024;
 const size = BOMBS * part;
 {
-  const created = await (await json('/v1/sessions', { key: 'bombs.bin', size, chunking: { kind: 'fixed', block } })).json() as { id: string };
+  const created = (await (await json('/v1/sessions', { key: 'bombs.bin', size, chunking: { kind: 'fixed', block } })).json()) as { id: string };
   const blockOf = (i: number) => new Uint8Array(block).fill((i % 251) + 1).fill(i >> 8, 0, 1);
   const n = size / block;
   const crcs = new Uint32Array(n);
@@ -77,7 +77,11 @@ const size = BOMBS * part;
   const perBatch = DEFAULT_LIMITS.maxSignaturesPerBatch;
   for (let first = 0; first < n; first += perBatch) {
     const end = Math.min(n, first + perBatch);
-    const res = await request(`/v1/sessions/${created.id}/match`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: encodeSignatures({ firstIndex: first, crcs: crcs.subarray(first, end), lengths: lengths.subarray(first, end) }) as Uint8Array<ArrayBuffer> });
+    const res = await request(`/v1/sessions/${created.id}/match`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: encodeSignatures({ firstIndex: first, crcs: crcs.subarray(first, end), lengths: lengths.subarray(first, end) }) as Uint8Array<ArrayBuffer>,
+    });
     if (!res.ok) throw new Error(`match: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
   }
@@ -86,13 +90,32 @@ const size = BOMBS * part;
     const payload = new Uint8Array(part);
     for (let b = 0; b < part / block; b++) payload.set(blockOf(p * (part / block) + b), b * block);
     const z = await deflateRaw(payload);
-    bodies.push(encodePart({ part: p, ops: [{ newOffset: p * part, length: part }], literalBytes: part, deflated: true, payload: z }, { crc32: (b) => k.crc32(b) }));
+    bodies.push(
+      encodePart({ part: p, ops: [{ newOffset: p * part, length: part }], literalBytes: part, deflated: true, payload: z }, { crc32: (b) => k.crc32(b) }),
+    );
   }
   const sent = bodies.reduce((s, b) => s + b.length, 0);
-  const answers = await Promise.all(bodies.map((body, p) => request(`/v1/sessions/${created.id}/parts/${p}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> })));
+  const answers = await Promise.all(
+    bodies.map((body, p) =>
+      request(`/v1/sessions/${created.id}/parts/${p}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: body as Uint8Array<ArrayBuffer>,
+      }),
+    ),
+  );
   const codes = new Map<number, number>();
-  for (const a of answers) codes.set(a.status, (codes.get(a.status) ?? 0) + 1), await a.arrayBuffer();
-  row(`${BOMBS} deflate bombs at once (${(sent / BOMBS / 1024).toFixed(1)} KiB each, ${part / MiB} MiB inflated)`, `${(sent / MiB).toFixed(2)} MiB`, [...codes].map(([c, n]) => `${n} x ${c}`).join(', '), mib('VmHWM'), await storeBytes());
+  for (const a of answers) {
+    codes.set(a.status, (codes.get(a.status) ?? 0) + 1);
+    await a.arrayBuffer();
+  }
+  row(
+    `${BOMBS} deflate bombs at once (${(sent / BOMBS / 1024).toFixed(1)} KiB each, ${part / MiB} MiB inflated)`,
+    `${(sent / MiB).toFixed(2)} MiB`,
+    [...codes].map(([c, n]) => `${n} x ${c}`).join(', '),
+    mib('VmHWM'),
+    await storeBytes(),
+  );
   await request(`/v1/sessions/${created.id}`, { method: 'DELETE' });
 }
 
@@ -108,7 +131,13 @@ const size = BOMBS * part;
   const res = await json('/v1/sessions', { key: 'basis.bin', size: 256 * MiB, chunking: { kind: 'fixed', block: 64 } });
   const body = await res.text();
   const ms = performance.now() - t0;
-  row(`64-byte blocks against a 256 MiB basis (4M chunks), after pushing it (peak ${before.toFixed(0)} MiB)`, '1 request', `${res.status} ${(JSON.parse(body) as { error: { code: string } }).error.code} in ${ms.toFixed(0)} ms`, mib('VmHWM'), await storeBytes());
+  row(
+    `64-byte blocks against a 256 MiB basis (4M chunks), after pushing it (peak ${before.toFixed(0)} MiB)`,
+    '1 request',
+    `${res.status} ${(JSON.parse(body) as { error: { code: string } }).error.code} in ${ms.toFixed(0)} ms`,
+    mib('VmHWM'),
+    await storeBytes(),
+  );
 }
 
 // 3. Filling the disk: sessions of a quarter of maxFileSize until refused, from one client.
@@ -125,14 +154,22 @@ const size = BOMBS * part;
   }
   const counts = new Map<number, number>();
   for (const a of answers) counts.set(a, (counts.get(a) ?? 0) + 1);
-  row(`sessions of ${each / 2 ** 30} GiB until refused (disk: ${(await freeBytes() / 2 ** 30).toFixed(0)} GiB free)`, `${answers.length} requests`, [...counts].map(([c, n]) => `${n} x ${c}`).join(', '), mib('VmHWM'), await storeBytes());
+  row(
+    `sessions of ${each / 2 ** 30} GiB until refused (disk: ${((await freeBytes()) / 2 ** 30).toFixed(0)} GiB free)`,
+    `${answers.length} requests`,
+    [...counts].map(([c, n]) => `${n} x ${c}`).join(', '),
+    mib('VmHWM'),
+    await storeBytes(),
+  );
   for (const id of ids) await request(`/v1/sessions/${id}`, { method: 'DELETE' });
 }
 
 server.kill('SIGTERM');
 await new Promise((r) => server.once('exit', r));
 rmSync(work, { recursive: true, force: true });
-console.log(`\n\`deltaflare serve\` with default settings (body budget 12 MiB, inflation budget one ${part / MiB} MiB part, maxManifestChunks ${DEFAULT_LIMITS.maxManifestChunks}, maxStagedBytesPerClient ${DEFAULT_LIMITS.maxStagedBytesPerClient / 2 ** 30} GiB), Node ${process.version}\n`);
+console.log(
+  `\n\`deltaflare serve\` with default settings (body budget 12 MiB, inflation budget one ${part / MiB} MiB part, maxManifestChunks ${DEFAULT_LIMITS.maxManifestChunks}, maxStagedBytesPerClient ${DEFAULT_LIMITS.maxStagedBytesPerClient / 2 ** 30} GiB), Node ${process.version}\n`,
+);
 console.log('| attack | sent | answers | server peak RSS (VmHWM) MiB | store on disk MiB |\n|---|---:|---|---:|---:|');
 for (const r of rows) console.log(r);
 process.exit(0);

@@ -43,10 +43,15 @@ export interface Measurement {
 export function randomBytes(size: number, seed = 0x9e3779b9): Uint8Array {
   const bytes = new Uint8Array(size);
   const words = new Uint32Array(bytes.buffer, 0, size >>> 2);
-  let a = seed | 1, b = 0x6a09e667, c = 0xbb67ae85, d = 0x3c6ef372;
+  let a = seed | 1,
+    b = 0x6a09e667,
+    c = 0xbb67ae85,
+    d = 0x3c6ef372;
   for (let i = 0; i < words.length; i++) {
     const t = a ^ (a << 11);
-    a = b; b = c; c = d;
+    a = b;
+    b = c;
+    c = d;
     d = (d ^ (d >>> 19) ^ t ^ (t >>> 8)) >>> 0;
     words[i] = d;
   }
@@ -95,9 +100,13 @@ export async function runKernelSuite(options: SuiteOptions = {}): Promise<Measur
   }
   tasks.push(['BLAKE3 one input', 'blake3-jit', () => jitHash(data)]);
   tasks.push(['BLAKE3 one input', 'hash-wasm', () => hwBlake3.init().update(data).digest('binary')]);
-  tasks.push([`BLAKE3 ${ends.length} chunks (~8 KiB)`, 'blake3-jit', () => {
-    for (let i = 0, start = 0; i < ends.length; start = ends[i++]) jitHash(data.subarray(start, ends[i]));
-  }]);
+  tasks.push([
+    `BLAKE3 ${ends.length} chunks (~8 KiB)`,
+    'blake3-jit',
+    () => {
+      for (let i = 0, start = 0; i < ends.length; start = ends[i++]) jitHash(data.subarray(start, ends[i]));
+    },
+  ]);
   tasks.push(['CRC32', 'hash-wasm', () => hwCrc32.init().update(data).digest('binary')]);
   for (const [who, fn] of Object.entries(options.crcPeers ?? {})) {
     tasks.push(['CRC32', who, () => fn(data)]);

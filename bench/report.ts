@@ -28,7 +28,9 @@ export function ratioTable(rows: Measurement[]): string {
     const theirs = find(rows, peerTask, peer);
     if (!ours || !theirs) continue;
     const ratio = ours.mbPerSecond / theirs.mbPerSecond;
-    lines.push(`| ${task.replace('*', '~8 KiB')} vs ${peer} ${peerTask !== task ? `(${peerTask})` : ''} | ${ratio.toFixed(2)}x | >= ${goal}x | ${ratio >= goal ? 'yes' : 'no'} |`);
+    lines.push(
+      `| ${task.replace('*', '~8 KiB')} vs ${peer} ${peerTask !== task ? `(${peerTask})` : ''} | ${ratio.toFixed(2)}x | >= ${goal}x | ${ratio >= goal ? 'yes' : 'no'} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -57,9 +57,11 @@ async function timed(what: string, rows: Row[], once: () => Promise<string>) {
   const row: Row = { what, seconds: [], cpu: [] };
   await once(); // warm-up
   for (let r = 0; r < runs; r++) {
-    const cpu0 = process.cpuUsage(), t0 = performance.now();
+    const cpu0 = process.cpuUsage(),
+      t0 = performance.now();
     row.digest = await once();
-    const t = (performance.now() - t0) / 1000, c = process.cpuUsage(cpu0);
+    const t = (performance.now() - t0) / 1000,
+      c = process.cpuUsage(cpu0);
     row.seconds.push(t);
     row.cpu.push((c.user + c.system) / 1e6);
     log(`${what} run ${r + 1}: ${(size / 1e6 / t).toFixed(0)} MB/s`);
@@ -100,15 +102,21 @@ await timed('k.chunk(bytes, { blake3: true }), main thread', rows, async () => {
 if (dir) rmSync(dir, { recursive: true });
 
 const seq = median(rows[rows.length - 1].seconds);
-console.log(`Node ${process.version}, ${cpus()[0].model} x ${cpus().length}, ${mib(size)} random file, FastCDC 2/8/64 KiB + CRC32 + BLAKE3, segments of ${mib(segmentSize)}, median of ${runs} runs\n`);
+console.log(
+  `Node ${process.version}, ${cpus()[0].model} x ${cpus().length}, ${mib(size)} random file, FastCDC 2/8/64 KiB + CRC32 + BLAKE3, segments of ${mib(segmentSize)}, median of ${runs} runs\n`,
+);
 console.log('| what | MB/s (median) | min..max | CPU s / GB | vs sequential |');
 console.log('|---|---:|---:|---:|---:|');
 for (const r of rows) {
   const mbps = r.seconds.map((s) => size / 1e6 / s);
   const cpuPerGb = median(r.cpu) / (size / 1e9);
-  console.log(`| ${r.what} | ${(size / 1e6 / median(r.seconds)).toFixed(0)} | ${Math.min(...mbps).toFixed(0)}..${Math.max(...mbps).toFixed(0)} | ${cpuPerGb.toFixed(2)} | ${(seq / median(r.seconds)).toFixed(2)}x |`);
+  console.log(
+    `| ${r.what} | ${(size / 1e6 / median(r.seconds)).toFixed(0)} | ${Math.min(...mbps).toFixed(0)}..${Math.max(...mbps).toFixed(0)} | ${cpuPerGb.toFixed(2)} | ${(seq / median(r.seconds)).toFixed(2)}x |`,
+  );
 }
 const same = new Set(rows.map((r) => r.digest)).size === 1;
-console.log(`\nRSS: ${mib(baseRss)} at start (Node + tsx), ${mib(poolRss)} with the pool started; peak ${mib(passRss)} after the signature passes (file ${mib(size)}); peak ${mib(peakRss())} after the sequential run (whole file in memory).`);
+console.log(
+  `\nRSS: ${mib(baseRss)} at start (Node + tsx), ${mib(poolRss)} with the pool started; peak ${mib(passRss)} after the signature passes (file ${mib(size)}); peak ${mib(peakRss())} after the sequential run (whole file in memory).`,
+);
 console.log(`Same chunks and hashes on every path: ${same ? 'yes' : `NO (${rows.map((r) => r.digest).join(', ')})`}`);
 if (!same) process.exitCode = 1;

@@ -90,7 +90,10 @@ interface Row {
 const rows: Row[] = [];
 const record = (c: string, tool: string, run: Run) => {
   let row = rows.find((r) => r.case === c && r.tool === tool);
-  if (!row) rows.push((row = { case: c, tool, runs: [] }));
+  if (!row) {
+    row = { case: c, tool, runs: [] };
+    rows.push(row);
+  }
   row.runs.push(run);
   process.stderr.write(`${c} | ${tool}: ${run.seconds.toFixed(2)} s, ${(run.bytes / 1e6).toFixed(2)} MB\n`);
 };
@@ -153,7 +156,10 @@ if (CASES.has('vm')) {
   writeRandom(oldBig, BIG, 3);
   const offsets = new Set<number>();
   let x = 12345;
-  while (offsets.size < 256) offsets.add(((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % (BIG / 4096)) * 4096);
+  while (offsets.size < 256) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    offsets.add((x % (BIG / 4096)) * 4096);
+  }
   writeRandom(newBig, BIG, 3, {
     edit: (at, piece) => {
       for (const o of offsets) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
@@ -190,6 +196,8 @@ for (const row of rows) {
   const ps = median(peer.runs.map((r) => r.seconds));
   const pb = median(peer.runs.map((r) => r.bytes));
   const rss = Math.max(...row.runs.map((r) => r.rssMiB ?? 0));
-  console.log(`| ${row.case} | ${row.tool} | ${s.toFixed(2)} | ${(s / ps).toFixed(2)}x | ${(b / 1e6).toFixed(2)} MB | ${(b / pb).toFixed(2)}x | ${rss.toFixed(0)} |`);
+  console.log(
+    `| ${row.case} | ${row.tool} | ${s.toFixed(2)} | ${(s / ps).toFixed(2)}x | ${(b / 1e6).toFixed(2)} MB | ${(b / pb).toFixed(2)}x | ${rss.toFixed(0)} |`,
+  );
 }
 rmSync(work, { recursive: true, force: true });

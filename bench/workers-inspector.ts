@@ -52,7 +52,9 @@ export class Inspector {
    * work, which on Cloudflare runs elsewhere; "own" leaves them out.
    */
   async stopProfile(): Promise<{ busy: number; js: number }> {
-    const { profile } = await this.send<{ profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url?: string } }>; samples: number[]; timeDeltas: number[] } }>('Profiler.stop');
+    const { profile } = await this.send<{
+      profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url?: string } }>; samples: number[]; timeDeltas: number[] };
+    }>('Profiler.stop');
     const named = (name: string) => new Set(profile.nodes.filter((n) => n.callFrame.functionName === name).map((n) => n.id));
     const idle = named('(idle)');
     const own = new Set(profile.nodes.filter((n) => n.callFrame.url || n.callFrame.functionName === '(garbage collector)').map((n) => n.id));
@@ -72,7 +74,13 @@ export class Inspector {
         const k = `${f.functionName} ${f.url?.split('/').slice(-2).join('/') ?? ''}`;
         self.set(k, (self.get(k) ?? 0) + profile.timeDeltas[i]);
       });
-      console.error([...self].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`).join('\n'));
+      console.error(
+        [...self]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 15)
+          .map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`)
+          .join('\n'),
+      );
     }
     return { busy: busy / 1000, js: js / 1000 };
   }

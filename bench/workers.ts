@@ -18,7 +18,10 @@ const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 /** PIDs in the process group of `pgid`. */
 function group(pgid: number): number[] {
   const out = execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' });
-  return out.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+  return out
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
 }
 const isWorkerd = (pid: number) => {
   try {
@@ -32,7 +35,14 @@ function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
 }
-const status = (pid: number, field: string) => Number(/(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!)![1]) * 1024;
+const status = (pid: number, field: string) =>
+  Number(
+    /(\d+) kB/.exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(field))!,
+    )![1],
+  ) * 1024;
 
 let seed = 12345;
 /** Writes `size` pseudo-random bytes to `path` in 16 MiB pieces; inserts `insert` fresh bytes at `at` when given (same seed: same base). */
@@ -42,7 +52,10 @@ function writeFile(path: string, size: number, insert?: { at: number; size: numb
   const piece = 16 << 20;
   const gen = (n: number) => {
     const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i += 4) b.writeUInt32LE((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), i);
+    for (let i = 0; i < n; i += 4) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      b.writeUInt32LE(seed, i);
+    }
     return b;
   };
   for (let done = 0; done < size; ) {
@@ -69,7 +82,10 @@ function writeFile(path: string, size: number, insert?: { at: number; size: numb
 function snapshot(): string {
   const root = resolve(import.meta.dirname, '..');
   const snap = mkdtempSync(join(tmpdir(), 'deltaflare-snap-'));
-  execFileSync('sh', ['-c', `git -C '${root}' archive HEAD | tar -x -C '${snap}' && cp -r '${root}/build' '${snap}/' && ln -s '${root}/node_modules' '${snap}/node_modules'`]);
+  execFileSync('sh', [
+    '-c',
+    `git -C '${root}' archive HEAD | tar -x -C '${snap}' && cp -r '${root}/build' '${snap}/' && ln -s '${root}/node_modules' '${snap}/node_modules'`,
+  ]);
   return snap;
 }
 
@@ -84,9 +100,19 @@ async function run(name: string, size: number) {
     const args = dev.process.spawnargs;
     const insp = await Inspector.connect(Number(args[args.indexOf('--inspector-port') + 1]));
     let heapPeak = 0;
-    const poll = setInterval(() => void insp.heapUsed().then((h) => (heapPeak = Math.max(heapPeak, h)), () => undefined), 20);
+    const poll = setInterval(
+      () =>
+        void insp.heapUsed().then(
+          (h) => (heapPeak = Math.max(heapPeak, h)),
+          () => undefined,
+        ),
+      20,
+    );
     const rows: string[] = [];
-    for (const [label, insert] of [['first push (all literal)', undefined], ['+ 8 MiB inserted', { at: Math.floor(size / 2 / 4096) * 4096 + 777, size: 8 << 20 }]] as const) {
+    for (const [label, insert] of [
+      ['first push (all literal)', undefined],
+      ['+ 8 MiB inserted', { at: Math.floor(size / 2 / 4096) * 4096 + 777, size: 8 << 20 }],
+    ] as const) {
       const path = join(dir, 'f');
       writeFile(path, size, insert);
       const fileSize = size + (insert?.size ?? 0);
@@ -116,7 +142,9 @@ async function run(name: string, size: number) {
   }
 }
 
-console.log('| file | push | literal sent | wall | Worker own CPU (script, wasm, GC) | per GB of file | isolate busy incl. native calls | Worker JS heap peak | whole workerd CPU (with local R2/DO) | workerd peak RSS |');
+console.log(
+  '| file | push | literal sent | wall | Worker own CPU (script, wasm, GC) | per GB of file | isolate busy incl. native calls | Worker JS heap peak | whole workerd CPU (with local R2/DO) | workerd peak RSS |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 await run('100 MiB', 100 << 20);
 if (!process.argv.includes('--no-1g')) await run('1 GiB', 1 << 30);

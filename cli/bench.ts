@@ -51,14 +51,22 @@ export async function benchCommand(args: string[]): Promise<void> {
       planAndParts: at('committing') - at('uploading'),
       rebuildAndCommit: at('done') - at('committing'),
     };
-    const summary = { ...phases, seconds: result.seconds, size: result.size, literalBytes: result.literalBytes, matchedBytes: result.matchedBytes, chunks: result.chunks, bytesSent: result.bytesSent };
+    const summary = {
+      ...phases,
+      seconds: result.seconds,
+      size: result.size,
+      literalBytes: result.literalBytes,
+      matchedBytes: result.matchedBytes,
+      chunks: result.chunks,
+      bytesSent: result.bytesSent,
+    };
     if (values.json) {
       console.log(JSON.stringify(summary));
       return;
     }
     const s = (x: number) => `${x.toFixed(3)} s`;
     console.log(
-      `${newFile} against ${oldFile} (${result.chunks} chunks, ${chunking ? JSON.stringify(chunking) : "default chunking"})\n` +
+      `${newFile} against ${oldFile} (${result.chunks} chunks, ${chunking ? JSON.stringify(chunking) : 'default chunking'})\n` +
         `  signatures + match  ${s(phases.signaturesAndMatch)}\n` +
         `  plan + parts        ${s(phases.planAndParts)}\n` +
         `  rebuild + commit    ${s(phases.rebuildAndCommit)}\n` +

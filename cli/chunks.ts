@@ -27,9 +27,7 @@ export async function chunksCommand(args: string[]): Promise<void> {
   const print = (chunks: Chunk[]) => {
     // One write per batch: console.log per line would dominate on small chunks.
     if (chunks.length === 0) return;
-    process.stdout.write(
-      chunks.map((c) => `${c.offset} ${c.length} ${hex32(c.crc32)} ${hex(c.blake3!)}\n`).join(''),
-    );
+    process.stdout.write(chunks.map((c) => `${c.offset} ${c.length} ${hex32(c.crc32)} ${hex(c.blake3!)}\n`).join(''));
   };
   for await (const piece of createReadStream(positionals[0], { highWaterMark: READ_BYTES })) print(chunker.push(piece as Buffer));
   print(chunker.finish());

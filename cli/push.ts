@@ -17,7 +17,10 @@ export async function pushCommand(args: string[], threads?: Worker[]): Promise<v
   try {
     await pushWith(args, pool && { pool, size: threads.length });
   } finally {
-    await pool?.then((p) => p.terminate(), () => {});
+    await pool?.then(
+      (p) => p.terminate(),
+      () => {},
+    );
   }
 }
 
@@ -55,7 +58,9 @@ async function pushWith(args: string[], early?: { pool: ReturnType<typeof nodePo
   const result = await push(file, { ...options, onProgress: bar && ((p) => bar.draw(p)) }).catch((e: unknown) => {
     bar?.clear();
     if (e instanceof DeltaflareError && e.code === 'UNAUTHORIZED') {
-      e.message += options.token ? '\n(the token given by --token or DELTAFLARE_TOKEN was refused)' : '\n(the endpoint needs a token: give --token T or set DELTAFLARE_TOKEN)';
+      e.message += options.token
+        ? '\n(the token given by --token or DELTAFLARE_TOKEN was refused)'
+        : '\n(the endpoint needs a token: give --token T or set DELTAFLARE_TOKEN)';
     }
     throw e;
   });

@@ -10,8 +10,6 @@ import { integer, parse, UsageError } from './usage.js';
  */
 export const DEMO_DIR = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/demo' : '../demo', import.meta.url));
 
-
-
 /**
  * `deltaflare serve [--dir D] [--port N] [--host H] [--static DIR | --no-demo]
  * [--token T] [--read-token T | --protect-reads] [--cors ORIGIN]...`:
@@ -40,14 +38,20 @@ export async function serveCommand(args: string[]): Promise<void> {
   const token = typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN || undefined;
   const readToken = typeof values['read-token'] === 'string' ? values['read-token'] : undefined;
   const uploadSecret = process.env.DELTAFLARE_UPLOAD_SECRET || undefined;
-  if (uploadSecret !== undefined && uploadSecret.length < MIN_SIGNING_SECRET) throw new UsageError(`DELTAFLARE_UPLOAD_SECRET has ${uploadSecret.length} characters, fewer than ${MIN_SIGNING_SECRET}`);
+  if (uploadSecret !== undefined && uploadSecret.length < MIN_SIGNING_SECRET)
+    throw new UsageError(`DELTAFLARE_UPLOAD_SECRET has ${uploadSecret.length} characters, fewer than ${MIN_SIGNING_SECRET}`);
   if (token === '' || readToken === '') throw new UsageError('--token and --read-token must not be empty');
-  if ((readToken || values['protect-reads']) && !token) throw new UsageError('--read-token and --protect-reads need a write token (--token or DELTAFLARE_TOKEN)');
+  if ((readToken || values['protect-reads']) && !token)
+    throw new UsageError('--read-token and --protect-reads need a write token (--token or DELTAFLARE_TOKEN)');
   const extra = (values.cors as unknown as string[] | undefined) ?? [];
-  for (const o of extra) if (!/^https?:\/\/[^/]+$/.test(o)) throw new UsageError(`--cors ${o}: give an origin like https://app.example (scheme and host, no path)`);
+  for (const o of extra)
+    if (!/^https?:\/\/[^/]+$/.test(o)) throw new UsageError(`--cors ${o}: give an origin like https://app.example (scheme and host, no path)`);
   const host = String(values.host);
   const server = await serve({
-    dir: String(values.dir), port, host, static: page,
+    dir: String(values.dir),
+    port,
+    host,
+    static: page,
     access: { token, readToken, uploadSecret, protectReads: values['protect-reads'] === true },
     corsOrigins: extra, // the demo's Vite dev server too only when asked: --cors http://localhost:5173
   });
@@ -57,7 +61,9 @@ export async function serveCommand(args: string[]): Promise<void> {
   }
   console.log(token ? `writes need the token${readToken || values['protect-reads'] ? ', reads too' : '; reads are public'}` : 'no token: writes are open');
   if (token && !uploadSecret && token.length < MIN_SIGNING_SECRET) {
-    console.warn(`upload tokens are refused: the token has ${token.length} characters, fewer than ${MIN_SIGNING_SECRET} (a longer one, or DELTAFLARE_UPLOAD_SECRET, lets a web app sign them)`);
+    console.warn(
+      `upload tokens are refused: the token has ${token.length} characters, fewer than ${MIN_SIGNING_SECRET} (a longer one, or DELTAFLARE_UPLOAD_SECRET, lets a web app sign them)`,
+    );
   }
   if (page) console.log(`page at ${server.url}/ (from ${page})`);
   else if (!values['no-demo']) console.log(`no demo page: ${DEMO_DIR} is missing (npm run build:demo)`);

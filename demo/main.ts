@@ -22,7 +22,12 @@ endpointInput.value = location.origin;
 workersInput.value = String(navigator.hardwareConcurrency || 2);
 
 /** What the tests (and the curious) can read: one entry per sync started, and how often progress was drawn. */
-interface Run { key: string; progress?: SyncProgress; result?: SyncResult; error?: { code: string; message: string } }
+interface Run {
+  key: string;
+  progress?: SyncProgress;
+  result?: SyncResult;
+  error?: { code: string; message: string };
+}
 const runs: Run[] = [];
 const counts = { progressEvents: 0, progressDraws: 0 };
 (window as unknown as { deltaflareDemo: { runs: Run[]; counts: typeof counts } }).deltaflareDemo = { runs, counts };
@@ -128,7 +133,12 @@ function showProgress(p: SyncProgress | undefined, size: number): void {
   const planned = p && p.phase !== 'signatures';
   // Nothing to upload (an unchanged file) shows as a full bar, not an empty one.
   const nothing = planned && p.literalBytes === 0;
-  bar('uploading', planned ? (nothing ? 1 : uploaded) : 0, planned && !nothing ? p.literalBytes : 1, planned ? (nothing ? 'nothing to send' : `${mb(uploaded)} / ${mb(p.literalBytes)}`) : '');
+  bar(
+    'uploading',
+    planned ? (nothing ? 1 : uploaded) : 0,
+    planned && !nothing ? p.literalBytes : 1,
+    planned ? (nothing ? 'nothing to send' : `${mb(uploaded)} / ${mb(p.literalBytes)}`) : '',
+  );
   bar('committing', p?.phase === 'done' ? 1 : 0, 1, p?.phase === 'done' ? 'done' : '');
   if (!p) return;
   if (p.phase === 'signatures') strip.hashed(hashed);

@@ -86,9 +86,12 @@ export class Strip {
       for (const p of this.layout.parts) if (this.landed.has(p.part)) for (const [offset, length] of p.ranges) fill(offset, length);
     }
     const s = this.summary();
-    c.setAttribute('aria-label', this.layout
-      ? `File strip: ${mb(s.matched)} matched, ${mb(s.uploaded)} uploaded, ${mb(s.pending)} pending`
-      : `File strip: ${mb(this.hashedBytes)} of ${mb(this.size)} hashed`);
+    c.setAttribute(
+      'aria-label',
+      this.layout
+        ? `File strip: ${mb(s.matched)} matched, ${mb(s.uploaded)} uploaded, ${mb(s.pending)} pending`
+        : `File strip: ${mb(this.hashedBytes)} of ${mb(this.size)} hashed`,
+    );
   }
 }
 

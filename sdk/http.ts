@@ -52,12 +52,16 @@ const STREAM_MIN = 1 << 20;
 /** A stream of `bytes` in 1 MiB views (no copy), pulled as the connection takes them. */
 function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
   let at = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(c) {
-      if (at >= bytes.length) return c.close();
-      c.enqueue(bytes.subarray(at, (at += STREAM_MIN)));
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(c) {
+        if (at >= bytes.length) return c.close();
+        c.enqueue(bytes.subarray(at, at + STREAM_MIN));
+        at += STREAM_MIN;
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }
 
 const RETRYABLE = new Set<DeltaflareErrorCode>(['NETWORK', 'INTERNAL', 'CHECKSUM_MISMATCH']);
@@ -160,9 +164,13 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(aborted(signal));
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(aborted(signal));
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(aborted(signal));
+      },
+      { once: true },
+    );
   });
 }

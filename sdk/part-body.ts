@@ -32,7 +32,8 @@ export type PartBody = Uint8Array | Blob;
  */
 export async function partBody(k: Kernels, source: SyncSource, part: PartPlan, buffers: BufferPool): Promise<PartBody> {
   const crc = { crc32: (b: Uint8Array) => k.crc32(b), crc32Combine: (a: number, b: number, n: number) => k.crc32Combine(a, b, n) };
-  const compressible = part.literalBytes >= MIN_DEFLATE && (await shrinks(await readPayload(source, part.ops, new Uint8Array(Math.min(SAMPLE, part.literalBytes)))));
+  const compressible =
+    part.literalBytes >= MIN_DEFLATE && (await shrinks(await readPayload(source, part.ops, new Uint8Array(Math.min(SAMPLE, part.literalBytes)))));
   if (!compressible && source.slice && part.crc !== undefined) {
     const { head, tail } = partFrame(part, { ...crc, payloadCrc: part.crc });
     return new Blob([head, ...part.ops.map((op) => source.slice!(op.newOffset, op.length)), tail]);
@@ -66,11 +67,13 @@ async function readPayload(source: SyncSource, ops: LiteralOp[], target: Uint8Ar
     ranges.push({ offset: ops[i].newOffset, at, length: Math.min(ops[i].length, target.length - at) });
   }
   for (let i = 0; i < ranges.length; i += 8) {
-    await Promise.all(ranges.slice(i, i + 8).map(async ({ offset, at, length }) => {
-      const into = target.subarray(at, at + length);
-      if (source.readInto) await source.readInto(offset, into);
-      else into.set(await source.read(offset, length));
-    }));
+    await Promise.all(
+      ranges.slice(i, i + 8).map(async ({ offset, at, length }) => {
+        const into = target.subarray(at, at + length);
+        if (source.readInto) await source.readInto(offset, into);
+        else into.set(await source.read(offset, length));
+      }),
+    );
   }
   return target;
 }

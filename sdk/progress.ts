@@ -37,10 +37,24 @@ export class ProgressReporter {
   private phaseStart = performance.now();
   private phaseBase = 0;
 
-  constructor(size: number, private readonly listener?: (p: SyncProgress) => void) {
+  constructor(
+    size: number,
+    private readonly listener?: (p: SyncProgress) => void,
+  ) {
     this.state = {
-      phase: 'signatures', size, bytesHashed: 0, matchedBytes: 0, literalBytesSent: 0, literalBytes: 0,
-      bytesSent: 0, bytesReceived: 0, rate: 0, eta: 0, cached: false, resumed: false, resumedBytes: 0,
+      phase: 'signatures',
+      size,
+      bytesHashed: 0,
+      matchedBytes: 0,
+      literalBytesSent: 0,
+      literalBytes: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+      rate: 0,
+      eta: 0,
+      cached: false,
+      resumed: false,
+      resumedBytes: 0,
     };
   }
   /** The signature came from the resume store: the whole file counts as hashed. */

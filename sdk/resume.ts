@@ -17,7 +17,7 @@
 //
 // A record whose fingerprint differs from the source is dropped (its session
 // deleted on the server): the plan is recomputed and nothing stale committed.
-import { type Limits } from './base/limits.js';
+import type { Limits } from './base/limits.js';
 import { DeltaflareError } from './base/errors.js';
 import type { Http } from './http.js';
 import type { Kernels } from './kernels/index.js';
@@ -226,8 +226,12 @@ export class Resumer {
       await this.dropSession(false);
       return undefined;
     }
-    const fits = status.size === want.size && status.key === this.record.key && status.inPlace === want.inPlace &&
-      sameChunking(status.chunking, want.chunking) && (status.basis?.version ?? null) === stored.basisVersion &&
+    const fits =
+      status.size === want.size &&
+      status.key === this.record.key &&
+      status.inPlace === want.inPlace &&
+      sameChunking(status.chunking, want.chunking) &&
+      (status.basis?.version ?? null) === stored.basisVersion &&
       (!stored.pass || consecutive(stored.pass.batches));
     if (fits) return { stored, status };
     await this.dropSession(true);
@@ -333,4 +337,3 @@ function consecutive(batches: Array<[number, number]>): boolean {
 async function deleteSession(http: Http, id: string): Promise<void> {
   await http.bytes('DELETE', `/v1/sessions/${encodeURIComponent(id)}`).catch(() => {});
 }
-

@@ -88,7 +88,12 @@ class Out {
   }
   done(): ChunkRecordsAt | null {
     if (!this.count) return null;
-    return { offset: this.offset, lengths: join(this.lengths, this.count, (n) => new Uint32Array(n)), crcs: join(this.crcs, this.count, (n) => new Uint32Array(n)), hashes: join(this.hashes, this.count * 32, (n) => new Uint8Array(n)) };
+    return {
+      offset: this.offset,
+      lengths: join(this.lengths, this.count, (n) => new Uint32Array(n)),
+      crcs: join(this.crcs, this.count, (n) => new Uint32Array(n)),
+      hashes: join(this.hashes, this.count * 32, (n) => new Uint8Array(n)),
+    };
   }
 }
 
@@ -125,7 +130,9 @@ export class CdcResync {
   /** The next segment's speculative chunks; resolves to the true chunks now final, or null. */
   async push(seg: SegmentChunks): Promise<ChunkRecordsAt | null> {
     if (seg.offset !== this.next) throw new Error(`deltaflare: segment at ${seg.offset}, expected ${this.next}`);
-    const a = seg.offset, n = seg.lengths.length, length = seg.length;
+    const a = seg.offset,
+      n = seg.lengths.length,
+      length = seg.length;
     let B = seg.head;
     const more = async () => {
       const whole = seg.whole ? await seg.whole() : undefined;
@@ -182,10 +189,12 @@ export class CdcResync {
       span *= 2;
     }
     // In step from the speculative cut `sync` (-1: the segment start): chunks sync+1 .. n-2 are true.
-    const from = sync + 1, to = n - 1;
+    const from = sync + 1,
+      to = n - 1;
     out.add(seg.lengths.subarray(from, to), seg.crcs.subarray(from, to), seg.hashes.subarray(from * 32, to * 32));
     const lastCut = a + length - seg.lengths[n - 1];
-    if (seg.last.length !== a + length - lastCut) throw new Error(`deltaflare: segment at ${a}: final chunk of ${seg.lengths[n - 1]} bytes, got ${seg.last.length}`);
+    if (seg.last.length !== a + length - lastCut)
+      throw new Error(`deltaflare: segment at ${a}: final chunk of ${seg.lengths[n - 1]} bytes, got ${seg.last.length}`);
     this.setTail(lastCut, seg.last);
     return out.done();
   }
@@ -253,6 +262,9 @@ function join<T extends Uint8Array | Uint32Array>(parts: T[], n: number, make: (
   if (parts.length === 1) return parts[0].slice() as T;
   const out = make(n);
   let at = 0;
-  for (const p of parts) out.set(p, (at += p.length) - p.length);
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

@@ -20,13 +20,14 @@
 // 2 x max bytes and its final chunk here (plus one kernel region of a
 // segment per worker); else up to maxInFlight 8 MiB buffers. Plus the bytes
 // held for the open chunk (< 4 x max), whatever the file size.
+import { type Deferred, deferred, quiet } from './base/deferred.js';
 import { WIRE_LIMITS, FIXED_BLOCK_MIN } from './base/limits.js';
 import { proxy, type Remote, transfer } from 'comlink';
 import { DeltaflareError, checkRange } from './base/errors.js';
 import { type Kernels, defaultKernels, init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { ChunkRecords, RunChunking, SegmentSink, SpeculativeChunks, WorkerApi } from './pool/worker-api.js';
-import { type ChunkingSpec } from './protocol/chunking.js';
+import type { ChunkingSpec } from './protocol/chunking.js';
 import { type CdcParams, CdcResync, RESYNC_HEAD, type SegmentChunks } from './signature-batches.js';
 import { Semaphore } from './base/semaphore.js';
 import type { SourceLocation, SyncSource } from './source.js';
@@ -94,7 +95,7 @@ export async function* signatures(source: SyncSource, options: SignatureOptions)
     for (let j = 0; j < batches; j++) {
       const records = await run.result(j);
       if (frees.has(j)) run.slots.release();
-      if (!records || !records.lengths.length) continue;
+      if (!records?.lengths.length) continue;
       const batch = { firstIndex, ...records };
       firstIndex += records.lengths.length;
       onBytes?.(records.lengths.reduce((n, l) => n + l, 0));
@@ -205,10 +206,13 @@ class Run {
 
   /** Runs a worker task unless the pass has stopped by the time a worker is free. */
   task<R>(fn: (api: Remote<WorkerApi>) => Promise<R>, urgent = false): Promise<R> {
-    return this.pool.run((api) => {
-      this.check();
-      return fn(api);
-    }, { urgent });
+    return this.pool.run(
+      (api) => {
+        this.check();
+        return fn(api);
+      },
+      { urgent },
+    );
   }
 
   /** Sets batch j's outcome (a promise, in any order). */
@@ -229,7 +233,10 @@ class Run {
 
   private slot(j: number): Deferred<Records | null> {
     let d = this.results.get(j);
-    if (!d) this.results.set(j, (d = deferred()));
+    if (!d) {
+      d = deferred();
+      this.results.set(j, d);
+    }
     return d;
   }
 }
@@ -242,7 +249,9 @@ class Run {
  */
 async function readRuns(run: Run, source: SyncSource, location: SourceLocation, spec: ChunkingSpec, layout: Layout): Promise<void> {
   const cdc = spec.kind === 'cdc' ? await cdcResync(spec) : undefined;
-  const chunking: RunChunking = cdc ? { kind: 'cdc', params: cdc.params, head: RESYNC_HEAD(cdc.params.max) } : { kind: 'fixed', block: (spec as { block: number }).block };
+  const chunking: RunChunking = cdc
+    ? { kind: 'cdc', params: cdc.params, head: RESYNC_HEAD(cdc.params.max) }
+    : { kind: 'fixed', block: (spec as { block: number }).block };
   const order = new InOrder(run, cdc?.resync, layout.segments.length);
   for (const [first, end] of layout.runs) {
     await run.slots.acquire();
@@ -250,10 +259,25 @@ async function readRuns(run: Run, source: SyncSource, location: SourceLocation, 
     const segments = layout.segments.slice(first, end);
     const arrived = segments.map(() => deferred<ChunkRecords | SpeculativeChunks>());
     const sink = (i: number, r: ChunkRecords | SpeculativeChunks) => arrived[i].resolve(r);
-    const task = run.task((api) => api.chunkRunAt(location, segments[0][0], segments.map(([, l]) => l), chunking, proxy(sink) as unknown as Remote<SegmentSink>));
-    task.catch((e) => arrived.forEach((d) => d.reject(e)));
+    const task = run.task((api) =>
+      api.chunkRunAt(
+        location,
+        segments[0][0],
+        segments.map(([, l]) => l),
+        chunking,
+        proxy(sink) as unknown as Remote<SegmentSink>,
+      ),
+    );
+    task.catch((e) => {
+      for (const d of arrived) d.reject(e);
+    });
     segments.forEach(([offset, length], i) => {
-      order.add(first + i, arrived[i].promise.then((r) => (cdc ? { offset, length, ...(r as SpeculativeChunks), whole: () => read(run, source, offset, length) } : { offset, ...r })));
+      order.add(
+        first + i,
+        arrived[i].promise.then((r) =>
+          cdc ? { offset, length, ...(r as SpeculativeChunks), whole: () => read(run, source, offset, length) } : { offset, ...r },
+        ),
+      );
     });
   }
   order.finish();
@@ -267,13 +291,26 @@ async function readHere(run: Run, source: SyncSource, spec: ChunkingSpec, layout
     await run.slots.acquire();
     if (cdc) {
       const bytes = await readSegment(run, source, offset, length, layout.segment);
-      order.add(j, run.task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), cdc.params)).then((r) => ({
-        offset, length, head: r.bytes, last: r.bytes.subarray(length - r.lengths[r.lengths.length - 1]), ...r, recycle: r.bytes.buffer as ArrayBuffer,
-      })));
+      order.add(
+        j,
+        run
+          .task((api) => api.chunkSegment(transfer(bytes, [bytes.buffer]), cdc.params))
+          .then((r) => ({
+            offset,
+            length,
+            head: r.bytes,
+            last: r.bytes.subarray(length - r.lengths[r.lengths.length - 1]),
+            ...r,
+            recycle: r.bytes.buffer as ArrayBuffer,
+          })),
+      );
     } else {
       const bytes = await read(run, source, offset, length);
       const block = (spec as { block: number }).block;
-      order.add(j, run.task((api) => api.fixedBlocks(transfer(bytes, [bytes.buffer]), block)).then((r) => ({ offset, ...r })));
+      order.add(
+        j,
+        run.task((api) => api.fixedBlocks(transfer(bytes, [bytes.buffer]), block)).then((r) => ({ offset, ...r })),
+      );
     }
   }
   order.finish();
@@ -300,7 +337,10 @@ class InOrder {
 
   add(j: number, segment: Promise<(SegmentChunks & { recycle?: ArrayBuffer }) | Records>): void {
     const { resync, run } = this;
-    if (!resync) return run.settle(j, segment as Promise<Records>);
+    if (!resync) {
+      run.settle(j, segment as Promise<Records>);
+      return;
+    }
     const job = Promise.all([segment, this.joined]).then(async ([r]) => {
       run.check();
       const s = r as SegmentChunks & { recycle?: ArrayBuffer };
@@ -313,7 +353,11 @@ class InOrder {
   }
 
   finish(): void {
-    if (this.resync) this.run.settle(this.count, this.joined.then(() => this.resync!.finish()));
+    if (this.resync)
+      this.run.settle(
+        this.count,
+        this.joined.then(() => this.resync!.finish()),
+      );
   }
 }
 
@@ -338,7 +382,10 @@ async function read(run: Run, source: SyncSource, offset: number, length: number
   const bytes = await source.read(offset, length);
   run.check();
   if (bytes.length !== length) {
-    throw new DeltaflareError('INVALID_ARGUMENT', `source read ${bytes.length} bytes at offset ${offset}, expected ${length} of its ${source.size}: did it change while being read?`);
+    throw new DeltaflareError(
+      'INVALID_ARGUMENT',
+      `source read ${bytes.length} bytes at offset ${offset}, expected ${length} of its ${source.size}: did it change while being read?`,
+    );
   }
   // A view into a larger or shared buffer (e.g. Node's Buffer pool) cannot be handed over whole.
   const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
@@ -354,23 +401,4 @@ function kernels(): Promise<Kernels> {
     loading ??= init();
     return loading;
   }
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T | Promise<T>): void;
-  reject(reason: unknown): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T | Promise<T>) => void, reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-  quiet(promise);
-  return { promise, resolve, reject };
-}
-
-/** Marks a promise's rejection as handled (it is surfaced elsewhere, or the pass was closed). */
-function quiet<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => {});
-  return p;
 }

@@ -25,7 +25,7 @@ import type { WorkerPool } from './pool/pool.js';
 import type { WorkerApi } from './pool/worker-api.js';
 import { type ChunkingSpec, chunkingFor } from './protocol/chunking.js';
 import { confirmMatches } from './protocol/match.js';
-import { type BasisInfo, type CommitRequest, type CreateSessionResponse, type FileInfo, type SessionStatus } from './protocol/messages.js';
+import type { BasisInfo, CommitRequest, CreateSessionResponse, FileInfo, SessionStatus } from './protocol/messages.js';
 import { type PartPlan, plan, type PlanOptions, Planner } from './protocol/plan.js';
 import { decodeMatches, encodePlan, encodeSignatures } from './protocol/wire.js';
 import { BufferPool } from './base/buffer-pool.js';
@@ -182,8 +182,16 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
         // Recorded before any batch or part goes, so a push cut from then on resumes this session.
         opened = created.then(async (s) => {
           await resumer?.saveSession({
-            id: s.id, basisVersion: s.basis?.version ?? null, inPlace, oldOffsets: new Float64Array(0), pass: { batches: [] },
-            partSize: s.partSize, limits: s.limits, literalBytes: 0, landedBytes: 0, expiresAt: s.expiresAt ?? '',
+            id: s.id,
+            basisVersion: s.basis?.version ?? null,
+            inPlace,
+            oldOffsets: new Float64Array(0),
+            pass: { batches: [] },
+            partSize: s.partSize,
+            limits: s.limits,
+            literalBytes: 0,
+            landedBytes: 0,
+            expiresAt: s.expiresAt ?? '',
           });
           return s;
         });
@@ -195,8 +203,15 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
       session = await opened;
       if (!cached) await resumer?.saveSignature({ chunking, ...table.view() });
       await resumer?.saveSession({
-        id: session.id, basisVersion: session.basis?.version ?? null, inPlace, oldOffsets: table.view().oldOffsets,
-        partSize: session.partSize, limits: session.limits, literalBytes: 0, landedBytes: 0, expiresAt: session.expiresAt ?? '',
+        id: session.id,
+        basisVersion: session.basis?.version ?? null,
+        inPlace,
+        oldOffsets: table.view().oldOffsets,
+        partSize: session.partSize,
+        limits: session.limits,
+        literalBytes: 0,
+        landedBytes: 0,
+        expiresAt: session.expiresAt ?? '',
       });
     }
     return await upload(session, table, status, planner);
@@ -272,10 +287,19 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
         active++;
         // A new batch's bounds are saved before it goes (resume.ts).
         const recorded = again || !resumer ? Promise.resolve() : resumer.batchSent(first, end);
-        const answer = recorded.then(() => http.bytes('POST', `${path}/match`, body, 'application/octet-stream')).then(
-          (bytes) => (active--, pump(), bytes),
-          (e) => ((failed = true), Promise.reject(e)),
-        );
+        const answer = recorded
+          .then(() => http.bytes('POST', `${path}/match`, body, 'application/octet-stream'))
+          .then(
+            (bytes) => {
+              active--;
+              pump();
+              return bytes;
+            },
+            (e) => {
+              failed = true;
+              return Promise.reject(e);
+            },
+          );
         answer.catch(() => {}); // surfaced through `confirmed`
         confirmed = confirmed.then(async () => {
           const matches = decodeMatches(await answer);
@@ -295,7 +319,13 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
         confirmed.catch(() => {}); // surfaced by the awaits below
       }
     };
-    created.then((s) => ((ready = s), pump()), () => {});
+    created.then(
+      (s) => {
+        ready = s;
+        pump();
+      },
+      () => {},
+    );
     const send = () => pump();
     try {
       if (cached) {
@@ -326,7 +356,10 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     await created;
     pump();
     if (replayed < replay.length && replay[replayed][1] > table.count) {
-      throw new DeltaflareError('SOURCE_CHANGED', `${source.name ?? 'the source'} has ${table.count} chunks, fewer than the ${replay[replayed][1]} sent before the push was cut: push it again`);
+      throw new DeltaflareError(
+        'SOURCE_CHANGED',
+        `${source.name ?? 'the source'} has ${table.count} chunks, fewer than the ${replay[replayed][1]} sent before the push was cut: push it again`,
+      );
     }
     // Every chunk sent and every answer confirmed (answers send what piled up meanwhile).
     for (let c = confirmed; ; c = confirmed) {
@@ -372,9 +405,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
     const chunks = table.view();
     if (planner && planner.count !== table.count) throw new DeltaflareError('INTERNAL', `planned ${planner.count} of ${table.count} chunks`);
-    const p = planner
-      ? planner.finish()
-      : plan(chunks, chunks.oldOffsets, planOptions(session));
+    const p = planner ? planner.finish() : plan(chunks, chunks.oldOffsets, planOptions(session));
     const landed = new Set(status?.parts ?? []);
     const literalBytes = p.parts.reduce((n, part) => n + part.literalBytes, 0);
     const resumedBytes = p.parts.reduce((n, part) => n + (landed.has(part.part) ? part.literalBytes : 0), 0);

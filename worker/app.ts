@@ -41,8 +41,12 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
   const maxSessions = opts.maxSessionsPerClient ?? ENDPOINT_DEFAULTS.maxSessionsPerClient;
   checkRange('maxSessionsPerClient', maxSessions, ...MAX_SESSIONS_PER_CLIENT_RANGE);
   const clients = new ClientSessions({
-    max: maxSessions, maxBytes: ep.limits.maxStagedBytesPerClient, maxTotalBytes: opts.maxStagedBytes,
-    ttlMs: ep.limits.sessionTtlSeconds * 1000, now: ep.now, lifetimeMs: ep.limits.maxSessionLifetimeSeconds * 1000,
+    max: maxSessions,
+    maxBytes: ep.limits.maxStagedBytesPerClient,
+    maxTotalBytes: opts.maxStagedBytes,
+    ttlMs: ep.limits.sessionTtlSeconds * 1000,
+    now: ep.now,
+    lifetimeMs: ep.limits.maxSessionLifetimeSeconds * 1000,
   });
   // The counts of the sessions a restart left open, once, before the first new session is admitted.
   let restored: Promise<void> | undefined;
@@ -56,7 +60,11 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
     const allowed = opts.allowedHost;
     app.use('*', async (c, next) => {
       const host = c.req.header('host') ?? '';
-      if (!allowed(host)) throw new ApiError('FORBIDDEN', `Host ${JSON.stringify(host.slice(0, 100))} is not this server's name: an endpoint without a token answers only to its own address (a page on another site could reach it by DNS rebinding)`);
+      if (!allowed(host))
+        throw new ApiError(
+          'FORBIDDEN',
+          `Host ${JSON.stringify(host.slice(0, 100))} is not this server's name: an endpoint without a token answers only to its own address (a page on another site could reach it by DNS rebinding)`,
+        );
       await next();
     });
   }
@@ -84,21 +92,29 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
    * Reads a binary body within its cap (bodyCaps: TOO_LARGE naming the limit)
    * and the endpoint's body budget, which it holds until the route answers.
    */
-  const body = (kind: 'signatures' | 'plan' | 'part'): MiddlewareHandler<AppEnv> => async (c, next) => {
-    const s = c.get('session');
-    const cap = bodyCaps(l, s.extra.partSize)[kind];
-    const what = {
-      signatures: `signature batch (at most maxSignaturesPerBatch ${l.maxSignaturesPerBatch} signatures)`,
-      plan: `plan (at most maxPlanOps ${l.maxPlanOps} ops)`,
-      part: `part ${c.req.param('n')} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${l.maxPartOps} ops)`,
-    }[kind];
-    // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
-    // Awaited, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.
-    await ep.bodies.run(c.req.raw, cap, what, async (bytes) => {
-      c.set('body', bytes);
-      await next();
-    }, kind === 'part' ? ep.partBuffers : undefined);
-  };
+  const body =
+    (kind: 'signatures' | 'plan' | 'part'): MiddlewareHandler<AppEnv> =>
+    async (c, next) => {
+      const s = c.get('session');
+      const cap = bodyCaps(l, s.extra.partSize)[kind];
+      const what = {
+        signatures: `signature batch (at most maxSignaturesPerBatch ${l.maxSignaturesPerBatch} signatures)`,
+        plan: `plan (at most maxPlanOps ${l.maxPlanOps} ops)`,
+        part: `part ${c.req.param('n')} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${l.maxPartOps} ops)`,
+      }[kind];
+      // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
+      // Awaited, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.
+      await ep.bodies.run(
+        c.req.raw,
+        cap,
+        what,
+        async (bytes) => {
+          c.set('body', bytes);
+          await next();
+        },
+        kind === 'part' ? ep.partBuffers : undefined,
+      );
+    };
 
   app.get('/v1/info', (c) => c.json({ protocol: PROTOCOL_VERSION, limits: l } satisfies InfoResponse));
 
@@ -108,13 +124,18 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
     if (typeof req.size === 'number') authorizeSize(c, req.size); // and may cap the size
     if (typeof req.basis === 'string' && req.basis !== req.key && (opts.access?.protectReads || opts.access?.readToken)) authorizeKey(c, req.basis, 'basis');
     const client = clientId(c);
-    await (restored ??= ep.store.listSessions().then((all) => clients.restore(all)));
+    restored ??= ep.store.listSessions().then((all) => clients.restore(all));
+    await restored;
     const size = Number.isSafeInteger(req.size) && (req.size as number) >= 0 ? (req.size as number) : 0; // createSession refuses a bad one
     clients.admit(client, size);
     if (opts.freeSpace) {
       const free = await opts.freeSpace();
       const staged = clients.staged();
-      if (staged + size > free) throw new ApiError('INSUFFICIENT_STORAGE', `a session of ${size} bytes does not fit: the store has ${free} bytes free and ${staged} are reserved by open sessions`);
+      if (staged + size > free)
+        throw new ApiError(
+          'INSUFFICIENT_STORAGE',
+          `a session of ${size} bytes does not fit: the store has ${free} bytes free and ${staged} are reserved by open sessions`,
+        );
     }
     const created = await ep.createSession(req, client);
     clients.opened(client, created.id, size, Date.parse(created.expiresAt));
@@ -144,16 +165,20 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
     return c.json(done);
   });
 
-  app.delete('/v1/sessions/:id', async (c, next) => {
-    // An expired session needs no key check: anyone may end it.
-    if (c.get('uploadScope') !== undefined) return session(c, next);
-    await next();
-  }, async (c) => {
-    const id = c.req.param('id');
-    await ep.abort(id);
-    clients.ended(id);
-    return c.body(null, 204);
-  });
+  app.delete(
+    '/v1/sessions/:id',
+    async (c, next) => {
+      // An expired session needs no key check: anyone may end it.
+      if (c.get('uploadScope') !== undefined) return session(c, next);
+      await next();
+    },
+    async (c) => {
+      const id = c.req.param('id');
+      await ep.abort(id);
+      clients.ended(id);
+      return c.body(null, 204);
+    },
+  );
 
   app.get('/v1/files', async (c) => c.json(await ep.list((name) => c.req.query(name))));
   // Hono answers HEAD with the GET route (method still HEAD on the request): getFile sends headers only.

@@ -4,7 +4,14 @@
 // constant-time comparison both rest on. Web APIs only (crypto.subtle): the
 // same code runs on Node and workerd. docs/protocol.md "Access" says the rules.
 import type { Context, Env, MiddlewareHandler } from 'hono';
-import { hmacSha256Hex, MIN_SIGNING_SECRET, parseUploadToken, UPLOAD_TOKEN_PREFIX, uploadSigningKey, uploadTokenMessage } from '../sdk/protocol/upload-token.js';
+import {
+  hmacSha256Hex,
+  MIN_SIGNING_SECRET,
+  parseUploadToken,
+  UPLOAD_TOKEN_PREFIX,
+  uploadSigningKey,
+  uploadTokenMessage,
+} from '../sdk/protocol/upload-token.js';
 import { ApiError } from './errors.js';
 
 export { signUploadToken } from '../sdk/protocol/upload-token.js';
@@ -62,7 +69,8 @@ export async function verifyUploadToken(secret: string, token: string, nowSecond
   if (!t) throw new ApiError('FORBIDDEN', 'upload token is malformed');
   const { key, expires, maxSize } = t;
   const expected = await hmacSha256Hex(await uploadSigningKey(secret), uploadTokenMessage(key, expires, maxSize));
-  if (!(await timingSafeEqual(t.signature, expected))) throw new ApiError('FORBIDDEN', 'upload token signature does not match (signed with another secret, or altered)');
+  if (!(await timingSafeEqual(t.signature, expected)))
+    throw new ApiError('FORBIDDEN', 'upload token signature does not match (signed with another secret, or altered)');
   if (expires <= nowSeconds) throw new ApiError('FORBIDDEN', `upload token for ${JSON.stringify(key)} expired at ${new Date(expires * 1000).toISOString()}`);
   return maxSize === undefined ? { key } : { key, maxSize };
 }
@@ -87,7 +95,8 @@ export type AccessEnv = Env & { Variables: AccessVariables };
  */
 export function authorizeKey<E extends AccessEnv>(c: Context<E>, key: unknown, what = 'key'): void {
   const scope = c.get('uploadScope') as UploadScope | undefined;
-  if (scope !== undefined && key !== scope.key) throw new ApiError('FORBIDDEN', `upload token is for key ${JSON.stringify(scope.key)}, not ${what} ${JSON.stringify(key)}`);
+  if (scope !== undefined && key !== scope.key)
+    throw new ApiError('FORBIDDEN', `upload token is for key ${JSON.stringify(scope.key)}, not ${what} ${JSON.stringify(key)}`);
 }
 
 /** Throws FORBIDDEN if the request's upload token caps the size below `size`. */
@@ -97,7 +106,9 @@ export function authorizeSize<E extends AccessEnv>(c: Context<E>, size: number):
 }
 
 const unauthorized = (message: string, invalid: boolean) =>
-  new ApiError('UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': invalid ? 'Bearer realm="deltaflare", error="invalid_token"' : 'Bearer realm="deltaflare"' } });
+  new ApiError('UNAUTHORIZED', message, {
+    headers: { 'WWW-Authenticate': invalid ? 'Bearer realm="deltaflare", error="invalid_token"' : 'Bearer realm="deltaflare"' },
+  });
 
 /** Whether a request is a read (GET/HEAD of /v1/files...), open (OPTIONS, /v1/info) or a write (the rest: sessions, DELETE). */
 export function requestClass(method: string, path: string): 'open' | 'read' | 'write' {
@@ -121,7 +132,11 @@ export async function checkToken(kind: 'read' | 'write', header: string | undefi
   const given = m[1];
   if (given.startsWith(UPLOAD_TOKEN_PREFIX) && opts.token) {
     const secret = uploadSecretOf(opts);
-    if (!secret) throw new ApiError('FORBIDDEN', `this endpoint accepts no upload tokens: its write token has fewer than ${MIN_SIGNING_SECRET} characters and it has no upload secret`);
+    if (!secret)
+      throw new ApiError(
+        'FORBIDDEN',
+        `this endpoint accepts no upload tokens: its write token has fewer than ${MIN_SIGNING_SECRET} characters and it has no upload secret`,
+      );
     return verifyUploadToken(secret, given, nowSeconds);
   }
   let ok = false;

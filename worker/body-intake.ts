@@ -64,7 +64,10 @@ export class BodyIntake {
     // fast link) would otherwise all go through the spool, ~20% slower for a 1 GiB first push on loopback.
     let holding = await this.budget.takeWithin(share, this.spillAfterMs);
     const release = () => {
-      if (holding) (holding = false), this.budget.give(share);
+      if (holding) {
+        holding = false;
+        this.budget.give(share);
+      }
     };
     try {
       const got = await this.receive(req.body, limit, what, declared, holding ? buffers : null, release);
@@ -131,7 +134,9 @@ export class BodyIntake {
       writing.catch(() => undefined); // a failed spill surfaces at the next await of `writing`, not as an unhandled rejection meanwhile
     };
     if (!inMemory) {
-      writing = this.spool!.create().then((f) => void (file = f));
+      writing = this.spool!.create().then((f) => {
+        file = f;
+      });
       writing.catch(() => undefined); // as above
     }
     const timer = inMemory ? setTimeout(spill, this.spillAfterMs) : undefined;
@@ -143,7 +148,10 @@ export class BodyIntake {
         await checkNext(reader, total, value.length, limit, what);
         total += value.length;
         if (sink) sink.add(value);
-        else await (writing = writing.then(() => file!.append(value)));
+        else {
+          writing = writing.then(() => file!.append(value));
+          await writing;
+        }
       }
       clearTimeout(timer);
       if (sink) {

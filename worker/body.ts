@@ -40,7 +40,8 @@ export function declaredLength(req: Request, limit: number, what: string): numbe
   const declared = req.headers.get('content-length');
   if (declared === null) return -1;
   const n = Number(declared);
-  if (!/^\d+$/.test(declared.trim()) || !Number.isSafeInteger(n)) throw new ApiError('MALFORMED', `Content-Length ${JSON.stringify(declared)} is not a byte count`);
+  if (!/^\d+$/.test(declared.trim()) || !Number.isSafeInteger(n))
+    throw new ApiError('MALFORMED', `Content-Length ${JSON.stringify(declared)} is not a byte count`);
   if (n > limit) throw tooLarge(what, n, limit);
   return n;
 }
@@ -70,7 +71,11 @@ export class BodySink {
   add(value: Uint8Array): void {
     if (this.out && this.total + value.length <= this.out.length) this.out.set(value, this.total);
     else {
-      if (this.out) this.pieces.push(this.out.subarray(0, this.total)), (this.out = null); // longer than declared: the runtime will refuse it, but never trust the header
+      // Longer than declared: the runtime will refuse it, but never trust the header.
+      if (this.out) {
+        this.pieces.push(this.out.subarray(0, this.total));
+        this.out = null;
+      }
       this.pieces.push(value);
     }
     this.total += value.length;
@@ -82,7 +87,10 @@ export class BodySink {
     if (this.pieces.length === 1) return this.pieces[0];
     const joined = new Uint8Array(this.total);
     let at = 0;
-    for (const p of this.pieces) joined.set(p, (at += p.length) - p.length);
+    for (const p of this.pieces) {
+      joined.set(p, at);
+      at += p.length;
+    }
     return joined;
   }
 }

@@ -46,7 +46,13 @@ export class ByteBudget {
   async takeWithin(bytes: number, ms: number): Promise<boolean> {
     if (this.tryTake(bytes)) return true;
     return new Promise<boolean>((resolve) => {
-      const waiter = { bytes, go: () => (clearTimeout(timer), resolve(true)) };
+      const waiter = {
+        bytes,
+        go: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
       const timer = setTimeout(() => {
         const i = this.waiting.indexOf(waiter);
         if (i < 0) return; // granted meanwhile

@@ -63,11 +63,17 @@ export class ClientSessions {
     }
     const bytes = mine.reduce((n, h) => n + h.bytes, 0);
     if (bytes + size > this.maxBytes) {
-      throw new ApiError('TOO_MANY_SESSIONS', `${who} has ${bytes} bytes staged in open sessions; ${size} more would pass the limit maxStagedBytesPerClient ${this.maxBytes}: ${until}`);
+      throw new ApiError(
+        'TOO_MANY_SESSIONS',
+        `${who} has ${bytes} bytes staged in open sessions; ${size} more would pass the limit maxStagedBytesPerClient ${this.maxBytes}: ${until}`,
+      );
     }
     const total = this.staged();
     if (total + size > this.maxTotalBytes) {
-      throw new ApiError('TOO_MANY_SESSIONS', `${total} bytes are staged in open sessions; ${size} more would pass the server's limit maxStagedBytes ${this.maxTotalBytes}: try again later`);
+      throw new ApiError(
+        'TOO_MANY_SESSIONS',
+        `${total} bytes are staged in open sessions; ${size} more would pass the server's limit maxStagedBytes ${this.maxTotalBytes}: try again later`,
+      );
     }
   }
 

@@ -15,7 +15,7 @@ import type { ManifestCache } from './manifests.js';
 import type { CopyJobs } from './rebuild.js';
 import type { Sessions } from './sessions.js';
 import type { Signatures } from './signatures.js';
-import type { Store } from './store/store.js';
+import type { Store, VersionInfo } from './store/store.js';
 import { ApiError } from './errors.js';
 import { toHex } from '../sdk/protocol/hex.js';
 import { decodePartDigests } from './parts.js';
@@ -103,7 +103,10 @@ export async function commitSession(ep: CommitContext, id: string, json: Record<
     // 3. The key is still where the session began.
     const head = await ep.store.head(s.key);
     if ((head?.id ?? null) !== s.extra.keyVersion) {
-      throw new ApiError('VERSION_CONFLICT', `key ${JSON.stringify(s.key)} is at version ${head?.id ?? '(none)'}, the session began at ${s.extra.keyVersion ?? '(none)'}`);
+      throw new ApiError(
+        'VERSION_CONFLICT',
+        `key ${JSON.stringify(s.key)} is at version ${head?.id ?? '(none)'}, the session began at ${s.extra.keyVersion ?? '(none)'}`,
+      );
     }
 
     // 4. The root, from stored and landed digests.
@@ -112,13 +115,16 @@ export async function commitSession(ep: CommitContext, id: string, json: Record<
     if (root !== req.root) {
       const copied = sources.kind.reduce((n, k) => n + (k === ChunkSource.copy ? 1 : 0), 0);
       // The rebuilt root is not echoed: it is a digest of stored bytes the caller may not be allowed to read.
-      throw new ApiError('ROOT_MISMATCH', `the rebuilt manifest root is not the client's ${req.root} (${copied} of ${table.count} chunks copied): retry with strongBytes 32`);
+      throw new ApiError(
+        'ROOT_MISMATCH',
+        `the rebuilt manifest root is not the client's ${req.root} (${copied} of ${table.count} chunks copied): retry with strongBytes 32`,
+      );
     }
 
     // 5. Rebuild and publish.
     const manifest: Manifest = { chunking: s.chunking as ChunkingSpec, size: s.size, lengths: table.lengths, crcs: table.crcs, hashes: digests };
     const staging = await ep.store.staging(s.stagingId);
-    let info;
+    let info: VersionInfo;
     if (s.inPlace) {
       info = await rebuildInPlace(ep.store, s.key, basis!, plan, literals, staging, { expectedVersion: basis!.version, manifest, root });
       await staging.discard().catch((e) => ep.log(e));

@@ -7,8 +7,15 @@ import { cors } from 'hono/cors';
 const ALLOW_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'];
 const ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Range', 'If-Match'];
 const EXPOSE_HEADERS = [
-  'X-Deltaflare-Error', 'WWW-Authenticate', 'ETag', 'Content-Range', 'Content-Length', 'Accept-Ranges', 'Last-Modified',
-  'X-Deltaflare-Version', 'X-Deltaflare-Root',
+  'X-Deltaflare-Error',
+  'WWW-Authenticate',
+  'ETag',
+  'Content-Range',
+  'Content-Length',
+  'Accept-Ranges',
+  'Last-Modified',
+  'X-Deltaflare-Version',
+  'X-Deltaflare-Root',
 ];
 
 /**

@@ -19,7 +19,7 @@ import { ApiError } from './errors.js';
 import { commitSession } from './commit.js';
 import { getFile, listFiles } from './files.js';
 import { ManifestCache } from './manifests.js';
-import { type AppOptions } from './options.js';
+import type { AppOptions } from './options.js';
 import { Parts } from './parts.js';
 import { CopyJobs } from './rebuild.js';
 import { type Session, type SessionExtra, Sessions, newSessionId } from './sessions.js';
@@ -83,7 +83,9 @@ export class Endpoint {
     if (now - this.lastSweep < this.sweepIntervalMs) return undefined;
     this.lastSweep = now;
     return this.store.sweep(now).then(
-      (ids) => ids.forEach((id) => this.forget(id)),
+      (ids) => {
+        for (const id of ids) this.forget(id);
+      },
       (e) => this.log(e),
     );
   }
@@ -103,7 +105,8 @@ export class Endpoint {
     const chunking = this.chunking(body.chunking);
     this.checkChunks(size, chunking, 'the new file');
     const inPlace = body.inPlace === undefined ? false : bool(body.inPlace, 'inPlace');
-    const strongBytes = body.strongBytes === undefined ? DEFAULT_STRONG_BYTES : int(body.strongBytes, 'strongBytes', WIRE_LIMITS.minStrongBytes, WIRE_LIMITS.maxStrongBytes);
+    const strongBytes =
+      body.strongBytes === undefined ? DEFAULT_STRONG_BYTES : int(body.strongBytes, 'strongBytes', WIRE_LIMITS.minStrongBytes, WIRE_LIMITS.maxStrongBytes);
     const basisKey = body.basis === undefined ? key : body.basis === null ? null : validateKey(str(body.basis, 'basis'));
 
     const current = await this.store.head(key);
@@ -111,11 +114,15 @@ export class Endpoint {
     if (basisKey !== null) {
       const head = basisKey === key ? current : await this.store.head(basisKey);
       if (!head && body.basis !== undefined) throw new ApiError('NOT_FOUND', `basis ${JSON.stringify(basisKey)} does not exist`);
-      if (head?.incomplete && body.basis !== undefined) throw new ApiError('INCOMPLETE', `basis ${JSON.stringify(basisKey)} is incomplete (an in-place push stopped); push it whole`);
+      if (head?.incomplete && body.basis !== undefined)
+        throw new ApiError('INCOMPLETE', `basis ${JSON.stringify(basisKey)} is incomplete (an in-place push stopped); push it whole`);
       if (head && !head.incomplete) basis = { key: basisKey, version: head.id, size: head.size };
     }
     if (inPlace && (!basis || basis.key !== key)) {
-      throw new ApiError('INVALID_ARGUMENT', `inPlace needs the key's own current version as the basis (${JSON.stringify(key)} ${basis ? `has basis ${JSON.stringify(basis.key)}` : 'has none'})`);
+      throw new ApiError(
+        'INVALID_ARGUMENT',
+        `inPlace needs the key's own current version as the basis (${JSON.stringify(key)} ${basis ? `has basis ${JSON.stringify(basis.key)}` : 'has none'})`,
+      );
     }
     if (basis) {
       this.checkChunks(basis.size, chunking, `the basis ${JSON.stringify(basis.key)}`);
@@ -128,8 +135,17 @@ export class Endpoint {
     // Until its first batch or part a session holds a staging area for nothing: it ends sooner (the first write extends it).
     const expires = Math.min(this.sessions.expiry(now), now + this.limits.emptySessionTtlSeconds * 1000); // (or sooner: the idle TTL)
     const s: Session = {
-      id: newSessionId(), key, basisVersion: basis?.version ?? null, size, chunking, inPlace, stagingId: staging.id,
-      signatures: [], created: now, expires, extra,
+      id: newSessionId(),
+      key,
+      basisVersion: basis?.version ?? null,
+      size,
+      chunking,
+      inPlace,
+      stagingId: staging.id,
+      signatures: [],
+      created: now,
+      expires,
+      extra,
     };
     try {
       await this.store.putSession(s);
@@ -145,7 +161,10 @@ export class Endpoint {
     const n = expectedChunks(size, spec);
     const max = this.limits.maxManifestChunks;
     if (n > max) {
-      throw new ApiError('TOO_LARGE', `${what} of ${size} bytes makes ~${n} chunks of ${chunkingId(spec)}, above the limit maxManifestChunks ${max}: use larger chunks (chunkingFor)`);
+      throw new ApiError(
+        'TOO_LARGE',
+        `${what} of ${size} bytes makes ~${n} chunks of ${chunkingId(spec)}, above the limit maxManifestChunks ${max}: use larger chunks (chunkingFor)`,
+      );
     }
   }
 
@@ -181,13 +200,17 @@ export class Endpoint {
       if (plan.inPlace !== s.inPlace) throw new ApiError('INVALID_PLAN', `plan inPlace flag ${plan.inPlace} differs from the session's ${s.inPlace}`);
       const oldSize = s.extra.basis?.size ?? 0;
       plan.copies.forEach((c, i) => {
-        if (c.oldOffset + c.length > oldSize) throw new ApiError('INVALID_PLAN', `copy[${i}] reads ${c.oldOffset}..${c.oldOffset + c.length}, beyond the basis size ${oldSize}`);
+        if (c.oldOffset + c.length > oldSize)
+          throw new ApiError('INVALID_PLAN', `copy[${i}] reads ${c.oldOffset}..${c.oldOffset + c.length}, beyond the basis size ${oldSize}`);
       });
       // In place, copies run in the plan's order inside the stored file: none may read what an earlier one wrote.
       const unsafe = plan.inPlace ? firstOverwrittenRead(plan.copies) : -1;
       if (unsafe >= 0) {
         const c = plan.copies[unsafe];
-        throw new ApiError('INVALID_PLAN', `in-place copy[${unsafe}] reads ${c.oldOffset}..${c.oldOffset + c.length}, which an earlier copy overwrites: order copies so each reads before it is overwritten`);
+        throw new ApiError(
+          'INVALID_PLAN',
+          `in-place copy[${unsafe}] reads ${c.oldOffset}..${c.oldOffset + c.length}, which an earlier copy overwrites: order copies so each reads before it is overwritten`,
+        );
       }
       await this.store.putSessionBlob(s.id, 'plan', body);
       s.extra.plan = digest;
@@ -206,7 +229,8 @@ export class Endpoint {
   /** `PUT /v1/sessions/:id/parts/:n`: checks the part number, then lands the part (parts.ts). */
   putPart(s: Session, text: string, body: Uint8Array): Promise<void> {
     const n = Number(text);
-    if (!/^\d{1,10}$/.test(text) || n > 0xffffffff) throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
+    if (!/^\d{1,10}$/.test(text) || n > 0xffffffff)
+      throw new ApiError('MALFORMED', `part number ${JSON.stringify(text.slice(0, 20))} is not an integer 0..4294967295`);
     return this.parts.put(s, n, body);
   }
 

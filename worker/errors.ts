@@ -46,7 +46,7 @@ export function describeError(e: unknown, log: (e: unknown) => void = console.er
     return { code: e.protocolCode, status: e.status, message };
   }
   if (e instanceof DeltaflareError) {
-    const code = (e.code in PROTOCOL_ERRORS ? e.code : SDK_TO_PROTOCOL[e.code] ?? 'INTERNAL') as ProtocolErrorCode;
+    const code = (e.code in PROTOCOL_ERRORS ? e.code : (SDK_TO_PROTOCOL[e.code] ?? 'INTERNAL')) as ProtocolErrorCode;
     if (code === 'INTERNAL') log(e);
     return { code, status: PROTOCOL_ERRORS[code], message: e.message };
   }

@@ -71,7 +71,8 @@ export async function getFile(store: Store, key: string, method: string, range: 
   for (let attempt = 0; ; attempt++) {
     const info = await store.head(key);
     if (!info) throw new ApiError('NOT_FOUND', `no file ${JSON.stringify(key)}`);
-    if (info.incomplete) throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way; push it whole (basis null)`);
+    if (info.incomplete)
+      throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way; push it whole (basis null)`);
     const headers = fileHeaders(info);
     if (method === 'HEAD') return new Response(null, { status: 200, headers });
     const r = parseRange(range, info.size);

@@ -25,7 +25,8 @@ class ChunkList {
   ) {}
 
   add(length: number, crc: number, hash: Uint8Array): void {
-    if (this.count >= this.max) throw new ApiError('TOO_LARGE', `${this.what} has more than ${this.max} chunks, the limit maxManifestChunks: use larger chunks`);
+    if (this.count >= this.max)
+      throw new ApiError('TOO_LARGE', `${this.what} has more than ${this.max} chunks, the limit maxManifestChunks: use larger chunks`);
     if (this.count === this.lengths.length) {
       const grow = <T extends Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
         const b = make(a.length * 2);
@@ -53,7 +54,14 @@ class ChunkList {
  * (not stored: the caller puts it).
  * @example const m = await buildManifest(store, k, 'disk.img', info.id, { kind: 'fixed', block: 4096 }, limits.maxManifestChunks)
  */
-export async function buildManifest(store: Store, kernels: Kernels, key: string, version: string, chunking: ChunkingSpec, maxChunks: number): Promise<Manifest> {
+export async function buildManifest(
+  store: Store,
+  kernels: Kernels,
+  key: string,
+  version: string,
+  chunking: ChunkingSpec,
+  maxChunks: number,
+): Promise<Manifest> {
   const { info, body } = await store.read(key, { version });
   const list = new ChunkList(maxChunks, `${JSON.stringify(key)} under ${chunkingId(chunking)}`);
   const reader = body.getReader();

@@ -4,7 +4,7 @@
 // gets one built once (manifest-builder.ts) and stored. Decoded manifests and
 // their weak index stay in a bounded LRU, so the batches of one session
 // (and the commit) do not decode or index it again.
-import { type Limits } from '../sdk/base/limits.js';
+import type { Limits } from '../sdk/base/limits.js';
 import type { Kernels } from '../sdk/kernels/api.js';
 import { chunkingId, type ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Manifest } from '../sdk/protocol/manifest.js';
@@ -20,7 +20,8 @@ export class BasisEntry {
   constructor(readonly manifest: Manifest) {}
   /** The CRC-sorted index: 12 more bytes per chunk, built once per entry. */
   get index(): WeakIndex {
-    return (this.weak ??= new WeakIndex(this.manifest));
+    this.weak ??= new WeakIndex(this.manifest);
+    return this.weak;
   }
 }
 
@@ -73,7 +74,10 @@ export class ManifestCache {
       const kept = await this.store.listManifests(key, version);
       const max = this.limits.maxChunkingsPerVersion;
       if (kept.length >= max) {
-        throw new ApiError('INVALID_ARGUMENT', `${JSON.stringify(key)} has manifests for ${kept.length} chunkings (${kept.join(', ')}), the limit maxChunkingsPerVersion ${max}: push with one of them`);
+        throw new ApiError(
+          'INVALID_ARGUMENT',
+          `${JSON.stringify(key)} has manifests for ${kept.length} chunkings (${kept.join(', ')}), the limit maxChunkingsPerVersion ${max}: push with one of them`,
+        );
       }
       manifest = await this.builds.run(() => buildManifest(this.store, this.kernels, key, version, chunking, this.limits.maxManifestChunks));
       await this.store.putManifest(key, version, manifest);

@@ -9,7 +9,7 @@
 // landed (written after its bytes; the session record is not rewritten per
 // part). The part digest tells an identical resend (accepted without work)
 // from a different one (PART_CONFLICT).
-import { type Limits } from '../sdk/base/limits.js';
+import type { Limits } from '../sdk/base/limits.js';
 import type { Kernels } from '../sdk/kernels/api.js';
 import { inflateRaw } from '../sdk/protocol/compress.js';
 import { checkPartCrc, decodePart, verifyPartCrc, type LiteralOp, type PartMessage } from '../sdk/protocol/wire.js';
@@ -140,7 +140,10 @@ export class Parts {
     if (wait) return wait.twin;
     let release!: () => void;
     let fail!: (e: unknown) => void;
-    const done = new Promise<void>((res, rej) => ((release = res), (fail = rej)));
+    const done = new Promise<void>((res, rej) => {
+      release = res;
+      fail = rej;
+    });
     done.catch(() => undefined);
     this.inflight.set(slot, { digest, done });
     try {
@@ -179,7 +182,10 @@ export class Parts {
     for (let c = 0; c < chunks.length; c++) {
       const i = chunks[c];
       if (crcs[c] !== table.crcs[i]) {
-        throw new ApiError('INVALID_PLAN', `part ${n}: chunk ${i} at ${table.offsets[i]} has CRC32 ${hex32(crcs[c])}, its signature says ${hex32(table.crcs[i])}`);
+        throw new ApiError(
+          'INVALID_PLAN',
+          `part ${n}: chunk ${i} at ${table.offsets[i]} has CRC32 ${hex32(crcs[c])}, its signature says ${hex32(table.crcs[i])}`,
+        );
       }
     }
     const hashes = k.blake3Chunks(payload, ends);
@@ -196,8 +202,10 @@ export class Parts {
     // Ops never overlap: written several at once where the store allows (256 scattered ops were ~256 open/write/close round trips in series).
     const starts: number[] = [];
     for (let i = 0, at = 0; i < part.ops.length; at += part.ops[i++].length) starts.push(at);
-    await eachLimited(part.ops.map((op, i) => ({ op, at: starts[i] })), stagingConcurrency(staging), ({ op, at }) =>
-      staging.writeAt(op.newOffset, payload.subarray(at, at + op.length)),
+    await eachLimited(
+      part.ops.map((op, i) => ({ op, at: starts[i] })),
+      stagingConcurrency(staging),
+      ({ op, at }) => staging.writeAt(op.newOffset, payload.subarray(at, at + op.length)),
     );
     await staging.flush(); // as durable as the blob that records the part as landed
     await this.sessions.locked(s.id, async () => {
@@ -227,17 +235,19 @@ function literalChunks(table: ChunkTable, size: number, ops: LiteralOp[]): { chu
     const end = op.newOffset + op.length;
     if (end > size) throw new ApiError('INVALID_PLAN', `literal ${op.newOffset}..${end} ends past the file size ${size}`);
     if (end > table.offsets[table.count]) {
-      throw new ApiError('INCOMPLETE', `literal ${op.newOffset}..${end}: signatures are recorded only for bytes 0..${table.offsets[table.count]}; send the match batches first`);
+      throw new ApiError(
+        'INCOMPLETE',
+        `literal ${op.newOffset}..${end}: signatures are recorded only for bytes 0..${table.offsets[table.count]}; send the match batches first`,
+      );
     }
     const a = chunkStarting(table.offsets, table.count, op.newOffset);
     const b = chunkStarting(table.offsets, table.count, end);
     if (a < 0 || b < 0) throw new ApiError('INVALID_PLAN', `literal ${op.newOffset}..${end} does not start and end on chunk boundaries`);
     for (let i = a; i < b; i++) {
       idx.push(i);
-      ends.push((at += table.lengths[i]));
+      at += table.lengths[i];
+      ends.push(at);
     }
   }
   return { chunks: Uint32Array.from(idx), ends: Uint32Array.from(ends) };
 }
-
-

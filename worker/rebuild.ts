@@ -96,7 +96,10 @@ export class CopyJobs {
   start(id: string, staging: () => Promise<Staging>, basis: BasisInfo, copies: readonly CopyOp[]): void {
     const job = staging()
       .then((s) => runCopies(s, basis, copies))
-      .then(() => true, () => false);
+      .then(
+        () => true,
+        () => false,
+      );
     this.jobs.set(id, job);
     this.waitUntil?.(job);
   }

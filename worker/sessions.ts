@@ -10,7 +10,7 @@
 // record's `expires`, which parts refresh at most every TOUCH_SLACK) and
 // at the latest maxSessionLifetimeSeconds after it was created, whatever its
 // activity.
-import { type Limits } from '../sdk/base/limits.js';
+import type { Limits } from '../sdk/base/limits.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { BasisInfo, FileInfo, SessionStatus } from '../sdk/protocol/messages.js';
 import { randomHex } from '../sdk/protocol/hex.js';
@@ -41,7 +41,7 @@ export type Session = SessionRecord & { extra: SessionExtra };
 
 /** Session ids: "s_" and 24 hex digits (96 random bits). */
 export function newSessionId(): string {
-  return 's_' + randomHex(12);
+  return `s_${randomHex(12)}`;
 }
 
 const SESSION_ID = /^s_[0-9a-f]{24}$/;
@@ -85,9 +85,16 @@ export class Sessions {
     const now = this.now();
     // Checked apart from `expires`: a record written under a larger limit still ends at this one.
     if (this.end(s.created) <= now) {
-      throw new ApiError('SESSION_EXPIRED', `session ${id} reached the maximum session lifetime maxSessionLifetimeSeconds ${this.limits.maxSessionLifetimeSeconds} (created ${new Date(s.created).toISOString()}, ended ${new Date(this.end(s.created)).toISOString()}); start a new one`);
+      throw new ApiError(
+        'SESSION_EXPIRED',
+        `session ${id} reached the maximum session lifetime maxSessionLifetimeSeconds ${this.limits.maxSessionLifetimeSeconds} (created ${new Date(s.created).toISOString()}, ended ${new Date(this.end(s.created)).toISOString()}); start a new one`,
+      );
     }
-    if (s.expires <= now) throw new ApiError('SESSION_EXPIRED', `session ${id} expired at ${new Date(s.expires).toISOString()} (sessionTtlSeconds ${this.limits.sessionTtlSeconds} after its last request); start a new one`);
+    if (s.expires <= now)
+      throw new ApiError(
+        'SESSION_EXPIRED',
+        `session ${id} expired at ${new Date(s.expires).toISOString()} (sessionTtlSeconds ${this.limits.sessionTtlSeconds} after its last request); start a new one`,
+      );
     return s;
   }
 
@@ -150,7 +157,10 @@ export function addRange(ranges: Array<[number, number]>, a: number, b: number):
   for (const r of ranges) {
     if (r[1] < cur[0]) out.push(r);
     else if (cur[1] < r[0]) {
-      if (!placed) out.push(cur), (placed = true);
+      if (!placed) {
+        out.push(cur);
+        placed = true;
+      }
       out.push(r);
     } else cur = [Math.min(r[0], cur[0]), Math.max(r[1], cur[1])];
   }

@@ -2,7 +2,7 @@
 // then knows every new chunk's length and CRC at commit without a second
 // upload), answered from the basis' weak index, and read back as one chunk
 // table (lengths, CRCs, offsets) for checking parts and the commit.
-import { type Limits } from '../sdk/base/limits.js';
+import type { Limits } from '../sdk/base/limits.js';
 import { decodeSignatures, encodeMatches, type SignatureBatch } from '../sdk/protocol/wire.js';
 import { matchBatch } from '../sdk/protocol/match.js';
 import { ApiError } from './errors.js';
@@ -52,13 +52,18 @@ export class Signatures {
       const name = blobName(first, batch.crcs.length);
       const old = await this.store.getSessionBlob(s.id, name);
       if (old) {
-        if (!sameBatch(decodeSignatures(old), batch)) throw new ApiError('PART_CONFLICT', `signatures of chunks ${first}..${end} were already sent with different values`);
+        if (!sameBatch(decodeSignatures(old), batch))
+          throw new ApiError('PART_CONFLICT', `signatures of chunks ${first}..${end} were already sent with different values`);
         if (covered(s.signatures, first, end)) return s; // a resend: same answer, nothing to record
       } else {
         const clash = s.signatures.find(([a, b]) => a < end && first < b);
         if (clash) throw new ApiError('PART_CONFLICT', `signatures of chunks ${first}..${end} overlap the batch ${clash[0]}..${clash[1]} already recorded`);
       }
-      if (end > this.limits.maxManifestChunks) throw new ApiError('TOO_LARGE', `signatures of chunks up to ${end}, above the limit maxManifestChunks ${this.limits.maxManifestChunks}: use larger chunks`);
+      if (end > this.limits.maxManifestChunks)
+        throw new ApiError(
+          'TOO_LARGE',
+          `signatures of chunks up to ${end}, above the limit maxManifestChunks ${this.limits.maxManifestChunks}: use larger chunks`,
+        );
       let sum = 0;
       for (let i = 0; i < batch.lengths.length; i++) sum += batch.lengths[i];
       if (s.extra.sigBytes + sum > s.size) {

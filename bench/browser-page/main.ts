@@ -50,11 +50,16 @@ async function rawRead(how: How, where: 'page' | 'worker', workers = 1, segment 
     const all = Array.from({ length: workers }, () => new Worker(url));
     try {
       const t0 = performance.now();
-      await Promise.all(all.map((w, first) => new Promise<number>((resolve, reject) => {
-        w.onmessage = (e) => resolve(e.data as number);
-        w.onerror = (e) => reject(new Error(e.message));
-        w.postMessage({ file: f, how, segment, first, step: workers });
-      })));
+      await Promise.all(
+        all.map(
+          (w, first) =>
+            new Promise<number>((resolve, reject) => {
+              w.onmessage = (e) => resolve(e.data as number);
+              w.onerror = (e) => reject(new Error(e.message));
+              w.postMessage({ file: f, how, segment, first, step: workers });
+            }),
+        ),
+      );
       return (performance.now() - t0) / 1000;
     } finally {
       for (const w of all) w.terminate();

@@ -13,7 +13,16 @@ import { idbResumeStore } from './idb-store.js';
 
 export type { SyncLayout, SyncOptions, SyncPhase, SyncProgress, SyncResult } from '../sync.js';
 export type { RetryOptions } from '../http.js';
-export { type Fingerprint, fingerprint, MemoryResumeStore, type ResumeRecord, type ResumeStore, resumeId, type StoredSession, type StoredSignature } from '../resume.js';
+export {
+  type Fingerprint,
+  fingerprint,
+  MemoryResumeStore,
+  type ResumeRecord,
+  type ResumeStore,
+  resumeId,
+  type StoredSession,
+  type StoredSignature,
+} from '../resume.js';
 export { blobSource } from '../source.js';
 export { createBrowserPool, type WorkerFactory } from '../pool/browser-pool.js';
 export { DeltaflareError } from '../base/errors.js';
@@ -44,6 +53,12 @@ export function sharedPool(size = navigator.hardwareConcurrency || 2): Promise<W
 
 let defaultStore: ResumeStore | undefined;
 
+/** The page's IndexedDB resume store, opened once. */
+function defaultResumeStore(): ResumeStore {
+  if (!defaultStore) defaultStore = idbResumeStore();
+  return defaultStore;
+}
+
 export { BROWSER_PARTS_IN_FLIGHT };
 
 /**
@@ -54,6 +69,6 @@ export { BROWSER_PARTS_IN_FLIGHT };
  */
 export async function sync(file: Blob, options: BrowserSyncOptions): Promise<SyncResult> {
   const pool = options.pool ?? (await sharedPool(options.workers));
-  const resume = options.resume === false ? undefined : (options.resume ?? (defaultStore ??= idbResumeStore()));
+  const resume = options.resume === false ? undefined : (options.resume ?? defaultResumeStore());
   return syncSource(blobSource(file), { partConcurrency: BROWSER_PARTS_IN_FLIGHT, ...options, pool, resume });
 }

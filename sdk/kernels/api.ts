@@ -105,8 +105,7 @@ export const blake3Chunks = (bytes: Uint8Array, ends: Uint32Array): Uint8Array =
 /** zlib's crc32. @example crc32(bytes) === zlib.crc32(bytes) */
 export const crc32 = (bytes: Uint8Array, initial = 0): number => defaultKernels().crc32(bytes, initial);
 /** zlib's crc32_combine. @example crc32Combine(crc32(a), crc32(b), b.length) === crc32(concat(a, b)) */
-export const crc32Combine = (crcA: number, crcB: number, lengthB: number): number =>
-  defaultKernels().crc32Combine(crcA, crcB, lengthB);
+export const crc32Combine = (crcA: number, crcB: number, lengthB: number): number => defaultKernels().crc32Combine(crcA, crcB, lengthB);
 /** FastCDC-2020 chunks. @example chunk(bytes, { avg: 8192 }).map((c) => c.length) */
 export const chunk = (bytes: Uint8Array, options?: ChunkOptions): Chunk[] => defaultKernels().chunk(bytes, options);
 /** FastCDC-2020 chunk end offsets. @example cutPoints(bytes) // Uint32Array [8931, 19760, ...] */

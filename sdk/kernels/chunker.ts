@@ -200,7 +200,11 @@ class Records {
 }
 
 /** FastCDC-2020 chunks of `bytes` with CRC-32 and BLAKE3, as flat arrays (lengths, crcs, 32-byte hashes): chunk() without a per-chunk object. */
-export function chunkRecords(k: KernelInstance, bytes: Uint8Array, options?: Omit<ChunkOptions, 'blake3'>): { lengths: Uint32Array; crcs: Uint32Array; hashes: Uint8Array } {
+export function chunkRecords(
+  k: KernelInstance,
+  bytes: Uint8Array,
+  options?: Omit<ChunkOptions, 'blake3'>,
+): { lengths: Uint32Array; crcs: Uint32Array; hashes: Uint8Array } {
   const w = new Window(k, resolveOptions({ ...options, blake3: true }));
   const out = new Records();
   eachWindow(w, bytes, (ptr, len, _offset, last) => w.recordsAt(ptr, len, last, out));

@@ -92,7 +92,8 @@ export class KernelInstance {
       return -1;
     }
     const { at, size } = this.region;
-    const start = bytes.byteOffset, end = start + bytes.length;
+    const start = bytes.byteOffset,
+      end = start + bytes.length;
     if (start < at || end > at + size) {
       throw new DeltaflareError(
         'INVALID_ARGUMENT',
@@ -132,9 +133,7 @@ export class KernelInstance {
 
 // The smallest module using a SIMD instruction (i8x16.splat, i8x16.popcnt):
 // WebAssembly.validate() accepts it only where wasm SIMD is supported.
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
-]);
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
 /** True when this runtime runs wasm SIMD. */
 export function simdSupported(): boolean {

@@ -27,7 +27,11 @@ export async function push(path: string, options: PushOptions): Promise<SyncResu
     // Node's fetch streams request bodies over HTTP/1.1: part bodies go uncopied.
     return await sync(source, { streamBodies: true, ...options, pool });
   } finally {
-    if (!options.pool) await Promise.resolve(pool).then((p) => p.terminate(), () => undefined);
+    if (!options.pool)
+      await Promise.resolve(pool).then(
+        (p) => p.terminate(),
+        () => undefined,
+      );
     await source.close?.();
   }
 }

@@ -43,5 +43,8 @@ export async function createBrowserPool(
   size = globalThis.navigator?.hardwareConcurrency || 2,
   factory: WorkerFactory = defaultFactory,
 ): Promise<WorkerPool<WorkerApi>> {
-  return startPool(Array.from({ length: size }, (_, i) => browserWorker(i, factory)), (api) => api.init());
+  return startPool(
+    Array.from({ length: size }, (_, i) => browserWorker(i, factory)),
+    (api) => api.init(),
+  );
 }

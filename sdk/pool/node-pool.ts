@@ -55,5 +55,8 @@ export async function nodePool(threads: Worker[]): Promise<WorkerPool<WorkerApi>
   const simd = simdSupported();
   const module = compileKernels(simd);
   module.catch(() => {}); // surfaced by the inits
-  return startPool(threads.map((t, i) => poolWorker(t, i)), async (api) => api.init({ module: await module, simd }));
+  return startPool(
+    threads.map((t, i) => poolWorker(t, i)),
+    async (api) => api.init({ module: await module, simd }),
+  );
 }

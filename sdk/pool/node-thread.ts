@@ -16,7 +16,11 @@ const WORKER_URL = new URL(fromSource ? './node-worker.ts' : './node-worker.js',
 // tsx/esm/api resolves (require conditions) to index.cjs, whose register() looks
 // for a wrong relative path in tsx 4.23; its ESM twin index.mjs works.
 const tsxEntry = () => {
-  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs'));
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  );
   return `import(${JSON.stringify(api.href)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
 };
 

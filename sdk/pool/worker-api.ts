@@ -14,7 +14,6 @@ import type { SourceLocation } from '../source.js';
 /** FastCDC parameters of a scan (no BLAKE3 flag: chunk records always carry digests). */
 export type ScanOptions = Omit<ChunkOptions, 'blake3'>;
 
-
 /** Fills `target` with the bytes of the file at `path` from `offset` (set by the Node entry; throws if the file is shorter). */
 export type PathReader = (path: string, offset: number, target: Uint8Array) => void | Promise<void>;
 let readPath: PathReader | undefined;
@@ -215,7 +214,8 @@ function blocks(bytes: Uint8Array, block: number): ChunkRecords {
   const crcs = new Uint32Array(count);
   const ends = new Uint32Array(count);
   for (let i = 0; i < count; i++) {
-    const start = i * block, end = Math.min(bytes.length, start + block);
+    const start = i * block,
+      end = Math.min(bytes.length, start + block);
     lengths[i] = end - start;
     ends[i] = end;
     crcs[i] = k().crc32(bytes.subarray(start, end));

@@ -24,12 +24,13 @@ export function checkPlan(plan: PlanMessage, literals: readonly LiteralOp[], old
     if (c.oldOffset + c.length > oldSize) throw invalid(`copy[${i}] reads ${c.oldOffset}..${c.oldOffset + c.length}, beyond the basis size ${oldSize}`);
     spans.push([c.newOffset, c.length, `copy[${i}]`]);
   });
-  literals.forEach((l, i) => spans.push([l.newOffset, l.length, `literal[${i}]`]));
-  plan.dups.forEach((d, i) => spans.push([d.newOffset, d.length, `dup[${i}]`]));
+  for (const [i, l] of literals.entries()) spans.push([l.newOffset, l.length, `literal[${i}]`]);
+  for (const [i, d] of plan.dups.entries()) spans.push([d.newOffset, d.length, `dup[${i}]`]);
   spans.sort((a, b) => a[0] - b[0]);
   let at = 0;
   for (const [start, length, name] of spans) {
-    if (start !== at) throw invalid(start > at ? `bytes ${at}..${start} are covered by no op` : `${name} at ${start} overlaps the op before (which ends at ${at})`);
+    if (start !== at)
+      throw invalid(start > at ? `bytes ${at}..${start} are covered by no op` : `${name} at ${start} overlaps the op before (which ends at ${at})`);
     at = start + length;
   }
   if (at !== plan.size) throw invalid(`ops cover ${at} bytes, the new file has ${plan.size}`);
@@ -50,7 +51,8 @@ export function checkPlan(plan: PlanMessage, literals: readonly LiteralOp[], old
       else hi = mid;
     }
     const r = runs[lo];
-    if (!r || r[0] > d.srcOffset || r[1] < d.srcOffset + d.length) throw invalid(`dup[${i}] source ${d.srcOffset}..${d.srcOffset + d.length} is not all literal bytes`);
+    if (!r || r[0] > d.srcOffset || r[1] < d.srcOffset + d.length)
+      throw invalid(`dup[${i}] source ${d.srcOffset}..${d.srcOffset + d.length} is not all literal bytes`);
     if (d.srcOffset + d.length > d.newOffset) throw invalid(`dup[${i}] source ends after its destination ${d.newOffset} begins`);
   });
 }
@@ -71,7 +73,11 @@ function writeLiterals(out: Uint8Array, parts: readonly LandedPart[]): void {
  * @example const bytes = applyPlan(old, plan, [{ ops: p.ops, payload }])
  */
 export function applyPlan(old: Uint8Array, plan: PlanMessage, parts: readonly LandedPart[]): Uint8Array {
-  checkPlan(plan, parts.flatMap((p) => p.ops), old.length);
+  checkPlan(
+    plan,
+    parts.flatMap((p) => p.ops),
+    old.length,
+  );
   const out = new Uint8Array(plan.size);
   for (const c of plan.copies) out.set(old.subarray(c.oldOffset, c.oldOffset + c.length), c.newOffset);
   writeLiterals(out, parts);
@@ -91,7 +97,11 @@ export function applyInPlace(buffer: Uint8Array, oldSize: number, plan: PlanMess
   if (buffer.length < Math.max(oldSize, plan.size)) {
     throw new DeltaflareError('INVALID_ARGUMENT', `in-place buffer of ${buffer.length} bytes, needs max(${oldSize}, ${plan.size})`);
   }
-  checkPlan(plan, parts.flatMap((p) => p.ops), oldSize);
+  checkPlan(
+    plan,
+    parts.flatMap((p) => p.ops),
+    oldSize,
+  );
   for (const c of plan.copies) buffer.copyWithin(c.newOffset, c.oldOffset, c.oldOffset + c.length);
   writeLiterals(buffer, parts);
   for (const d of plan.dups) buffer.copyWithin(d.newOffset, d.srcOffset, d.srcOffset + d.length);

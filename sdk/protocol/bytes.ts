@@ -11,7 +11,10 @@ export const malformed = (message: string): DeltaflareError => new DeltaflareErr
 export class Reader {
   private readonly view: DataView;
   offset = 0;
-  constructor(readonly bytes: Uint8Array, readonly what: string) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly what: string,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   need(n: number, field: string): void {
@@ -92,7 +95,8 @@ export class Writer {
     this.offset += 8;
   }
   zeros(n: number): void {
-    this.bytes.fill(0, this.offset, (this.offset += n));
+    this.bytes.fill(0, this.offset, this.offset + n);
+    this.offset += n;
   }
   put(b: Uint8Array): void {
     this.bytes.set(b, this.offset);

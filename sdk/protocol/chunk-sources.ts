@@ -54,7 +54,8 @@ export function chunkSources(newLengths: Uint32Array, oldLengths: Uint32Array, p
     const [a, b] = span(c.newOffset, c.length, `copy[${i}]`);
     const j = chunkAt(oldOffsets, c.oldOffset, `copy[${i}] source`);
     for (let k = 0; k < b - a; k++) {
-      if (oldLengths[j + k] !== newLengths[a + k]) throw invalid(`copy[${i}]: new chunk ${a + k} has ${newLengths[a + k]} bytes, old chunk ${j + k} has ${oldLengths[j + k]}`);
+      if (oldLengths[j + k] !== newLengths[a + k])
+        throw invalid(`copy[${i}]: new chunk ${a + k} has ${newLengths[a + k]} bytes, old chunk ${j + k} has ${oldLengths[j + k]}`);
       kind[a + k] = ChunkSource.copy;
       ref[a + k] = j + k;
     }
@@ -64,7 +65,8 @@ export function chunkSources(newLengths: Uint32Array, oldLengths: Uint32Array, p
     const [a, b] = span(d.newOffset, d.length, `dup[${i}]`);
     const s = chunkAt(newOffsets, d.srcOffset, `dup[${i}] source`);
     for (let k = 0; k < b - a; k++) {
-      if (newLengths[s + k] !== newLengths[a + k]) throw invalid(`dup[${i}]: chunk ${a + k} has ${newLengths[a + k]} bytes, its source ${s + k} has ${newLengths[s + k]}`);
+      if (newLengths[s + k] !== newLengths[a + k])
+        throw invalid(`dup[${i}]: chunk ${a + k} has ${newLengths[a + k]} bytes, its source ${s + k} has ${newLengths[s + k]}`);
       kind[a + k] = ChunkSource.dup;
       ref[a + k] = s + k;
     }

@@ -4,9 +4,7 @@
 import { CDC_DEFAULTS, MAX_SCALED_CHUNK } from '../base/limits.js';
 
 /** Content-defined chunking (FastCDC-2020) or fixed-size blocks. */
-export type ChunkingSpec =
-  | { kind: 'cdc'; min: number; avg: number; max: number; level: number }
-  | { kind: 'fixed'; block: number };
+export type ChunkingSpec = { kind: 'cdc'; min: number; avg: number; max: number; level: number } | { kind: 'fixed'; block: number };
 
 /** Defaults: FastCDC-2020 with the reference's level 1, 2/8/64 KiB. */
 export const DEFAULT_CHUNKING: ChunkingSpec = { kind: 'cdc', ...CDC_DEFAULTS };

@@ -33,7 +33,10 @@ async function pipe(bytes: Uint8Array, stream: ByteTransform, limit: number, wha
   if (into) return into.subarray(0, total);
   const out = new Uint8Array(total);
   let at = 0;
-  for (const p of pieces) out.set(p, (at += p.length) - p.length);
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

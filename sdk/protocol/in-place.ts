@@ -81,7 +81,9 @@ export function firstOverwrittenRead(copies: readonly CopyOp[]): number {
   const n = copies.length;
   const byDst = Array.from({ length: n }, (_, i) => i).sort((a, b) => copies[a].newOffset - copies[b].newOffset);
   const rank = new Uint32Array(n); // copy -> its position in destination order
-  byDst.forEach((c, k) => (rank[c] = k));
+  byDst.forEach((c, k) => {
+    rank[c] = k;
+  });
   const written = new Int32Array(n + 1); // Fenwick tree: 1 at positions written so far
   const before = (k: number) => {
     let sum = 0;
@@ -120,7 +122,12 @@ class Tarjan {
   private readonly member: Uint32Array;
   private stamp = 0;
 
-  constructor(n: number, private readonly lo: Uint32Array, private readonly hi: Uint32Array, private readonly alive: Uint8Array) {
+  constructor(
+    n: number,
+    private readonly lo: Uint32Array,
+    private readonly hi: Uint32Array,
+    private readonly alive: Uint8Array,
+  ) {
     this.index = new Int32Array(n);
     this.low = new Int32Array(n);
     this.onStack = new Uint8Array(n);
@@ -142,9 +149,11 @@ class Tarjan {
     let counter = 0;
     for (const root of set) {
       if (!inSet(root) || this.index[root] !== -1) continue;
-      call.push(root), cursor.push(this.lo[root]);
+      call.push(root);
+      cursor.push(this.lo[root]);
       this.index[root] = this.low[root] = counter++;
-      stack.push(root), (this.onStack[root] = 1);
+      stack.push(root);
+      this.onStack[root] = 1;
       while (call.length > 0) {
         const v = call[call.length - 1];
         const c = cursor[cursor.length - 1];
@@ -154,14 +163,17 @@ class Tarjan {
           if (w === v || !inSet(w)) continue; // self-overlap is memmove, not a conflict
           if (this.index[w] === -1) {
             this.index[w] = this.low[w] = counter++;
-            stack.push(w), (this.onStack[w] = 1);
-            call.push(w), cursor.push(this.lo[w]);
+            stack.push(w);
+            this.onStack[w] = 1;
+            call.push(w);
+            cursor.push(this.lo[w]);
           } else if (this.onStack[w]) {
             this.low[v] = Math.min(this.low[v], this.index[w]);
           }
           continue;
         }
-        call.pop(), cursor.pop();
+        call.pop();
+        cursor.pop();
         if (call.length > 0) {
           const parent = call[call.length - 1];
           this.low[parent] = Math.min(this.low[parent], this.low[v]);

@@ -53,7 +53,7 @@ export function encodeManifest(m: Manifest): Uint8Array {
   const c = m.chunking;
   const params = c.kind === 'cdc' ? [c.min, c.avg, c.max, c.level] : [c.block, 0, 0, 0];
   v.setUint32(4, c.kind === 'cdc' ? 0 : 1, true);
-  params.forEach((p, i) => v.setUint32(8 + 4 * i, p, true));
+  for (const [i, p] of params.entries()) v.setUint32(8 + 4 * i, p, true);
   v.setBigUint64(24, BigInt(m.size), true);
   v.setUint32(32, n, true);
   for (let i = 0; i < n; i++) {

@@ -112,9 +112,10 @@ export class Planner {
   /** Adds chunks [count, end) with their final old offsets (-1: literal); returns the parts they completed. */
   add(chunks: PlannedChunks, oldOffsets: Float64Array, end: number): PartPlan[] {
     const { lengths, hashes, crcs } = chunks;
-    if (this.options.crc32Combine && !crcs) throw new DeltaflareError('INVALID_ARGUMENT', 'plan: crc32Combine needs the chunks\' crcs');
+    if (this.options.crc32Combine && !crcs) throw new DeltaflareError('INVALID_ARGUMENT', "plan: crc32Combine needs the chunks' crcs");
     if (this.done) throw new DeltaflareError('INTERNAL', 'plan: chunks added after finish()');
-    if (end > lengths.length || end > oldOffsets.length) throw new DeltaflareError('INVALID_ARGUMENT', `plan: chunk ${end} is beyond the ${lengths.length} chunks given`);
+    if (end > lengths.length || end > oldOffsets.length)
+      throw new DeltaflareError('INVALID_ARGUMENT', `plan: chunk ${end} is beyond the ${lengths.length} chunks given`);
     const closed = this.packer ? this.packer.parts.length : 0;
     for (let i = this.count; i < end; i++) {
       const len = lengths[i];

@@ -33,7 +33,11 @@ export async function hmacSha256Hex(secret: string, message: string): Promise<st
 /** The key tokens are signed with: derived from the signing secret, so the secret itself never keys a MAC a token holder sees. */
 export const uploadSigningKey = (secret: string): Promise<string> => hmacSha256Hex(secret, 'deltaflare upload-token signing key v2');
 
-const toB64url = (text: string) => btoa(String.fromCharCode(...enc.encode(text))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const toB64url = (text: string) =>
+  btoa(String.fromCharCode(...enc.encode(text)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 
 /**
  * An upload token for `key`, good until `expires` (unix seconds) for files
@@ -49,9 +53,11 @@ const toB64url = (text: string) => btoa(String.fromCharCode(...enc.encode(text))
  */
 export async function signUploadToken(opts: { secret: string; key: string; expires: number; maxSize?: number }): Promise<string> {
   const expires = Math.floor(opts.expires);
-  if ((opts.secret?.length ?? 0) < MIN_SIGNING_SECRET) throw new TypeError(`signUploadToken: the secret has ${opts.secret?.length ?? 0} characters, fewer than ${MIN_SIGNING_SECRET}`);
+  if ((opts.secret?.length ?? 0) < MIN_SIGNING_SECRET)
+    throw new TypeError(`signUploadToken: the secret has ${opts.secret?.length ?? 0} characters, fewer than ${MIN_SIGNING_SECRET}`);
   if (!Number.isSafeInteger(expires) || expires < 0) throw new TypeError(`signUploadToken: expires ${opts.expires} is not unix seconds`);
-  if (opts.maxSize !== undefined && !(Number.isSafeInteger(opts.maxSize) && opts.maxSize >= 0)) throw new TypeError(`signUploadToken: maxSize ${opts.maxSize} is not a byte count`);
+  if (opts.maxSize !== undefined && !(Number.isSafeInteger(opts.maxSize) && opts.maxSize >= 0))
+    throw new TypeError(`signUploadToken: maxSize ${opts.maxSize} is not a byte count`);
   const mac = await hmacSha256Hex(await uploadSigningKey(opts.secret), uploadTokenMessage(opts.key, expires, opts.maxSize));
   return `${UPLOAD_TOKEN_PREFIX}${expires}.${opts.maxSize ?? ''}.${toB64url(opts.key)}.${mac}`;
 }

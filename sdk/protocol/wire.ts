@@ -7,16 +7,13 @@
 // the body length before anything is allocated, so a hostile count costs
 // nothing; a bad byte throws DeltaflareError MALFORMED (or
 // UNSUPPORTED_VERSION) naming the field and the limit.
-import { DeltaflareError } from '../base/errors.js';
+import type { DeltaflareError } from '../base/errors.js';
 import { HEADER_BYTES, WIRE_LIMITS as L } from '../base/limits.js';
 import { Reader, Writer, arg, checkInt, malformed } from './bytes.js';
-import { crc32Js } from './crc32-js.js';
-import { hex32 } from './hex.js';
-import { PROTOCOL_VERSION } from './messages.js';
+import { readHeader, writeHeader } from './wire-header.js';
 
-/** Message type, byte 3 of the header. */
-export const MessageType = { signatures: 1, matches: 2, plan: 3, part: 4 } as const;
-export type MessageTypeName = keyof typeof MessageType;
+export * from './wire-header.js';
+export * from './wire-part.js';
 
 /** A batch of weak signatures for new chunks [firstIndex, firstIndex + crcs.length). */
 export interface SignatureBatch {
@@ -56,11 +53,6 @@ export interface DupOp {
   newOffset: number;
   length: number;
 }
-/** `length` bytes at newOffset come from a part's payload. */
-export interface LiteralOp {
-  newOffset: number;
-  length: number;
-}
 
 /** Copies and dups of a session, sent once before commit. */
 export interface PlanMessage {
@@ -71,63 +63,6 @@ export interface PlanMessage {
   copies: CopyOp[];
   /** Sorted by newOffset. */
   dups: DupOp[];
-}
-
-/** One part: literal ops (sorted by newOffset) and their bytes, concatenated in op order. */
-export interface PartMessage {
-  part: number;
-  ops: LiteralOp[];
-  /** Sum of op lengths: the payload's size once inflated. */
-  literalBytes: number;
-  /** True: `payload` is deflate-raw; inflate to literalBytes bytes (compress.ts). */
-  deflated: boolean;
-  payload: Uint8Array;
-}
-
-/** Options of the part codec: a faster CRC32 (e.g. the kernels' `k.crc32`) than the built-in one. */
-export interface CrcOption {
-  crc32?: (bytes: Uint8Array) => number;
-}
-
-/**
- * A raw payload's CRC32 already known (combined from its chunks' CRCs), so a
- * part's CRC costs a pass over its header and ops only: zlib's crc32_combine
- * joins the two.
- */
-export interface KnownPayloadCrc {
-  payloadCrc: number;
-  crc32Combine: (crcA: number, crcB: number, lengthB: number) => number;
-}
-
-function writeHeader(w: Writer, type: MessageTypeName): void {
-  w.u8(0x44); // 'D'
-  w.u8(0x46); // 'F'
-  w.u8(PROTOCOL_VERSION);
-  w.u8(MessageType[type]);
-}
-
-/** Checks magic and version; returns the type byte. */
-function readType(r: Reader): number {
-  if (r.bytes.length < 4) throw malformed(`${r.what}: ${r.bytes.length} bytes, the header needs 4`);
-  if (r.u8('magic') !== 0x44 || r.u8('magic') !== 0x46) throw malformed(`${r.what}: magic is not "DF"`);
-  const version = r.u8('version');
-  if (version !== PROTOCOL_VERSION) {
-    throw new DeltaflareError('UNSUPPORTED_VERSION', `${r.what}: protocol version ${version}, this build speaks ${PROTOCOL_VERSION}`);
-  }
-  return r.u8('type');
-}
-
-function readHeader(r: Reader, type: MessageTypeName): void {
-  const t = readType(r);
-  if (t !== MessageType[type]) throw malformed(`${r.what}: message type ${t}, expected ${MessageType[type]} (${type})`);
-}
-
-/** The type of a binary message, after checking magic and version (for dispatch). @example messageType(body) === 'part' */
-export function messageType(bytes: Uint8Array): MessageTypeName {
-  const t = readType(new Reader(bytes, 'message'));
-  const name = (Object.keys(MessageType) as MessageTypeName[]).find((k) => MessageType[k] === t);
-  if (!name) throw malformed(`message: unknown type ${t}`);
-  return name;
 }
 
 // ---------------------------------------------------------------- signatures
@@ -290,8 +225,8 @@ export function encodePlan(p: PlanMessage): Uint8Array {
   w.u32(p.copies.length);
   w.u32(p.dups.length);
   w.u64(p.size);
-  for (const c of p.copies) w.u64(c.oldOffset), w.u64(c.newOffset), w.u64(c.length);
-  for (const d of p.dups) w.u64(d.srcOffset), w.u64(d.newOffset), w.u64(d.length);
+  for (const c of p.copies) for (const v of [c.oldOffset, c.newOffset, c.length]) w.u64(v);
+  for (const d of p.dups) for (const v of [d.srcOffset, d.newOffset, d.length]) w.u64(v);
   return w.bytes;
 }
 
@@ -340,132 +275,4 @@ function validatePlanMessage(p: PlanMessage, fail: (s: string) => DeltaflareErro
       throw fail(p.inPlace ? 'plan: two copies write overlapping ranges' : `plan: copy[${i}] starts before copy[${i - 1}] ends`);
     }
   }
-}
-
-// ---------------------------------------------------------------------- part
-
-/** Where a part body's payload starts: after the header and 12 bytes per op. */
-export const partPayloadOffset = (opCount: number): number => HEADER_BYTES + 12 * opCount;
-
-/** The size of a part body: header, ops, payload, CRC. */
-export const partBodyBytes = (opCount: number, payloadBytes: number): number => partPayloadOffset(opCount) + payloadBytes + 4;
-
-/**
- * Encodes a part (client -> server, `PUT /v1/sessions/:id/parts/:n`). The last 4 bytes are a CRC32 of all before them.
- * With `into` (partBodyBytes in size, `p.payload` already at partPayloadOffset), the body is written around the
- * payload instead of copying it: a client reads the literal bytes straight into the body it sends. With a known
- * raw payload's CRC (KnownPayloadCrc) the payload is not read for the CRC either.
- */
-export function encodePart(p: PartMessage, options: CrcOption & Partial<KnownPayloadCrc> & { into?: Uint8Array } = {}): Uint8Array {
-  validatePart(p, p.payload.length, arg);
-  const size = partBodyBytes(p.ops.length, p.payload.length);
-  const into = options.into !== undefined;
-  if (into && (p.payload.buffer !== options.into!.buffer || p.payload.byteOffset !== options.into!.byteOffset + partPayloadOffset(p.ops.length))) {
-    throw arg('part: the payload must lie in `into` at partPayloadOffset');
-  }
-  const w = new Writer(size, options.into);
-  writePartHead(w, p, p.payload.length);
-  if (into) w.offset += p.payload.length;
-  else w.put(p.payload);
-  const crc32 = options.crc32 ?? crc32Js;
-  const known = !p.deflated && options.payloadCrc !== undefined && options.crc32Combine;
-  const head = partPayloadOffset(p.ops.length);
-  w.u32(known ? options.crc32Combine!(crc32(w.bytes.subarray(0, head)), options.payloadCrc!, p.payload.length) : crc32(w.bytes.subarray(0, w.offset)));
-  return w.bytes;
-}
-
-/**
- * A raw part's body without its payload, for a payload the caller does not
- * hold (a browser sends slices of the picked File, which fetch streams from
- * disk): the bytes before the payload (`head`) and after it (`tail`, the
- * CRC32, from the payload's known CRC). The body is head + payload + tail.
- */
-export function partFrame(p: Omit<PartMessage, 'payload' | 'deflated'>, options: CrcOption & KnownPayloadCrc): { head: Uint8Array<ArrayBuffer>; tail: Uint8Array<ArrayBuffer> } {
-  validatePart({ ...p, deflated: false }, p.literalBytes, arg);
-  const w = new Writer(partPayloadOffset(p.ops.length));
-  writePartHead(w, { ...p, deflated: false }, p.literalBytes);
-  const tail = new Writer(4);
-  tail.u32(options.crc32Combine((options.crc32 ?? crc32Js)(w.bytes), options.payloadCrc, p.literalBytes));
-  return { head: w.bytes as Uint8Array<ArrayBuffer>, tail: tail.bytes as Uint8Array<ArrayBuffer> };
-}
-
-/** The part header and its ops: everything before the payload. */
-function writePartHead(w: Writer, p: Omit<PartMessage, 'payload'>, payloadBytes: number): void {
-  writeHeader(w, 'part');
-  w.u8(p.deflated ? 1 : 0);
-  w.zeros(3); // reserved
-  w.u32(p.part);
-  w.u32(p.ops.length);
-  w.u32(p.literalBytes);
-  w.u32(payloadBytes);
-  for (const op of p.ops) w.u64(op.newOffset), w.u32(op.length);
-}
-
-/**
- * Decodes a part and checks its CRC32; `maxLiteralBytes` is the session's part size.
- * `verifyCrc: false` leaves the CRC to the caller (the endpoint derives the
- * payload's CRC from its per-chunk CRCs with crc32Combine instead of a
- * second pass over the body; see checkPartCrc).
- */
-export function decodePart(bytes: Uint8Array, options: CrcOption & { maxLiteralBytes?: number; maxOps?: number; verifyCrc?: boolean } = {}): PartMessage {
-  const r = new Reader(bytes, 'part');
-  readHeader(r, 'part');
-  const flags = r.u8('flags');
-  if (flags > 1) throw malformed(`part: flags ${flags}, only bit 0 (deflate-raw) is defined`);
-  r.zeros(3, 'reserved');
-  const part = r.u32('part');
-  const opCount = r.u32('opCount');
-  const maxOps = Math.min(options.maxOps ?? L.maxPartOps, L.maxPartOps);
-  checkInt('part: opCount', opCount, 1, maxOps, malformed);
-  const literalBytes = r.u32('literalBytes');
-  checkInt('part: literalBytes', literalBytes, 1, Math.min(options.maxLiteralBytes ?? L.maxPartBytes, L.maxPartBytes), malformed);
-  const payloadBytes = r.u32('payloadBytes');
-  r.expectRemaining(12 * opCount + payloadBytes + 4, `opCount ${opCount} and payloadBytes ${payloadBytes}:`);
-  const verify = () => verifyPartCrc(bytes, part, options.crc32 ?? crc32Js);
-  const deferred = options.verifyCrc === false;
-  if (!deferred) verify();
-  try {
-    const ops: LiteralOp[] = new Array(opCount);
-    for (let i = 0; i < opCount; i++) ops[i] = { newOffset: r.u64('op newOffset'), length: r.u32('op length') };
-    const payload = r.take(payloadBytes, 'payload');
-    r.u32('crc32');
-    r.end();
-    const p = { part, ops, literalBytes, deflated: flags === 1, payload };
-    validatePart(p, payload.length, malformed);
-    return p;
-  } catch (e) {
-    if (deferred) verify(); // damaged in transit reads as CHECKSUM_MISMATCH (resend), as when the CRC is checked first
-    throw e;
-  }
-}
-
-/** CHECKSUM_MISMATCH unless the CRC32 of everything before a part body's last 4 bytes is the one they carry. */
-export function verifyPartCrc(bytes: Uint8Array, part: number, crc32: (b: Uint8Array) => number): void {
-  checkPartCrc(bytes, part, crc32(bytes.subarray(0, bytes.length - 4)));
-}
-
-/** As verifyPartCrc, with that CRC32 already known (e.g. combined from pieces with crc32_combine). */
-export function checkPartCrc(bytes: Uint8Array, part: number, expected: number): void {
-  const actual = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
-  if (expected !== actual) {
-    throw new DeltaflareError('CHECKSUM_MISMATCH', `part ${part}: CRC32 ${hex32(actual)} does not match the body's ${hex32(expected)}: resend it`);
-  }
-}
-
-
-function validatePart(p: Omit<PartMessage, 'payload'>, payloadBytes: number, fail: (s: string) => DeltaflareError): void {
-  checkInt('part: part', p.part, 0, 0xffffffff, fail);
-  checkInt('part: opCount', p.ops.length, 1, L.maxPartOps, fail);
-  checkInt('part: literalBytes', p.literalBytes, 1, L.maxPartBytes, fail);
-  let sum = 0;
-  p.ops.forEach((op, i) => {
-    checkInt(`part: op[${i}].length`, op.length, 1, L.maxPartBytes, fail);
-    checkInt(`part: op[${i}].newOffset`, op.newOffset, 0, L.maxOffset - op.length, fail);
-    const prev = p.ops[i - 1];
-    if (prev && prev.newOffset + prev.length > op.newOffset) throw fail(`part: op[${i}] starts before op[${i - 1}] ends`);
-    sum += op.length;
-  });
-  if (sum !== p.literalBytes) throw fail(`part: ops hold ${sum} bytes but literalBytes is ${p.literalBytes}`);
-  if (!p.deflated && payloadBytes !== p.literalBytes) throw fail(`part: raw payload of ${payloadBytes} bytes, literalBytes is ${p.literalBytes}`);
-  if (p.deflated && payloadBytes < 1) throw fail('part: deflated payload is empty');
 }

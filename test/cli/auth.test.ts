@@ -24,7 +24,9 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /** Starts `deltaflare serve` on a free port; resolves with its URL and everything it printed so far. */
 function startServer(args: string[], extraEnv: Record<string, string> = {}): Promise<{ url: string; output: () => string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--dir', join(dir, `store-${children.length}`), '--port', '0', '--no-demo', ...args], { env: env(extraEnv) });
+  const child = spawn(process.execPath, [CLI, 'serve', '--dir', join(dir, `store-${children.length}`), '--port', '0', '--no-demo', ...args], {
+    env: env(extraEnv),
+  });
   children.push(child);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -102,13 +104,21 @@ describe('deltaflare serve --token / push --token', () => {
 
   it('should allow the --cors origins only (the demo dev server too only when named), and refuse a bad --cors', async () => {
     const { url } = await startServer(['--cors', 'https://app.example']);
-    const preflight = (origin: string) => fetch(`${url}/v1/sessions`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    const preflight = (origin: string) =>
+      fetch(`${url}/v1/sessions`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      });
     const res = await preflight('https://app.example');
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
-    for (const origin of ['http://localhost:5173', 'https://other.example']) expect((await preflight(origin)).headers.get('access-control-allow-origin')).toBeNull();
+    for (const origin of ['http://localhost:5173', 'https://other.example'])
+      expect((await preflight(origin)).headers.get('access-control-allow-origin')).toBeNull();
     const dev = await startServer(['--cors', 'http://localhost:5173']);
-    const res2 = await fetch(`${dev.url}/v1/sessions`, { method: 'OPTIONS', headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' } });
+    const res2 = await fetch(`${dev.url}/v1/sessions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' },
+    });
     expect(res2.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     const other = await fetch(`${url}/v1/info`, { headers: { origin: 'https://other.example' } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();

@@ -71,16 +71,22 @@ describe('deltaflare hash', () => {
 });
 
 describe('deltaflare chunks', () => {
-  it('should print reference cut points with each chunk\'s CRC32 and BLAKE3', () => {
+  it("should print reference cut points with each chunk's CRC32 and BLAKE3", () => {
     const bytes = new Uint8Array(readFileSync(new URL('../fixtures/SekienAkashita.jpg', import.meta.url)));
     const big = new Uint8Array(bytes.length * 20);
     for (let i = 0; i < 20; i++) big.set(bytes, i * bytes.length);
     big.set(random(500_000, 4), 700_000);
     const path = file('image20', big);
-    for (const p of [{ min: 2048, avg: 8192, max: 65536, level: 1 }, { min: 4096, avg: 16384, max: 65535, level: 3 }]) {
+    for (const p of [
+      { min: 2048, avg: 8192, max: 65536, level: 1 },
+      { min: 4096, avg: 16384, max: 65535, level: 3 },
+    ]) {
       const r = run(['chunks', path, '--min', `${p.min}`, '--avg', `${p.avg}`, '--max', `${p.max}`, '--level', `${p.level}`]);
       expect(r.code).toBe(0);
-      const lines = r.stdout.trim().split('\n').map((l) => l.split(' '));
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' '));
       expect(lines.map((l) => Number(l[1]))).toEqual(referenceChunks(big, p));
       for (const [offset, length, crc, digest] of lines) {
         const piece = big.subarray(Number(offset), Number(offset) + Number(length));
@@ -93,7 +99,10 @@ describe('deltaflare chunks', () => {
   it('should use min 2048, avg 8192, max 65536, level 1 by default', () => {
     const bytes = random(3 << 20, 5);
     const r = run(['chunks', file('defaults', bytes)]);
-    const lengths = r.stdout.trim().split('\n').map((l) => Number(l.split(' ')[1]));
+    const lengths = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => Number(l.split(' ')[1]));
     expect(lengths).toEqual(referenceChunks(bytes, { min: 2048, avg: 8192, max: 65536, level: 1 }));
   });
 

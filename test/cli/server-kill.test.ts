@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { concat } from '../support/bytes.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-kill-'));
@@ -63,7 +64,10 @@ async function killServer(): Promise<void> {
 
 /** `deltaflare push`; resolves with its exit code (1 when the server died under it). */
 function push(file: string, url: string, key: string, extra: string[] = []): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, 'push', file, url, '--key', key, '--workers', '1', ...extra], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'push', file, url, '--key', key, '--workers', '1', ...extra], {
+    env: env(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
@@ -73,7 +77,9 @@ function push(file: string, url: string, key: string, extra: string[] = []): Pro
 function rng(seed: number) {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13, x ^= x >>> 17, x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     return (x >>> 0) / 2 ** 32;
   };
 }
@@ -82,7 +88,10 @@ function randomBytes(n: number, next: () => number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i += 4) {
     const v = (next() * 2 ** 32) >>> 0;
-    b[i] = v, b[i + 1] = v >>> 8, b[i + 2] = v >>> 16, b[i + 3] = v >>> 24;
+    b[i] = v;
+    b[i + 1] = v >>> 8;
+    b[i + 2] = v >>> 16;
+    b[i + 3] = v >>> 24;
   }
   return b;
 }
@@ -96,7 +105,8 @@ function edit(old: Uint8Array, next: () => number): Uint8Array {
     parts.push(old.subarray(at, start));
     const kind = i % 3;
     if (kind === 0) parts.push(randomBytes(4096 + Math.floor(next() * 60_000), next)); // inserted
-    if (kind === 1) at = Math.min(old.length, start + Math.floor(next() * 50_000)); // removed
+    if (kind === 1)
+      at = Math.min(old.length, start + Math.floor(next() * 50_000)); // removed
     else at = start;
     if (kind === 2) {
       parts.push(randomBytes(30_000, next)); // replaced
@@ -104,10 +114,7 @@ function edit(old: Uint8Array, next: () => number): Uint8Array {
     }
   }
   parts.push(old.subarray(at));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) out.set(p, o), (o += p.length);
-  return out;
+  return concat(...parts);
 }
 
 const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -139,14 +146,16 @@ describe('deltaflare serve killed mid-push', () => {
     // Round 0: the first versions, pushed without interference; its duration scales the kill delays.
     let url = await startServer();
     let t0 = performance.now();
-    await Promise.all(keys.map(async (k, i) => {
-      const data = randomBytes((3 << 20) + i * 100_003, next);
-      const file = join(dir, `v0-${i}`);
-      writeFileSync(file, data);
-      const r = await push(file, url, k.name);
-      expect(r.code, r.stderr).toBe(0);
-      k.current = data;
-    }));
+    await Promise.all(
+      keys.map(async (k, i) => {
+        const data = randomBytes((3 << 20) + i * 100_003, next);
+        const file = join(dir, `v0-${i}`);
+        writeFileSync(file, data);
+        const r = await push(file, url, k.name);
+        expect(r.code, r.stderr).toBe(0);
+        k.current = data;
+      }),
+    );
     let span = performance.now() - t0;
 
     const outcomes = { old: 0, new: 0, incomplete: 0, newButPushFailed: 0 }; // the last: committed, answer lost to the kill
@@ -170,7 +179,9 @@ describe('deltaflare serve killed mid-push', () => {
       await new Promise((r) => setTimeout(r, delay));
       await killServer();
       const codes = (await Promise.all(pushes)).map((r) => r.code);
-      console.log(`round ${round} (seed ${seed}): pushes started at ${starts.join(',')} ms, killed after ${delay} ms (${(performance.now() - t0).toFixed(0)} ms until every push ended), push exits ${codes.join(',')}`);
+      console.log(
+        `round ${round} (seed ${seed}): pushes started at ${starts.join(',')} ms, killed after ${delay} ms (${(performance.now() - t0).toFixed(0)} ms until every push ended), push exits ${codes.join(',')}`,
+      );
 
       // Steer later kills into the pushes: earlier when all had finished, later when none had.
       if (codes.every((c) => c === 0)) span *= 0.8;
@@ -194,7 +205,9 @@ describe('deltaflare serve killed mid-push', () => {
           k.current = nu;
         } else {
           expect(k.current, `${label}: neither version (size ${got.size})`).not.toBeNull();
-          expect(got.sha, `${label}: neither the old (${k.current!.length} B) nor the new (${nu.length} B) version, got ${got.size} B`).toBe(digest(k.current!));
+          expect(got.sha, `${label}: neither the old (${k.current!.length} B) nor the new (${nu.length} B) version, got ${got.size} B`).toBe(
+            digest(k.current!),
+          );
           expect(codes[i], `${label}: the push exited 0 but the old version is served`).not.toBe(0);
           outcomes.old++;
         }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { FileChooser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncProgress, SyncResult } from '../../sdk/browser/index.js';
@@ -35,8 +35,16 @@ let proxy: CutProxy;
 let browser: Awaited<ReturnType<typeof launchChromium>>;
 let page: Page;
 
-interface Run { key: string; progress?: SyncProgress; result?: SyncResult; error?: { code: string; message: string } }
-interface Demo { runs: Run[]; counts: { progressEvents: number; progressDraws: number } }
+interface Run {
+  key: string;
+  progress?: SyncProgress;
+  result?: SyncResult;
+  error?: { code: string; message: string };
+}
+interface Demo {
+  runs: Run[];
+  counts: { progressEvents: number; progressDraws: number };
+}
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -60,10 +68,14 @@ afterAll(async () => {
 
 /** Waits for sync number `n` of the page (0-based) to finish, and returns it. */
 async function finished(n: number, timeout = 90_000): Promise<Run> {
-  await page.waitForFunction((i) => {
-    const run = (window as unknown as { deltaflareDemo: { runs: Run[] } }).deltaflareDemo.runs[i];
-    return run && (run.result || run.error);
-  }, n, { timeout, polling: 100 });
+  await page.waitForFunction(
+    (i) => {
+      const run = (window as unknown as { deltaflareDemo: { runs: Run[] } }).deltaflareDemo.runs[i];
+      return run && (run.result || run.error);
+    },
+    n,
+    { timeout, polling: 100 },
+  );
   return page.evaluate((i) => (window as unknown as { deltaflareDemo: { runs: Run[] } }).deltaflareDemo.runs[i], n);
 }
 
@@ -73,134 +85,157 @@ const sameAsServer = (key: string, path: string) => readFileSync(join(store, key
 describe('demo page in Chromium', () => {
   const big = join(dir, 'big.bin');
 
-  it('should upload a generated 64 MiB file picked in the page, drawing progress at most once per event', async () => {
-    writeFileSync(big, randomBytes(SIZE));
-    const n = await runCount();
-    const before = await page.evaluate(() => ({ ...(window as unknown as { deltaflareDemo: Demo }).deltaflareDemo.counts }));
-    await page.setInputFiles('#file', big);
-    const run = await finished(n);
-    expect(run.error).toBeUndefined();
-    expect(run.key).toBe('big.bin'); // the key defaults to the file's name
-    expect(run.result!.literalBytes).toBe(SIZE);
-    expect(sameAsServer('big.bin', big)).toBe(true);
-    expect(await page.locator('#status').textContent()).toContain('Done');
-    // The SDK reports progress at most every 100 ms and at phase changes, never per chunk (6,600 here);
-    // the page draws in animation frames, the latest report only.
-    const after = await page.evaluate(() => ({ ...(window as unknown as { deltaflareDemo: Demo }).deltaflareDemo.counts }));
-    const events = after.progressEvents - before.progressEvents;
-    const draws = after.progressDraws - before.progressDraws;
-    expect(events).toBeLessThanOrEqual(run.result!.seconds * 10 + 8);
-    expect(draws).toBeGreaterThan(0);
-    expect(draws).toBeLessThanOrEqual(events + 1);
-  }, TEST_TIMEOUT);
-
-  it('should not hold the file in the page: its memory peaks alike for 64 and 256 MiB', async () => {
-    const sizes = [SIZE, 4 * SIZE];
-    const peaks: number[] = [];
-    for (const size of sizes) {
-      const file = join(dir, `memory-${size}.bin`);
-      writeFileSync(file, randomBytes(size));
+  it(
+    'should upload a generated 64 MiB file picked in the page, drawing progress at most once per event',
+    async () => {
+      writeFileSync(big, randomBytes(SIZE));
       const n = await runCount();
-      const memory = samplePeak(browser.profile);
-      await page.setInputFiles('#file', file);
+      const before = await page.evaluate(() => ({ ...(window as unknown as { deltaflareDemo: Demo }).deltaflareDemo.counts }));
+      await page.setInputFiles('#file', big);
       const run = await finished(n);
-      peaks.push(memory.stop());
       expect(run.error).toBeUndefined();
-      rmSync(file);
-    }
-    console.log(`page (renderer) peak: ${peaks.map((p) => (p / MiB).toFixed(0)).join(' and ')} MiB for ${sizes.map((s) => s / MiB).join(' and ')} MiB files`);
-    // Holding the file would add 192 MiB; what the page holds is set by its settings (workers, parts in flight),
-    // give or take garbage awaiting collection (+42 MiB seen).
-    expect(peaks[1] - peaks[0]).toBeLessThan(96 * MiB);
-  }, TEST_TIMEOUT);
+      expect(run.key).toBe('big.bin'); // the key defaults to the file's name
+      expect(run.result!.literalBytes).toBe(SIZE);
+      expect(sameAsServer('big.bin', big)).toBe(true);
+      expect(await page.locator('#status').textContent()).toContain('Done');
+      // The SDK reports progress at most every 100 ms and at phase changes, never per chunk (6,600 here);
+      // the page draws in animation frames, the latest report only.
+      const after = await page.evaluate(() => ({ ...(window as unknown as { deltaflareDemo: Demo }).deltaflareDemo.counts }));
+      const events = after.progressEvents - before.progressEvents;
+      const draws = after.progressDraws - before.progressDraws;
+      expect(events).toBeLessThanOrEqual(run.result!.seconds * 10 + 8);
+      expect(draws).toBeGreaterThan(0);
+      expect(draws).toBeLessThanOrEqual(events + 1);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('should upload an edited file again sending less than 10% of it', async () => {
-    const old = readFileSync(big);
-    const edited = Buffer.concat([old.subarray(0, 10 * MiB), randomBytes(MiB), old.subarray(10 * MiB)]);
-    for (let i = 0; i < 16; i++) randomBytes(4096).copy(edited, 3 * MiB + i * 4 * MiB);
-    writeFileSync(big, edited);
-    const n = await runCount();
-    await page.setInputFiles('#file', big);
-    const run = await finished(n);
-    expect(run.error).toBeUndefined();
-    expect(run.result!.literalBytes).toBeLessThan(edited.length / 10);
-    expect(run.progress!.bytesSent).toBeLessThan(edited.length / 10);
-    expect(sameAsServer('big.bin', big)).toBe(true);
-    await page.waitForTimeout(200); // the strip redraws on the next animation frame
-    await page.screenshot({ path: join(ARTIFACTS, 'edited-upload.png'), fullPage: true });
-  }, TEST_TIMEOUT);
+  it(
+    'should not hold the file in the page: its memory peaks alike for 64 and 256 MiB',
+    async () => {
+      const sizes = [SIZE, 4 * SIZE];
+      const peaks: number[] = [];
+      for (const size of sizes) {
+        const file = join(dir, `memory-${size}.bin`);
+        writeFileSync(file, randomBytes(size));
+        const n = await runCount();
+        const memory = samplePeak(browser.profile);
+        await page.setInputFiles('#file', file);
+        const run = await finished(n);
+        peaks.push(memory.stop());
+        expect(run.error).toBeUndefined();
+        rmSync(file);
+      }
+      console.log(`page (renderer) peak: ${peaks.map((p) => (p / MiB).toFixed(0)).join(' and ')} MiB for ${sizes.map((s) => s / MiB).join(' and ')} MiB files`);
+      // Holding the file would add 192 MiB; what the page holds is set by its settings (workers, parts in flight),
+      // give or take garbage awaiting collection (+42 MiB seen).
+      expect(peaks[1] - peaks[0]).toBeLessThan(96 * MiB);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('should resume an upload cut mid-way after the server restarts and the page reloads', async () => {
-    const file = join(dir, 'cut.bin');
-    writeFileSync(file, randomBytes(SIZE));
-    const n = await runCount();
-    // 40 MiB in: with 4 parts of 8 MiB in flight, some have landed and some are half-sent.
-    const before = proxy.upstreamBytes;
-    const cut = proxy.cutAfter(40 * MiB);
-    await page.setInputFiles('#file', file);
-    const t0 = performance.now();
-    const lap = (what: string) => console.log(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    await cut;
-    lap('cut');
-    const sentBeforeCut = proxy.upstreamBytes - before;
-    const failed = await finished(n, 60_000);
-    expect(failed.error?.code).toBe('NETWORK');
-    lap('page saw the error');
-    expect(await page.evaluate(() => document.body.dataset.state)).toBe('error');
+  it(
+    'should upload an edited file again sending less than 10% of it',
+    async () => {
+      const old = readFileSync(big);
+      const edited = Buffer.concat([old.subarray(0, 10 * MiB), randomBytes(MiB), old.subarray(10 * MiB)]);
+      for (let i = 0; i < 16; i++) randomBytes(4096).copy(edited, 3 * MiB + i * 4 * MiB);
+      writeFileSync(big, edited);
+      const n = await runCount();
+      await page.setInputFiles('#file', big);
+      const run = await finished(n);
+      expect(run.error).toBeUndefined();
+      expect(run.result!.literalBytes).toBeLessThan(edited.length / 10);
+      expect(run.progress!.bytesSent).toBeLessThan(edited.length / 10);
+      expect(sameAsServer('big.bin', big)).toBe(true);
+      await page.waitForTimeout(200); // the strip redraws on the next animation frame
+      await page.screenshot({ path: join(ARTIFACTS, 'edited-upload.png'), fullPage: true });
+    },
+    TEST_TIMEOUT,
+  );
 
-    // The server restarts on the same store and port; the connection comes back; the tab reloads.
-    await server.close();
-    server = await serve({ dir: store, port, static: page_ });
-    proxy.restore();
-    lap('server restarted');
-    await page.reload();
-    const offer = page.locator('.offer', { hasText: 'Unfinished upload of cut.bin' });
-    await offer.waitFor({ state: 'visible', timeout: 10_000 });
-    await page.screenshot({ path: join(ARTIFACTS, 'resume-offer.png'), fullPage: true });
+  it(
+    'should resume an upload cut mid-way after the server restarts and the page reloads',
+    async () => {
+      const file = join(dir, 'cut.bin');
+      writeFileSync(file, randomBytes(SIZE));
+      const n = await runCount();
+      // 40 MiB in: with 4 parts of 8 MiB in flight, some have landed and some are half-sent.
+      const before = proxy.upstreamBytes;
+      const cut = proxy.cutAfter(40 * MiB);
+      await page.setInputFiles('#file', file);
+      const t0 = performance.now();
+      const lap = (what: string) => console.log(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      await cut;
+      lap('cut');
+      const sentBeforeCut = proxy.upstreamBytes - before;
+      const failed = await finished(n, 60_000);
+      expect(failed.error?.code).toBe('NETWORK');
+      lap('page saw the error');
+      expect(await page.evaluate(() => document.body.dataset.state)).toBe('error');
 
-    const chooser = page.waitForEvent('filechooser');
-    await offer.getByRole('button', { name: 'Pick the file to resume' }).click();
-    await (await chooser).setFiles(file);
-    lap('resume offered');
-    const run = await finished(0); // runs start again at 0 after the reload
-    lap('resumed upload done');
-    expect(run.error).toBeUndefined();
-    const p = run.progress!;
-    expect(p.resumed).toBe(true);
-    expect(p.cached).toBe(true); // the signature came from IndexedDB: not hashed again
-    expect(p.resumedBytes).toBeGreaterThan(0);
-    // Nothing that landed is sent again; what is re-sent is the parts that
-    // were in flight at the cut (at most CONCURRENCY parts), plus < 1 MiB
-    // of page, signatures and plan.
-    expect(p.literalBytesSent).toBe(run.result!.literalBytes - p.resumedBytes);
-    const resent = sentBeforeCut - p.resumedBytes;
-    console.log(`cut after ${(sentBeforeCut / MiB).toFixed(1)} MiB sent; ${(p.resumedBytes / MiB).toFixed(1)} MiB had landed; ${(resent / MiB).toFixed(1)} MiB re-sent (bound ${CONCURRENCY} x ${PART / MiB} MiB)`);
-    expect(resent).toBeLessThanOrEqual(CONCURRENCY * PART + MiB);
-    expect(sameAsServer('cut.bin', file)).toBe(true);
-    await page.locator('.offer').waitFor({ state: 'detached', timeout: 5_000 });
-  }, TEST_TIMEOUT);
+      // The server restarts on the same store and port; the connection comes back; the tab reloads.
+      await server.close();
+      server = await serve({ dir: store, port, static: page_ });
+      proxy.restore();
+      lap('server restarted');
+      await page.reload();
+      const offer = page.locator('.offer', { hasText: 'Unfinished upload of cut.bin' });
+      await offer.waitFor({ state: 'visible', timeout: 10_000 });
+      await page.screenshot({ path: join(ARTIFACTS, 'resume-offer.png'), fullPage: true });
 
-  it('should be usable by keyboard and readable on a phone-sized screen', async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.reload();
-    await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('file');
-    // Keyboard only: Space opens the focused file input's chooser. Headless
-    // Chromium once (1 run in 5) dropped that key right after the reload, so
-    // a key that opens nothing within 5 s is pressed again (Enter also opens it).
-    let chooser;
-    for (const key of ['Space', 'Enter', 'Space']) {
-      const opened = page.waitForEvent('filechooser', { timeout: 5_000 }).catch(() => undefined);
-      await page.keyboard.press(key);
-      if ((chooser = await opened)) break;
-    }
-    expect(chooser, 'a key on the focused file input opens the chooser').toBeDefined();
-    await chooser!.setFiles(join(dir, 'big.bin'));
-    const run = await finished(0);
-    expect(run.error).toBeUndefined();
-    expect(run.result!.literalBytes).toBe(0); // unchanged since the last push
-    // Nothing wider than the screen: no sideways scrolling on a phone.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
-  }, TEST_TIMEOUT);
+      const chooser = page.waitForEvent('filechooser');
+      await offer.getByRole('button', { name: 'Pick the file to resume' }).click();
+      await (await chooser).setFiles(file);
+      lap('resume offered');
+      const run = await finished(0); // runs start again at 0 after the reload
+      lap('resumed upload done');
+      expect(run.error).toBeUndefined();
+      const p = run.progress!;
+      expect(p.resumed).toBe(true);
+      expect(p.cached).toBe(true); // the signature came from IndexedDB: not hashed again
+      expect(p.resumedBytes).toBeGreaterThan(0);
+      // Nothing that landed is sent again; what is re-sent is the parts that
+      // were in flight at the cut (at most CONCURRENCY parts), plus < 1 MiB
+      // of page, signatures and plan.
+      expect(p.literalBytesSent).toBe(run.result!.literalBytes - p.resumedBytes);
+      const resent = sentBeforeCut - p.resumedBytes;
+      console.log(
+        `cut after ${(sentBeforeCut / MiB).toFixed(1)} MiB sent; ${(p.resumedBytes / MiB).toFixed(1)} MiB had landed; ${(resent / MiB).toFixed(1)} MiB re-sent (bound ${CONCURRENCY} x ${PART / MiB} MiB)`,
+      );
+      expect(resent).toBeLessThanOrEqual(CONCURRENCY * PART + MiB);
+      expect(sameAsServer('cut.bin', file)).toBe(true);
+      await page.locator('.offer').waitFor({ state: 'detached', timeout: 5_000 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'should be usable by keyboard and readable on a phone-sized screen',
+    async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.reload();
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('file');
+      // Keyboard only: Space opens the focused file input's chooser. Headless
+      // Chromium once (1 run in 5) dropped that key right after the reload, so
+      // a key that opens nothing within 5 s is pressed again (Enter also opens it).
+      let chooser: FileChooser | undefined;
+      for (const key of ['Space', 'Enter', 'Space']) {
+        const opened = page.waitForEvent('filechooser', { timeout: 5_000 }).catch(() => undefined);
+        await page.keyboard.press(key);
+        chooser = await opened;
+        if (chooser) break;
+      }
+      expect(chooser, 'a key on the focused file input opens the chooser').toBeDefined();
+      await chooser!.setFiles(join(dir, 'big.bin'));
+      const run = await finished(0);
+      expect(run.error).toBeUndefined();
+      expect(run.result!.literalBytes).toBe(0); // unchanged since the last push
+      // Nothing wider than the screen: no sideways scrolling on a phone.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
+    },
+    TEST_TIMEOUT,
+  );
 });

@@ -182,7 +182,8 @@ describe.each(Object.keys(targets))('%s endpoint', (target) => {
 
     it('should let exactly one of two racing pushes on one key commit', async () => {
       await pushBytes('race0', random(2 << 20), 'race.bin');
-      const a = random(2 << 20), b = random(2 << 20);
+      const a = random(2 << 20),
+        b = random(2 << 20);
       writeFileSync(join(dir, 'ra'), a);
       writeFileSync(join(dir, 'rb'), b);
       const results = await Promise.allSettled([
@@ -215,7 +216,11 @@ describe.each(Object.keys(targets))('%s endpoint', (target) => {
       writeFileSync(path, data);
       const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
       const stdout = await new Promise<string>((res, rej) =>
-        execFile(process.execPath, [cli, 'push', path, server.url, '--key', 'cli/one.bin', '--json', '--timeout', String(REQUEST_TIMEOUT_MS / 1000)], (e, out, err) => (e ? rej(new Error(`${e.message}\n${err}`)) : res(out))),
+        execFile(
+          process.execPath,
+          [cli, 'push', path, server.url, '--key', 'cli/one.bin', '--json', '--timeout', String(REQUEST_TIMEOUT_MS / 1000)],
+          (e, out, err) => (e ? rej(new Error(`${e.message}\n${err}`)) : res(out)),
+        ),
       );
       expect(JSON.parse(stdout).size).toBe(data.length);
       expect((await server.read('cli/one.bin')).equals(Buffer.from(data))).toBe(true);

@@ -40,7 +40,9 @@ async function pushAndAbort(path: string, key: string, resume: MemoryResumeStore
   const abort = new AbortController();
   let landed = 0;
   const onPart = () => ++landed === parts && abort.abort('test cut');
-  await expect(push(path, { endpoint: server.url, key, pool, resume, signal: abort.signal, onPart, concurrency: CONCURRENCY })).rejects.toMatchObject({ code: 'ABORTED' });
+  await expect(push(path, { endpoint: server.url, key, pool, resume, signal: abort.signal, onPart, concurrency: CONCURRENCY })).rejects.toMatchObject({
+    code: 'ABORTED',
+  });
   return landed;
 }
 
@@ -79,7 +81,7 @@ describe('resumable push', () => {
     const resume = new MemoryResumeStore();
     await pushToEnd(path, 'delta.bin', resume);
     const v2 = v1.slice();
-    for (let i = 0; i < 6; i++) v2.set(randomBytes(PART, seed++), (2 * i) * PART + 12345);
+    for (let i = 0; i < 6; i++) v2.set(randomBytes(PART, seed++), 2 * i * PART + 12345);
     writeFileSync(path, v2);
     await pushAndAbort(path, 'delta.bin', resume, 2);
     const { result, last } = await pushToEnd(path, 'delta.bin', resume);
@@ -122,7 +124,8 @@ describe('resumable push', () => {
     const path = join(dir, 'racing.bin');
     writeFileSync(path, v1);
     const resume = new MemoryResumeStore();
-    let parts = 0, landed = 0;
+    let parts = 0,
+      landed = 0;
     // After the last part: every byte sent matched its signature, so only the check before the commit can tell.
     const onPlan = (layout: SyncLayout) => (parts = layout.parts.length);
     const onPart = () => ++landed === parts && writeFileSync(path, randomBytes(6 * PART, seed++));

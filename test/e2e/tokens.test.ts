@@ -53,7 +53,7 @@ async function served(key: string): Promise<Buffer | null> {
   expect(res.status).toBe(200);
   return Buffer.from(await res.arrayBuffer());
 }
-const same = (got: Buffer | null, bytes: Uint8Array) => got !== null && got.equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+const same = (got: Buffer | null, bytes: Uint8Array) => got?.equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
 
 /** Every file under the store (data, versions, manifests, sessions) with its size and mtime: equal snapshots = nothing written. */
 function snapshot(): string {
@@ -74,7 +74,13 @@ function snapshot(): string {
 
 /** The SDK's push to this endpoint; resolves with the DeltaflareError it fails with, or its result. */
 const sdkPush = (path: string, key: string, token?: string) => push(path, { endpoint: server.url, key, pool, token });
-const refusal = (p: Promise<unknown>) => p.then(() => { throw new Error('the push was accepted'); }, (e: unknown) => e as DeltaflareError);
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('the push was accepted');
+    },
+    (e: unknown) => e as DeltaflareError,
+  );
 
 /** `deltaflare push` from dist in a child process (asynchronous: the endpoint answers from this process), with no DELTAFLARE_TOKEN but `env`'s. */
 function cliPush(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -82,7 +88,8 @@ function cliPush(args: string[], env: Record<string, string> = {}): Promise<{ co
   if (!('DELTAFLARE_TOKEN' in env)) delete e.DELTAFLARE_TOKEN;
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, 'push', ...args, '--workers', '1', '--json'], { env: e }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code) : 0, stdout, stderr }));
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    );
   });
 }
 

@@ -60,7 +60,10 @@ function counted(bytes: Uint8Array): SyncSource & { reads: number; readBytes: nu
 /** fetch that counts requests by the last segment of their path (match, parts, plan, ...). */
 function countingFetch(counts: Map<string, number>): typeof fetch {
   return (input, init) => {
-    const what = new URL(String(input instanceof Request ? input.url : input)).pathname.split('/').filter((s) => !/^\d+$/.test(s)).pop()!;
+    const what = new URL(String(input instanceof Request ? input.url : input)).pathname
+      .split('/')
+      .filter((s) => !/^\d+$/.test(s))
+      .pop()!;
     counts.set(what, (counts.get(what) ?? 0) + 1);
     return fetch(input, init);
   };
@@ -80,14 +83,20 @@ describe('a push that fails', () => {
       held.push(signal);
       return new Promise<Response>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
     };
-    const pushed = sync(blobSource(new Blob([bytes as Uint8Array<ArrayBuffer>])), { endpoint: server.url, key: 'fails.bin', pool, fetch: faulty, partConcurrency: 3 });
+    const pushed = sync(blobSource(new Blob([bytes as Uint8Array<ArrayBuffer>])), {
+      endpoint: server.url,
+      key: 'fails.bin',
+      pool,
+      fetch: faulty,
+      partConcurrency: 3,
+    });
     await expect(pushed).rejects.toMatchObject({ code: 'INVALID_PLAN' });
     expect(held.length).toBeGreaterThan(0);
     expect(held.filter((s) => !s.aborted)).toEqual([]);
   });
 });
 
-describe('a push of a Blob (a browser\'s File)', () => {
+describe("a push of a Blob (a browser's File)", () => {
   it('should send parts as slices, reading on the calling thread only the deflate samples and the fingerprint', async () => {
     const bytes = randomBytes(SIZE, 11);
     const source = counted(bytes);

@@ -23,10 +23,15 @@ const routes: Record<string, Behaviour> = {
   '/echo-stall-once': (n, req, res) => {
     const hash = createHash('sha256');
     let bytes = 0;
-    req.on('data', (b: Buffer) => (hash.update(b), (bytes += b.length)));
+    req.on('data', (b: Buffer) => {
+      hash.update(b);
+      bytes += b.length;
+    });
     req.on('end', () => {
       if (n === 0) return;
-      res.end(JSON.stringify({ length: req.headers['content-length'] ?? null, chunked: req.headers['transfer-encoding'] ?? null, bytes, sha256: hash.digest('hex') }));
+      res.end(
+        JSON.stringify({ length: req.headers['content-length'] ?? null, chunked: req.headers['transfer-encoding'] ?? null, bytes, sha256: hash.digest('hex') }),
+      );
     });
   },
 };
@@ -50,7 +55,11 @@ afterAll(async () => {
 
 const fast = { retries: 2, delay: () => 10 };
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const failure = (p: Promise<unknown>) => p.then(() => expect.unreachable('should have failed'), (e: unknown) => e as DeltaflareError);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => expect.unreachable('should have failed'),
+    (e: unknown) => e as DeltaflareError,
+  );
 
 describe('Http', () => {
   it('should retry a request left unanswered past timeoutMs, and succeed on the answer', async () => {
@@ -91,7 +100,10 @@ describe('Http', () => {
   it('should stream a large body with its Content-Length (not chunked) when streamBodies is set, and send it whole again on a retry', async () => {
     const body = randomBytes((3 << 20) + 12345, 7);
     const kinds: string[] = [];
-    const watched: typeof fetch = (input, init) => (kinds.push(init?.body instanceof ReadableStream ? 'stream' : typeof init?.body), fetch(input, init));
+    const watched: typeof fetch = (input, init) => {
+      kinds.push(init?.body instanceof ReadableStream ? 'stream' : typeof init?.body);
+      return fetch(input, init);
+    };
     const http = new Http(base, { streamBodies: true, timeoutMs: 500, retry: fast, fetch: watched });
     const got = JSON.parse(text(await http.bytes('PUT', '/echo-stall-once', body, 'application/octet-stream')));
     expect(got).toEqual({ length: String(body.length), chunked: null, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });

@@ -46,7 +46,14 @@ describe('partBody', () => {
     const file = randomBytes(1 << 20, 3);
     const source = bytesSource(file);
     const buffers = new BufferPool(1);
-    const part = { part: 2, ops: [{ newOffset: 100, length: 5000 }, { newOffset: 70_000, length: 300_000 }], literalBytes: 305_000 };
+    const part = {
+      part: 2,
+      ops: [
+        { newOffset: 100, length: 5000 },
+        { newOffset: 70_000, length: 300_000 },
+      ],
+      literalBytes: 305_000,
+    };
     const body = bytes(await partBody(k, source, part, buffers));
     const decoded = decodePart(body, { crc32: (b) => k.crc32(b) });
     expect(decoded.part).toBe(2);
@@ -63,7 +70,14 @@ describe('partBody', () => {
   it('should frame a known payload CRC into the same body as reading the payload for it', async () => {
     const k = await init();
     const file = randomBytes(1 << 20, 4);
-    const part = withCrc(k, file, { part: 1, ops: [{ newOffset: 10, length: 70_000 }, { newOffset: 500_000, length: 4096 }], literalBytes: 74_096 });
+    const part = withCrc(k, file, {
+      part: 1,
+      ops: [
+        { newOffset: 10, length: 70_000 },
+        { newOffset: 500_000, length: 4096 },
+      ],
+      literalBytes: 74_096,
+    });
     const known = bytes(await partBody(k, bytesSource(file), part, new BufferPool(1)));
     const read = bytes(await partBody(k, bytesSource(file), { ...part, crc: undefined }, new BufferPool(1)));
     expect(Buffer.from(known).equals(Buffer.from(read))).toBe(true);
@@ -73,7 +87,14 @@ describe('partBody', () => {
     const k = await init();
     const file = randomBytes(4 << 20, 5);
     const source = countingBlobSource(file);
-    const part = withCrc(k, file, { part: 7, ops: [{ newOffset: 1000, length: 2 << 20 }, { newOffset: 3 << 20, length: 1 << 20 }], literalBytes: 3 << 20 });
+    const part = withCrc(k, file, {
+      part: 7,
+      ops: [
+        { newOffset: 1000, length: 2 << 20 },
+        { newOffset: 3 << 20, length: 1 << 20 },
+      ],
+      literalBytes: 3 << 20,
+    });
     const body = await partBody(k, source, part, new BufferPool(1));
     expect(body).toBeInstanceOf(Blob);
     expect(source.readBytes).toBe(64 * 1024);
@@ -89,7 +110,12 @@ describe('partBody', () => {
     const part = { part: 0, ops: [{ newOffset: 0, length: 1 << 20 }], literalBytes: 1 << 20 };
     expect(await partBody(k, source, part, new BufferPool(1))).toBeInstanceOf(Uint8Array);
     const text = new TextEncoder().encode('deltaflare sends only what changed. '.repeat(20_000));
-    const z = await partBody(k, countingBlobSource(text), withCrc(k, text, { part: 0, ops: [{ newOffset: 0, length: text.length }], literalBytes: text.length }), new BufferPool(1));
+    const z = await partBody(
+      k,
+      countingBlobSource(text),
+      withCrc(k, text, { part: 0, ops: [{ newOffset: 0, length: text.length }], literalBytes: text.length }),
+      new BufferPool(1),
+    );
     expect(decodePart(bytes(z), { crc32: (b) => k.crc32(b) }).deflated).toBe(true);
   });
 

@@ -27,7 +27,7 @@ beforeAll(async () => {
   for (const size of [1, 2, 3]) pools.push(await createNodePool(size));
 });
 afterAll(() => {
-  pools.forEach((p) => p.terminate());
+  for (const p of pools) p.terminate();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,8 +51,15 @@ function file(data: Uint8Array): string {
 /** `source` with its calling-thread reads (read and readInto) counted. */
 function counted<S extends SyncSource & { readInto?: unknown }>(source: S): S & { reads: number } {
   const c = Object.assign(Object.create(source), { reads: 0 });
-  c.read = (o: number, n: number) => (c.reads++, source.read(o, n));
-  if (typeof source.readInto === 'function') c.readInto = (o: number, t: Uint8Array) => (c.reads++, (source.readInto as (o: number, t: Uint8Array) => Promise<void>)(o, t));
+  c.read = (o: number, n: number) => {
+    c.reads++;
+    return source.read(o, n);
+  };
+  if (typeof source.readInto === 'function')
+    c.readInto = (o: number, t: Uint8Array) => {
+      c.reads++;
+      return (source.readInto as (o: number, t: Uint8Array) => Promise<void>)(o, t);
+    };
   return c;
 }
 
@@ -99,7 +106,10 @@ describe('signatures with workers reading their segments, CDC', () => {
           const source = await fileSource(path);
           try {
             const got = flatten(await collect(source, { chunking: spec, pool, segmentSize }));
-            expect(got.length === want.length && got.every((g, i) => g === want[i]), `${kind} ${size} B file, ${pool.size} workers, segments of ${segmentSize}`).toBe(true);
+            expect(
+              got.length === want.length && got.every((g, i) => g === want[i]),
+              `${kind} ${size} B file, ${pool.size} workers, segments of ${segmentSize}`,
+            ).toBe(true);
           } finally {
             await source.close?.();
           }
@@ -111,7 +121,10 @@ describe('signatures with workers reading their segments, CDC', () => {
   });
 
   it('should read no segment on the calling thread for random data, and only some for data with zero runs', async () => {
-    for (const [data, none] of [[randomBytes(3_000_000, 5), true], [mixed(3_000_000, 6), false]] as const) {
+    for (const [data, none] of [
+      [randomBytes(3_000_000, 5), true],
+      [mixed(3_000_000, 6), false],
+    ] as const) {
       const source = counted(await fileSource(file(data)));
       try {
         const got = flatten(await collect(source, { chunking: DEFAULT, pool: pools[1], segmentSize: 256 << 10 }));
@@ -143,7 +156,9 @@ describe('signatures with workers reading their segments, CDC', () => {
     truncateSync(path, 1_500_000);
     try {
       await expect(collect(source, { chunking: DEFAULT, pool: pools[1], segmentSize: 500_000 })).rejects.toThrow(`${path} shrank while being read`);
-      await expect(collect(source, { chunking: { kind: 'fixed', block: 4096 }, pool: pools[1], segmentSize: 500_000 })).rejects.toThrow('shrank while being read');
+      await expect(collect(source, { chunking: { kind: 'fixed', block: 4096 }, pool: pools[1], segmentSize: 500_000 })).rejects.toThrow(
+        'shrank while being read',
+      );
     } finally {
       await source.close?.();
     }
@@ -181,7 +196,9 @@ describe('signatures with workers reading their segments, fixed blocks', () => {
           expect(source.reads).toBe(0);
           await source.close?.();
         }
-        expect(flatten(await collect(blobSource(new Blob([data as Uint8Array<ArrayBuffer>])), { chunking: { kind: 'fixed', block }, pool, segmentSize: 3 * block }))).toEqual(want);
+        expect(
+          flatten(await collect(blobSource(new Blob([data as Uint8Array<ArrayBuffer>])), { chunking: { kind: 'fixed', block }, pool, segmentSize: 3 * block })),
+        ).toEqual(want);
       }
     }
   });

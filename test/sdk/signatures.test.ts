@@ -22,7 +22,9 @@ beforeAll(async () => {
   k = await init();
   for (const size of [1, 2, 3]) pools.push(await createNodePool(size));
 });
-afterAll(() => pools.forEach((p) => p.terminate()));
+afterAll(() => {
+  for (const p of pools) p.terminate();
+});
 
 const DEFAULT: ChunkingSpec = { kind: 'cdc', min: 2048, avg: 8192, max: 65536, level: 1 };
 const SMALL: ChunkingSpec = { kind: 'cdc', min: 64, avg: 256, max: 1024, level: 2 };
@@ -84,8 +86,16 @@ describe('signatures, CDC', () => {
   it('should bound reads to maxInFlight segments ahead of the batches taken, and stream before the end', async () => {
     const data = randomBytes(4 << 20, 3);
     let reads = 0;
-    const source: SyncSource = { size: data.length, read: async (o, n) => (reads++, data.slice(o, o + n)) };
-    let taken = 0, maxAhead = 0, readsAtFirst = 0;
+    const source: SyncSource = {
+      size: data.length,
+      read: async (o, n) => {
+        reads++;
+        return data.slice(o, o + n);
+      },
+    };
+    let taken = 0,
+      maxAhead = 0,
+      readsAtFirst = 0;
     for await (const b of signatures(source, { chunking: DEFAULT, pool: pools[1], segmentSize: 256 << 10, maxInFlight: 3 })) {
       if (!taken) readsAtFirst = reads;
       taken++;
@@ -192,7 +202,9 @@ describe('signatures, ending early', () => {
   });
 
   it('should surface a read error', async () => {
-    const source: SyncSource = { size: data.length, read: async (o, n) => {
+    const source: SyncSource = {
+      size: data.length,
+      read: async (o, n) => {
         if (o > 500_000) throw new Error('EIO');
         return data.slice(o, o + n);
       },

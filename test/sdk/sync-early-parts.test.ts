@@ -91,16 +91,23 @@ async function pushGated(key: string, bytes: Uint8Array, gateAt: number, extra: 
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
   const counting = countingFetch();
-  const result = await sync(gatedSource(bytes, gateAt, gate, events, () => landed), {
-    endpoint: server.url, key, pool, segmentSize: SEGMENT, fetch: counting.fetch,
-    onPart: (part) => {
-      landed++;
-      events.push({ kind: 'part', part });
-      open();
+  const result = await sync(
+    gatedSource(bytes, gateAt, gate, events, () => landed),
+    {
+      endpoint: server.url,
+      key,
+      pool,
+      segmentSize: SEGMENT,
+      fetch: counting.fetch,
+      onPart: (part) => {
+        landed++;
+        events.push({ kind: 'part', part });
+        open();
+      },
+      onPlan: (layout) => events.push({ kind: 'plan', layout }),
+      ...extra,
     },
-    onPlan: (layout) => events.push({ kind: 'plan', layout }),
-    ...extra,
-  });
+  );
   return { result, events, mostParts: counting.most() };
 }
 
@@ -125,9 +132,20 @@ describe('sync: parts while the signature pass runs', () => {
     expect(events[first]).toEqual({ kind: 'part', part: 0 });
     // The layout says which parts had landed by the plan (their onPart came before), and every part lands once.
     const layout = (events[plan] as { layout: SyncLayout }).layout;
-    const before = events.slice(0, plan).filter((e) => e.kind === 'part').map((e) => (e as { part: number }).part);
-    expect(layout.parts.filter((p) => p.landed).map((p) => p.part).sort()).toEqual(before.sort());
-    const all = events.filter((e) => e.kind === 'part').map((e) => (e as { part: number }).part).sort((a, b) => a - b);
+    const before = events
+      .slice(0, plan)
+      .filter((e) => e.kind === 'part')
+      .map((e) => (e as { part: number }).part);
+    expect(
+      layout.parts
+        .filter((p) => p.landed)
+        .map((p) => p.part)
+        .sort(),
+    ).toEqual(before.sort());
+    const all = events
+      .filter((e) => e.kind === 'part')
+      .map((e) => (e as { part: number }).part)
+      .sort((a, b) => a - b);
     expect(all).toEqual(layout.parts.map((p) => p.part));
     // Early and later parts share the partConcurrency bound: one body in flight at a time.
     expect(mostParts).toBe(1);
@@ -143,14 +161,23 @@ describe('sync: parts while the signature pass runs', () => {
     const before: number[] = [];
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
-    const cut = sync(gatedSource(v2, 2 * MiB, gate, [], () => before.length), {
-      endpoint: server.url, key: 'resumable.bin', pool, segmentSize: SEGMENT, partConcurrency: 1, resume, signal: abort.signal,
-      onPart: (part) => {
-        before.push(part);
-        abort.abort('test cut');
-        open();
+    const cut = sync(
+      gatedSource(v2, 2 * MiB, gate, [], () => before.length),
+      {
+        endpoint: server.url,
+        key: 'resumable.bin',
+        pool,
+        segmentSize: SEGMENT,
+        partConcurrency: 1,
+        resume,
+        signal: abort.signal,
+        onPart: (part) => {
+          before.push(part);
+          abort.abort('test cut');
+          open();
+        },
       },
-    });
+    );
     await expect(cut).rejects.toMatchObject({ code: 'ABORTED' });
     expect(before).toEqual([0]);
     const record = (await resume.get(resumeId(server.url, 'resumable.bin')))!;
@@ -165,7 +192,11 @@ describe('sync: parts while the signature pass runs', () => {
     let layout: SyncLayout | undefined;
     let last: SyncProgress | undefined;
     const result = await sync(bytesSource(v2), {
-      endpoint: server.url, key: 'resumable.bin', pool, segmentSize: SEGMENT, resume,
+      endpoint: server.url,
+      key: 'resumable.bin',
+      pool,
+      segmentSize: SEGMENT,
+      resume,
       onPart: (part) => after.push(part),
       onPlan: (l) => (layout = l),
       onProgress: (p) => (last = p),
@@ -181,13 +212,17 @@ describe('sync: parts while the signature pass runs', () => {
     expect((await resume.get(resumeId(server.url, 'resumable.bin')))?.session).toBeUndefined();
   });
 
-  it('should keep today\'s order in place: no part before the plan', async () => {
+  it("should keep today's order in place: no part before the plan", async () => {
     const v1 = randomBytes(3 * MiB, 5);
     await sync(bytesSource(v1), { endpoint: server.url, key: 'inplace.bin', pool, segmentSize: SEGMENT });
     const v2 = concat(randomBytes(MiB, 6), v1);
     const events: Event[] = [];
     await sync(bytesSource(v2), {
-      endpoint: server.url, key: 'inplace.bin', pool, segmentSize: SEGMENT, inPlace: true,
+      endpoint: server.url,
+      key: 'inplace.bin',
+      pool,
+      segmentSize: SEGMENT,
+      inPlace: true,
       onPart: (part) => events.push({ kind: 'part', part }),
       onPlan: (layout) => events.push({ kind: 'plan', layout }),
     });

@@ -15,7 +15,10 @@ export class CutProxy {
   private cutAt = Infinity;
   private onCut: (() => void) | undefined;
 
-  private constructor(private readonly server: Server, private readonly targetPort: number) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly targetPort: number,
+  ) {}
 
   static async start(targetPort: number): Promise<CutProxy> {
     let proxy!: CutProxy;

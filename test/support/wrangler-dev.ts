@@ -39,10 +39,24 @@ export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean
   const root = opts.root ?? resolve(import.meta.dirname, '../..');
   const state = mkdtempSync(join(tmpdir(), 'deltaflare-wrangler-'));
   const port = await freePort();
-  const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', state, '--show-interactive-dev-session=false'];
+  const args = [
+    'dev',
+    '--local',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(await freePort()),
+    '--persist-to',
+    state,
+    '--show-interactive-dev-session=false',
+  ];
   // Its own process group, so close() stops wrangler and the workerd it started, and nothing else.
   const child = spawn(join(root, 'node_modules/.bin/wrangler'), args, {
-    cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' },
   });
   let output = '';

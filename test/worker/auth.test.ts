@@ -16,8 +16,18 @@ const READ = 'read-secret-9876543210';
 async function appWith(access: AccessOptions, corsOrigins?: string[], now?: () => number) {
   const store = await FsStore.open(tempDir());
   const app = createApp({ store, kernels: k, access, corsOrigins, now, log: () => undefined });
-  const as = (token?: string, extra: Record<string, string> = {}): Send => (path, init) =>
-    Promise.resolve(app.request(path, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } })));
+  const as =
+    (token?: string, extra: Record<string, string> = {}): Send =>
+    (path, init) =>
+      Promise.resolve(
+        app.request(
+          path,
+          typed({
+            ...init,
+            headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+          }),
+        ),
+      );
   return { app, as };
 }
 
@@ -49,7 +59,7 @@ describe('timingSafeEqual', () => {
     expect(await timingSafeEqual('secret', 'secreT')).toBe(false);
     expect(await timingSafeEqual('secret', 'secret2')).toBe(false);
     expect(await timingSafeEqual('secret', '')).toBe(false);
-    expect(await timingSafeEqual('a'.repeat(10_000), 'a'.repeat(9_999) + 'b')).toBe(false);
+    expect(await timingSafeEqual('a'.repeat(10_000), `${'a'.repeat(9_999)}b`)).toBe(false);
     expect(await timingSafeEqual('é', 'e\u0301')).toBe(false); // bytes, not normalized text
   });
 });
@@ -59,13 +69,20 @@ describe('bearer token for writes', () => {
     const { as } = await appWith({ token: TOKEN });
     const { session } = await start(as(TOKEN), k, randomBytes(5000, 1), { key: 'w.bin' });
     for (const [method, path, body] of writeRoutes(session.id)) {
-      for (const [token, error] of [[undefined, false], ['wrong', true], [TOKEN + 'x', true], [TOKEN.slice(0, -1), true]] as const) {
+      for (const [token, error] of [
+        [undefined, false],
+        ['wrong', true],
+        [`${TOKEN}x`, true],
+        [TOKEN.slice(0, -1), true],
+      ] as const) {
         const res = await as(token)(path, { method, body });
-        expect(res.headers.get('www-authenticate'), `${method} ${path} token ${token}`).toBe(error ? 'Bearer realm="deltaflare", error="invalid_token"' : 'Bearer realm="deltaflare"');
+        expect(res.headers.get('www-authenticate'), `${method} ${path} token ${token}`).toBe(
+          error ? 'Bearer realm="deltaflare", error="invalid_token"' : 'Bearer realm="deltaflare"',
+        );
         expect(res.headers.get('x-deltaflare-error')).toBe('UNAUTHORIZED');
         await expectError(res, 401, 'UNAUTHORIZED');
       }
-      const malformed = await as(undefined, { authorization: `Basic ${btoa('u:' + TOKEN)}` })(path, { method, body });
+      const malformed = await as(undefined, { authorization: `Basic ${btoa(`u:${TOKEN}`)}` })(path, { method, body });
       await expectError(malformed, 401, 'UNAUTHORIZED');
     }
     // Nothing was written by the refused requests: the session is intact and the key absent.
@@ -203,7 +220,11 @@ describe('upload tokens', () => {
   it('should refuse a session larger than the upload token allows, naming the cap', async () => {
     const { as } = await appWith({ token: TOKEN });
     const capped = await signUploadToken({ secret: TOKEN, key: 'cap.bin', expires: inAnHour(), maxSize: 10_000 });
-    const msg = await expectError(as(capped)('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'cap.bin', size: 10_001, chunking: DEFAULT_CHUNKING }) }), 403, 'FORBIDDEN');
+    const msg = await expectError(
+      as(capped)('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'cap.bin', size: 10_001, chunking: DEFAULT_CHUNKING }) }),
+      403,
+      'FORBIDDEN',
+    );
     expect(msg).toContain('at most 10000 bytes');
     await push(as(capped), k, randomBytes(10_000, 31), { key: 'cap.bin' });
   });

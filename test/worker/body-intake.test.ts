@@ -23,7 +23,10 @@ function stalledRequest(bytes: Uint8Array, first: number, go: Promise<void>): Re
   let sent = false;
   const body = new ReadableStream<Uint8Array>({
     async pull(c) {
-      if (!sent) return (sent = true), c.enqueue(bytes.slice(0, first));
+      if (!sent) {
+        sent = true;
+        return c.enqueue(bytes.slice(0, first));
+      }
       await go;
       c.enqueue(bytes.slice(first));
       c.close();
@@ -32,7 +35,8 @@ function stalledRequest(bytes: Uint8Array, first: number, go: Promise<void>): Re
   return new Request('http://x/', { method: 'PUT', body, duplex: 'half', headers: { 'content-length': String(bytes.length) } } as RequestInit);
 }
 
-const whole = (bytes: Uint8Array) => new Request('http://x/', { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer>, headers: { 'content-length': String(bytes.length) } });
+const whole = (bytes: Uint8Array) =>
+  new Request('http://x/', { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer>, headers: { 'content-length': String(bytes.length) } });
 const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), ms))]);
 
 describe('BodyIntake', () => {
@@ -45,7 +49,12 @@ describe('BodyIntake', () => {
     const gone = new Promise<void>((r) => (go = r));
     const gotA = intake.run(stalledRequest(a, 100 * KiB, gone), 1 << 20, 'A', async (body) => sameBytes(body, a));
     await new Promise((r) => setTimeout(r, 20)); // A takes its share first
-    expect(await within(intake.run(whole(b), 1 << 20, 'B', async (body) => sameBytes(body, b)), 5000)).toBe('same');
+    expect(
+      await within(
+        intake.run(whole(b), 1 << 20, 'B', async (body) => sameBytes(body, b)),
+        5000,
+      ),
+    ).toBe('same');
     expect(readdirSync(dir)).toHaveLength(1); // A's bytes so far, on disk
     go();
     expect(await gotA).toBe('same');
@@ -70,13 +79,30 @@ describe('BodyIntake', () => {
     const dir = join(tempDir(), 'spool');
     const real = await FsSpool.open(dir);
     let created = 0;
-    const intake = new BodyIntake(new ByteBudget(64 * KiB), { create: () => (created++, real.create()) }, 50);
+    const intake = new BodyIntake(
+      new ByteBudget(64 * KiB),
+      {
+        create: () => {
+          created++;
+          return real.create();
+        },
+      },
+      50,
+    );
     intake.budget.tryTake(64 * KiB); // the budget is busy: after 50 ms the body goes to the spool
     const big = randomBytes(300 * KiB, 5);
     // No Content-Length: counted at the limit, cut off there.
-    const body = new ReadableStream<Uint8Array>({ start(c) { for (let i = 0; i < 300; i++) c.enqueue(big.slice(i * KiB, (i + 1) * KiB)); c.close(); } });
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 300; i++) c.enqueue(big.slice(i * KiB, (i + 1) * KiB));
+        c.close();
+      },
+    });
     const req = new Request('http://x/', { method: 'PUT', body, duplex: 'half' } as RequestInit);
-    await expect(intake.run(req, 200 * KiB, 'part 7', async () => 'ran')).rejects.toMatchObject({ code: 'TOO_LARGE', message: expect.stringContaining('part 7') });
+    await expect(intake.run(req, 200 * KiB, 'part 7', async () => 'ran')).rejects.toMatchObject({
+      code: 'TOO_LARGE',
+      message: expect.stringContaining('part 7'),
+    });
     expect(created).toBe(1);
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -97,7 +123,9 @@ describe('BodyIntake', () => {
 
 describe('endpoint with a stalled client', () => {
   const pools: Array<{ terminate(): void }> = [];
-  afterAll(() => pools.forEach((p) => p.terminate()));
+  afterAll(() => {
+    for (const p of pools) p.terminate();
+  });
 
   it("should land another client's whole push while one part upload sits stalled half-way, and spool nothing after", async () => {
     const dir = tempDir();
@@ -105,10 +133,20 @@ describe('endpoint with a stalled client', () => {
     const url = new URL(server.url);
     try {
       // The stalled client: a session for an 8 MiB file and its part 0, of which 1 MiB is sent.
-      const created = await fetch(`${server.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'slow.bin', size: 8 << 20, chunking: DEFAULT_CHUNKING }) });
+      const created = await fetch(`${server.url}/v1/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ key: 'slow.bin', size: 8 << 20, chunking: DEFAULT_CHUNKING }),
+      });
       expect(created.status).toBe(201);
       const { id } = (await created.json()) as { id: string };
-      const stalled = request({ host: url.hostname, port: url.port, method: 'PUT', path: `/v1/sessions/${id}/parts/0`, headers: { 'content-length': String((8 << 20) + 40) } });
+      const stalled = request({
+        host: url.hostname,
+        port: url.port,
+        method: 'PUT',
+        path: `/v1/sessions/${id}/parts/0`,
+        headers: { 'content-length': String((8 << 20) + 40) },
+      });
       stalled.on('error', () => undefined);
       stalled.write(randomBytes(1 << 20, 6));
       await new Promise((r) => setTimeout(r, 100));

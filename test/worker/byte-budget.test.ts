@@ -12,23 +12,33 @@ describe('ByteBudget', () => {
     let peak = 0;
     const order: number[] = [];
     const sizes = [8, 8, 8, 30, 4, 8, 12];
-    await Promise.all(sizes.map((bytes, i) => budget.run(bytes, async () => {
-      order.push(i);
-      held += bytes;
-      peak = Math.max(peak, held);
-      if (bytes > 20) expect(held).toBe(bytes); // alone
-      await tick();
-      held -= bytes;
-    })));
+    await Promise.all(
+      sizes.map((bytes, i) =>
+        budget.run(bytes, async () => {
+          order.push(i);
+          held += bytes;
+          peak = Math.max(peak, held);
+          if (bytes > 20) expect(held).toBe(bytes); // alone
+          await tick();
+          held -= bytes;
+        }),
+      ),
+    );
     expect(peak).toBe(30);
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
   it('should give the bytes back when the work fails', async () => {
     const budget = new ByteBudget(10);
-    await expect(budget.run(10, async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      budget.run(10, async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     let ran = false;
-    await budget.run(10, async () => { ran = true; });
+    await budget.run(10, async () => {
+      ran = true;
+    });
     expect(ran).toBe(true);
   });
 

@@ -58,7 +58,14 @@ describe('sessions per client', () => {
   it('should free a slot when a session reaches maxSessionLifetimeSeconds, however active', async () => {
     let now = Date.now();
     const store = await FsStore.open(tempDir());
-    const app = createApp({ store, kernels: k, maxSessionsPerClient: 1, limits: { sessionTtlSeconds: 100, maxSessionLifetimeSeconds: 150 }, now: () => now, log: () => undefined });
+    const app = createApp({
+      store,
+      kernels: k,
+      maxSessionsPerClient: 1,
+      limits: { sessionTtlSeconds: 100, maxSessionLifetimeSeconds: 150 },
+      now: () => now,
+      log: () => undefined,
+    });
     const send: Send = async (path, init) => app.request(path, typed(init));
     const s = await json<{ id: string }>(await create(send, 'life.bin', '198.51.100.9'), 201);
     now += 90_000;

@@ -29,7 +29,10 @@ export function typed(init?: SendInit): RequestInit {
 }
 
 /** A Send over a real server's base URL. */
-export const overHttp = (url: string): Send => (path, init) => fetch(url + path, typed(init));
+export const overHttp =
+  (url: string): Send =>
+  (path, init) =>
+    fetch(url + path, typed(init));
 
 export interface StartOptions {
   key: string;
@@ -62,7 +65,7 @@ export function describe(k: Kernels, data: Uint8Array, spec: ChunkingSpec): NewC
   if (spec.kind === 'cdc') {
     const cs = k.chunk(data, { min: spec.min, avg: spec.avg, max: spec.max, level: spec.level, blake3: true });
     const hashes = new Uint8Array(cs.length * 32);
-    cs.forEach((c, i) => hashes.set(c.blake3!, i * 32));
+    for (const [i, c] of cs.entries()) hashes.set(c.blake3!, i * 32);
     return { lengths: Uint32Array.from(cs, (c) => c.length), crcs: Uint32Array.from(cs, (c) => c.crc32 >>> 0), hashes };
   }
   const n = Math.ceil(data.length / spec.block);
@@ -114,7 +117,12 @@ export async function start(send: Send, k: Kernels, data: Uint8Array, o: StartOp
     partBodies.push(encodePart({ ...pp, deflated, payload: deflated ? z : raw }, { crc32: (b) => k.crc32(b) }));
   }
   return {
-    session, data, chunks, plan: p, planBody: encodePlan(p), partBodies,
+    session,
+    data,
+    chunks,
+    plan: p,
+    planBody: encodePlan(p),
+    partBodies,
     commit: { root: toHex(k.blake3(chunks.hashes)), size: data.length, parts: p.parts.length, baseVersion: session.basis?.version ?? null },
     literalBytes: p.parts.reduce((s, pp) => s + pp.literalBytes, 0),
   };

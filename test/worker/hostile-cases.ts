@@ -161,12 +161,22 @@ export const HOSTILE_CASES: HostileCase[] = [
       ];
       for (const [body, status, code] of bad) await t.refused('/v1/sessions', json1(body), status, code);
       await t.refused('/v1/sessions', post('{"key":'), 400, 'MALFORMED');
-      await t.refused('/v1/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) }, 400, 'MALFORMED');
+      await t.refused(
+        '/v1/sessions',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) },
+        400,
+        'MALFORMED',
+      );
       await t.refused('/v1/sessions', post(''), 400, 'MALFORMED');
       await t.refused('/v1/sessions', post(`{"key":"${'x'.repeat(100_000)}"}`), 413, 'TOO_LARGE');
       // JSON only as application/json: a page on another site may POST text/plain without asking first.
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
-        await t.refused('/v1/sessions', { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify({ key, size: 1, chunking: cdc }) }, 415, 'INVALID_ARGUMENT');
+        await t.refused(
+          '/v1/sessions',
+          { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify({ key, size: 1, chunking: cdc }) },
+          415,
+          'INVALID_ARGUMENT',
+        );
       }
       await t.unchanged();
     },
@@ -177,7 +187,21 @@ export const HOSTILE_CASES: HostileCase[] = [
       const key = 'hostile/files.bin';
       await setup(t, key, 12);
       await t.checkpoint(key);
-      for (const path of ['%2e%2e%2Fx', '..%2Fx', 'a/..%2F..%2Fx', 'a/%252e%252e/x', '%2Fabs', '.deltaflare/keys', 'a//b', 'a%00b', 'a%07b', 'a%7Fb', 'a%5C..%5Cb', 'a/%E0%A4%A', `${'x'.repeat(1025)}`]) {
+      for (const path of [
+        '%2e%2e%2Fx',
+        '..%2Fx',
+        'a/..%2F..%2Fx',
+        'a/%252e%252e/x',
+        '%2Fabs',
+        '.deltaflare/keys',
+        'a//b',
+        'a%00b',
+        'a%07b',
+        'a%7Fb',
+        'a%5C..%5Cb',
+        'a/%E0%A4%A',
+        `${'x'.repeat(1025)}`,
+      ]) {
         await t.refused(`/v1/files/${path}`, undefined, 400, 'INVALID_ARGUMENT');
         const head = await t.send(`/v1/files/${path}`, { method: 'HEAD' }); // no body: the code is in a header
         expect([head.status, head.headers.get('x-deltaflare-error')]).toEqual([400, 'INVALID_ARGUMENT']);
@@ -223,10 +247,25 @@ export const HOSTILE_CASES: HostileCase[] = [
       await t.refused(match, post(new Uint8Array(24 + 8 * L.maxSignaturesPerBatch + 1)), 413, 'TOO_LARGE');
       await t.refused(match, post(encodePlan({ size: s.data.length, inPlace: false, copies: [], dups: [] })), 400, 'MALFORMED');
       // Chunks overlapping recorded ones with other values, and chunks past the file's end.
-      await t.refused(match, post(encodeSignatures({ firstIndex: 5, crcs: new Uint32Array(10), lengths: new Uint32Array(10).fill(8192) })), 409, 'PART_CONFLICT');
+      await t.refused(
+        match,
+        post(encodeSignatures({ firstIndex: 5, crcs: new Uint32Array(10), lengths: new Uint32Array(10).fill(8192) })),
+        409,
+        'PART_CONFLICT',
+      );
       const n = s.chunks.lengths.length;
-      await t.refused(match, post(encodeSignatures({ firstIndex: n, crcs: new Uint32Array(3), lengths: new Uint32Array(3).fill(4096) })), 400, 'INVALID_ARGUMENT');
-      await t.refused(match, post(encodeSignatures({ firstIndex: n + 10, crcs: new Uint32Array(3), lengths: new Uint32Array(3).fill(4096) })), 400, 'INVALID_ARGUMENT');
+      await t.refused(
+        match,
+        post(encodeSignatures({ firstIndex: n, crcs: new Uint32Array(3), lengths: new Uint32Array(3).fill(4096) })),
+        400,
+        'INVALID_ARGUMENT',
+      );
+      await t.refused(
+        match,
+        post(encodeSignatures({ firstIndex: n + 10, crcs: new Uint32Array(3), lengths: new Uint32Array(3).fill(4096) })),
+        400,
+        'INVALID_ARGUMENT',
+      );
       await t.unchanged();
       await finish(t, s, key);
     },
@@ -242,7 +281,8 @@ export const HOSTILE_CASES: HostileCase[] = [
       const size = s.data.length;
       const body = (copies: Array<[number, number, number]>, over: { size?: number; inPlace?: boolean; dups?: Array<[number, number, number]> } = {}) =>
         encodePlan({
-          size: over.size ?? size, inPlace: over.inPlace ?? false,
+          size: over.size ?? size,
+          inPlace: over.inPlace ?? false,
           copies: copies.map(([oldOffset, newOffset, length]) => ({ oldOffset, newOffset, length })),
           dups: (over.dups ?? []).map(([srcOffset, newOffset, length]) => ({ srcOffset, newOffset, length })),
         });
@@ -263,7 +303,21 @@ export const HOSTILE_CASES: HostileCase[] = [
       await t.refused(plan, put(body([[2 ** 52, 0, 10]])), 400, 'INVALID_PLAN');
       await t.refused(plan, put(patch32(body([[0, 0, 10]]), 24 + 8, size)), 400, 'MALFORMED'); // newOffset = size: past the end
       await t.refused(plan, put(patch32(body([[0, size - 10, 10]]), 24 + 16, 11)), 400, 'MALFORMED'); // length runs past the end
-      await t.refused(plan, put(patch32(body([[0, 0, 100], [200, 1000, 100]]), 24 + 24 + 8, 50)), 400, 'MALFORMED'); // second copy lands inside the first
+      await t.refused(
+        plan,
+        put(
+          patch32(
+            body([
+              [0, 0, 100],
+              [200, 1000, 100],
+            ]),
+            24 + 24 + 8,
+            50,
+          ),
+        ),
+        400,
+        'MALFORMED',
+      ); // second copy lands inside the first
       await t.refused(plan, put(patch32(body([], { dups: [[0, 1000, 100]] }), 24 + 0, 950)), 400, 'MALFORMED'); // dup source not before its destination
       await t.refused(plan, put(body([], { size: size + 1 })), 400, 'INVALID_PLAN');
       await t.refused(plan, put(body([], { inPlace: true })), 400, 'INVALID_PLAN');
@@ -290,7 +344,16 @@ export const HOSTILE_CASES: HostileCase[] = [
       const op = s.plan.parts[0].ops[0];
       const literal = (ops: Array<[number, number]>, payload?: Uint8Array, n = 0) => {
         const bytes = ops.reduce((a, [, len]) => a + len, 0);
-        return encodePart({ part: n, ops: ops.map(([newOffset, length]) => ({ newOffset, length })), literalBytes: bytes, deflated: false, payload: payload ?? new Uint8Array(bytes) }, { crc32: (b) => t.k.crc32(b) });
+        return encodePart(
+          {
+            part: n,
+            ops: ops.map(([newOffset, length]) => ({ newOffset, length })),
+            literalBytes: bytes,
+            deflated: false,
+            payload: payload ?? new Uint8Array(bytes),
+          },
+          { crc32: (b) => t.k.crc32(b) },
+        );
       };
       await t.refused(part(0), put(new Uint8Array(24 + 12 * L.maxPartOps + L.partSize + 5)), 413, 'TOO_LARGE');
       await t.refused(part(1), put(good), 400, 'MALFORMED'); // the body says part 0
@@ -310,22 +373,90 @@ export const HOSTILE_CASES: HostileCase[] = [
       await t.refused(part(0), put(literal([[s.data.length, 4]])), 400, 'INVALID_PLAN');
       await t.refused(part(0), put(literal([[op.newOffset + 1, 4]])), 400, 'INVALID_PLAN');
       await t.refused(part(0), put(literal([[op.newOffset, op.length]])), 400, 'INVALID_PLAN');
-      await t.refused(part(0), put(literal([[op.newOffset, op.length], [s.data.length - 1, 1]])), 400, 'INVALID_PLAN');
+      await t.refused(
+        part(0),
+        put(
+          literal([
+            [op.newOffset, op.length],
+            [s.data.length - 1, 1],
+          ]),
+        ),
+        400,
+        'INVALID_PLAN',
+      );
       await t.refused(part(7), put(literal([[op.newOffset, op.length]], undefined, 7)), 400, 'INVALID_PLAN');
       // Deflated payloads that are not deflate-raw, or inflate past literalBytes (a small body may not expand without bound).
       const zeros = new Uint8Array(4096);
-      const bomb = new Uint8Array(await new Response(new Blob([new Uint8Array(1 << 20)]).stream().pipeThrough(new CompressionStream('deflate-raw'))).arrayBuffer());
-      await t.refused(part(0), put(encodePart({ part: 0, ops: [{ newOffset: op.newOffset, length: op.length }], literalBytes: op.length, deflated: true, payload: zeros.subarray(0, 100).fill(0xff) }, { crc32: (b) => t.k.crc32(b) })), 400, 'MALFORMED');
-      await t.refused(part(0), put(encodePart({ part: 0, ops: [{ newOffset: op.newOffset, length: op.length }], literalBytes: op.length, deflated: true, payload: bomb }, { crc32: (b) => t.k.crc32(b) })), 400, 'MALFORMED');
+      const bomb = new Uint8Array(
+        await new Response(new Blob([new Uint8Array(1 << 20)]).stream().pipeThrough(new CompressionStream('deflate-raw'))).arrayBuffer(),
+      );
+      await t.refused(
+        part(0),
+        put(
+          encodePart(
+            {
+              part: 0,
+              ops: [{ newOffset: op.newOffset, length: op.length }],
+              literalBytes: op.length,
+              deflated: true,
+              payload: zeros.subarray(0, 100).fill(0xff),
+            },
+            { crc32: (b) => t.k.crc32(b) },
+          ),
+        ),
+        400,
+        'MALFORMED',
+      );
+      await t.refused(
+        part(0),
+        put(
+          encodePart(
+            { part: 0, ops: [{ newOffset: op.newOffset, length: op.length }], literalBytes: op.length, deflated: true, payload: bomb },
+            { crc32: (b) => t.k.crc32(b) },
+          ),
+        ),
+        400,
+        'MALFORMED',
+      );
       // Ops are checked before anything is inflated: a bomb whose ops miss the chunk boundaries is refused for its ops.
-      await t.refused(part(0), put(encodePart({ part: 0, ops: [{ newOffset: op.newOffset + 1, length: op.length }], literalBytes: op.length, deflated: true, payload: bomb }, { crc32: (b) => t.k.crc32(b) })), 400, 'INVALID_PLAN');
+      await t.refused(
+        part(0),
+        put(
+          encodePart(
+            { part: 0, ops: [{ newOffset: op.newOffset + 1, length: op.length }], literalBytes: op.length, deflated: true, payload: bomb },
+            { crc32: (b) => t.k.crc32(b) },
+          ),
+        ),
+        400,
+        'INVALID_PLAN',
+      );
       await t.unchanged();
 
       expect((await sendPart(t.send, s, 0)).status).toBe(204);
       await t.checkpoint(key, [id]);
       expect((await sendPart(t.send, s, 0)).status).toBe(204); // the same bytes again: accepted, nothing new
-      await t.refused(part(0), put(literal([[op.newOffset, op.length]], s.data.subarray(op.newOffset, op.newOffset + op.length).map((b) => b ^ 1))), 409, 'PART_CONFLICT');
-      await t.refused(part(0), put(literal(s.plan.parts[0].ops.map((o) => [o.newOffset, o.length]), s.data.subarray(0, s.plan.parts[0].literalBytes))), 409, 'PART_CONFLICT');
+      await t.refused(
+        part(0),
+        put(
+          literal(
+            [[op.newOffset, op.length]],
+            s.data.subarray(op.newOffset, op.newOffset + op.length).map((b) => b ^ 1),
+          ),
+        ),
+        409,
+        'PART_CONFLICT',
+      );
+      await t.refused(
+        part(0),
+        put(
+          literal(
+            s.plan.parts[0].ops.map((o) => [o.newOffset, o.length]),
+            s.data.subarray(0, s.plan.parts[0].literalBytes),
+          ),
+        ),
+        409,
+        'PART_CONFLICT',
+      );
       await t.unchanged();
       await finish(t, s, key);
     },
@@ -374,7 +505,15 @@ export const HOSTILE_CASES: HostileCase[] = [
       v2.set(v1.subarray(0, half), half);
       const s = await start(t.send, t.k, v2, { key, chunking: fixed, inPlace: true });
       await t.checkpoint(key, [s.session.id]);
-      const swap = encodePlan({ size: v2.length, inPlace: true, copies: [{ oldOffset: half, newOffset: 0, length: half }, { oldOffset: 0, newOffset: half, length: half }], dups: [] });
+      const swap = encodePlan({
+        size: v2.length,
+        inPlace: true,
+        copies: [
+          { oldOffset: half, newOffset: 0, length: half },
+          { oldOffset: 0, newOffset: half, length: half },
+        ],
+        dups: [],
+      });
       const message = await t.refused(`/v1/sessions/${s.session.id}/plan`, put(swap), 400, 'INVALID_PLAN');
       expect(message).toContain('copy[1]');
       await t.unchanged();
@@ -403,7 +542,17 @@ export const HOSTILE_CASES: HostileCase[] = [
       const key = 'hostile/ids.bin';
       const { s } = await setup(t, key, 17);
       await t.checkpoint(key, [s.session.id]);
-      const ids = ['s_000000000000000000000000', `${s.session.id}x`, `${s.session.id.slice(0, -1)}`, '..%2F..%2Fx', '%2e%2e', 's_%00', '%zz', `${s.session.id}%E0%A4%A`, 'x'.repeat(2000)];
+      const ids = [
+        's_000000000000000000000000',
+        `${s.session.id}x`,
+        `${s.session.id.slice(0, -1)}`,
+        '..%2F..%2Fx',
+        '%2e%2e',
+        's_%00',
+        '%zz',
+        `${s.session.id}%E0%A4%A`,
+        'x'.repeat(2000),
+      ];
       for (const id of ids) {
         await t.refused(`/v1/sessions/${id}`, undefined, 404, 'NOT_FOUND');
         await t.refused(`/v1/sessions/${id}`, { method: 'DELETE' }, 404, 'NOT_FOUND');

@@ -20,7 +20,11 @@ describe('endpoint hostile input', () => {
     const { send, dir } = await makeApp({ limits: HOSTILE_LIMITS });
     const s = await start(send, k, randomBytes(100 * 1024, 41), { key: 'b.bin' });
     const before = snapshot(dir);
-    await expectError(send(`/v1/sessions/${s.session.id}/plan`, { method: 'PUT', body: new Uint8Array(10), headers: { 'Content-Length': '999999999' } }), 413, 'TOO_LARGE');
+    await expectError(
+      send(`/v1/sessions/${s.session.id}/plan`, { method: 'PUT', body: new Uint8Array(10), headers: { 'Content-Length': '999999999' } }),
+      413,
+      'TOO_LARGE',
+    );
     expect(snapshot(dir)).toEqual(before);
   });
 });

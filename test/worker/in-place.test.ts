@@ -61,7 +61,11 @@ describe('endpoint in place', () => {
     expect([head.status, head.headers.get('x-deltaflare-error')]).toEqual([409, 'INCOMPLETE']);
     // An incremental push against the torn file is refused; a whole one (basis null, or omitted) completes the key.
     failAt.n = Infinity;
-    await expectError(send('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'cut.img', size: 10, chunking: spec, basis: 'cut.img' }) }), 409, 'INCOMPLETE');
+    await expectError(
+      send('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'cut.img', size: 10, chunking: spec, basis: 'cut.img' }) }),
+      409,
+      'INCOMPLETE',
+    );
     const { sync } = await push(send, k, v2, { key: 'cut.img', chunking: spec });
     expect(sync.session.basis).toBeNull();
     expect(sameBytes((await download(send, 'cut.img')).bytes, v2)).toBe('same');

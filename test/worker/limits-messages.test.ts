@@ -10,7 +10,12 @@ describe('limits in messages', () => {
   it('should name maxFileSize, maxSignaturesPerBatch, maxPlanOps, partSize and maxPartOps with their values', async () => {
     const limits = { maxFileSize: 1 << 20, maxSignaturesPerBatch: 4, maxPlanOps: 3, partSize: 65536, maxPartOps: 5 };
     const app = createApp({ store: await FsStore.open(tempDir()), kernels: k, limits, log: () => undefined });
-    const post = (size: number) => app.request('/v1/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'x.bin', size, chunking: DEFAULT_CHUNKING }) });
+    const post = (size: number) =>
+      app.request('/v1/sessions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ key: 'x.bin', size, chunking: DEFAULT_CHUNKING }),
+      });
     expect(await expectError(post((1 << 20) + 1), 413, 'TOO_LARGE')).toContain('maxFileSize 1048576');
     const { id } = await json<{ id: string }>(await post(100_000), 201);
     const big = new Uint8Array(1 << 20);

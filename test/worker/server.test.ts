@@ -44,7 +44,11 @@ describe('endpoint over HTTP', () => {
       expect(JSON.parse(r.body).error.code).toBe('FORBIDDEN');
     }
     // A JSON body sent as text/plain (what a page on another site may POST unasked) is refused.
-    const plain = await fetch(`${server.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ key: 'x.bin', size: 1 }) });
+    const plain = await fetch(`${server.url}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ key: 'x.bin', size: 1 }),
+    });
     expect(plain.status).toBe(415);
   });
 

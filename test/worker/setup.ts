@@ -1,5 +1,5 @@
 // Apps over a real fs store in a fresh temp folder, and helpers on store state.
-import { type Limits } from '../../sdk/base/limits.js';
+import type { Limits } from '../../sdk/base/limits.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,9 @@ import { type Send, typed } from './client.js';
 export const kernels = await init();
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** A fresh temp folder, removed after the file's tests. */
 export function tempDir(): string {
@@ -40,7 +42,7 @@ export function snapshot(dir: string): Record<string, string> {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) {
-        out[p.slice(dir.length) + '/'] = 'dir';
+        out[`${p.slice(dir.length)}/`] = 'dir';
         walk(p);
       } else out[p.slice(dir.length)] = `${statSync(p).size}:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
     }

@@ -125,7 +125,10 @@ describe('endpoint sync', () => {
     expect(sameBytes((await download(send, 'copy.bin')).bytes, copy)).toBe('same');
     expect(sameBytes((await download(send, 'base.bin')).bytes, base)).toBe('same');
     const list = await json<FileList>(await send('/v1/files'));
-    expect(list.files.map((f) => [f.key, f.version])).toEqual([['base.bin', b.info.version], ['copy.bin', info.version]]);
+    expect(list.files.map((f) => [f.key, f.version])).toEqual([
+      ['base.bin', b.info.version],
+      ['copy.bin', info.version],
+    ]);
   });
 
   it('should sync deflated parts, empty files and duplicated content (dups)', async () => {

@@ -39,16 +39,24 @@ export class ClientLimit {
   async create(req: Request, create: (req: Request) => Promise<Response>): Promise<Response> {
     const client = clientOf(req);
     const stub = this.stub(client);
-    const ticket = 't_' + toHex(crypto.getRandomValues(new Uint8Array(12)));
-    const asked = (await req.clone().json().catch(() => ({}))) as { size?: unknown };
+    const ticket = `t_${toHex(crypto.getRandomValues(new Uint8Array(12)))}`;
+    const asked = (await req
+      .clone()
+      .json()
+      .catch(() => ({}))) as { size?: unknown };
     const size = typeof asked.size === 'number' && Number.isSafeInteger(asked.size) && asked.size > 0 ? asked.size : 0; // the app refuses a bad one
     const r = await stub.admit(this.max, this.maxBytes, ticket, size);
     if (!r.admitted) {
       const until = `commit or DELETE one, or let one expire (${this.ttlSeconds} s after its last request)`;
       const who = `client ${client || '(unknown)'}`;
-      return errorResponse(new ApiError('TOO_MANY_SESSIONS', r.open >= this.max
-        ? `${who} has ${r.open} open sessions over all keys, the limit maxSessionsPerClient ${this.max}: ${until}`
-        : `${who} has ${r.bytes} bytes staged in open sessions over all keys; ${size} more would pass the limit maxStagedBytesPerClient ${this.maxBytes}: ${until}`));
+      return errorResponse(
+        new ApiError(
+          'TOO_MANY_SESSIONS',
+          r.open >= this.max
+            ? `${who} has ${r.open} open sessions over all keys, the limit maxSessionsPerClient ${this.max}: ${until}`
+            : `${who} has ${r.bytes} bytes staged in open sessions over all keys; ${size} more would pass the limit maxStagedBytesPerClient ${this.maxBytes}: ${until}`,
+        ),
+      );
     }
     let res: Response;
     try {

@@ -30,7 +30,13 @@ export class ClientObject extends DurableObject<Env> implements ClientObjectRpc 
     if (!this.ready) {
       const sql = this.ctx.storage.sql;
       sql.exec(SCHEMA);
-      if (!sql.exec<{ name: string }>('PRAGMA table_info(open)').toArray().some((c) => c.name === 'bytes')) sql.exec('ALTER TABLE open ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0');
+      if (
+        !sql
+          .exec<{ name: string }>('PRAGMA table_info(open)')
+          .toArray()
+          .some((c) => c.name === 'bytes')
+      )
+        sql.exec('ALTER TABLE open ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0');
       this.ready = true;
     }
     return this.ctx.storage.sql;
@@ -72,7 +78,10 @@ export class ClientObject extends DurableObject<Env> implements ClientObjectRpc 
 
   /** Open sessions and tickets (tests). */
   async openIds(): Promise<string[]> {
-    return this.sql.exec<{ id: string }>('SELECT id FROM open ORDER BY id').toArray().map((r) => r.id);
+    return this.sql
+      .exec<{ id: string }>('SELECT id FROM open ORDER BY id')
+      .toArray()
+      .map((r) => r.id);
   }
 
   override async alarm(): Promise<void> {
@@ -89,7 +98,10 @@ export class ClientObject extends DurableObject<Env> implements ClientObjectRpc 
 
   /** Open sessions and tickets, and the bytes they reserve. */
   private totals(): { n: number; b: number } {
-    return this.sql.exec<{ n: number; b: number | null }>('SELECT COUNT(*) AS n, SUM(bytes) AS b FROM open').toArray().map((r) => ({ n: r.n, b: r.b ?? 0 }))[0];
+    return this.sql
+      .exec<{ n: number; b: number | null }>('SELECT COUNT(*) AS n, SUM(bytes) AS b FROM open')
+      .toArray()
+      .map((r) => ({ n: r.n, b: r.b ?? 0 }))[0];
   }
 
   /**
@@ -98,16 +110,21 @@ export class ClientObject extends DurableObject<Env> implements ClientObjectRpc 
    * (requests extend it) or null once it is gone, expired or committed.
    */
   private async recheck(now: number): Promise<void> {
-    const due = this.sql.exec<{ id: string }>('SELECT id FROM open WHERE expires <= ?', now).toArray().map((r) => r.id);
-    await Promise.all(due.map(async (id) => {
-      const ids = isTicket(id) ? null : splitId(id);
-      let expires: number | null = null;
-      if (ids) {
-        expires = await this.env.KEYS.get(this.env.KEYS.idFromString(ids.object)).sessionExpiry(ids.inner);
-      }
-      if (expires === null || expires <= now) this.sql.exec('DELETE FROM open WHERE id = ?', id);
-      else this.sql.exec('UPDATE open SET expires = ? WHERE id = ?', expires, id);
-    }));
+    const due = this.sql
+      .exec<{ id: string }>('SELECT id FROM open WHERE expires <= ?', now)
+      .toArray()
+      .map((r) => r.id);
+    await Promise.all(
+      due.map(async (id) => {
+        const ids = isTicket(id) ? null : splitId(id);
+        let expires: number | null = null;
+        if (ids) {
+          expires = await this.env.KEYS.get(this.env.KEYS.idFromString(ids.object)).sessionExpiry(ids.inner);
+        }
+        if (expires === null || expires <= now) this.sql.exec('DELETE FROM open WHERE id = ?', id);
+        else this.sql.exec('UPDATE open SET expires = ? WHERE id = ?', expires, id);
+      }),
+    );
   }
 
   /** Keeps an alarm at the earliest recorded expiry (`replace`: from inside alarm(), where the old one is spent). */

@@ -52,4 +52,8 @@ export const accessOf = (env: Env): AccessOptions => ({
 });
 
 /** The CORS origins of an Env. */
-export const corsOf = (env: Env): string[] => (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+export const corsOf = (env: Env): string[] =>
+  (env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);

@@ -7,5 +7,6 @@ let kernels: Promise<Kernels> | undefined;
 
 /** The isolate's kernels. @example const k = await workerKernels() */
 export function workerKernels(): Promise<Kernels> {
-  return (kernels ??= init());
+  kernels ??= init();
+  return kernels;
 }

@@ -36,19 +36,33 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
     super(ctx, env);
     this.store = new R2Store(env.BUCKET, ctx.storage.sql);
     const limits = workersLimits(env.LIMITS);
-    this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT), limits.sessionTtlSeconds, limits.maxStagedBytesPerClient);
+    this.clients = new ClientLimit(
+      env,
+      ctx.storage.sql,
+      ctx.id.toString(),
+      workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT),
+      limits.sessionTtlSeconds,
+      limits.maxStagedBytesPerClient,
+    );
   }
 
   /** The app of this object, and the endpoint state behind it (sessions, expiry). */
   private serve(): Promise<{ app: ReturnType<typeof createApp>; endpoint: Endpoint }> {
-    return (this.served ??= workerKernels().then((kernels) => {
+    this.served ??= workerKernels().then((kernels) => {
       const opts = {
-        store: this.store, kernels, limits: workersLimits(this.env.LIMITS), manifestCacheChunks: WORKERS_MANIFEST_CACHE_CHUNKS,
-        waitUntil: (p: Promise<unknown>) => this.ctx.waitUntil(p), access: accessOf(this.env), corsOrigins: corsOf(this.env), maxSessionsPerClient: this.clients.max,
+        store: this.store,
+        kernels,
+        limits: workersLimits(this.env.LIMITS),
+        manifestCacheChunks: WORKERS_MANIFEST_CACHE_CHUNKS,
+        waitUntil: (p: Promise<unknown>) => this.ctx.waitUntil(p),
+        access: accessOf(this.env),
+        corsOrigins: corsOf(this.env),
+        maxSessionsPerClient: this.clients.max,
       };
       const endpoint = new Endpoint(opts);
       return { app: createApp(opts, endpoint), endpoint };
-    }));
+    });
+    return this.served;
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -89,7 +103,10 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
   private async endOverAge(): Promise<void> {
     const ep = (await this.serve()).endpoint;
     for (const id of this.store.sessionIds()) {
-      const refused = await ep.sessions.load(id).then(() => null, (e: unknown) => e);
+      const refused = await ep.sessions.load(id).then(
+        () => null,
+        (e: unknown) => e,
+      );
       if (!(refused instanceof ApiError) || refused.code !== 'SESSION_EXPIRED') continue;
       await ep.abort(id);
       await this.clients.ended(id);

@@ -2,7 +2,16 @@
 // every request body the protocol allows must stay under the 100 MB body cap
 // of the Free and Pro plans, and the parts in flight must fit a 128 MB
 // isolate beside the manifest cache.
-import { bodyCaps, DEFAULT_LIMITS, ENDPOINT_DEFAULTS, type Limits, MAX_SESSIONS_PER_CLIENT_RANGE, resolveLimits, WORKERS_BODY_CAP, WORKERS_PART_SIZE } from '../../sdk/base/limits.js';
+import {
+  bodyCaps,
+  DEFAULT_LIMITS,
+  ENDPOINT_DEFAULTS,
+  type Limits,
+  MAX_SESSIONS_PER_CLIENT_RANGE,
+  resolveLimits,
+  WORKERS_BODY_CAP,
+  WORKERS_PART_SIZE,
+} from '../../sdk/base/limits.js';
 import { checkRange } from '../../sdk/base/errors.js';
 
 /**
@@ -14,7 +23,8 @@ import { checkRange } from '../../sdk/base/errors.js';
 export function workersLimits(json?: string): Limits {
   const l = resolveLimits({ ...DEFAULT_LIMITS, partSize: WORKERS_PART_SIZE, ...(json ? (JSON.parse(json) as Partial<Limits>) : {}) });
   for (const [what, n] of Object.entries(bodyCaps(l))) {
-    if (n >= WORKERS_BODY_CAP) throw new RangeError(`deltaflare: a ${what} body could be ${n} bytes, above Workers' ${WORKERS_BODY_CAP}-byte request cap; lower the limits`);
+    if (n >= WORKERS_BODY_CAP)
+      throw new RangeError(`deltaflare: a ${what} body could be ${n} bytes, above Workers' ${WORKERS_BODY_CAP}-byte request cap; lower the limits`);
   }
   return l;
 }

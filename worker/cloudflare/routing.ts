@@ -11,7 +11,6 @@ import type { Env } from './env.js';
 import { checkR2Key } from '../store/r2/store.js';
 import { outerId, splitId } from './session-ids.js';
 
-
 /** The object of a key. */
 export const keyObject = (env: Env, key: string) => env.KEYS.get(env.KEYS.idFromName(key));
 

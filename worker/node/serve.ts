@@ -1,5 +1,5 @@
 // The Node adapter: the app over the fs store, served by @hono/node-server.
-import { type Limits } from '../../sdk/base/limits.js';
+import type { Limits } from '../../sdk/base/limits.js';
 import { serve as serveNode } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
@@ -49,9 +49,19 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const spool = await FsSpool.open(join(store.dir, META_DIR, 'spool'));
   const host = opts.host ?? '127.0.0.1';
   const open = !opts.access?.token && LOOPBACK.test(host);
-  const app = createApp({ store, spool, kernels: opts.kernels ?? (await init()), limits: opts.limits, access: opts.access, corsOrigins: opts.corsOrigins,
-    maxSessionsPerClient: opts.maxSessionsPerClient, clientId: (c) => getConnInfo(c).remote.address ?? '', fallback: opts.static ? serveStatic({ root: opts.static }) : undefined,
-    allowedHost: open ? loopbackHost : undefined, freeSpace: () => statfs(store.dir).then((s) => s.bavail * s.bsize) });
+  const app = createApp({
+    store,
+    spool,
+    kernels: opts.kernels ?? (await init()),
+    limits: opts.limits,
+    access: opts.access,
+    corsOrigins: opts.corsOrigins,
+    maxSessionsPerClient: opts.maxSessionsPerClient,
+    clientId: (c) => getConnInfo(c).remote.address ?? '',
+    fallback: opts.static ? serveStatic({ root: opts.static }) : undefined,
+    allowedHost: open ? loopbackHost : undefined,
+    freeSpace: () => statfs(store.dir).then((s) => s.bavail * s.bsize),
+  });
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
     const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));
     s.once('error', reject);
@@ -60,10 +70,11 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((e) => (e ? reject(e) : resolve()));
-      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
   };
 }
 

@@ -45,7 +45,7 @@ export function validatePrefix(prefix: string): string {
   if (typeof prefix !== 'string') throw invalid(prefix, 'prefix must be a string');
   if (prefix === '') return prefix;
   // A prefix may end inside a segment ("a/", "a/.", "a/.."): it is valid if some key starts with it.
-  validateKey(prefix + 'x');
+  validateKey(`${prefix}x`);
   return prefix;
 }
 
@@ -55,6 +55,7 @@ function checkRules(original: string, key: string, when: string): void {
   const bytes = utf8.encode(key).length;
   if (bytes > MAX_KEY_BYTES && when === '') throw invalid(original, `is ${bytes} bytes of UTF-8, above the limit ${MAX_KEY_BYTES}`);
   // C0 controls (NUL included), DEL and C1 controls: invisible in logs, NUL truncates C paths.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this check's purpose
   const control = /[\u0000-\u001f\u007f-\u009f]/.exec(key);
   if (control) throw invalid(original, `contains control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0')}${when}`);
   if (key.includes('\\')) throw invalid(original, `contains a backslash (a path separator on Windows)${when}`);
@@ -94,6 +95,6 @@ function percentDecode(original: string, s: string): string {
 }
 
 function invalid(key: unknown, reason: string): StoreError {
-  const shown = typeof key === 'string' ? JSON.stringify(key.length > 80 ? key.slice(0, 80) + '...' : key) : String(key);
+  const shown = typeof key === 'string' ? JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}...` : key) : String(key);
   return new StoreError('INVALID_KEY', `key ${shown} ${reason}`);
 }

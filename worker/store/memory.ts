@@ -9,8 +9,23 @@ import { randomHex as hex } from '../../sdk/protocol/hex.js';
 import { KeyLocks } from './key-lock.js';
 import { validateKey, validatePrefix } from './keys.js';
 import {
-  type CommitOptions, type ListPage, ORPHAN_AGE_MS, type SessionRecord, type Staging, type Store, StoreError, type VersionInfo,
-  checkBlob, checkReadLength, checkSessionId, checkSpan, encodeSession,
+  type CommitOptions,
+  type ListPage,
+  ORPHAN_AGE_MS,
+  type SessionRecord,
+  type Staging,
+  type Store,
+  StoreError,
+  type VersionInfo,
+  checkBlob,
+  checkReadLength,
+  checkSessionId,
+  checkSpan,
+  encodeSession,
+  checkListLimit,
+  checkRoot,
+  checkStagingSize,
+  conflict,
 } from './store.js';
 
 interface Entry {
@@ -80,8 +95,10 @@ export class MemoryStore implements Store {
 
   async list(prefix: string, limit: number, cursor?: string): Promise<ListPage> {
     validatePrefix(prefix);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new StoreError('INVALID_ARGUMENT', `list: limit ${limit} is outside 1..1000`);
-    const keys = [...this.entries.keys()].filter((k) => k.startsWith(prefix) && (cursor === undefined || k > cursor)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    checkListLimit(limit);
+    const keys = [...this.entries.keys()]
+      .filter((k) => k.startsWith(prefix) && (cursor === undefined || k > cursor))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const entries = keys.slice(0, limit).map((key) => ({ key, version: { ...this.entries.get(key)!.info } }));
     return keys.length > limit ? { entries, cursor: keys[limit - 1] } : { entries };
   }
@@ -105,17 +122,21 @@ export class MemoryStore implements Store {
 
   async listManifests(key: string, version: string): Promise<string[]> {
     const e = this.current(key, version);
-    return [...e.manifests.keys()].filter((id) => id.startsWith(`${version}.`)).map((id) => id.slice(version.length + 1)).sort();
+    return [...e.manifests.keys()]
+      .filter((id) => id.startsWith(`${version}.`))
+      .map((id) => id.slice(version.length + 1))
+      .sort();
   }
 
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
     const e = this.current(key, version);
-    if (manifest.size !== e.info.size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${e.info.size} of ${JSON.stringify(key)}`);
+    if (manifest.size !== e.info.size)
+      throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${e.info.size} of ${JSON.stringify(key)}`);
     e.manifests.set(`${version}.${chunkingId(manifest.chunking)}`, encodeManifest(manifest));
   }
 
   async createStaging(size: number): Promise<Staging> {
-    if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `staging size ${size} is not a non-negative integer`);
+    checkStagingSize(size);
     const id = `st-${hex(16)}`;
     this.stagings.set(id, { data: new Uint8Array(size), touched: this.now() });
     return this.handle(id);
@@ -143,7 +164,7 @@ export class MemoryStore implements Store {
 
   async commit(key: string, stagingId: string, opts: CommitOptions): Promise<VersionInfo> {
     validateKey(key);
-    if (opts.root !== undefined && !/^[0-9a-f]{64}$/.test(opts.root)) throw new StoreError('INVALID_ARGUMENT', `root ${JSON.stringify(opts.root)} is not 64 lowercase hex digits`);
+    checkRoot(opts.root);
     return this.locks.run(key, async () => {
       const e = this.entries.get(key);
       let data: Uint8Array;
@@ -158,7 +179,8 @@ export class MemoryStore implements Store {
         if (!s) throw new StoreError('NOT_FOUND', `staging ${stagingId} does not exist`);
         data = s.data;
       }
-      if (opts.manifest && opts.manifest.size !== data.length) throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the staged size ${data.length}`);
+      if (opts.manifest && opts.manifest.size !== data.length)
+        throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the staged size ${data.length}`);
       this.stagings.delete(stagingId);
       if (e?.inPlace) this.retired.add(e.inPlace.id);
       const info: VersionInfo = { id: `v-${hex(16)}`, size: data.length, time: this.now(), ...(opts.root ? { root: opts.root } : {}) };
@@ -227,7 +249,8 @@ export class MemoryStore implements Store {
     validateKey(key);
     const e = this.entries.get(key);
     if (!e) throw notFound(key);
-    if (e.info.incomplete) throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete (an in-place push has not finished); push it again to complete it`);
+    if (e.info.incomplete)
+      throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete (an in-place push has not finished); push it again to complete it`);
     if (version !== undefined && e.info.id !== version) throw conflict(key, e.info.id, version);
     return e;
   }
@@ -277,7 +300,11 @@ export class MemoryStore implements Store {
         const t = target();
         checkSpan('copyFrom destination', dstOffset, length, t.data.length);
         if (sourceKey === t.key) {
-          if (sourceVersion !== t.basis) throw new StoreError('CONFLICT', `in-place copy from ${JSON.stringify(sourceKey)} names version ${sourceVersion}, but the rewrite started from ${t.basis}`);
+          if (sourceVersion !== t.basis)
+            throw new StoreError(
+              'CONFLICT',
+              `in-place copy from ${JSON.stringify(sourceKey)} names version ${sourceVersion}, but the rewrite started from ${t.basis}`,
+            );
           checkSpan('copyFrom source', srcOffset, length, t.data.length);
           t.data.copyWithin(dstOffset, srcOffset, srcOffset + length);
           return;
@@ -297,7 +324,7 @@ export class MemoryStore implements Store {
       resize: async (size) => {
         const t = target();
         if (!t.key) throw new StoreError('INVALID_ARGUMENT', `staging ${id} has a fixed size; resize(${size}) is for in-place handles`);
-        if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `resize: size ${size} is not a non-negative integer`);
+        checkStagingSize(size, 'resize: size');
         const d = new Uint8Array(size);
         d.set(t.data.subarray(0, Math.min(size, t.data.length)));
         t.set(d);
@@ -313,8 +340,4 @@ export class MemoryStore implements Store {
 
 function notFound(key: string): StoreError {
   return new StoreError('NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
-}
-
-function conflict(key: string, actual: string | null, expected: string | null): StoreError {
-  return new StoreError('CONFLICT', `key ${JSON.stringify(key)} is at version ${actual ?? '(none)'}, not the expected ${expected ?? '(none)'}`);
 }

@@ -288,3 +288,24 @@ export function encodeSession(record: SessionRecord): Uint8Array {
   }
   return bytes;
 }
+
+/** CONFLICT naming the version found and the one expected. */
+export function conflict(key: string, actual: string | null, expected: string | null): StoreError {
+  return new StoreError('CONFLICT', `key ${JSON.stringify(key)} is at version ${actual ?? '(none)'}, not the expected ${expected ?? '(none)'}`);
+}
+
+/** INVALID_ARGUMENT unless a list page's limit is 1..1000. */
+export function checkListLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new StoreError('INVALID_ARGUMENT', `list: limit ${limit} is outside 1..1000`);
+}
+
+/** INVALID_ARGUMENT unless `size` (of a staging area, or a resize) is a non-negative integer. */
+export function checkStagingSize(size: number, what = 'staging size'): void {
+  if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `${what} ${size} is not a non-negative integer`);
+}
+
+/** INVALID_ARGUMENT unless a commit's root, when given, is 64 lowercase hex digits. */
+export function checkRoot(root: string | undefined): void {
+  if (root !== undefined && !/^[0-9a-f]{64}$/.test(root))
+    throw new StoreError('INVALID_ARGUMENT', `root ${JSON.stringify(root)} is not 64 lowercase hex digits`);
+}

@@ -6,7 +6,10 @@
 import { DeltaflareError, sync, type SyncResult } from 'deltaflare/browser';
 
 /** What one upload gave: the result, or the error's code and message. */
-export interface Upload { result?: SyncResult; error?: { code: string; message: string; status?: number } }
+export interface Upload {
+  result?: SyncResult;
+  error?: { code: string; message: string; status?: number };
+}
 
 /**
  * Uploads the picked file to `key` on `endpoint`; with `tokenFor`, first gets

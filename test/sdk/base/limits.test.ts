@@ -46,7 +46,12 @@ describe('limits', () => {
 
   it('should keep every body under the Workers 100 MB request cap, even at the largest limits the wire format allows', () => {
     for (const n of Object.values(bodyCaps(workersLimits()))) expect(n).toBeLessThan(WORKERS_BODY_CAP);
-    const widest = { partSize: WIRE_LIMITS.maxPartBytes, maxPartOps: WIRE_LIMITS.maxPartOps, maxPlanOps: WIRE_LIMITS.maxPlanOps, maxSignaturesPerBatch: WIRE_LIMITS.maxBatch };
+    const widest = {
+      partSize: WIRE_LIMITS.maxPartBytes,
+      maxPartOps: WIRE_LIMITS.maxPartOps,
+      maxPlanOps: WIRE_LIMITS.maxPlanOps,
+      maxSignaturesPerBatch: WIRE_LIMITS.maxBatch,
+    };
     for (const n of Object.values(bodyCaps(workersLimits(JSON.stringify(widest))))) expect(n).toBeLessThan(WORKERS_BODY_CAP);
   });
 });

@@ -10,9 +10,7 @@ import { DeltaflareError } from '../../../sdk/base/errors.js';
 import { type Kernels, init } from '../../../sdk/kernels/index.js';
 
 // Official vectors (BLAKE3-team/BLAKE3 test_vectors): input i is bytes n % 251.
-const vectors: { cases: { input_len: number; hash: string }[] } = JSON.parse(
-  readFileSync(new URL('../../fixtures/blake3.json', import.meta.url), 'utf8'),
-);
+const vectors: { cases: { input_len: number; hash: string }[] } = JSON.parse(readFileSync(new URL('../../fixtures/blake3.json', import.meta.url), 'utf8'));
 const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
@@ -29,7 +27,10 @@ const chunkSize = fc.oneof(
 const endsOf = (sizes: number[]) => {
   const ends = new Uint32Array(sizes.length);
   let at = 0;
-  sizes.forEach((s, i) => (ends[i] = at += s));
+  for (const [i, s] of sizes.entries()) {
+    at += s;
+    ends[i] = at;
+  }
   return ends;
 };
 
@@ -118,7 +119,7 @@ describe.each(['simd', 'scalar'])('blake3 (%s build)', (name) => {
         if (round % 4 === 1) k().blake3Chunks(inputs[0], new Uint32Array([10, 5000, 200_000]));
       }
     }
-    inputs.forEach((input, i) => expect(hex(hashers[i].digest()), `hasher ${i}`).toBe(hex(k().blake3(input))));
+    for (const [i, input] of inputs.entries()) expect(hex(hashers[i].digest()), `hasher ${i}`).toBe(hex(k().blake3(input)));
   });
 
   it('should let a hasher continue after digest()', () => {
@@ -138,9 +139,7 @@ describe.each(['simd', 'scalar'])('blake3 (%s build)', (name) => {
         expect(digests.length).toBe(32 * sizes.length);
         let start = 0;
         for (let i = 0; i < sizes.length; i++) {
-          expect(hex(digests.subarray(32 * i, 32 * i + 32)), `chunk ${i} of ${sizes[i]} bytes`).toBe(
-            hex(k().blake3(data.subarray(start, ends[i]))),
-          );
+          expect(hex(digests.subarray(32 * i, 32 * i + 32)), `chunk ${i} of ${sizes[i]} bytes`).toBe(hex(k().blake3(data.subarray(start, ends[i]))));
           start = ends[i];
         }
       }),
@@ -174,7 +173,11 @@ describe.each(['simd', 'scalar'])('blake3 (%s build)', (name) => {
     const data = randomBytes(64 << 20);
     fresh.blake3(data);
     const sizes: number[] = [];
-    for (let total = 0; total < data.length - 65536; ) sizes.push(Math.min(2048 + ((total * 7919) % 63000), 65536)), (total += sizes[sizes.length - 1]);
+    for (let total = 0; total < data.length - 65536; ) {
+      const size = Math.min(2048 + ((total * 7919) % 63000), 65536);
+      sizes.push(size);
+      total += size;
+    }
     fresh.blake3Chunks(data, endsOf(sizes));
     expect(fresh.instance.exports.memory.buffer.byteLength).toBeLessThan(8 << 20);
   });

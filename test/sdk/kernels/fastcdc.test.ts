@@ -46,15 +46,20 @@ const params = fc
 describe.each(['simd', 'scalar'])('FastCDC-2020 (%s build)', (name) => {
   const k = () => builds[name];
 
-  it.each(fixture.cases.map((c: any) => [c.min, c.avg, c.max, c.level, c.lengths]) as [number, number, number, number, number[]][])(
-    'should give the published cut points for min %i avg %i max %i level %i',
-    (min, avg, max, level, want) => {
-      const chunks = k().chunk(image, { min, avg, max, level });
-      expect(lengths(chunks)).toEqual(want);
-      let end = 0;
-      expect([...k().cutPoints(image, { min, avg, max, level })]).toEqual(want.map((n) => (end += n)));
-    },
-  );
+  it.each(
+    fixture.cases.map((c: { min: number; avg: number; max: number; level: number; lengths: number[] }) => [c.min, c.avg, c.max, c.level, c.lengths]) as [
+      number,
+      number,
+      number,
+      number,
+      number[],
+    ][],
+  )('should give the published cut points for min %i avg %i max %i level %i', (min, avg, max, level, want) => {
+    const chunks = k().chunk(image, { min, avg, max, level });
+    expect(lengths(chunks)).toEqual(want);
+    let end = 0;
+    expect([...k().cutPoints(image, { min, avg, max, level })]).toEqual(want.map((n) => (end += n)));
+  });
 
   it('should give the published BLAKE3 digests of the avg 16 KiB case', () => {
     const c = fixture.cases[0];

@@ -45,7 +45,10 @@ describe.each(['simd', 'scalar'])('kernel-memory inputs (%s build)', (name) => {
       expect(k().crc32(view, 12345)).toBe(k().crc32(bytes, 12345));
       const ends = someEnds(n);
       expect(hex(k().blake3Chunks(view, ends)), `blake3Chunks n=${n}`).toBe(hex(k().blake3Chunks(bytes, ends)));
-      const h = k().createBlake3().update(view.subarray(0, n >> 1)).update(bytes.subarray(n >> 1));
+      const h = k()
+        .createBlake3()
+        .update(view.subarray(0, n >> 1))
+        .update(bytes.subarray(n >> 1));
       expect(hex(h.digest())).toBe(hex(k().blake3(bytes)));
       for (const options of [{}, { min: 64, avg: 256, max: 1024, level: 3 }, { min: 5000, avg: 30000, max: 300_000, blake3: true }]) {
         expect(k().chunk(view, options), `chunk n=${n}`).toEqual(k().chunk(bytes, options));

@@ -7,24 +7,36 @@ import { init, type ChunkOptions } from '../../../sdk/kernels/index.js';
 import { WeakIndex, confirmMatches, matchBatch, type NewChunks } from '../../../sdk/protocol/match.js';
 import { plan, partPayload, type Plan, type PlanOptions } from '../../../sdk/protocol/plan.js';
 import {
-  decodeMatches, decodePart, decodePlan, decodeSignatures, encodeMatches, encodePart, encodePlan, encodeSignatures,
-  type PartMessage, type PlanMessage,
+  decodeMatches,
+  decodePart,
+  decodePlan,
+  decodeSignatures,
+  encodeMatches,
+  encodePart,
+  encodePlan,
+  encodeSignatures,
+  type PartMessage,
+  type PlanMessage,
 } from '../../../sdk/protocol/wire.js';
 
 export type Chunker = (bytes: Uint8Array) => number[];
 
 /** Fixed blocks of `block` bytes, the last one shorter. */
-export const fixedChunker = (block: number): Chunker => (bytes) => {
-  const out: number[] = [];
-  for (let at = 0; at < bytes.length; at += block) out.push(Math.min(block, bytes.length - at));
-  return out;
-};
+export const fixedChunker =
+  (block: number): Chunker =>
+  (bytes) => {
+    const out: number[] = [];
+    for (let at = 0; at < bytes.length; at += block) out.push(Math.min(block, bytes.length - at));
+    return out;
+  };
 
 const kernels = await init();
 
 /** FastCDC-2020 cut points from the wasm kernel (small sizes so test files have many chunks). */
-export const cdcChunker = (p: ChunkOptions = { min: 64, avg: 256, max: 1024, level: 1 }): Chunker => (bytes) =>
-  kernels.chunk(bytes, p).map((c) => c.length);
+export const cdcChunker =
+  (p: ChunkOptions = { min: 64, avg: 256, max: 1024, level: 1 }): Chunker =>
+  (bytes) =>
+    kernels.chunk(bytes, p).map((c) => c.length);
 
 /** Lengths, CRCs and BLAKE3 digests of the chunks of `bytes`. */
 export function describe(bytes: Uint8Array, chunker: Chunker): NewChunks & { crcs: Uint32Array } {
@@ -69,9 +81,7 @@ export function syncRun(old: Uint8Array, next: Uint8Array, chunker: Chunker, opt
   }
   const p = plan(newChunks, oldOffsets, options);
   const message = decodePlan(encodePlan(p));
-  const parts = p.parts.map((pp) =>
-    decodePart(encodePart({ ...pp, deflated: false, payload: partPayload(next, pp) }), { maxLiteralBytes: options.partSize }),
-  );
+  const parts = p.parts.map((pp) => decodePart(encodePart({ ...pp, deflated: false, payload: partPayload(next, pp) }), { maxLiteralBytes: options.partSize }));
   return { plan: p, message, parts, oldOffsets, newChunks, oldChunks };
 }
 

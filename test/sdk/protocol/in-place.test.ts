@@ -9,7 +9,11 @@ const overlaps = (a: number, al: number, b: number, bl: number): boolean => a < 
 
 /** Copies whose destinations tile [0, n) in pieces of random length and whose sources are random in [0, oldSize). */
 const copySet = fc
-  .tuple(fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 0, maxLength: 60 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 50, max: 1500 }))
+  .tuple(
+    fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 0, maxLength: 60 }),
+    fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    fc.integer({ min: 50, max: 1500 }),
+  )
   .map(([lengths, seed, oldSize]) => {
     const r = randomBytes(lengths.length * 4, seed);
     let at = 0;
@@ -49,27 +53,31 @@ function rebuildSynthetic(old: Uint8Array, copies: CopyOp[]): { converted: CopyO
 
 describe('in-place ordering', () => {
   it('should order copies so that none overwrites a source a later copy reads', () => {
-    fc.assert(fc.property(copySet, ({ copies }) => {
-      const { copies: order, converted } = orderInPlace(copies);
-      expect([...order, ...converted].sort((a, b) => a.newOffset - b.newOffset)).toEqual(copies);
-      for (let i = 0; i < order.length; i++) {
-        for (let j = i + 1; j < order.length; j++) {
-          expect(overlaps(order[i].newOffset, order[i].length, order[j].oldOffset, order[j].length)).toBe(false);
+    fc.assert(
+      fc.property(copySet, ({ copies }) => {
+        const { copies: order, converted } = orderInPlace(copies);
+        expect([...order, ...converted].sort((a, b) => a.newOffset - b.newOffset)).toEqual(copies);
+        for (let i = 0; i < order.length; i++) {
+          for (let j = i + 1; j < order.length; j++) {
+            expect(overlaps(order[i].newOffset, order[i].length, order[j].oldOffset, order[j].length)).toBe(false);
+          }
         }
-      }
-    }));
+      }),
+    );
   });
 
   it('should give every kept copy its source bytes when run in one buffer', () => {
-    fc.assert(fc.property(copySet, ({ copies, oldSize }) => {
-      const newSize = copies.reduce((s, c) => s + c.length, 0);
-      const old = randomBytes(oldSize, 99);
-      const buffer = new Uint8Array(Math.max(oldSize, newSize));
-      buffer.set(old);
-      const { copies: order } = orderInPlace(copies);
-      for (const c of order) buffer.copyWithin(c.newOffset, c.oldOffset, c.oldOffset + c.length);
-      for (const c of order) expectSameBytes(buffer.subarray(c.newOffset, c.newOffset + c.length), old.subarray(c.oldOffset, c.oldOffset + c.length));
-    }));
+    fc.assert(
+      fc.property(copySet, ({ copies, oldSize }) => {
+        const newSize = copies.reduce((s, c) => s + c.length, 0);
+        const old = randomBytes(oldSize, 99);
+        const buffer = new Uint8Array(Math.max(oldSize, newSize));
+        buffer.set(old);
+        const { copies: order } = orderInPlace(copies);
+        for (const c of order) buffer.copyWithin(c.newOffset, c.oldOffset, c.oldOffset + c.length);
+        for (const c of order) expectSameBytes(buffer.subarray(c.newOffset, c.newOffset + c.length), old.subarray(c.oldOffset, c.oldOffset + c.length));
+      }),
+    );
   });
 
   it('should swap two halves by turning one copy into a literal', () => {
@@ -140,7 +148,7 @@ describe('in-place ordering', () => {
   });
 });
 
-describe('firstOverwrittenRead (the endpoint\'s check of a client\'s in-place order)', () => {
+describe("firstOverwrittenRead (the endpoint's check of a client's in-place order)", () => {
   /** The slow truth: copy i reads bytes a copy before it wrote. */
   const naive = (copies: CopyOp[]): number =>
     copies.findIndex((c, i) => copies.slice(0, i).some((d) => overlaps(c.oldOffset, c.length, d.newOffset, d.length)));
@@ -149,7 +157,10 @@ describe('firstOverwrittenRead (the endpoint\'s check of a client\'s in-place or
     fc.assert(
       fc.property(copySet, fc.integer({ min: 1, max: 2 ** 31 - 1 }), ({ copies }, seed) => {
         const r = randomBytes(copies.length * 2, seed);
-        const shuffled = copies.map((c, i) => ({ c, key: r[2 * i] * 256 + r[2 * i + 1] })).sort((a, b) => a.key - b.key).map((x) => x.c);
+        const shuffled = copies
+          .map((c, i) => ({ c, key: r[2 * i] * 256 + r[2 * i + 1] }))
+          .sort((a, b) => a.key - b.key)
+          .map((x) => x.c);
         expect(firstOverwrittenRead(shuffled)).toBe(naive(shuffled));
       }),
       { numRuns: 300 },
@@ -165,6 +176,11 @@ describe('firstOverwrittenRead (the endpoint\'s check of a client\'s in-place or
     );
     expect(firstOverwrittenRead([{ oldOffset: 10, newOffset: 0, length: 100 }])).toBe(-1);
     // Swapping two blocks: either order overwrites what the other still reads.
-    expect(firstOverwrittenRead([{ oldOffset: 0, newOffset: 100, length: 100 }, { oldOffset: 100, newOffset: 0, length: 100 }])).toBe(1);
+    expect(
+      firstOverwrittenRead([
+        { oldOffset: 0, newOffset: 100, length: 100 },
+        { oldOffset: 100, newOffset: 0, length: 100 },
+      ]),
+    ).toBe(1);
   });
 });

@@ -5,11 +5,7 @@ import { fakeManifest } from '../../worker/store/helpers.js';
 
 describe('encodeManifest / decodeManifest', () => {
   it('should round-trip cdc, fixed and empty manifests', () => {
-    for (const m of [
-      fakeManifest(100_000, { kind: 'cdc', min: 2048, avg: 8192, max: 65536, level: 1 }),
-      fakeManifest(4096 * 3 + 1),
-      fakeManifest(0),
-    ]) {
+    for (const m of [fakeManifest(100_000, { kind: 'cdc', min: 2048, avg: 8192, max: 65536, level: 1 }), fakeManifest(4096 * 3 + 1), fakeManifest(0)]) {
       const bytes = encodeManifest(m);
       expect(bytes.length).toBe(36 + 40 * m.lengths.length); // 36-byte header, 4 + 4 + 32 per chunk
       expect(decodeManifest(bytes)).toEqual(m);

@@ -8,7 +8,7 @@ import { concat, describe as chunksOf, fixedChunker, randomBytes } from './helpe
 /** A synthetic manifest: chunk i has crc crcs[i], length lengths[i] and a digest filled with byte digests[i]. */
 function manifest(crcs: number[], lengths: number[], digests: number[]) {
   const hashes = new Uint8Array(crcs.length * 32);
-  digests.forEach((d, i) => hashes.fill(d, i * 32, i * 32 + 32));
+  for (const [i, d] of digests.entries()) hashes.fill(d, i * 32, i * 32 + 32);
   return { crcs: Uint32Array.from(crcs), lengths: Uint32Array.from(lengths), hashes };
 }
 
@@ -64,10 +64,19 @@ describe('match', () => {
     // Entry 0 at 30 (length 10); entry 1 has two confirmed candidates, 10 and 40: 40 follows 30 + 10.
     const mine = manifest([5, 6], [10, 10], [5, 6]);
     const hashes = new Uint8Array(24);
-    hashes.fill(5, 0, 8), hashes.fill(6, 8, 24);
-    const m = { firstIndex: 0, count: 2, strongBytes: 8, hashes, runs: [
-      { entry: 0, length: 1, oldOffset: 30 }, { entry: 1, length: 1, oldOffset: 10 }, { entry: 1, length: 1, oldOffset: 40 },
-    ] };
+    hashes.fill(5, 0, 8);
+    hashes.fill(6, 8, 24);
+    const m = {
+      firstIndex: 0,
+      count: 2,
+      strongBytes: 8,
+      hashes,
+      runs: [
+        { entry: 0, length: 1, oldOffset: 30 },
+        { entry: 1, length: 1, oldOffset: 10 },
+        { entry: 1, length: 1, oldOffset: 40 },
+      ],
+    };
     const oldOffsets = Float64Array.of(-1, -1);
     expect(confirmMatches(decodeMatches(encodeMatches(m)), mine, oldOffsets, 100)).toBe(2);
     expect([...oldOffsets]).toEqual([30, 40]);

@@ -25,12 +25,18 @@ function applyEdit(f: Uint8Array, e: Edit): Uint8Array {
   const len = Math.min(e.len, f.length - at);
   const fresh = randomBytes(e.len, e.seed);
   switch (e.kind) {
-    case 'insert': return concat(f.subarray(0, at), fresh, f.subarray(at));
-    case 'delete': return concat(f.subarray(0, at), f.subarray(at + len));
-    case 'overwrite': return concat(f.subarray(0, at), fresh.subarray(0, len), f.subarray(at + len));
-    case 'zeros': return concat(f.subarray(0, at), new Uint8Array(e.len), f.subarray(at));
-    case 'truncate': return f.subarray(0, at);
-    case 'extend': return concat(f, fresh);
+    case 'insert':
+      return concat(f.subarray(0, at), fresh, f.subarray(at));
+    case 'delete':
+      return concat(f.subarray(0, at), f.subarray(at + len));
+    case 'overwrite':
+      return concat(f.subarray(0, at), fresh.subarray(0, len), f.subarray(at + len));
+    case 'zeros':
+      return concat(f.subarray(0, at), new Uint8Array(e.len), f.subarray(at));
+    case 'truncate':
+      return f.subarray(0, at);
+    case 'extend':
+      return concat(f, fresh);
     case 'move': {
       // Cut [at, at + len) and paste it at the (seeded) other place.
       const rest = concat(f.subarray(0, at), f.subarray(at + len));
@@ -157,7 +163,10 @@ describe('plan', () => {
     hashes[95] = 8; // chunk 2: the same first 31 bytes, another digest
     const p = plan({ lengths: Uint32Array.of(100, 100, 100), hashes }, Float64Array.of(-1, -1, -1), { partSize: 1000 });
     expect(p.dups).toEqual([{ srcOffset: 0, newOffset: 100, length: 100 }]);
-    expect(p.parts.flatMap((part) => part.ops)).toEqual([{ newOffset: 0, length: 100 }, { newOffset: 200, length: 100 }]);
+    expect(p.parts.flatMap((part) => part.ops)).toEqual([
+      { newOffset: 0, length: 100 },
+      { newOffset: 200, length: 100 },
+    ]);
   });
 
   it('should merge dups of a repeated run of blocks into one op', () => {
@@ -185,7 +194,7 @@ describe('plan', () => {
     expect(run.plan.parts.map((p) => p.part)).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it.each(chunkers)('should give each part the CRC32 of its payload, combined from its chunks\' CRCs, streaming and in place (%s)', async (_, chunker) => {
+  it.each(chunkers)("should give each part the CRC32 of its payload, combined from its chunks' CRCs, streaming and in place (%s)", async (_, chunker) => {
     const k = await init();
     const crc32Combine = (a: number, b: number, n: number) => k.crc32Combine(a, b, n);
     fc.assert(
@@ -230,29 +239,38 @@ function streamRun(old: Uint8Array, next: Uint8Array, chunker: Chunker, options:
 describe('Planner (chunks added as matches are confirmed)', () => {
   const batches = fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 5 });
 
-  it.each(chunkers)('should close parts early that are the whole plan\'s first parts, and rebuild the new file from plan + parts (%s)', (_, chunker) => {
+  it.each(chunkers)("should close parts early that are the whole plan's first parts, and rebuild the new file from plan + parts (%s)", (_, chunker) => {
     fc.assert(
-      fc.property(scenario, fc.integer({ min: 1024, max: 20000 }), fc.integer({ min: 1, max: 8 }), fc.boolean(), batches, (s, partSize, maxPartOps, dedup, sizes) => {
-        const [old, next] = files(s);
-        const options = { partSize, maxPartOps, dedup };
-        const { early, whole, oldOffsets, newChunks } = streamRun(old, next, chunker, options, sizes);
-        // The same plan as planning the whole file at once (what a resumed push does).
-        expect(whole).toEqual(plan(newChunks, oldOffsets, options));
-        // Early parts are parts 0..e-1 of it, each closed only over chunks already planned.
-        early.forEach(({ part, planned }, i) => {
-          expect(part.part).toBe(i);
-          expect(whole.parts[i]).toBe(part);
-          const last = part.ops[part.ops.length - 1];
-          expect(last.newOffset + last.length).toBeLessThanOrEqual(planned);
-          expect(part.literalBytes).toBeLessThanOrEqual(partSize);
-          expect(part.ops.length).toBeLessThanOrEqual(maxPartOps);
-        });
-        // Early parts (as sent) and the rest, through the wire codecs, rebuild the new file.
-        const parts = whole.parts.map((pp) => decodePart(encodePart({ ...pp, deflated: false, payload: partPayload(next, pp) }), { maxLiteralBytes: partSize }));
-        expectSameBytes(applyPlan(old, whole, parts), next);
-        const sent = whole.parts.reduce((sum, p) => sum + p.literalBytes, 0);
-        expect(sent + whole.copies.reduce((sum, c) => sum + c.length, 0) + whole.dups.reduce((sum, d) => sum + d.length, 0)).toBe(next.length);
-      }),
+      fc.property(
+        scenario,
+        fc.integer({ min: 1024, max: 20000 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.boolean(),
+        batches,
+        (s, partSize, maxPartOps, dedup, sizes) => {
+          const [old, next] = files(s);
+          const options = { partSize, maxPartOps, dedup };
+          const { early, whole, oldOffsets, newChunks } = streamRun(old, next, chunker, options, sizes);
+          // The same plan as planning the whole file at once (what a resumed push does).
+          expect(whole).toEqual(plan(newChunks, oldOffsets, options));
+          // Early parts are parts 0..e-1 of it, each closed only over chunks already planned.
+          early.forEach(({ part, planned }, i) => {
+            expect(part.part).toBe(i);
+            expect(whole.parts[i]).toBe(part);
+            const last = part.ops[part.ops.length - 1];
+            expect(last.newOffset + last.length).toBeLessThanOrEqual(planned);
+            expect(part.literalBytes).toBeLessThanOrEqual(partSize);
+            expect(part.ops.length).toBeLessThanOrEqual(maxPartOps);
+          });
+          // Early parts (as sent) and the rest, through the wire codecs, rebuild the new file.
+          const parts = whole.parts.map((pp) =>
+            decodePart(encodePart({ ...pp, deflated: false, payload: partPayload(next, pp) }), { maxLiteralBytes: partSize }),
+          );
+          expectSameBytes(applyPlan(old, whole, parts), next);
+          const sent = whole.parts.reduce((sum, p) => sum + p.literalBytes, 0);
+          expect(sent + whole.copies.reduce((sum, c) => sum + c.length, 0) + whole.dups.reduce((sum, d) => sum + d.length, 0)).toBe(next.length);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -262,7 +280,13 @@ describe('Planner (chunks added as matches are confirmed)', () => {
     const old = randomBytes(50_000, 31);
     const next = concat(randomBytes(20_000, 32), old);
     const { early, whole } = streamRun(old, next, fixedChunker(1000), { partSize: 4000 }, [25]);
-    expect(early.map((e) => [e.part.part, e.planned])).toEqual([[0, 25_000], [1, 25_000], [2, 25_000], [3, 25_000], [4, 25_000]]);
+    expect(early.map((e) => [e.part.part, e.planned])).toEqual([
+      [0, 25_000],
+      [1, 25_000],
+      [2, 25_000],
+      [3, 25_000],
+      [4, 25_000],
+    ]);
     expect(whole.parts).toHaveLength(5);
     expect(whole.copies).toEqual([{ oldOffset: 0, newOffset: 20_000, length: 50_000 }]);
   });
@@ -275,7 +299,11 @@ describe('Planner (chunks added as matches are confirmed)', () => {
     const next = concat(...pieces);
     // One chunk per batch: the part closes on the copy after its third literal op.
     const { early, whole } = streamRun(old, next, fixedChunker(1000), { partSize: 100_000, maxPartOps: 3 }, [1]);
-    expect(early.map((e) => [e.part.part, e.part.ops.length, e.planned])).toEqual([[0, 3, 6000], [1, 3, 12_000], [2, 3, 18_000]]);
+    expect(early.map((e) => [e.part.part, e.part.ops.length, e.planned])).toEqual([
+      [0, 3, 6000],
+      [1, 3, 12_000],
+      [2, 3, 18_000],
+    ]);
     expect(whole.parts.map((p) => p.ops.length)).toEqual([3, 3, 3, 1]);
   });
 

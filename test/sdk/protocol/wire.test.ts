@@ -4,8 +4,23 @@ import { describe, expect, it } from 'vitest';
 import { DeltaflareError } from '../../../sdk/base/errors.js';
 import { crc32Js } from '../../../sdk/protocol/crc32-js.js';
 import {
-  LengthCoding, chooseLengthCoding, decodeMatches, decodePart, decodePlan, decodeSignatures, encodeMatches, encodePart,
-  encodePlan, encodeSignatures, messageType, partBodyBytes, partPayloadOffset, type Matches, type PartMessage, type PlanMessage, type SignatureBatch,
+  LengthCoding,
+  chooseLengthCoding,
+  decodeMatches,
+  decodePart,
+  decodePlan,
+  decodeSignatures,
+  encodeMatches,
+  encodePart,
+  encodePlan,
+  encodeSignatures,
+  messageType,
+  partBodyBytes,
+  partPayloadOffset,
+  type Matches,
+  type PartMessage,
+  type PlanMessage,
+  type SignatureBatch,
 } from '../../../sdk/protocol/wire.js';
 import { crc32 } from 'node:zlib';
 
@@ -29,31 +44,40 @@ const signatureBatch: fc.Arbitrary<SignatureBatch> = fc
     fc.integer({ min: 0, max: 1e6 }),
     fc.oneof(
       // Fixed chunking: equal lengths but the last.
-      fc.tuple(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 1 << 20 }), fc.integer({ min: 1, max: 1 << 20 })).map(([n, block, last]) =>
-        Array.from({ length: n }, (_, i) => (i === n - 1 ? Math.min(last, block) : block))),
+      fc
+        .tuple(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 1 << 20 }), fc.integer({ min: 1, max: 1 << 20 }))
+        .map(([n, block, last]) => Array.from({ length: n }, (_, i) => (i === n - 1 ? Math.min(last, block) : block))),
       fc.array(fc.integer({ min: 1, max: 65536 }), { minLength: 1, maxLength: 300 }),
       fc.array(fc.integer({ min: 1, max: WIRE_LIMITS.maxChunkLength }), { minLength: 1, maxLength: 300 }),
     ),
   )
   .chain(([firstIndex, lengths]) =>
     fc.array(u32, { minLength: lengths.length, maxLength: lengths.length }).map((crcs) => ({
-      firstIndex, crcs: Uint32Array.from(crcs), lengths: Uint32Array.from(lengths),
-    })));
+      firstIndex,
+      crcs: Uint32Array.from(crcs),
+      lengths: Uint32Array.from(lengths),
+    })),
+  );
 
 const matches: fc.Arbitrary<Matches> = fc
   .tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 8, max: 32 }), fc.integer({ min: 0, max: 1e6 }))
   .chain(([count, strongBytes, firstIndex]) =>
-    fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: count - 1 }), offset), { maxLength: Math.min(20, count), selector: ([e, o]) => `${e}/${o}` })
+    fc
+      .uniqueArray(fc.tuple(fc.integer({ min: 0, max: count - 1 }), offset), { maxLength: Math.min(20, count), selector: ([e, o]) => `${e}/${o}` })
       .chain((starts) => {
         const sorted = starts.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
         return fc.tuple(...sorted.map(([e]) => fc.integer({ min: 1, max: Math.min(4, count - e) }))).chain((lens) => {
           const total = lens.reduce((s, x) => s + x, 0);
           return fc.uint8Array({ minLength: total * strongBytes, maxLength: total * strongBytes }).map((hashes) => ({
-            firstIndex, count, strongBytes, hashes,
+            firstIndex,
+            count,
+            strongBytes,
+            hashes,
             runs: sorted.map(([entry, oldOffset], i) => ({ entry, length: lens[i], oldOffset })),
           }));
         });
-      }));
+      }),
+  );
 
 /** Disjoint sorted ranges [offset, offset + length) with gaps: destinations of ops. */
 const ranges = (max: number): fc.Arbitrary<Array<{ at: number; length: number }>> =>
@@ -77,21 +101,31 @@ const planMessage: fc.Arbitrary<PlanMessage> = fc
   });
 
 const partMessage: fc.Arbitrary<PartMessage> = fc
-  .tuple(u32, ranges(20).filter((r) => r.length > 0), fc.boolean())
+  .tuple(
+    u32,
+    ranges(20).filter((r) => r.length > 0),
+    fc.boolean(),
+  )
   .chain(([part, rs, deflated]) => {
     const literalBytes = rs.reduce((s, r) => s + r.length, 0);
     return fc.uint8Array({ minLength: deflated ? 1 : literalBytes, maxLength: deflated ? 100 : literalBytes }).map((payload) => ({
-      part, deflated, literalBytes, payload, ops: rs.map((r) => ({ newOffset: r.at, length: r.length })),
+      part,
+      deflated,
+      literalBytes,
+      payload,
+      ops: rs.map((r) => ({ newOffset: r.at, length: r.length })),
     }));
   });
 
 describe('wire: round trips', () => {
   it('should decode every signature batch it encodes, in each length coding that fits', () => {
-    fc.assert(fc.property(signatureBatch, (b) => {
-      const codings = [LengthCoding.u32, chooseLengthCoding(b.lengths)];
-      if (b.lengths.every((x) => x <= 65536)) codings.push(LengthCoding.u16);
-      for (const c of codings) expect(decodeSignatures(encodeSignatures(b, c))).toEqual(b);
-    }));
+    fc.assert(
+      fc.property(signatureBatch, (b) => {
+        const codings = [LengthCoding.u32, chooseLengthCoding(b.lengths)];
+        if (b.lengths.every((x) => x <= 65536)) codings.push(LengthCoding.u16);
+        for (const c of codings) expect(decodeSignatures(encodeSignatures(b, c))).toEqual(b);
+      }),
+    );
   });
 
   it('should spend 4 bytes per chunk on fixed blocks, 6 on CDC chunks up to 64 KiB, 8 beyond', () => {
@@ -102,35 +136,47 @@ describe('wire: round trips', () => {
   });
 
   it('should decode every match answer, plan and part it encodes', () => {
-    fc.assert(fc.property(matches, (m) => {
-      expect(decodeMatches(encodeMatches(m))).toEqual(m);
-    }));
-    fc.assert(fc.property(planMessage, (p) => {
-      expect(decodePlan(encodePlan(p))).toEqual(p);
-    }));
-    fc.assert(fc.property(partMessage, (p) => {
-      const bytes = encodePart(p);
-      expect(decodePart(bytes)).toEqual(p);
-      expect(messageType(bytes)).toBe('part');
-    }));
+    fc.assert(
+      fc.property(matches, (m) => {
+        expect(decodeMatches(encodeMatches(m))).toEqual(m);
+      }),
+    );
+    fc.assert(
+      fc.property(planMessage, (p) => {
+        expect(decodePlan(encodePlan(p))).toEqual(p);
+      }),
+    );
+    fc.assert(
+      fc.property(partMessage, (p) => {
+        const bytes = encodePart(p);
+        expect(decodePart(bytes)).toEqual(p);
+        expect(messageType(bytes)).toBe('part');
+      }),
+    );
   });
 
   it('should give the same part bytes with the built-in CRC32 as with zlib', () => {
-    fc.assert(fc.property(partMessage, (p) => {
-      expect(encodePart(p, { crc32: (b) => crc32(b) >>> 0 })).toEqual(encodePart(p));
-    }), { numRuns: 30 });
+    fc.assert(
+      fc.property(partMessage, (p) => {
+        expect(encodePart(p, { crc32: (b) => crc32(b) >>> 0 })).toEqual(encodePart(p));
+      }),
+      { numRuns: 30 },
+    );
     expect(crc32Js(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
 
   it('should give the same part bytes when written around a payload already in place (into)', () => {
-    fc.assert(fc.property(partMessage, fc.integer({ min: 0, max: 255 }), (p, junk) => {
-      const into = new Uint8Array(partBodyBytes(p.ops.length, p.payload.length)).fill(junk); // header bytes must all be written
-      const at = partPayloadOffset(p.ops.length);
-      into.set(p.payload, at);
-      const body = encodePart({ ...p, payload: into.subarray(at, at + p.payload.length) }, { into });
-      expect(body).toBe(into);
-      expect(Buffer.from(body).equals(encodePart(p))).toBe(true);
-    }), { numRuns: 50 });
+    fc.assert(
+      fc.property(partMessage, fc.integer({ min: 0, max: 255 }), (p, junk) => {
+        const into = new Uint8Array(partBodyBytes(p.ops.length, p.payload.length)).fill(junk); // header bytes must all be written
+        const at = partPayloadOffset(p.ops.length);
+        into.set(p.payload, at);
+        const body = encodePart({ ...p, payload: into.subarray(at, at + p.payload.length) }, { into });
+        expect(body).toBe(into);
+        expect(Buffer.from(body).equals(encodePart(p))).toBe(true);
+      }),
+      { numRuns: 50 },
+    );
     const p: PartMessage = { part: 0, ops: [{ newOffset: 0, length: 2 }], literalBytes: 2, deflated: false, payload: Uint8Array.of(1, 2) };
     expect(() => encodePart(p, { into: new Uint8Array(partBodyBytes(1, 2)) })).toThrow(/partPayloadOffset/);
   });
@@ -139,9 +185,30 @@ describe('wire: round trips', () => {
 const samples: Array<[string, Uint8Array, (b: Uint8Array) => unknown]> = [
   ['signatures', encodeSignatures({ firstIndex: 5, crcs: Uint32Array.of(1, 2, 3), lengths: Uint32Array.of(4096, 4096, 100) }), decodeSignatures],
   ['signatures u16', encodeSignatures({ firstIndex: 5, crcs: Uint32Array.of(1, 2), lengths: Uint32Array.of(300, 4096) }), decodeSignatures],
-  ['matches', encodeMatches({ firstIndex: 0, count: 3, strongBytes: 8, runs: [{ entry: 1, length: 2, oldOffset: 8192 }], hashes: new Uint8Array(16).fill(7) }), decodeMatches],
-  ['plan', encodePlan({ size: 300, inPlace: false, copies: [{ oldOffset: 0, newOffset: 0, length: 100 }], dups: [{ srcOffset: 100, newOffset: 200, length: 100 }] }), decodePlan],
-  ['part', encodePart({ part: 3, ops: [{ newOffset: 100, length: 3 }, { newOffset: 200, length: 2 }], literalBytes: 5, deflated: false, payload: Uint8Array.of(1, 2, 3, 4, 5) }), decodePart],
+  [
+    'matches',
+    encodeMatches({ firstIndex: 0, count: 3, strongBytes: 8, runs: [{ entry: 1, length: 2, oldOffset: 8192 }], hashes: new Uint8Array(16).fill(7) }),
+    decodeMatches,
+  ],
+  [
+    'plan',
+    encodePlan({ size: 300, inPlace: false, copies: [{ oldOffset: 0, newOffset: 0, length: 100 }], dups: [{ srcOffset: 100, newOffset: 200, length: 100 }] }),
+    decodePlan,
+  ],
+  [
+    'part',
+    encodePart({
+      part: 3,
+      ops: [
+        { newOffset: 100, length: 3 },
+        { newOffset: 200, length: 2 },
+      ],
+      literalBytes: 5,
+      deflated: false,
+      payload: Uint8Array.of(1, 2, 3, 4, 5),
+    }),
+    decodePart,
+  ],
 ];
 
 describe('wire: hostile input', () => {
@@ -166,7 +233,11 @@ describe('wire: hostile input', () => {
 
   // Offsets of the count and length fields of each sample's fixed header.
   const countFields: Record<string, number[]> = {
-    signatures: [12, 16, 20], 'signatures u16': [12], matches: [12, 16, 20], plan: [8, 12], part: [12, 16, 20],
+    signatures: [12, 16, 20],
+    'signatures u16': [12],
+    matches: [12, 16, 20],
+    plan: [8, 12],
+    part: [12, 16, 20],
   };
   it.each(samples)('should reject %s with any count field set huge without allocating it', (name, bytes, decode) => {
     for (const at of countFields[name]) {
@@ -214,28 +285,68 @@ describe('wire: hostile input', () => {
   });
 
   it('should reject overlapping or unsorted ops in plans and parts', () => {
-    expectCode(() => encodePlan({ size: 10, inPlace: false, copies: [{ oldOffset: 0, newOffset: 5, length: 5 }, { oldOffset: 0, newOffset: 0, length: 6 }], dups: [] }), 'INVALID_ARGUMENT');
-    expectCode(() => encodePlan({ size: 10, inPlace: true, copies: [{ oldOffset: 0, newOffset: 5, length: 5 }, { oldOffset: 0, newOffset: 0, length: 6 }], dups: [] }), 'INVALID_ARGUMENT');
+    expectCode(
+      () =>
+        encodePlan({
+          size: 10,
+          inPlace: false,
+          copies: [
+            { oldOffset: 0, newOffset: 5, length: 5 },
+            { oldOffset: 0, newOffset: 0, length: 6 },
+          ],
+          dups: [],
+        }),
+      'INVALID_ARGUMENT',
+    );
+    expectCode(
+      () =>
+        encodePlan({
+          size: 10,
+          inPlace: true,
+          copies: [
+            { oldOffset: 0, newOffset: 5, length: 5 },
+            { oldOffset: 0, newOffset: 0, length: 6 },
+          ],
+          dups: [],
+        }),
+      'INVALID_ARGUMENT',
+    );
     expectCode(() => encodePlan({ size: 10, inPlace: false, copies: [], dups: [{ srcOffset: 2, newOffset: 5, length: 5 }] }), 'INVALID_ARGUMENT');
-    expectCode(() => encodePart({ part: 0, ops: [{ newOffset: 5, length: 1 }, { newOffset: 5, length: 1 }], literalBytes: 2, deflated: false, payload: new Uint8Array(2) }), 'INVALID_ARGUMENT');
+    expectCode(
+      () =>
+        encodePart({
+          part: 0,
+          ops: [
+            { newOffset: 5, length: 1 },
+            { newOffset: 5, length: 1 },
+          ],
+          literalBytes: 2,
+          deflated: false,
+          payload: new Uint8Array(2),
+        }),
+      'INVALID_ARGUMENT',
+    );
     // The same, as bytes a hostile client made: swap the two ops of a valid part.
     const p = samples[4][1].slice();
     const ops = p.slice(24, 48);
-    p.set(ops.subarray(12, 24), 24), p.set(ops.subarray(0, 12), 36);
+    p.set(ops.subarray(12, 24), 24);
+    p.set(ops.subarray(0, 12), 36);
     new DataView(p.buffer).setUint32(p.length - 4, crc32Js(p.subarray(0, p.length - 4)), true);
     expectCode(() => decodePart(p), 'MALFORMED');
   });
 
   it('should never throw anything but DeltaflareError on random bytes after a valid header', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.uint8Array({ maxLength: 200 }), (type, tail) => {
-      const bytes = Uint8Array.from([0x44, 0x46, 1, type, ...tail]);
-      for (const decode of [decodeSignatures, decodeMatches, decodePlan, decodePart]) {
-        try {
-          decode(bytes);
-        } catch (e) {
-          expect(e).toBeInstanceOf(DeltaflareError);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.uint8Array({ maxLength: 200 }), (type, tail) => {
+        const bytes = Uint8Array.from([0x44, 0x46, 1, type, ...tail]);
+        for (const decode of [decodeSignatures, decodeMatches, decodePlan, decodePart]) {
+          try {
+            decode(bytes);
+          } catch (e) {
+            expect(e).toBeInstanceOf(DeltaflareError);
+          }
         }
-      }
-    }));
+      }),
+    );
   });
 });

@@ -20,11 +20,16 @@ beforeAll(async () => {
 });
 afterEach(emptyBucket);
 
-const as = (token?: string, extra: Record<string, string> = {}): Send => (path, init) =>
-  SELF.fetch(`http://deltaflare.test${path}`, typed({
-    ...init,
-    headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-  }));
+const as =
+  (token?: string, extra: Record<string, string> = {}): Send =>
+  (path, init) =>
+    SELF.fetch(
+      `http://deltaflare.test${path}`,
+      typed({
+        ...init,
+        headers: { ...(init?.headers as Record<string, string>), ...extra, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+      }),
+    );
 
 const bytes = randomBytes;
 
@@ -48,11 +53,15 @@ describe('access on Workers', () => {
     expect((await as(TOKEN)('/v1/files/w.bin', { method: 'DELETE' })).status).toBe(204);
   });
 
-  it('should let an upload token push its key only: another key, or another key\'s session, is 403', async () => {
+  it("should let an upload token push its key only: another key, or another key's session, is 403", async () => {
     const expires = Math.floor(Date.now() / 1000) + 600;
     const up = await signUploadToken({ secret: TOKEN, key: 'mine.bin', expires });
     await push(as(up), k, bytes(100_000, 2), { key: 'mine.bin' });
-    await expectError(as(up)('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'theirs.bin', size: 1, chunking: DEFAULT_CHUNKING }) }), 403, 'FORBIDDEN');
+    await expectError(
+      as(up)('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'theirs.bin', size: 1, chunking: DEFAULT_CHUNKING }) }),
+      403,
+      'FORBIDDEN',
+    );
     const theirs = await start(as(TOKEN), k, bytes(50_000, 3), { key: 'theirs.bin' });
     await expectError(as(up)(`/v1/sessions/${theirs.session.id}/commit`, { method: 'POST', body: '{}' }), 403, 'FORBIDDEN');
     await expectError(as(up)('/v1/files/theirs.bin', { method: 'DELETE' }), 403, 'FORBIDDEN');
@@ -61,7 +70,11 @@ describe('access on Workers', () => {
   });
 
   it('should answer CORS preflights for CORS_ORIGINS and expose the error code on refused writes', async () => {
-    const pre = await as(undefined, { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' })('/v1/sessions', { method: 'OPTIONS' });
+    const pre = await as(undefined, {
+      origin: ORIGIN,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization,content-type',
+    })('/v1/sessions', { method: 'OPTIONS' });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe(ORIGIN);
     expect(pre.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');

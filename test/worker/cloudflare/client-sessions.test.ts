@@ -20,8 +20,10 @@ afterEach(emptyBucket);
 const MAX = 4; // SMALL_LIMITS_TEST_BINDINGS
 
 /** Requests from one client address (Cloudflare sets CF-Connecting-IP; here the test does). */
-const from = (ip: string): Send => (path, init) =>
-  SELF.fetch(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } }));
+const from =
+  (ip: string): Send =>
+  (path, init) =>
+    SELF.fetch(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } }));
 const body = (key: string) => ({ method: 'POST', body: JSON.stringify({ key, size: 1, chunking: DEFAULT_CHUNKING }) });
 const open = async (send: Send, key: string) => json<CreateSessionResponse>(await send('/v1/sessions', body(key)), 201);
 
@@ -39,7 +41,7 @@ async function expire(ip: string, outer: string): Promise<void> {
 }
 
 describe('sessions per client on Workers', () => {
-  it('should count a client\'s staged bytes over all keys: 429 naming maxStagedBytesPerClient', async () => {
+  it("should count a client's staged bytes over all keys: 429 naming maxStagedBytesPerClient", async () => {
     const ip = '198.51.100.17';
     const a = from(ip);
     const sized = (key: string) => ({ method: 'POST', body: JSON.stringify({ key, size: 1 << 20, chunking: DEFAULT_CHUNKING }) });
@@ -52,7 +54,7 @@ describe('sessions per client on Workers', () => {
     for (const id of ids.slice(1)) await a(`/v1/sessions/${id}`, { method: 'DELETE' });
   });
 
-  it('should count a client\'s sessions over all keys: 429 naming the limit, then a slot after a DELETE', async () => {
+  it("should count a client's sessions over all keys: 429 naming the limit, then a slot after a DELETE", async () => {
     const ip = '198.51.100.7';
     const a = from(ip);
     // One session per key: no key's object sees more than one.
@@ -78,7 +80,9 @@ describe('sessions per client on Workers', () => {
     await push(b, k, randomBytes(50_000, 3), { key: 'c/pushed' });
     expect(await openIds('198.51.100.9')).toEqual([]);
     // A session opened by one address, its requests and commit sent from another.
-    const { sync } = await push(async (path, init) => (path === '/v1/sessions' ? b : from('203.0.113.1'))(path, init), k, randomBytes(60_000, 4), { key: 'c/moved' });
+    const { sync } = await push(async (path, init) => (path === '/v1/sessions' ? b : from('203.0.113.1'))(path, init), k, randomBytes(60_000, 4), {
+      key: 'c/moved',
+    });
     expect(sync.session.id).toMatch(/^s_/);
     expect(await openIds('198.51.100.9')).toEqual([]);
   });
@@ -98,7 +102,8 @@ describe('sessions per client on Workers', () => {
     // Below the limit nothing asks; the alarm finds expired sessions anyway, and an empty object keeps no storage.
     for (const id of [...ids.slice(1), fresh.id]) await expire(ip, id);
     expect(await runDurableObjectAlarm(clientObject(ip))).toBe(true);
-    const tables = (state: DurableObjectState) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'open'").toArray().length;
+    const tables = (state: DurableObjectState) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'open'").toArray().length;
     expect(await runInDurableObject(clientObject(ip), (_, state) => tables(state))).toBe(0);
     expect(await openIds(ip)).toEqual([]);
     await open(c, 'e/again'); // the emptied object takes sessions again

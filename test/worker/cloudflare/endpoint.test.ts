@@ -63,7 +63,7 @@ describe('endpoint on Workers', () => {
     expect((await download(send, 'keep.bin')).bytes.length).toBe(v1.length + 100_000);
   });
 
-  it('should route session ids to their key\'s object and answer unknown ones with 404', async () => {
+  it("should route session ids to their key's object and answer unknown ones with 404", async () => {
     const s = await start(send, k, random(10_000), { key: 'route.bin' });
     expect(s.session.id).toMatch(/^s_[0-9a-f]{24}-[0-9a-f]{64}$/);
     const status = await json<SessionStatus>(await send(`/v1/sessions/${s.session.id}`));
@@ -74,7 +74,7 @@ describe('endpoint on Workers', () => {
     await expectError(send('/v1/sessions', { method: 'POST', body: '{"key": "../x", "size": 1}' }), 400, 'INVALID_ARGUMENT');
   });
 
-  it('should list keys across objects and delete through the key\'s object', async () => {
+  it("should list keys across objects and delete through the key's object", async () => {
     for (const key of ['l/b', 'l/a', 'm']) await push(send, k, random(1000), { key });
     const list = await json<FileList>(await send('/v1/files?prefix=l/'));
     expect(list.files.map((f) => f.key)).toEqual(['l/a', 'l/b']);

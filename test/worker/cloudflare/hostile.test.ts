@@ -40,14 +40,18 @@ async function objects(): Promise<string[]> {
 }
 
 describe('endpoint hostile input on Workers', () => {
-  it('should run with the suite\'s limits', async () => {
+  it("should run with the suite's limits", async () => {
     const info = (await (await worker.fetch(new Request('http://deltaflare.test/v1/info'), env)).json()) as { limits: Record<string, number> };
     expect(info.limits).toMatchObject(HOSTILE_LIMITS);
   });
 
   it('should refuse keys it can never store in the Worker, before any Durable Object is reached', async () => {
     const ip = '192.0.2.200';
-    const send: Send = (path, init) => worker.fetch(new Request(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } })), env);
+    const send: Send = (path, init) =>
+      worker.fetch(
+        new Request(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': ip } })),
+        env,
+      );
     // 1023 bytes: a valid key on Node, but R2 object names hold 1024 bytes and "h/" takes 2.
     const keys = ['../x', 'a\u0000b', '/abs', 'x'.repeat(1023)];
     for (const key of keys) {
@@ -73,7 +77,13 @@ describe('endpoint hostile input on Workers', () => {
     it(c.name, async () => {
       // One client address per case: its sessions count apart from the others'.
       const send: Send = (path, init) =>
-        worker.fetch(new Request(`http://deltaflare.test${path}`, typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': `192.0.2.${i + 1}` } })), env);
+        worker.fetch(
+          new Request(
+            `http://deltaflare.test${path}`,
+            typed({ ...init, headers: { ...(init?.headers as Record<string, string>), 'cf-connecting-ip': `192.0.2.${i + 1}` } }),
+          ),
+          env,
+        );
       await c.run(hostileContext({ send, k, storage: objects }));
       expect((await send('/v1/info')).status).toBe(200);
     });

@@ -45,7 +45,12 @@ export function storeInObject(name: string): Store {
   const stub = keyObjectStub(env.KEYS.idFromName(name));
   // Errors come back as values: one thrown inside the object is also reported to vitest as unhandled.
   const run = async <T>(fn: (s: R2Store) => Promise<T>): Promise<T> => {
-    const r = await runInDurableObject(stub, (o: KeyObject) => fn(o.store).then((value) => ({ value }), (error: unknown) => ({ error })));
+    const r = await runInDurableObject(stub, (o: KeyObject) =>
+      fn(o.store).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    );
     if ('error' in r) throw r.error;
     return r.value;
   };
@@ -65,7 +70,7 @@ export function storeInObject(name: string): Store {
   return new Proxy({} as Store, {
     get(_, m: keyof Store) {
       if (m === 'createStaging' || m === 'staging' || m === 'openInPlace') {
-        return (...args: unknown[]) => run(async (s) => handle(((await (s[m] as (...a: unknown[]) => Promise<Staging>)(...args)).id)));
+        return (...args: unknown[]) => run(async (s) => handle((await (s[m] as (...a: unknown[]) => Promise<Staging>)(...args)).id));
       }
       if (m === 'read') {
         return async (...args: Parameters<Store['read']>) => {

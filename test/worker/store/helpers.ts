@@ -11,7 +11,13 @@ export function bytes(n: number): Uint8Array {
 }
 
 /** Stages `data` in 1 MiB parts written in reverse order and commits it. */
-export async function put(store: Store, key: string, data: Uint8Array, expectedVersion: string | null, extra: { manifest?: Manifest; root?: string } = {}): Promise<VersionInfo> {
+export async function put(
+  store: Store,
+  key: string,
+  data: Uint8Array,
+  expectedVersion: string | null,
+  extra: { manifest?: Manifest; root?: string } = {},
+): Promise<VersionInfo> {
   const s = await store.createStaging(data.length);
   const part = 1 << 20;
   for (let off = Math.floor(Math.max(0, data.length - 1) / part) * part; off >= 0; off -= part) {
@@ -77,7 +83,16 @@ export function fakeManifest(size: number, chunking: ChunkingSpec = { kind: 'fix
 /** A session record with defaults. */
 export function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
   return {
-    id, key: 'k', basisVersion: null, size: 10, chunking: { kind: 'fixed', block: 4096 }, inPlace: false, stagingId: 'st-none',
-    signatures: [[0, 1]], created: 1000, expires: 2000, ...over,
+    id,
+    key: 'k',
+    basisVersion: null,
+    size: 10,
+    chunking: { kind: 'fixed', block: 4096 },
+    inPlace: false,
+    stagingId: 'st-none',
+    signatures: [[0, 1]],
+    created: 1000,
+    expires: 2000,
+    ...over,
   };
 }

@@ -19,7 +19,7 @@ function reason(key: string): string | null {
 function longKey(ch: string, bytes: number): string {
   const size = (s: string) => new TextEncoder().encode(s).length;
   let key = '';
-  while (size(key) + size('/' + ch.repeat(100)) < bytes) key += (key ? '/' : '') + ch.repeat(100);
+  while (size(key) + size(`/${ch.repeat(100)}`) < bytes) key += (key ? '/' : '') + ch.repeat(100);
   while (size(key) < bytes) key += 'a';
   expect(size(key)).toBe(bytes);
   return key;

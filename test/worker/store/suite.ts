@@ -11,10 +11,34 @@ export type MakeStore = () => Promise<{ store: Store; cleanup(): Promise<void> }
 
 /** Keys every backend must refuse with INVALID_KEY. */
 export const HOSTILE_KEYS = [
-  '', '/etc/passwd', '../escape', 'a/../../escape', 'a/./b', 'a//b', 'a/', 'a\\b', '..\\x', 'nul\u0000byte', 'bell\u0007',
-  'del\u007f', 'c1\u0085', '%2e%2e/escape', 'a/%2E%2E/b', '%252e%252e/x', '%2fetc/passwd', 'a%00b', 'a%5cb', '%c0%ae%c0%ae/x',
-  '.deltaflare/keys/x', '.DeltaFlare', '.deltaflare-extra/x', '%2edeltaflare/x', 'x'.repeat(1025), `${'é'.repeat(513)}`,
-  `${'s'.repeat(256)}/x`, 'lone\ud800surrogate',
+  '',
+  '/etc/passwd',
+  '../escape',
+  'a/../../escape',
+  'a/./b',
+  'a//b',
+  'a/',
+  'a\\b',
+  '..\\x',
+  'nul\u0000byte',
+  'bell\u0007',
+  'del\u007f',
+  'c1\u0085',
+  '%2e%2e/escape',
+  'a/%2E%2E/b',
+  '%252e%252e/x',
+  '%2fetc/passwd',
+  'a%00b',
+  'a%5cb',
+  '%c0%ae%c0%ae/x',
+  '.deltaflare/keys/x',
+  '.DeltaFlare',
+  '.deltaflare-extra/x',
+  '%2edeltaflare/x',
+  'x'.repeat(1025),
+  `${'é'.repeat(513)}`,
+  `${'s'.repeat(256)}/x`,
+  'lone\ud800surrogate',
 ];
 
 export function storeSuite(name: string, make: MakeStore): void {
@@ -109,11 +133,13 @@ export function storeSuite(name: string, make: MakeStore): void {
     it('should let exactly one of ten racing commits with the same expectedVersion win', async () => {
       const v1 = await put(store, 'race', bytes(100), null);
       const datas = Array.from({ length: 10 }, () => bytes(200_000));
-      const stagings = await Promise.all(datas.map(async (d) => {
-        const s = await store.createStaging(d.length);
-        await s.writeAt(0, d);
-        return s;
-      }));
+      const stagings = await Promise.all(
+        datas.map(async (d) => {
+          const s = await store.createStaging(d.length);
+          await s.writeAt(0, d);
+          return s;
+        }),
+      );
       const results = await Promise.allSettled(stagings.map((s) => store.commit('race', s.id, { expectedVersion: v1.id })));
       const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
       expect(won).toHaveLength(1);

@@ -1,5 +1,6 @@
 // Listing the keys of an fs store: a walk of the data tree that skips the
 // metadata folder, symbolic links and names that are not valid keys.
+import type { Dirent } from 'node:fs';
 import { type FsFacade, errno, ioError } from './facade.js';
 import { META_DIR, validateKey } from '../keys.js';
 import { checkParents, dataPath } from './paths.js';
@@ -21,7 +22,7 @@ export async function listKeys(fs: FsFacade, root: string, prefix: string): Prom
 }
 
 async function walk(fs: FsFacade, root: string, rel: string, prefix: string, out: string[]): Promise<void> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await fs.readdir(rel ? dataPath(root, rel) : root);
   } catch (e) {

@@ -138,7 +138,10 @@ export class FsMeta {
   async listManifests(key: string, version: string): Promise<string[]> {
     const entries = await this.fs.readdir(join(this.keyDir(key), 'manifests')).catch(() => []);
     const prefix = `${version}.`;
-    return entries.filter((e) => e.name.startsWith(prefix) && e.name.endsWith('.dfm')).map((e) => e.name.slice(prefix.length, -4)).sort();
+    return entries
+      .filter((e) => e.name.startsWith(prefix) && e.name.endsWith('.dfm'))
+      .map((e) => e.name.slice(prefix.length, -4))
+      .sort();
   }
 
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {

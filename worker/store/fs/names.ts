@@ -35,11 +35,15 @@ const DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
 export function checkPortableKey(key: string): void {
   for (const s of key.split('/')) {
     const bad = /[<>:"|?*]/.exec(s);
-    const why = bad ? `contains "${bad[0]}", reserved on Windows`
-      : /[. ]$/.test(s) ? `has a segment ending in "${s.at(-1)}", which Windows drops`
-      : DEVICE.test(s) ? `has the segment "${s}", a Windows device name`
-      : /~\d/.test(s) ? `has the segment "${s}", which can be a Windows short (8.3) name of another`
-      : '';
+    const why = bad
+      ? `contains "${bad[0]}", reserved on Windows`
+      : /[. ]$/.test(s)
+        ? `has a segment ending in "${s.at(-1)}", which Windows drops`
+        : DEVICE.test(s)
+          ? `has the segment "${s}", a Windows device name`
+          : /~\d/.test(s)
+            ? `has the segment "${s}", which can be a Windows short (8.3) name of another`
+            : '';
     if (why) throw new StoreError('INVALID_KEY', `key ${JSON.stringify(key)} ${why}: this store's file system would alias it`);
   }
 }
@@ -64,7 +68,10 @@ export async function checkCase(fs: FsFacade, root: string, key: string): Promis
     const other = names.find((n) => n !== want && n.toLowerCase() === want.toLowerCase());
     if (other) {
       const existing = [...segments.slice(0, i), other].join('/');
-      throw new StoreError('INVALID_KEY', `key ${JSON.stringify(key)} differs only in case from ${JSON.stringify(existing)}, the same file on this store's case-insensitive file system`);
+      throw new StoreError(
+        'INVALID_KEY',
+        `key ${JSON.stringify(key)} differs only in case from ${JSON.stringify(existing)}, the same file on this store's case-insensitive file system`,
+      );
     }
     if (!names.includes(want)) return;
   }

@@ -7,6 +7,7 @@
 // Limit: a check-then-open race with someone swapping a directory for a link
 // between the lstat and the open is not closed (Node has no openat); that
 // needs write access to the store's directory, which already means full control.
+import type { BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type FileRef, type FsFacade, NOFOLLOW, errno, ioError } from './facade.js';
 import { StoreError } from '../store.js';
@@ -27,7 +28,7 @@ export async function checkParents(fs: FsFacade, root: string, key: string, crea
     const path = join(root, ...segments.slice(0, i + 1));
     const shown = segments.slice(0, i + 1).join('/');
     for (let attempt = 0; ; attempt++) {
-      let st;
+      let st: BigIntStats;
       try {
         st = await fs.lstat(path);
       } catch (e) {

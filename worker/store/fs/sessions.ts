@@ -11,6 +11,8 @@
 // fsync'd write cost 10-80 ms on the bench machine (temp fsync + dir fsync),
 // paid by every match batch and part. Without a boot id every write is
 // fsync'd as before.
+import type { Dirent } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FsFacade, errno, ioError, mkdirDurable, readSmallFile, writeFileAtomic } from './facade.js';
 import { type SessionRecord, checkBlob, checkSessionId, encodeSession } from '../store.js';
@@ -30,7 +32,7 @@ export class FsSessions {
 
   async put(record: SessionRecord): Promise<void> {
     const { lost: _, ...rest } = record;
-    const bytes = encodeSession(this.boot ? { ...rest, boot: this.boot } as SessionRecord : rest);
+    const bytes = encodeSession(this.boot ? ({ ...rest, boot: this.boot } as SessionRecord) : rest);
     try {
       await writeFileAtomic(this.fs, join(this.dir, `${record.id}.json`), bytes, !this.boot);
     } catch (e) {
@@ -57,7 +59,10 @@ export class FsSessions {
     const { boot, ...rest } = record;
     // A record without a stamp was written with fsyncs: it holds across boots.
     if (boot !== undefined && boot !== this.boot) {
-      return { ...rest, lost: `the server's machine restarted since it was written (boot ${String(boot).slice(0, 8)}, now ${this.boot?.slice(0, 8) ?? 'unknown'}), so its unsynced state may be gone` };
+      return {
+        ...rest,
+        lost: `the server's machine restarted since it was written (boot ${String(boot).slice(0, 8)}, now ${this.boot?.slice(0, 8) ?? 'unknown'}), so its unsynced state may be gone`,
+      };
     }
     return rest;
   }
@@ -98,14 +103,19 @@ export class FsSessions {
 
   async listBlobs(id: string): Promise<string[]> {
     checkSessionId(id);
-    const entries = await this.fs.readdir(join(this.dir, `${id}.blobs`)).catch((e) => (errno(e) === 'ENOENT' ? [] : Promise.reject(ioError(`list blobs of session ${id}`, e))));
-    return entries.map((e) => e.name).filter((n) => /^[A-Za-z0-9_-]{1,128}$/.test(n)).sort();
+    const entries = await this.fs
+      .readdir(join(this.dir, `${id}.blobs`))
+      .catch((e) => (errno(e) === 'ENOENT' ? [] : Promise.reject(ioError(`list blobs of session ${id}`, e))));
+    return entries
+      .map((e) => e.name)
+      .filter((n) => /^[A-Za-z0-9_-]{1,128}$/.test(n))
+      .sort();
   }
 
   /** Every readable record (unreadable files are skipped here; `get` reports them). */
   async all(): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await this.fs.readdir(this.dir);
     } catch (e) {
@@ -118,5 +128,15 @@ export class FsSessions {
       if (r) out.push(r);
     }
     return out;
+  }
+}
+
+/** Linux's id of the current boot (changes at every boot), or null where it cannot be read. */
+export async function readBootId(): Promise<string | null> {
+  try {
+    const id = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    return /^[0-9a-f-]{8,64}$/.test(id) ? id : null;
+  } catch {
+    return null;
   }
 }

@@ -6,7 +6,7 @@
 import { BufferPool } from '../../../sdk/base/buffer-pool.js';
 import { ByteBudget } from '../../byte-budget.js';
 import { type FileRef, type FsFacade, O_RDWR, errno, ioError } from './facade.js';
-import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength, checkSpan } from '../store.js';
+import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength, checkSpan, checkStagingSize } from '../store.js';
 
 /**
  * Copy buffers, shared by every session of the process: at most 8 copies run
@@ -204,7 +204,7 @@ export class FsInPlace extends FsHandle {
   }
 
   async resize(size: number): Promise<void> {
-    if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `resize: size ${size} is not a non-negative integer`);
+    checkStagingSize(size, 'resize: size');
     await this.withTarget('resize', (f) => this.host.fs.truncate(f, size));
   }
 

@@ -1,54 +1,39 @@
-// The file-system store: the Node server's default.
-//
-// Layout of the store directory <dir>:
-//   <dir>/<key>                          the key's data, a plain file: byte-identical to what was pushed
-//   <dir>/.deltaflare/                   metadata; never a key (validateKey refuses ".deltaflare*")
-//     keys/<sha256(key) hex>/            one folder per key that has metadata (fs-meta.ts)
-//       version.json                     {key, id, size, root, time, stat}: valid only while the data
-//                                        file's stat (dev, ino, size, mtime ns, ctime ns) still matches
-//       incomplete.json                  in-place marker: while present, reads fail with INCOMPLETE
-//       manifests/<version>.<chunkingId>.dfm   encodeManifest() bytes
-//     staging/st-<32 hex>                staging areas: sparse files of the final size, renamed over
-//                                        <dir>/<key> at commit (same file system, so rename is atomic)
-//     sessions/<id>.json                 upload session records, <id>.blobs/ their blobs (fs-sessions.ts)
-//     spool/                             request bodies still arriving, the server's (worker/node/spool.ts), not the store's
-//
-// Session state (records, blobs, staged bytes of landed parts) is not fsync'd
-// write by write when the machine's boot id is known: it is stamped with the
-// boot id and a session from another boot is over (fs-sessions.ts). Only the
-// commit makes bytes durable.
-//
-// Versions. A data file whose stat matches version.json has the recorded id
-// ("v-..."). Any other data file - placed by hand, changed behind the store's
-// back, or committed by a run that crashed before writing its record - has the
-// id "h-<hash of its stat identity>", so a manifest stored for an earlier
-// version is never served for it (manifests are looked up by version id).
-//
-// Commit: fsync(staging file) -> rename over <dir>/<key> -> fsync(parent dir)
-// -> version.json, manifest (each temp + fsync + rename + fsync dir) -> remove
-// the marker. Readers that opened the old file keep reading the old inode; a
-// crash at any point leaves the old bytes or the new ones.
-//
-// Concurrency: commits, in-place opens and deletes of one key are serialized
-// by an in-process lock. Several processes sharing one directory are not
-// coordinated; run one server per store directory.
+// The file-system store: the Node server's default. Each key is a plain
+// file under the store's folder, byte-identical to what was pushed; metadata,
+// staging areas and sessions live in its .deltaflare folder. The layout, how
+// versions are told apart and the commit's order are in docs/architecture.md
+// ("The fs store"). Commits, in-place opens and deletes of one key are
+// serialized in-process: run one server per store folder.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Manifest } from '../../../sdk/protocol/manifest.js';
 import { KeyLocks } from '../key-lock.js';
+import { Rewrites } from './rewrites.js';
+import { type SweepHost, sweepStore } from './sweep.js';
+import { type PublishHost, STAGING_ID, recordVersion, swapInPlace, swapStaged } from './publish.js';
 import { checkCase, checkPortableKey, probeCaseInsensitive } from './names.js';
 import { META_DIR, validateKey, validatePrefix } from '../keys.js';
 import { type FileRef, type FsFacade, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, errno, ioError, mkdirDurable, nodeFs } from './facade.js';
 import { FsMeta, handPlacedVersion, sameStat, statId } from './meta.js';
 import { checkParents, dataPath, notFound, openData } from './paths.js';
-import { FsSessions } from './sessions.js';
+import { FsSessions, readBootId } from './sessions.js';
 import { FsInPlace, FsStagingArea, type FsStagingHost, type OpenedVersion, readFully } from './staging.js';
 import { readStream } from './read.js';
 import { listKeys } from './list.js';
 import {
-  type CommitOptions, type ListPage, ORPHAN_AGE_MS, type SessionRecord, type Staging, type Store, StoreError, type VersionInfo,
-  checkReadLength, checkSpan,
+  type CommitOptions,
+  type ListPage,
+  type SessionRecord,
+  type Staging,
+  type Store,
+  StoreError,
+  type VersionInfo,
+  checkReadLength,
+  checkSpan,
+  checkListLimit,
+  checkRoot,
+  checkStagingSize,
+  conflict,
 } from '../store.js';
 import type { BigIntStats } from 'node:fs';
 
@@ -72,17 +57,6 @@ export interface FsStoreOptions {
   bootId?: string | null;
 }
 
-/** Linux's id of the current boot (changes at every boot), or null where it cannot be read. */
-export async function readBootId(): Promise<string | null> {
-  try {
-    const id = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-    return /^[0-9a-f-]{8,64}$/.test(id) ? id : null;
-  } catch {
-    return null;
-  }
-}
-
-const STAGING_ID = /^st-[0-9a-f]{32}$/;
 const IN_PLACE_ID = /^ip-([0-9a-f]{64})-[0-9a-f]{16}$/;
 
 /**
@@ -103,15 +77,8 @@ export class FsStore implements Store, FsStagingHost {
   private readonly stagingDir: string;
   private readonly now: () => number;
   private readonly locks = new KeyLocks();
-  /** In-place rewrites this process knows of: key -> handle id and the file it rewrites. */
-  private readonly inPlace = new Map<string, { id: string; dev: string; ino: string }>();
-  /** Bumped when an in-place rewrite of a key starts; open readers compare it after every read. */
-  private readonly generations = new Map<string, number>();
-  /**
-   * Operations in flight per staging/in-place id, and whether its commit has
-   * begun: a write landing after the rename would change the committed file.
-   */
-  private readonly activity = new Map<string, { ops: number; sealed: boolean }>();
+  /** In-place rewrites and operations in flight, in this process. */
+  private readonly rewrites = new Rewrites();
 
   /** The file system may alias keys (fs-names.ts): set by open(). */
   private aliasing = false;
@@ -127,6 +94,31 @@ export class FsStore implements Store, FsStagingHost {
     this.sessions = new FsSessions(this.fs, join(dir, META_DIR, 'sessions'), bootId);
     this.syncSessions = bootId === null;
     this.stagingDir = join(dir, META_DIR, 'staging');
+  }
+
+  /** What the commit (publish.ts) works with. */
+  private get host(): PublishHost {
+    return {
+      fs: this.fs,
+      meta: this.meta,
+      dir: this.dir,
+      stagingDir: this.stagingDir,
+      rewrites: this.rewrites,
+      now: this.now,
+      current: (key) => this.current(key),
+      openInPlaceTarget: (key, id) => this.openInPlaceTarget(key, id),
+    };
+  }
+
+  /** What the sweep (sweep.ts) works with. */
+  private get sweepHost(): SweepHost {
+    return {
+      fs: this.fs,
+      stagingDir: this.stagingDir,
+      sessions: this.sessions,
+      discardStaging: (id) => new FsStagingArea(this, id, join(this.stagingDir, id)).discard(),
+      endInPlace: (key, id) => this.endInPlace(key, id),
+    };
   }
 
   /** Opens (creating if needed) a store in `dir`. */
@@ -188,7 +180,7 @@ export class FsStore implements Store, FsStagingHost {
 
   async list(prefix: string, limit: number, cursor?: string): Promise<ListPage> {
     validatePrefix(prefix);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new StoreError('INVALID_ARGUMENT', `list: limit ${limit} is outside 1..1000`);
+    checkListLimit(limit);
     const keys = (await listKeys(this.fs, this.dir, prefix)).filter((k) => cursor === undefined || k > cursor);
     const entries = [];
     let i = 0;
@@ -208,7 +200,7 @@ export class FsStore implements Store, FsStagingHost {
         const cur = await this.current(key);
         if (!cur) throw notFound(key);
         if (expectedVersion !== undefined && cur.id !== expectedVersion) throw conflict(key, cur.id, expectedVersion);
-        this.inPlace.delete(key);
+        this.rewrites.drop(key);
         const path = dataPath(this.dir, key);
         await this.fs.unlink(path);
         await this.fs.fsyncDir(dirname(path));
@@ -242,7 +234,8 @@ export class FsStore implements Store, FsStagingHost {
     if (this.aliasing) await this.checkAlias(key);
     await this.locks.run(key, async () => {
       const cur = await this.requireCurrent(key, version);
-      if (manifest.size !== cur.size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${cur.size} of ${JSON.stringify(key)}`);
+      if (manifest.size !== cur.size)
+        throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${cur.size} of ${JSON.stringify(key)}`);
       await this.meta.putManifest(key, version, manifest).catch((e) => {
         throw ioError(`put manifest of ${JSON.stringify(key)}`, e);
       });
@@ -250,7 +243,7 @@ export class FsStore implements Store, FsStagingHost {
   }
 
   async createStaging(size: number): Promise<Staging> {
-    if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `staging size ${size} is not a non-negative integer`);
+    checkStagingSize(size);
     const id = `st-${randomBytes(16).toString('hex')}`;
     const path = join(this.stagingDir, id);
     try {
@@ -279,7 +272,7 @@ export class FsStore implements Store, FsStagingHost {
     if (!m) throw new StoreError('INVALID_ARGUMENT', `${JSON.stringify(id)} is not a staging id`);
     const marker = await this.meta.markerByHash(m[1]).catch((e) => Promise.reject(ioError(`staging ${id}`, e)));
     if (!marker || marker.id !== id) throw new StoreError('NOT_FOUND', `in-place rewrite ${id} is not active`);
-    if (this.inPlace.get(marker.key)?.id !== id) this.startInPlace(marker.key, { id, dev: marker.dev, ino: marker.ino });
+    if (this.rewrites.active(marker.key)?.id !== id) this.rewrites.start(marker.key, { id, dev: marker.dev, ino: marker.ino });
     return new FsInPlace(this, id, marker.key, marker.basis);
   }
 
@@ -300,11 +293,11 @@ export class FsStore implements Store, FsStagingHost {
       const id = `ip-${this.meta.keyHash(key)}-${randomBytes(8).toString('hex')}`;
       const s = statId(st);
       // Readers must stop trusting the file before the marker exists, and the marker must be durable before any byte changes.
-      this.startInPlace(key, { id, dev: s.dev, ino: s.ino });
+      this.rewrites.start(key, { id, dev: s.dev, ino: s.ino });
       try {
         await this.meta.writeMarker({ key, id, basis: expectedVersion, dev: s.dev, ino: s.ino, created: this.now() });
       } catch (e) {
-        this.inPlace.delete(key);
+        this.rewrites.drop(key);
         throw ioError(`mark ${JSON.stringify(key)} incomplete`, e);
       }
       return new FsInPlace(this, id, key, expectedVersion);
@@ -321,16 +314,16 @@ export class FsStore implements Store, FsStagingHost {
   async commit(key: string, stagingId: string, opts: CommitOptions): Promise<VersionInfo> {
     validateKey(key);
     if (this.aliasing) await this.checkAlias(key);
-    if (opts.root !== undefined && !/^[0-9a-f]{64}$/.test(opts.root)) throw new StoreError('INVALID_ARGUMENT', `root ${JSON.stringify(opts.root)} is not 64 lowercase hex digits`);
+    checkRoot(opts.root);
     return this.locks.run(key, async () => {
-      this.seal(stagingId);
+      this.rewrites.seal(stagingId);
       try {
-        const st = IN_PLACE_ID.test(stagingId) ? await this.swapInPlace(key, stagingId, opts) : await this.swapStaged(key, stagingId, opts);
-        return await this.record(key, st, opts);
+        const st = IN_PLACE_ID.test(stagingId) ? await swapInPlace(this.host, key, stagingId, opts) : await swapStaged(this.host, key, stagingId, opts);
+        return await recordVersion(this.host, key, st, opts);
       } catch (e) {
         throw ioError(`commit ${JSON.stringify(key)}`, e);
       } finally {
-        this.activity.delete(stagingId); // committed (the handle is spent) or failed (it may be used again)
+        this.rewrites.unseal(stagingId);
       }
     });
   }
@@ -357,33 +350,8 @@ export class FsStore implements Store, FsStagingHost {
     return this.sessions.all();
   }
 
-  async sweep(now: number): Promise<string[]> {
-    const removed: string[] = [];
-    const live = new Set<string>();
-    const sessions = await this.sessions.all();
-    for (const s of sessions) {
-      if (s.expires > now && !s.lost) {
-        live.add(s.stagingId);
-        continue;
-      }
-      // Staging first, then the record: a crash in between leaves a record the next sweep finishes.
-      if (STAGING_ID.test(s.stagingId)) await new FsStagingArea(this, s.stagingId, join(this.stagingDir, s.stagingId)).discard();
-      else this.endInPlace(s.key, s.stagingId); // the key stays INCOMPLETE: its bytes are torn
-      await this.sessions.delete(s.id);
-      removed.push(s.id);
-    }
-    for (const [dir, pick] of [
-      [this.stagingDir, (n: string) => STAGING_ID.test(n) && !live.has(n)],
-      [this.sessions.dir, (n: string) => n.includes('.tmp-')], // temp files of writes cut off by a crash
-      [this.sessions.dir, (n: string) => n.endsWith('.blobs') && !sessions.some((s) => `${s.id}.blobs` === n)], // blobs of deleted sessions
-    ] as const) {
-      for (const e of await this.fs.readdir(dir).catch(() => [])) {
-        if (!pick(e.name)) continue;
-        const st = await this.fs.lstat(join(dir, e.name)).catch(() => null);
-        if (st && Number(st.mtimeMs) < now - ORPHAN_AGE_MS) await this.fs.rmTree(join(dir, e.name)).catch(() => undefined);
-      }
-    }
-    return removed;
+  sweep(now: number): Promise<string[]> {
+    return sweepStore(this.sweepHost, now);
   }
 
   // ---- FsStagingHost ----
@@ -392,9 +360,9 @@ export class FsStore implements Store, FsStagingHost {
   async openVersion(key: string, version?: string): Promise<OpenedVersion> {
     validateKey(key);
     if (this.aliasing) await this.checkAlias(key);
-    const gen = this.generations.get(key) ?? 0;
+    const gen = this.rewrites.generation(key);
     const check = () => {
-      if (this.inPlace.has(key) || (this.generations.get(key) ?? 0) !== gen) {
+      if (this.rewrites.active(key) || this.rewrites.generation(key) !== gen) {
         throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is being rewritten in place; read it after the push completes`);
       }
     };
@@ -402,7 +370,8 @@ export class FsStore implements Store, FsStagingHost {
     try {
       check();
       const info = await this.versionOf(key, await this.fs.fstat(f));
-      if (info.incomplete) throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete (an in-place push has not finished); push it again to complete it`);
+      if (info.incomplete)
+        throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete (an in-place push has not finished); push it again to complete it`);
       if (version !== undefined && info.id !== version) throw conflict(key, info.id, version);
       return { f, info, check };
     } catch (e) {
@@ -412,8 +381,9 @@ export class FsStore implements Store, FsStagingHost {
   }
 
   async openInPlaceTarget(key: string, id: string): Promise<FileRef> {
-    const active = this.inPlace.get(key);
-    if (active?.id !== id) throw new StoreError('CONFLICT', `in-place rewrite ${id} of ${JSON.stringify(key)} is no longer active (committed, discarded or replaced)`);
+    const active = this.rewrites.active(key);
+    if (active?.id !== id)
+      throw new StoreError('CONFLICT', `in-place rewrite ${id} of ${JSON.stringify(key)} is no longer active (committed, discarded or replaced)`);
     const f = await openData(this.fs, this.dir, key, O_RDWR);
     const st = await this.fs.fstat(f);
     if (String(st.dev) !== active.dev || String(st.ino) !== active.ino) {
@@ -424,33 +394,18 @@ export class FsStore implements Store, FsStagingHost {
   }
 
   endInPlace(key: string, id: string): void {
-    if (this.inPlace.get(key)?.id === id) this.inPlace.delete(key);
+    this.rewrites.end(key, id);
   }
 
   enter(id: string): void {
-    const a = this.activity.get(id) ?? { ops: 0, sealed: false };
-    if (a.sealed) throw new StoreError('CONFLICT', `staging ${id} is being committed; no more writes`);
-    a.ops++;
-    this.activity.set(id, a);
+    this.rewrites.enter(id);
   }
 
   leave(id: string): void {
-    const a = this.activity.get(id);
-    if (a && --a.ops === 0 && !a.sealed) this.activity.delete(id);
-  }
-
-  private seal(id: string): void {
-    const a = this.activity.get(id);
-    if (a && a.ops > 0) throw new StoreError('CONFLICT', `staging ${id} has ${a.ops} operation(s) in flight; commit after they finish`);
-    this.activity.set(id, { ops: 0, sealed: true });
+    this.rewrites.leave(id);
   }
 
   // ---- internals ----
-
-  private startInPlace(key: string, state: { id: string; dev: string; ino: string }): void {
-    this.inPlace.set(key, state);
-    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
-  }
 
   /** The version a data file with stat `st` is (see the layout comment). */
   private async versionOf(key: string, st: BigIntStats): Promise<VersionInfo> {
@@ -484,65 +439,4 @@ export class FsStore implements Store, FsStagingHost {
     if (cur.id !== version) throw conflict(key, cur.id, version);
     return cur;
   }
-
-  /** Staging -> key: check the version, fsync, rename, fsync the folder. Returns the new file's stat. */
-  private async swapStaged(key: string, stagingId: string, opts: CommitOptions): Promise<BigIntStats> {
-    if (!STAGING_ID.test(stagingId)) throw new StoreError('INVALID_ARGUMENT', `${JSON.stringify(stagingId)} is not a staging id`);
-    const cur = await this.current(key);
-    if ((cur?.id ?? null) !== opts.expectedVersion) throw conflict(key, cur?.id ?? null, opts.expectedVersion);
-    const from = join(this.stagingDir, stagingId);
-    const to = dataPath(this.dir, key);
-    const f = await this.fs.open(from, O_RDWR).catch((e) => {
-      throw errno(e) === 'ENOENT' ? new StoreError('NOT_FOUND', `staging ${stagingId} does not exist`) : e;
-    });
-    try {
-      const size = Number((await this.fs.fstat(f)).size);
-      if (opts.manifest && opts.manifest.size !== size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the staged size ${size}`);
-      await checkParents(this.fs, this.dir, key, true);
-      const there = await this.fs.lstat(to).catch(() => null);
-      if (there?.isDirectory()) throw new StoreError('CONFLICT', `key ${JSON.stringify(key)} is a folder of other keys`);
-      await this.fs.fsync(f);
-      await this.fs.rename(from, to);
-      this.inPlace.delete(key); // an in-place rewrite of the old file (if any) is over
-      await this.fs.fsyncDir(dirname(to));
-      return await this.fs.fstat(f); // after the rename, which changes ctime
-    } finally {
-      await this.fs.close(f).catch(() => undefined);
-    }
-  }
-
-  /** In-place commit: the marker must be this handle's and name `expectedVersion` as its basis; fsync the file. */
-  private async swapInPlace(key: string, id: string, opts: CommitOptions): Promise<BigIntStats> {
-    const marker = await this.meta.readMarker(key);
-    if (!marker || marker.id !== id) throw new StoreError('CONFLICT', `in-place rewrite ${id} of ${JSON.stringify(key)} is not active`);
-    if (marker.basis !== opts.expectedVersion) throw conflict(key, marker.basis, opts.expectedVersion);
-    if (this.inPlace.get(key)?.id !== id) this.startInPlace(key, { id, dev: marker.dev, ino: marker.ino });
-    const f = await this.openInPlaceTarget(key, id);
-    try {
-      const size = Number((await this.fs.fstat(f)).size);
-      if (opts.manifest && opts.manifest.size !== size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the file's size ${size}`);
-      await this.fs.fsync(f);
-      this.inPlace.delete(key);
-      return await this.fs.fstat(f);
-    } finally {
-      await this.fs.close(f).catch(() => undefined);
-    }
-  }
-
-  /** After the data is in place: version record, manifest, marker removal (see commit). */
-  private async record(key: string, st: BigIntStats, opts: CommitOptions): Promise<VersionInfo> {
-    const info: VersionInfo = { id: `v-${randomBytes(16).toString('hex')}`, size: Number(st.size), time: this.now(), ...(opts.root ? { root: opts.root } : {}) };
-    let ok = await this.meta.writeRecord({ key, ...info, stat: statId(st) }).then(() => true, () => false);
-    if (ok && opts.manifest) ok = await this.meta.putManifest(key, info.id, opts.manifest).then(() => true, () => false);
-    const unmarked = await this.meta.removeMarker(key).then(() => true, () => false);
-    if (ok && unmarked) {
-      await this.meta.pruneManifests(key, info.id);
-      return info;
-    }
-    return (await this.current(key).catch(() => null)) ?? handPlacedVersion(st);
-  }
-}
-
-function conflict(key: string, actual: string | null, expected: string | null): StoreError {
-  return new StoreError('CONFLICT', `key ${JSON.stringify(key)} is at version ${actual ?? '(none)'}, not the expected ${expected ?? '(none)'}`);
 }

@@ -65,12 +65,18 @@ export class Db {
     if (rows.length === 0) return null;
     const out = new Uint8Array(rows.reduce((n, r) => n + r.data.byteLength, 0));
     let at = 0;
-    for (const r of rows) out.set(new Uint8Array(r.data), (at += r.data.byteLength) - r.data.byteLength);
+    for (const r of rows) {
+      out.set(new Uint8Array(r.data), at);
+      at += r.data.byteLength;
+    }
     return out;
   }
 
   blobNames(sid: string): string[] {
-    return this.sql.exec<{ name: string }>('SELECT DISTINCT name FROM blobs WHERE sid = ? AND name <> ? ORDER BY name', sid, RECORD).toArray().map((r) => r.name);
+    return this.sql
+      .exec<{ name: string }>('SELECT DISTINCT name FROM blobs WHERE sid = ? AND name <> ? ORDER BY name', sid, RECORD)
+      .toArray()
+      .map((r) => r.name);
   }
 
   putSession(id: string, expires: number, json: Uint8Array): void {
@@ -84,7 +90,10 @@ export class Db {
   }
 
   sessionIds(expiredBy?: number): string[] {
-    const q = expiredBy === undefined ? this.sql.exec<{ id: string }>('SELECT id FROM sessions') : this.sql.exec<{ id: string }>('SELECT id FROM sessions WHERE expires <= ?', expiredBy);
+    const q =
+      expiredBy === undefined
+        ? this.sql.exec<{ id: string }>('SELECT id FROM sessions')
+        : this.sql.exec<{ id: string }>('SELECT id FROM sessions WHERE expires <= ?', expiredBy);
     return q.toArray().map((r) => r.id);
   }
 
@@ -102,8 +111,17 @@ export class Db {
 
   /** Extents overlapping `[start, end)`, ascending: the one starting before `start` (if it reaches in) and those starting inside. */
   extents(st: string, start: number, end: number): Extent[] {
-    const before = this.sql.exec<Extent & Record<string, SqlStorageValue>>('SELECT dst, len, obj, off FROM extents WHERE st = ? AND dst < ? ORDER BY dst DESC LIMIT 1', st, start).toArray();
-    const inside = this.sql.exec<Extent & Record<string, SqlStorageValue>>('SELECT dst, len, obj, off FROM extents WHERE st = ? AND dst >= ? AND dst < ? ORDER BY dst', st, start, end).toArray();
+    const before = this.sql
+      .exec<Extent & Record<string, SqlStorageValue>>('SELECT dst, len, obj, off FROM extents WHERE st = ? AND dst < ? ORDER BY dst DESC LIMIT 1', st, start)
+      .toArray();
+    const inside = this.sql
+      .exec<Extent & Record<string, SqlStorageValue>>(
+        'SELECT dst, len, obj, off FROM extents WHERE st = ? AND dst >= ? AND dst < ? ORDER BY dst',
+        st,
+        start,
+        end,
+      )
+      .toArray();
     return [...before.filter((e) => e.dst + e.len > start), ...inside];
   }
 
@@ -136,7 +154,12 @@ export class Db {
   }
 
   etags(st: string): Map<number, string> {
-    return new Map(this.sql.exec<{ n: number; etag: string }>('SELECT n, etag FROM parts WHERE st = ?', st).toArray().map((r) => [r.n, r.etag]));
+    return new Map(
+      this.sql
+        .exec<{ n: number; etag: string }>('SELECT n, etag FROM parts WHERE st = ?', st)
+        .toArray()
+        .map((r) => [r.n, r.etag]),
+    );
   }
 
   /** Removes a staging area's rows (extents, parts, and the row itself unless kept as a spent in-place tombstone). */

@@ -90,14 +90,16 @@ export async function uploadSegments(bucket: R2Bucket, upload: R2MultipartUpload
 export async function readSegments(bucket: R2Bucket, segs: readonly Segment[]): Promise<Uint8Array> {
   const out = new Uint8Array(segs.reduce((n, s) => n + s.len, 0));
   let at = 0;
-  await Promise.all(segs.map(async (s) => {
-    const to = at;
-    at += s.len;
-    if (s.obj === null) return;
-    const got = await bucket.get(s.obj, { range: { offset: s.off, length: s.len } });
-    if (!got) throw gone(s.obj);
-    out.set(new Uint8Array(await got.arrayBuffer()), to);
-  }));
+  await Promise.all(
+    segs.map(async (s) => {
+      const to = at;
+      at += s.len;
+      if (s.obj === null) return;
+      const got = await bucket.get(s.obj, { range: { offset: s.off, length: s.len } });
+      if (!got) throw gone(s.obj);
+      out.set(new Uint8Array(await got.arrayBuffer()), to);
+    }),
+  );
   return out;
 }
 

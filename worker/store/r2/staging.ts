@@ -7,7 +7,7 @@
 // in the background (multipart.ts) and its ETag kept; the commit uploads the
 // rest (gaps are zeros) and completes the upload.
 import { KeyLocks } from '../key-lock.js';
-import { type Staging, StoreError, checkReadLength, checkSpan } from '../store.js';
+import { type Staging, StoreError, checkReadLength, checkSpan, checkStagingSize } from '../store.js';
 import type { Db, StagingRow } from './db.js';
 import { partSizeFor, readSegments, segments, uploadSegments } from './multipart.js';
 
@@ -78,7 +78,8 @@ export class R2Stagings {
     let from: { obj: string; size: number };
     if (row.key !== null && key === row.key) {
       // In place on R2 reads the basis object, which stays unchanged until the commit: memmove semantics for free.
-      if (version !== row.basis) throw new StoreError('CONFLICT', `in-place copy from ${JSON.stringify(key)} names version ${version}, but the rewrite started from ${row.basis}`);
+      if (version !== row.basis)
+        throw new StoreError('CONFLICT', `in-place copy from ${JSON.stringify(key)} names version ${version}, but the rewrite started from ${row.basis}`);
       from = { obj: row.basis_data!, size: row.basis_size! };
     } else from = await this.source(key, version);
     checkSpan('copyFrom source', src, length, from.size);
@@ -120,7 +121,11 @@ export class R2Stagings {
       })();
       await Promise.all([this.bucket.put(obj, readable), write]);
       let at = 0;
-      const extents = batch.map((b) => ({ dst: b.dst, len: b.bytes.length, obj, off: (at += b.bytes.length) - b.bytes.length }));
+      const extents = batch.map((b) => {
+        const extent = { dst: b.dst, len: b.bytes.length, obj, off: at };
+        at += b.bytes.length;
+        return extent;
+      });
       this.record(id, this.db.live(id), extents);
       list.splice(0, taken);
       if (list.length === 0) this.pending.delete(id);
@@ -140,7 +145,12 @@ export class R2Stagings {
       this.db.sql.exec('DELETE FROM parts WHERE st = ? AND n = ?', id, k + 1);
     }
     // In place the size may still change (resize), so its parts wait for the commit.
-    if (row.key === null) this.kick(id, row.size, [...touched].filter((k) => this.db.covered(id, k * P, Math.min(row.size, (k + 1) * P)) === Math.min(row.size, (k + 1) * P) - k * P));
+    if (row.key === null)
+      this.kick(
+        id,
+        row.size,
+        [...touched].filter((k) => this.db.covered(id, k * P, Math.min(row.size, (k + 1) * P)) === Math.min(row.size, (k + 1) * P) - k * P),
+      );
   }
 
   /** Queues background uploads of parts `ks` (0-based), UPLOADS at a time; failures only mean the commit uploads them. */
@@ -149,7 +159,10 @@ export class R2Stagings {
     const prev = this.uploads.get(id) ?? Promise.resolve();
     const queue = [...ks];
     const worker = async () => {
-      for (let k = queue.shift(); k !== undefined; k = queue.shift()) await this.uploadPart(id, size, k).catch((e) => console.error(`deltaflare: background upload of part ${k + 1} of ${id} failed (the commit retries it):`, e));
+      for (let k = queue.shift(); k !== undefined; k = queue.shift())
+        await this.uploadPart(id, size, k).catch((e) =>
+          console.error(`deltaflare: background upload of part ${k + 1} of ${id} failed (the commit retries it):`, e),
+        );
     };
     const job = prev.then(() => Promise.all(Array.from({ length: Math.min(UPLOADS, ks.length) }, worker)));
     this.uploads.set(id, job);
@@ -221,7 +234,7 @@ export class R2Stagings {
   private async resize(id: string, size: number): Promise<void> {
     const row = this.touch(id);
     if (row.key === null) throw new StoreError('INVALID_ARGUMENT', `staging ${id} has a fixed size; resize(${size}) is for in-place handles`);
-    if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `resize: size ${size} is not a non-negative integer`);
+    checkStagingSize(size, 'resize: size');
     await this.flush(id);
     this.db.truncateExtents(id, size);
     this.db.sql.exec('UPDATE staging SET size = ? WHERE id = ?', size, id);
@@ -239,7 +252,11 @@ export class R2Stagings {
 
   /** Deletes an area's R2 leftovers: pieces of literal bytes and an unfinished upload. */
   async cleanup(id: string, uploadId: string | null): Promise<void> {
-    if (uploadId) await this.bucket.resumeMultipartUpload(dataObject(id), uploadId).abort().catch(() => undefined);
+    if (uploadId)
+      await this.bucket
+        .resumeMultipartUpload(dataObject(id), uploadId)
+        .abort()
+        .catch(() => undefined);
     for (let cursor: string | undefined; ; ) {
       const page = await this.bucket.list({ prefix: `p/${hexOf(id)}/`, cursor });
       if (page.objects.length) await this.bucket.delete(page.objects.map((o) => o.key));
@@ -252,9 +269,14 @@ export class R2Stagings {
   create(id: string, size: number, basis?: { key: string; version: string; obj: string; size: number }): Staging {
     this.db.sql.exec(
       'INSERT INTO staging (id, size, touched, key, basis, basis_data, basis_size) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      id, size, this.now(), basis?.key ?? null, basis?.version ?? null, basis?.obj ?? null, basis?.size ?? null,
+      id,
+      size,
+      this.now(),
+      basis?.key ?? null,
+      basis?.version ?? null,
+      basis?.obj ?? null,
+      basis?.size ?? null,
     );
     return this.handle(id);
   }
 }
-

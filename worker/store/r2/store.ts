@@ -15,8 +15,23 @@ import { randomHex as hex } from '../../../sdk/protocol/hex.js';
 import { KeyLocks } from '../key-lock.js';
 import { validateKey, validatePrefix } from '../keys.js';
 import {
-  type CommitOptions, type ListPage, ORPHAN_AGE_MS, type SessionRecord, type Staging, type Store, StoreError, type VersionInfo,
-  checkBlob, checkReadLength, checkSessionId, checkSpan, encodeSession,
+  type CommitOptions,
+  type ListPage,
+  ORPHAN_AGE_MS,
+  type SessionRecord,
+  type Staging,
+  type Store,
+  StoreError,
+  type VersionInfo,
+  checkBlob,
+  checkReadLength,
+  checkSessionId,
+  checkSpan,
+  encodeSession,
+  checkListLimit,
+  checkRoot,
+  checkStagingSize,
+  conflict,
 } from '../store.js';
 import { Db, RECORD } from './db.js';
 import { R2Stagings, hexOf } from './staging.js';
@@ -39,7 +54,8 @@ const MAX_R2_KEY_BYTES = 1022;
 /** Throws INVALID_KEY unless `key` is a valid key (store/keys.ts) that fits an R2 object name after "h/". */
 export function checkR2Key(key: string): string {
   validateKey(key);
-  if (new TextEncoder().encode(key).length > MAX_R2_KEY_BYTES) throw new StoreError('INVALID_KEY', `key is longer than ${MAX_R2_KEY_BYTES} bytes of UTF-8 (R2's 1024-byte object names, less the "h/" prefix)`);
+  if (new TextEncoder().encode(key).length > MAX_R2_KEY_BYTES)
+    throw new StoreError('INVALID_KEY', `key is longer than ${MAX_R2_KEY_BYTES} bytes of UTF-8 (R2's 1024-byte object names, less the "h/" prefix)`);
   return key;
 }
 
@@ -62,7 +78,8 @@ export class R2Store implements Store {
   }
 
   private state(): { db: Db; stagings: R2Stagings } {
-    if (!this.db || !this.stagings) throw new StoreError('IO', 'this R2Store has no Durable Object storage: sessions, staging and commits run in the key\'s Durable Object');
+    if (!this.db || !this.stagings)
+      throw new StoreError('IO', "this R2Store has no Durable Object storage: sessions, staging and commits run in the key's Durable Object");
     return { db: this.db, stagings: this.stagings };
   }
 
@@ -82,7 +99,8 @@ export class R2Store implements Store {
   private async readable(key: string, version?: string): Promise<{ info: VersionInfo; meta: Head }> {
     const h = await this.headOf(key);
     if (!h) throw new StoreError('NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
-    if (h.info.incomplete) throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete (an in-place push has not finished); push it again to complete it`);
+    if (h.info.incomplete)
+      throw new StoreError('INCOMPLETE', `key ${JSON.stringify(key)} is incomplete (an in-place push has not finished); push it again to complete it`);
     if (version !== undefined && h.info.id !== version) throw conflict(key, h.info.id, version);
     return h;
   }
@@ -115,12 +133,18 @@ export class R2Store implements Store {
 
   async list(prefix: string, limit: number, cursor?: string): Promise<ListPage> {
     validatePrefix(prefix);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new StoreError('INVALID_ARGUMENT', `list: limit ${limit} is outside 1..1000`);
+    checkListLimit(limit);
     const entries: ListPage['entries'] = [];
     let r2cursor: string | undefined;
     // One more than asked, to know whether another page exists; R2 may answer short pages when metadata is included.
     while (entries.length <= limit) {
-      const page = await this.bucket.list({ prefix: headKey(prefix), startAfter: cursor === undefined ? undefined : headKey(cursor), cursor: r2cursor, limit: Math.min(1000, limit + 1 - entries.length), include: ['customMetadata'] } as R2ListOptions);
+      const page = await this.bucket.list({
+        prefix: headKey(prefix),
+        startAfter: cursor === undefined ? undefined : headKey(cursor),
+        cursor: r2cursor,
+        limit: Math.min(1000, limit + 1 - entries.length),
+        include: ['customMetadata'],
+      } as R2ListOptions);
       for (const o of page.objects) entries.push({ key: o.key.slice(2), version: toInfo(o.customMetadata as Head) });
       if (!page.truncated) break;
       r2cursor = page.cursor;
@@ -161,12 +185,13 @@ export class R2Store implements Store {
 
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
     const { info, meta } = await this.readable(key, version);
-    if (manifest.size !== info.size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${info.size} of ${JSON.stringify(key)}`);
+    if (manifest.size !== info.size)
+      throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${info.size} of ${JSON.stringify(key)}`);
     await this.bucket.put(`m/${hexOf(meta.data)}/${chunkingId(manifest.chunking)}`, encodeManifest(manifest));
   }
 
   async createStaging(size: number): Promise<Staging> {
-    if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `staging size ${size} is not a non-negative integer`);
+    checkStagingSize(size);
     return this.state().stagings.create(`st-${hex(16)}`, size);
   }
 
@@ -187,14 +212,16 @@ export class R2Store implements Store {
       const id = `ip-${hex(16)}`;
       // The basis object stays as it is until the commit; the marker only makes reads answer INCOMPLETE, as the protocol asks.
       const handle = stagings.create(id, h.info.size, { key, version: h.info.id, obj: h.meta.data, size: h.info.size });
-      await this.bucket.put(headKey(key), new Uint8Array(0), { customMetadata: { ...h.meta, id, time: String(this.now()), incomplete: '1', basis: h.info.id } });
+      await this.bucket.put(headKey(key), new Uint8Array(0), {
+        customMetadata: { ...h.meta, id, time: String(this.now()), incomplete: '1', basis: h.info.id },
+      });
       return handle;
     });
   }
 
   async commit(key: string, stagingId: string, opts: CommitOptions): Promise<VersionInfo> {
     const { db, stagings } = this.state();
-    if (opts.root !== undefined && !/^[0-9a-f]{64}$/.test(opts.root)) throw new StoreError('INVALID_ARGUMENT', `root ${JSON.stringify(opts.root)} is not 64 lowercase hex digits`);
+    checkRoot(opts.root);
     return this.locks.run(key, async () => {
       const h = await this.headOf(key);
       const ip = stagingId.startsWith('ip-');
@@ -203,7 +230,8 @@ export class R2Store implements Store {
         if (h.meta.basis !== opts.expectedVersion) throw conflict(key, h.meta.basis ?? null, opts.expectedVersion);
       } else if ((h?.info.id ?? null) !== opts.expectedVersion) throw conflict(key, h?.info.id ?? null, opts.expectedVersion);
       const row = db.live(stagingId);
-      if (opts.manifest && opts.manifest.size !== row.size) throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the staged size ${row.size}`);
+      if (opts.manifest && opts.manifest.size !== row.size)
+        throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the staged size ${row.size}`);
       const { obj, size } = await stagings.finish(stagingId);
       if (opts.manifest) await this.bucket.put(`m/${hexOf(obj)}/${chunkingId(opts.manifest.chunking)}`, encodeManifest(opts.manifest));
       const meta: Head = { id: `v-${hexOf(stagingId)}`, size: String(size), time: String(this.now()), data: obj, ...(opts.root ? { root: opts.root } : {}) };
@@ -308,8 +336,3 @@ export class R2Store implements Store {
 function toInfo(m: Head): VersionInfo {
   return { id: m.id, size: Number(m.size), time: Number(m.time), ...(m.root ? { root: m.root } : {}), ...(m.incomplete ? { incomplete: true } : {}) };
 }
-
-function conflict(key: string, actual: string | null, expected: string | null): StoreError {
-  return new StoreError('CONFLICT', `key ${JSON.stringify(key)} is at version ${actual ?? '(none)'}, not the expected ${expected ?? '(none)'}`);
-}
-

@@ -27,7 +27,10 @@ async function runAndKill(after: number): Promise<number> {
     p.on('error', reject);
     p.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited early: ${code} ${signal}`))));
     p.stdout.on('data', (d: Buffer) => {
-      committed += d.toString().split('\n').filter((l) => l.startsWith('committed')).length;
+      committed += d
+        .toString()
+        .split('\n')
+        .filter((l) => l.startsWith('committed')).length;
       if (committed === after) setTimeout(() => p.kill('SIGKILL'), Math.random() * 30);
     });
   });
@@ -42,7 +45,10 @@ it('should read as exactly one complete generation after the committing process 
     const data = await readAll(store, 'disk.img');
     const g = (data.length - (4 << 20)) / 4096;
     expect(Number.isInteger(g) && g >= 1, `size ${data.length} is no generation's`).toBe(true);
-    expect(data.every((b) => b === g % 251), `generation ${g} bytes are mixed`).toBe(true);
+    expect(
+      data.every((b) => b === g % 251),
+      `generation ${g} bytes are mixed`,
+    ).toBe(true);
     expect(head.size).toBe(data.length);
     // Either its record (v-) or, if killed between rename and record, a stat-derived id (h-).
     expect(head.id).toMatch(/^[vh]-/);

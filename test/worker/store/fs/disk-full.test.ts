@@ -34,7 +34,10 @@ it('should report ENOSPC on a full tmpfs as IO 507 and keep the old version read
   const s = await store.createStaging(5 << 20);
   let failed = null;
   for (let off = 0; off < 5 << 20 && !failed; off += 1 << 20) {
-    failed = await s.writeAt(off, bytes(1 << 20)).then(() => null, (e: unknown) => e);
+    failed = await s.writeAt(off, bytes(1 << 20)).then(
+      () => null,
+      (e: unknown) => e,
+    );
   }
   expect(failed).not.toBeNull();
   const e = await rejectsWith(Promise.reject(failed), 'IO');

@@ -53,12 +53,7 @@ describe('fs store durability', () => {
     const h = await store.openInPlace('k.img', v1.id);
     await h.writeAt(0, bytes(3));
     const K = '.deltaflare/keys/*';
-    expect(ordering()).toEqual([
-      `fsync ${K}/incomplete.json.tmp`,
-      `rename ${K}/incomplete.json.tmp -> ${K}/incomplete.json`,
-      `fsyncDir ${K}`,
-      'write k.img',
-    ]);
+    expect(ordering()).toEqual([`fsync ${K}/incomplete.json.tmp`, `rename ${K}/incomplete.json.tmp -> ${K}/incomplete.json`, `fsyncDir ${K}`, 'write k.img']);
     log.length = 0;
     await store.commit('k.img', h.id, { expectedVersion: v1.id });
     // fsync the data, then the record, and only then drop the marker.
@@ -160,9 +155,13 @@ describe('fs store session state', () => {
     await staging.writeAt(0, bytes(10));
     await staging.flush();
     expect(sessionOps()).toEqual([
-      `fsync ${S}/s1.json.tmp`, `rename ${S}/s1.json.tmp -> ${S}/s1.json`, `fsyncDir ${S}`,
+      `fsync ${S}/s1.json.tmp`,
+      `rename ${S}/s1.json.tmp -> ${S}/s1.json`,
+      `fsyncDir ${S}`,
       `fsyncDir ${S}`, // the new s1.blobs/ folder's entry
-      `fsync ${S}/s1.blobs/part-0.tmp`, `rename ${S}/s1.blobs/part-0.tmp -> ${S}/s1.blobs/part-0`, `fsyncDir ${S}/s1.blobs`,
+      `fsync ${S}/s1.blobs/part-0.tmp`,
+      `rename ${S}/s1.blobs/part-0.tmp -> ${S}/s1.blobs/part-0`,
+      `fsyncDir ${S}/s1.blobs`,
       'fsync .deltaflare/staging/st-*',
     ]);
   });

@@ -140,7 +140,10 @@ describe('fs store files', () => {
     let delivered = first.value!.length;
     let error: unknown = null;
     for (;;) {
-      const r = await reader.read().catch((err: unknown) => ((error = err), null));
+      const r = await reader.read().catch((err: unknown) => {
+        error = err;
+        return null;
+      });
       if (!r || r.done) break;
       expectBytes(r.value, old.subarray(delivered, delivered + r.value.length));
       delivered += r.value.length;

@@ -12,7 +12,9 @@ import { StoreError } from '../../../../worker/store/store.js';
 import { put } from '../helpers.js';
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const fresh = () => {
   const d = mkdtempSync(join(tmpdir(), 'df-names-'));
   dirs.push(d);
@@ -21,7 +23,10 @@ const fresh = () => {
 const data = new Uint8Array([1, 2, 3]);
 
 async function refused(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  const e = await p.then(() => null, (x: unknown) => x);
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
   expect(e).toBeInstanceOf(StoreError);
   expect((e as StoreError).code).toBe('INVALID_KEY');
   expect((e as StoreError).message).toMatch(pattern);
@@ -37,13 +42,20 @@ describe('fs store keys on case-insensitive file systems', () => {
     await put(store, 'CON', data, null);
   });
 
-  it('should refuse keys differing only in case from a stored one, and Windows\' aliases, when the file system may alias them', async () => {
+  it("should refuse keys differing only in case from a stored one, and Windows' aliases, when the file system may alias them", async () => {
     const store = await FsStore.open(fresh(), { caseInsensitive: true });
     await put(store, 'Photos/Summer.JPG', data, null);
     await refused(store.head('photos/summer.jpg'), /differs only in case from "Photos"/);
     await refused(put(store, 'Photos/summer.jpg', data, null), /differs only in case from "Photos\/Summer.JPG"/);
     await refused(put(store, 'PHOTOS/new.jpg', data, null), /differs only in case from "Photos"/);
-    for (const [key, why] of [['CON', /device name/], ['a/nul.txt', /device name/], ['a:b', /reserved on Windows/], ['a.', /ending in "."/], ['a /b', /ending in " "/], ['PROGRA~1/x', /short \(8\.3\) name/]] as const) {
+    for (const [key, why] of [
+      ['CON', /device name/],
+      ['a/nul.txt', /device name/],
+      ['a:b', /reserved on Windows/],
+      ['a.', /ending in "."/],
+      ['a /b', /ending in " "/],
+      ['PROGRA~1/x', /short \(8\.3\) name/],
+    ] as const) {
       await refused(put(store, key, data, null), why);
     }
     expect((await store.head('Photos/Summer.JPG'))?.size).toBe(3);
