@@ -73,7 +73,7 @@ export interface ChunkRecordsAt {
 }
 
 /** Output of one push: pieces appended in file order, joined once. */
-class Out {
+class BatchOutput {
   private lengths: Uint32Array[] = [];
   private crcs: Uint32Array[] = [];
   private hashes: Uint8Array[] = [];
@@ -140,7 +140,7 @@ export class CdcResync {
       B = whole;
     };
     this.next = a + length;
-    const out = new Out(this.tailStart);
+    const out = new BatchOutput(this.tailStart);
     if (n <= 1) {
       // No speculative cut inside: nothing to meet; chunk here once enough bytes are held.
       if (B.length < length) await more();
@@ -201,13 +201,13 @@ export class CdcResync {
 
   /** Ends the file: every chunk of the bytes still held (the last one included), or null. */
   finish(): ChunkRecordsAt | null {
-    const out = new Out(this.tailStart);
+    const out = new BatchOutput(this.tailStart);
     this.chunkTail(out, true);
     return out.done();
   }
 
   /** Chunks the held bytes; keeps the final chunk unless `last`. */
-  private chunkTail(out: Out, last: boolean): void {
+  private chunkTail(out: BatchOutput, last: boolean): void {
     if (!this.tailLength) return;
     const w = this.tail.subarray(0, this.tailLength);
     const cuts = this.k.cutPoints(w, this.options);
@@ -220,7 +220,7 @@ export class CdcResync {
   }
 
   /** Adds chunks of `w` ending at `ends` (relative to w), from w's first byte: CRCs and BLAKE3s computed here. */
-  private emit(out: Out, w: Uint8Array, ends: Uint32Array): void {
+  private emit(out: BatchOutput, w: Uint8Array, ends: Uint32Array): void {
     const lengths = new Uint32Array(ends.length);
     const crcs = new Uint32Array(ends.length);
     for (let i = 0, s = 0; i < ends.length; s = ends[i++]) {

@@ -78,7 +78,7 @@ export async function* signatures(source: SyncSource, options: SignatureOptions)
   checkRange('maxInFlight', maxInFlight, 1, 1024);
   signal?.throwIfAborted();
 
-  const run = new Run(pool, maxInFlight);
+  const run = new PassState(pool, maxInFlight);
   const onAbort = () => run.stop(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const unit = chunking.kind === 'fixed' ? chunking.block : 1;
@@ -168,7 +168,7 @@ class Layout {
 type Records = Omit<ChunkBatch, 'firstIndex'>;
 
 /** State shared by the reader and the consumer of one pass. */
-class Run {
+class PassState {
   readonly slots: Semaphore;
   private readonly results = new Map<number, Deferred<Records | null>>();
   private stopReason: { reason: unknown } | undefined;
@@ -247,7 +247,7 @@ class Run {
  * bytes the resynchronisation needs (head and final chunk, ~130 KiB of
  * 8 MiB), resynchronised here in file order.
  */
-async function readRuns(run: Run, source: SyncSource, location: SourceLocation, spec: ChunkingSpec, layout: Layout): Promise<void> {
+async function readRuns(run: PassState, source: SyncSource, location: SourceLocation, spec: ChunkingSpec, layout: Layout): Promise<void> {
   const cdc = spec.kind === 'cdc' ? await cdcResync(spec) : undefined;
   const chunking: RunChunking = cdc
     ? { kind: 'cdc', params: cdc.params, head: RESYNC_HEAD(cdc.params.max) }
@@ -284,7 +284,7 @@ async function readRuns(run: Run, source: SyncSource, location: SourceLocation, 
 }
 
 /** This thread reads each segment and transfers it to a worker, which chunks it (sources without a location). */
-async function readHere(run: Run, source: SyncSource, spec: ChunkingSpec, layout: Layout): Promise<void> {
+async function readHere(run: PassState, source: SyncSource, spec: ChunkingSpec, layout: Layout): Promise<void> {
   const cdc = spec.kind === 'cdc' ? await cdcResync(spec) : undefined;
   const order = new InOrder(run, cdc?.resync, layout.segments.length);
   for (const [j, [offset, length]] of layout.segments.entries()) {
@@ -330,7 +330,7 @@ async function cdcResync(spec: ChunkingSpec & { kind: 'cdc' }): Promise<{ resync
 class InOrder {
   private joined: Promise<unknown> = Promise.resolve();
   constructor(
-    private readonly run: Run,
+    private readonly run: PassState,
     private readonly resync: CdcResync | undefined,
     private readonly count: number,
   ) {}
@@ -367,7 +367,7 @@ class InOrder {
  * else as read(). Without reuse, 8 MiB buffers dropped on this thread waited
  * for V8's external-memory GC: +60 MiB of client peak RSS on a 108 MiB push.
  */
-async function readSegment(run: Run, source: SyncSource, offset: number, length: number, segment: number): Promise<Uint8Array<ArrayBuffer>> {
+async function readSegment(run: PassState, source: SyncSource, offset: number, length: number, segment: number): Promise<Uint8Array<ArrayBuffer>> {
   if (!source.readInto) return read(run, source, offset, length);
   run.check();
   const bytes = new Uint8Array(run.buffer(segment), 0, length);
@@ -377,7 +377,7 @@ async function readSegment(run: Run, source: SyncSource, offset: number, length:
 }
 
 /** Reads exactly [offset, offset + length) into a buffer of its own (so it can be transferred). */
-async function read(run: Run, source: SyncSource, offset: number, length: number): Promise<Uint8Array<ArrayBuffer>> {
+async function read(run: PassState, source: SyncSource, offset: number, length: number): Promise<Uint8Array<ArrayBuffer>> {
   run.check();
   const bytes = await source.read(offset, length);
   run.check();

@@ -96,11 +96,11 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
     (kind: 'signatures' | 'plan' | 'part'): MiddlewareHandler<AppEnv> =>
     async (c, next) => {
       const s = c.get('session');
-      const cap = bodyCaps(l, s.extra.partSize)[kind];
+      const cap = bodyCaps(l, s.state.partSize)[kind];
       const what = {
         signatures: `signature batch (at most maxSignaturesPerBatch ${l.maxSignaturesPerBatch} signatures)`,
         plan: `plan (at most maxPlanOps ${l.maxPlanOps} ops)`,
-        part: `part ${c.req.param('n')} (at most partSize ${s.extra.partSize} literal bytes in maxPartOps ${l.maxPartOps} ops)`,
+        part: `part ${c.req.param('n')} (at most partSize ${s.state.partSize} literal bytes in maxPartOps ${l.maxPartOps} ops)`,
       }[kind];
       // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
       // Awaited, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.

@@ -102,8 +102,8 @@ export class ClientSessions {
   /** The open sessions of the store (a restart): those that name their client and are not committed or expired. */
   restore(records: SessionRecord[]): void {
     for (const r of records) {
-      const client = r.extra?.client;
-      if (typeof client !== 'string' || r.extra?.committed || r.lost || r.expires <= this.now()) continue;
+      const client = r.state?.client;
+      if (typeof client !== 'string' || r.state?.committed || r.lost || r.expires <= this.now()) continue;
       this.opened(client, r.id, r.size, r.expires, r.created);
     }
   }

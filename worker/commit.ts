@@ -57,13 +57,13 @@ export async function commitSession(ep: CommitContext, id: string, json: Record<
   const req = parseCommit(json);
   return ep.sessions.locked(id, async () => {
     const s = await ep.sessions.load(id);
-    if (s.extra.committed) {
+    if (s.state.committed) {
       // A retried commit (the answer was lost): the same request gets the same answer.
-      if (s.extra.committed.root === req.root && s.size === req.size) return s.extra.committed;
-      throw new ApiError('VERSION_CONFLICT', `session ${id} was already committed with root ${s.extra.committed.root}`);
+      if (s.state.committed.root === req.root && s.size === req.size) return s.state.committed;
+      throw new ApiError('VERSION_CONFLICT', `session ${id} was already committed with root ${s.state.committed.root}`);
     }
     if (req.size !== s.size) throw new ApiError('INVALID_ARGUMENT', `size ${req.size} is not the session's size ${s.size}`);
-    const basis = s.extra.basis;
+    const basis = s.state.basis;
     if (req.baseVersion !== (basis?.version ?? null)) {
       throw new ApiError('VERSION_CONFLICT', `baseVersion ${req.baseVersion} is not the session's basis version ${basis?.version ?? null}`);
     }
@@ -74,7 +74,7 @@ export async function commitSession(ep: CommitContext, id: string, json: Record<
     if (table.offsets[table.count] !== s.size || s.signatures.length > 1) {
       missing.push(`signatures from chunk ${table.count} (bytes ${table.offsets[table.count]}..${s.size})`);
     }
-    if (s.extra.plan === undefined) missing.push('the plan');
+    if (s.state.plan === undefined) missing.push('the plan');
     const landed = new Set(await ep.sessions.landedParts(id));
     const absent: number[] = [];
     for (let n = 0; n < req.parts && absent.length <= 20; n++) if (!landed.has(n)) absent.push(n);
@@ -102,10 +102,10 @@ export async function commitSession(ep: CommitContext, id: string, json: Record<
 
     // 3. The key is still where the session began.
     const head = await ep.store.head(s.key);
-    if ((head?.id ?? null) !== s.extra.keyVersion) {
+    if ((head?.id ?? null) !== s.state.keyVersion) {
       throw new ApiError(
         'VERSION_CONFLICT',
-        `key ${JSON.stringify(s.key)} is at version ${head?.id ?? '(none)'}, the session began at ${s.extra.keyVersion ?? '(none)'}`,
+        `key ${JSON.stringify(s.key)} is at version ${head?.id ?? '(none)'}, the session began at ${s.state.keyVersion ?? '(none)'}`,
       );
     }
 
@@ -131,9 +131,9 @@ export async function commitSession(ep: CommitContext, id: string, json: Record<
     } else {
       if (basis && plan.copies.length > 0 && !(await ep.copies.finished(id))) await runCopies(staging, basis, plan.copies);
       await runDups(staging, plan.dups);
-      info = await ep.store.commit(s.key, s.stagingId, { expectedVersion: s.extra.keyVersion, manifest, root });
+      info = await ep.store.commit(s.key, s.stagingId, { expectedVersion: s.state.keyVersion, manifest, root });
     }
-    if (s.extra.keyVersion) ep.manifests.forget(s.key, s.extra.keyVersion);
+    if (s.state.keyVersion) ep.manifests.forget(s.key, s.state.keyVersion);
     const result: FileInfo = { key: s.key, version: info.id, size: info.size, root, updatedAt: new Date(info.time).toISOString() };
     await finish(ep, s, result);
     return result;
@@ -145,7 +145,7 @@ async function finish(ep: CommitContext, s: Session, result: FileInfo): Promise<
   ep.forget(s.id);
   try {
     await ep.store.deleteSession(s.id);
-    await ep.store.putSession({ ...s, signatures: [], expires: ep.sessions.expiry(s.created), extra: { ...s.extra, committed: result } });
+    await ep.store.putSession({ ...s, signatures: [], expires: ep.sessions.expiry(s.created), state: { ...s.state, committed: result } });
   } catch (e) {
     ep.log(e); // the version is published; a lost tombstone only makes a retried commit answer NOT_FOUND
   }

@@ -22,7 +22,7 @@ import { ManifestCache } from './manifests.js';
 import type { AppOptions } from './options.js';
 import { Parts } from './parts.js';
 import { CopyJobs } from './rebuild.js';
-import { type Session, type SessionExtra, Sessions, newSessionId } from './sessions.js';
+import { type Session, type SessionState, Sessions, newSessionId } from './sessions.js';
 import { Signatures } from './signatures.js';
 import { validateKey } from './store/keys.js';
 import type { Store } from './store/store.js';
@@ -131,7 +131,7 @@ export class Endpoint {
 
     const staging = await this.store.createStaging(size);
     const now = this.now();
-    const extra: SessionExtra = { keyVersion: current?.id ?? null, basis, strongBytes, partSize: this.limits.partSize, sigBytes: 0, client };
+    const state: SessionState = { keyVersion: current?.id ?? null, basis, strongBytes, partSize: this.limits.partSize, sigBytes: 0, client };
     // Until its first batch or part a session holds a staging area for nothing: it ends sooner (the first write extends it).
     const expires = Math.min(this.sessions.expiry(now), now + this.limits.emptySessionTtlSeconds * 1000); // (or sooner: the idle TTL)
     const s: Session = {
@@ -145,7 +145,7 @@ export class Endpoint {
       signatures: [],
       created: now,
       expires,
-      extra,
+      state,
     };
     try {
       await this.store.putSession(s);
@@ -153,7 +153,7 @@ export class Endpoint {
       await staging.discard().catch(() => undefined);
       throw e;
     }
-    return { id: s.id, basis, partSize: extra.partSize, strongBytes, expiresAt: new Date(s.expires).toISOString(), limits: this.limits };
+    return { id: s.id, basis, partSize: state.partSize, strongBytes, expiresAt: new Date(s.expires).toISOString(), limits: this.limits };
   }
 
   /** TOO_LARGE, naming maxManifestChunks, when `spec` would cut `size` bytes into more chunks than a manifest may hold. */
@@ -191,14 +191,14 @@ export class Endpoint {
     const plan = decodePlan(body, this.limits.maxPlanOps);
     const digest = toHex(this.kernels.blake3(body));
     const s = await this.sessions.update(id, async (s) => {
-      if (s.extra.committed) throw new ApiError('PART_CONFLICT', `session ${id} was already committed`);
-      if (s.extra.plan !== undefined) {
-        if (s.extra.plan === digest) return null;
+      if (s.state.committed) throw new ApiError('PART_CONFLICT', `session ${id} was already committed`);
+      if (s.state.plan !== undefined) {
+        if (s.state.plan === digest) return null;
         throw new ApiError('PART_CONFLICT', 'the plan was already sent with different bytes');
       }
       if (plan.size !== s.size) throw new ApiError('INVALID_PLAN', `plan size ${plan.size} is not the session's size ${s.size}`);
       if (plan.inPlace !== s.inPlace) throw new ApiError('INVALID_PLAN', `plan inPlace flag ${plan.inPlace} differs from the session's ${s.inPlace}`);
-      const oldSize = s.extra.basis?.size ?? 0;
+      const oldSize = s.state.basis?.size ?? 0;
       plan.copies.forEach((c, i) => {
         if (c.oldOffset + c.length > oldSize)
           throw new ApiError('INVALID_PLAN', `copy[${i}] reads ${c.oldOffset}..${c.oldOffset + c.length}, beyond the basis size ${oldSize}`);
@@ -213,11 +213,11 @@ export class Endpoint {
         );
       }
       await this.store.putSessionBlob(s.id, 'plan', body);
-      s.extra.plan = digest;
+      s.state.plan = digest;
       return s;
     });
-    if (s && !s.inPlace && s.extra.basis && plan.copies.length > 0) {
-      this.copies.start(s.id, () => this.store.staging(s.stagingId), s.extra.basis, plan.copies);
+    if (s && !s.inPlace && s.state.basis && plan.copies.length > 0) {
+      this.copies.start(s.id, () => this.store.staging(s.stagingId), s.state.basis, plan.copies);
     }
   }
 
@@ -268,7 +268,7 @@ export class Endpoint {
       });
       if (!s) return;
       await this.copies.finished(id);
-      if (!s.extra?.committed) await (await this.store.staging(s.stagingId).catch(() => null))?.discard();
+      if (!s.state?.committed) await (await this.store.staging(s.stagingId).catch(() => null))?.discard();
       await this.store.deleteSession(id);
       this.forget(id);
     });

@@ -18,7 +18,7 @@ import { ApiError } from './errors.js';
 import { fromHex, hex32, toHex } from '../sdk/protocol/hex.js';
 import { eachLimited, stagingConcurrency } from './rebuild.js';
 import { partBlobName, type Session, type Sessions } from './sessions.js';
-import type { ChunkTable, Signatures } from './signatures.js';
+import type { SignatureTable, Signatures } from './signatures.js';
 import type { Store } from './store/store.js';
 import type { BufferPool } from '../sdk/base/buffer-pool.js';
 import type { ByteBudget } from './byte-budget.js';
@@ -81,7 +81,7 @@ export class Parts {
   /** `PUT /v1/sessions/:id/parts/:n`. */
   async put(s: Session, n: number, body: Uint8Array): Promise<void> {
     const k = this.kernels;
-    const part = decodePart(body, { crc32: (b) => k.crc32(b), maxLiteralBytes: s.extra.partSize, maxOps: this.limits.maxPartOps, verifyCrc: false });
+    const part = decodePart(body, { crc32: (b) => k.crc32(b), maxLiteralBytes: s.state.partSize, maxOps: this.limits.maxPartOps, verifyCrc: false });
     // Awaited, not returned: workerd reports a rejection that is not handled in the turn it happens.
     if (!part.deflated) return await this.accept(s, n, body, part, async () => part.payload);
     // A deflated body claims up to partSize once inflated, however small it is (zeros deflate ~1000:1): its
@@ -123,7 +123,7 @@ export class Parts {
     // Reserve the part number under the session lock: a landed or in-flight twin decides.
     const wait = await this.sessions.locked(s.id, async () => {
       const cur = await this.sessions.load(s.id);
-      if (cur.extra.committed) throw new ApiError('PART_CONFLICT', `session ${s.id} was already committed`);
+      if (cur.state.committed) throw new ApiError('PART_CONFLICT', `session ${s.id} was already committed`);
       const blob = await this.store.getSessionBlob(s.id, partBlobName(n));
       if (blob) {
         if (decodePartDigests(blob).body === digest) return { twin: Promise.resolve() };
@@ -210,7 +210,7 @@ export class Parts {
     await staging.flush(); // as durable as the blob that records the part as landed
     await this.sessions.locked(s.id, async () => {
       const cur = await this.sessions.load(s.id);
-      if (cur.extra.committed) throw new ApiError('PART_CONFLICT', `session ${s.id} was already committed`);
+      if (cur.state.committed) throw new ApiError('PART_CONFLICT', `session ${s.id} was already committed`);
       await this.store.putSessionBlob(cur.id, partBlobName(n), encodePartDigests(fromHex(digest), chunks, hashes));
       await this.sessions.touch(cur);
     });
@@ -227,7 +227,7 @@ interface CheckedPart {
 }
 
 /** The new chunks a part's ops cover, and their ends within the payload; INVALID_PLAN unless ops lie on chunk boundaries. */
-function literalChunks(table: ChunkTable, size: number, ops: LiteralOp[]): { chunks: Uint32Array; ends: Uint32Array } {
+function literalChunks(table: SignatureTable, size: number, ops: LiteralOp[]): { chunks: Uint32Array; ends: Uint32Array } {
   const idx: number[] = [];
   const ends: number[] = [];
   let at = 0;

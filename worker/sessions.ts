@@ -18,8 +18,8 @@ import { ApiError } from './errors.js';
 import { KeyLocks } from './store/key-lock.js';
 import type { SessionRecord, Store } from './store/store.js';
 
-/** What the endpoint keeps in `SessionRecord.extra`. */
-export type SessionExtra = {
+/** What the endpoint keeps in `SessionRecord.state`. */
+export type SessionState = {
   /** The key's version when the session began (null: absent): the commit's expected version. */
   keyVersion: string | null;
   /** The basis (a key's version), or null. */
@@ -36,8 +36,8 @@ export type SessionExtra = {
   client?: string;
 };
 
-/** A session record with the endpoint's extra fields. */
-export type Session = SessionRecord & { extra: SessionExtra };
+/** A session record with the endpoint's own fields. */
+export type Session = SessionRecord & { state: SessionState };
 
 /** Session ids: "s_" and 24 hex digits (96 random bits). */
 export function newSessionId(): string {
@@ -55,7 +55,7 @@ const TOUCH_SLACK_MS = 60_000;
 
 /**
  * Loads, updates and expires sessions in a store.
- * @example const s = await sessions.update(id, (s) => { s.extra.plan = digest; })
+ * @example const s = await sessions.update(id, (s) => { s.state.plan = digest; })
  */
 export class Sessions {
   private readonly locks = new KeyLocks();
@@ -137,12 +137,12 @@ export class Sessions {
     return {
       id: s.id,
       key: s.key,
-      basis: s.extra.basis,
+      basis: s.state.basis,
       size: s.size,
       chunking: s.chunking as ChunkingSpec,
       inPlace: s.inPlace,
       signatures: s.signatures,
-      plan: s.extra.plan !== undefined,
+      plan: s.state.plan !== undefined,
       parts: await this.landedParts(s.id),
       expiresAt: new Date(s.expires).toISOString(),
     };

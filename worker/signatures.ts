@@ -12,7 +12,7 @@ import type { Store } from './store/store.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 
 /** New chunks [0, count) of a session: 16 bytes per chunk. */
-export interface ChunkTable {
+export interface SignatureTable {
   count: number;
   lengths: Uint32Array;
   crcs: Uint32Array;
@@ -28,7 +28,7 @@ const TABLES_KEPT = 16;
 
 /** Records signature batches and serves chunk tables. */
 export class Signatures {
-  private readonly tables = new Map<string, ChunkTable>();
+  private readonly tables = new Map<string, SignatureTable>();
 
   constructor(
     private readonly store: Store,
@@ -47,7 +47,7 @@ export class Signatures {
     const first = batch.firstIndex;
     const end = first + batch.crcs.length;
     const s = await this.sessions.update(id, async (s) => {
-      if (s.extra.committed) throw new ApiError('PART_CONFLICT', `session ${id} was already committed`);
+      if (s.state.committed) throw new ApiError('PART_CONFLICT', `session ${id} was already committed`);
       checkLengths(s.chunking as ChunkingSpec, batch);
       const name = blobName(first, batch.crcs.length);
       const old = await this.store.getSessionBlob(s.id, name);
@@ -66,22 +66,22 @@ export class Signatures {
         );
       let sum = 0;
       for (let i = 0; i < batch.lengths.length; i++) sum += batch.lengths[i];
-      if (s.extra.sigBytes + sum > s.size) {
-        throw new ApiError('INVALID_ARGUMENT', `signatures cover ${s.extra.sigBytes + sum} bytes, above the file size ${s.size}`);
+      if (s.state.sigBytes + sum > s.size) {
+        throw new ApiError('INVALID_ARGUMENT', `signatures cover ${s.state.sigBytes + sum} bytes, above the file size ${s.size}`);
       }
       if (!old) await this.store.putSessionBlob(s.id, name, body);
       s.signatures = addRange(s.signatures, first, end);
-      s.extra.sigBytes += sum;
+      s.state.sigBytes += sum;
       return s;
     });
-    const strong = s.extra.strongBytes;
-    if (!s.extra.basis) return encodeMatches({ firstIndex: first, count: batch.crcs.length, strongBytes: strong, runs: [], hashes: new Uint8Array(0) });
-    const { index } = await this.manifests.get(s.extra.basis.key, s.extra.basis.version, s.chunking as ChunkingSpec);
+    const strong = s.state.strongBytes;
+    if (!s.state.basis) return encodeMatches({ firstIndex: first, count: batch.crcs.length, strongBytes: strong, runs: [], hashes: new Uint8Array(0) });
+    const { index } = await this.manifests.get(s.state.basis.key, s.state.basis.version, s.chunking as ChunkingSpec);
     return encodeMatches(matchBatch(index, batch, strong));
   }
 
   /** The chunks [0, n) recorded without a gap from index 0 (n = 0 when chunk 0 is missing). */
-  async table(s: Session): Promise<ChunkTable> {
+  async table(s: Session): Promise<SignatureTable> {
     const n = s.signatures.length > 0 && s.signatures[0][0] === 0 ? s.signatures[0][1] : 0;
     const hit = this.tables.get(s.id);
     if (hit && hit.count === n) return hit; // recorded chunks never change, so the same count is the same table

@@ -53,7 +53,7 @@ export function orderInPlace(input: readonly CopyOp[]): InPlaceOrder {
   const work: number[][] = [Array.from({ length: n }, (_, i) => i)];
   while (work.length > 0) {
     const set = work.pop()!;
-    for (const scc of tarjan.run(set)) {
+    for (const scc of tarjan.components(set)) {
       if (scc.length < 2) continue;
       let cheapest = scc[0];
       for (const v of scc) if (nodes[v].length < nodes[cheapest].length || (nodes[v].length === nodes[cheapest].length && v < cheapest)) cheapest = v;
@@ -61,7 +61,7 @@ export function orderInPlace(input: readonly CopyOp[]): InPlaceOrder {
       work.push(scc.filter((v) => v !== cheapest));
     }
   }
-  const order = tarjan.run(Array.from({ length: n }, (_, i) => i).filter((i) => alive[i]));
+  const order = tarjan.components(Array.from({ length: n }, (_, i) => i).filter((i) => alive[i]));
   const copies: CopyOp[] = [];
   for (let k = order.length - 1; k >= 0; k--) copies.push(nodes[order[k][0]]);
   const converted = nodes.filter((_, i) => !alive[i]);
@@ -135,7 +135,7 @@ class Tarjan {
   }
 
   /** Strongly connected components of the subgraph on `set` (alive nodes only), in reverse topological order. */
-  run(set: number[]): number[][] {
+  components(set: number[]): number[][] {
     const stamp = ++this.stamp;
     for (const v of set) {
       this.member[v] = stamp;

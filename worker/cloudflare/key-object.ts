@@ -83,7 +83,7 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
    */
   async sessionExpiry(id: string): Promise<number | null> {
     const s = await (await this.serve()).endpoint.sessions.load(id).catch(() => null);
-    if (s && !s.extra.committed) return s.expires;
+    if (s && !s.state.committed) return s.expires;
     this.clients.forget(id);
     return null;
   }

@@ -61,7 +61,7 @@ export interface SessionRecord {
   created: number;
   expires: number;
   /** Anything else the server wants to keep with the session. */
-  extra?: Record<string, unknown>;
+  state?: Record<string, unknown>;
   /**
    * Set by a store when it reads a record whose state it can no longer vouch
    * for, saying why; never stored. The fs store writes session state without

@@ -192,8 +192,8 @@ export function storeSuite(name: string, make: MakeStore): void {
       const old = await store.createStaging(10);
       const live = await store.createStaging(10);
       await store.putSession(session('old_1', { stagingId: old.id, expires: 2000 }));
-      await store.putSession(session('live-2', { stagingId: live.id, expires: 5000, extra: { note: 'x' } }));
-      expect(await store.getSession('live-2')).toEqual(session('live-2', { stagingId: live.id, expires: 5000, extra: { note: 'x' } }));
+      await store.putSession(session('live-2', { stagingId: live.id, expires: 5000, state: { note: 'x' } }));
+      expect(await store.getSession('live-2')).toEqual(session('live-2', { stagingId: live.id, expires: 5000, state: { note: 'x' } }));
       expect((await store.listSessions()).map((s) => s.id).sort()).toEqual(['live-2', 'old_1']);
       expect(await store.sweep(3000)).toEqual(['old_1']);
       expect(await store.getSession('old_1')).toBeNull();
@@ -202,7 +202,7 @@ export function storeSuite(name: string, make: MakeStore): void {
       await store.deleteSession('live-2');
       expect(await store.getSession('live-2')).toBeNull();
       await rejectsWith(store.putSession(session('../x')), 'INVALID_ARGUMENT');
-      await rejectsWith(store.putSession(session('big', { extra: { pad: 'x'.repeat(2_000_001) } })), 'LIMIT');
+      await rejectsWith(store.putSession(session('big', { state: { pad: 'x'.repeat(2_000_001) } })), 'LIMIT');
     });
 
     it('should keep named blobs with a session and drop them with it, by delete or by sweep', async () => {
