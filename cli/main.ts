@@ -9,6 +9,7 @@
 // freed part and copy buffers in its heap. Neither can be set from inside a
 // running process. `env -S` needs GNU coreutils 8.30+ or BSD/macOS env.
 import { CDC_DEFAULTS } from '../sdk/base/limits.js';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { DeltaflareError } from '../sdk/base/errors.js';
@@ -31,30 +32,63 @@ function workersArg(args: string[]): number {
 }
 
 const D = CDC_DEFAULTS;
-const USAGE = `Usage: deltaflare <command> [options]
-
-Commands:
-  hash [--algo blake3|crc32] FILE...     print "<hex>  <file>" per file, as b3sum does
-  chunks FILE [--min N] [--avg N] [--max N] [--level L]
+/** Each command's usage: `deltaflare CMD --help` prints its own. */
+const HELP: Record<string, string> = {
+  hash: `  hash [--algo blake3|crc32] FILE...     print "<hex>  <file>" per file, as b3sum does`,
+  chunks: `  chunks FILE [--min N] [--avg N] [--max N] [--level L]
                                          print "offset length crc32 blake3" per FastCDC-2020 chunk
-                                         (defaults: min ${D.min}, avg ${D.avg}, max ${D.max}, level ${D.level})
-
-  serve [--dir ./data] [--port 19876] [--host 127.0.0.1] [--static DIR | --no-demo]
+                                         (defaults: min ${D.min}, avg ${D.avg}, max ${D.max}, level ${D.level})`,
+  serve: `  serve [--dir ./data] [--port 19876] [--host 127.0.0.1] [--static DIR | --no-demo]
         [--token T] [--read-token T | --protect-reads] [--cors ORIGIN]...
                                          the endpoint on Node; files kept as plain files in --dir;
                                          the demo page (or DIR) at /; writes need T (--token or
-                                         DELTAFLARE_TOKEN) when given; --cors adds browser origins
-  push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
+                                         DELTAFLARE_TOKEN) when given; --cors adds browser origins`,
+  push: `  push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
        [--workers N] [--in-place] [--token T] [--timeout S] [--json]
                                          send only what changed; the key defaults to FILE's name;
+                                         URL may carry a path (an endpoint mounted under /sync);
                                          the token defaults to DELTAFLARE_TOKEN; a request unanswered
-                                         after S seconds (default 300, 0 never) is retried
-  bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]
+                                         after S seconds (default 300, 0 never) is retried;
+                                         --json prints the result (or the error) as one JSON object`,
+  bench: `  bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]
                                          the whole pipeline in one process, no network: time per phase
-                                         and literal bytes, to compare settings on your own data
+                                         and literal bytes, to compare settings on your own data`,
+};
+
+const USAGE = `Usage: deltaflare <command> [options]
+
+Commands:
+${Object.values(HELP).join('\n')}
 
 Options:
-  -h, --help                             show this help`;
+  -h, --help                             show this help (after a command: that command's)
+  -v, --version                          print the version`;
+
+/** The package's version, from its package.json (one folder up from cli/, two from dist/cli/). */
+function version(): string {
+  const up = import.meta.url.endsWith('.ts') ? '../package.json' : '../../package.json';
+  return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** Why a file could not be opened, in words, for Node's errno codes. */
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'a part of the path is not a folder',
+  EMFILE: 'too many open files',
+};
+
+/** The message a failed command prints: a file error names the file and why; anything else its own message. */
+function describe(e: unknown): { code: string; message: string } {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && err.path && FILE_ERRORS[err.code]) {
+    return { code: err.code, message: `deltaflare: cannot open ${err.path}: ${FILE_ERRORS[err.code]} (${err.code})` };
+  }
+  if (e instanceof DeltaflareError) return { code: e.code, message: e.message };
+  return { code: 'ERROR', message: e instanceof Error ? e.message : String(e) };
+}
 
 // Loaded on demand: `push` need not load the server (hono, the store) and
 // `serve` need not load the worker pool; that saves ~100 ms of start-up.
@@ -76,25 +110,32 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (name === '-v' || name === '--version') {
+    console.log(version());
+    return 0;
+  }
   const load = commands[name];
   if (!load) {
     console.error(`deltaflare: unknown command '${name}'\n\n${USAGE}`);
     return 2;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(`Usage: deltaflare ${HELP[name].trimStart()}`);
+    return 0;
+  }
   try {
     await (await load())(args, threads);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`deltaflare ${name}: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (e instanceof DeltaflareError && e.code === 'INVALID_ARGUMENT') {
-      console.error(e.message);
-      return 2;
-    }
-    console.error(e instanceof Error ? e.message : String(e));
-    return 1;
+    const usage = e instanceof UsageError || (e instanceof DeltaflareError && e.code === 'INVALID_ARGUMENT');
+    const { code, message } = describe(e);
+    if (args.includes('--json')) {
+      // A script reading --json output gets the failure as JSON too, on stdout where the result would be.
+      console.log(JSON.stringify({ error: { code: e instanceof UsageError ? 'USAGE' : code, message } }));
+    } else if (e instanceof UsageError) {
+      console.error(`deltaflare ${name}: ${e.message}\n\nUsage: deltaflare ${HELP[name].trimStart()}`);
+    } else console.error(message);
+    return usage ? 2 : 1;
   }
 }
 

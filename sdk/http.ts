@@ -124,9 +124,9 @@ export class Http {
         const init: RequestInit & { duplex?: 'half' } = stream
           ? { method, body: bytesStream(body), duplex: 'half', headers, signal: attempt }
           : { method, body: body as BodyInit | undefined, headers, signal: attempt };
-        response = await doFetch(new URL(path, this.base), init);
+        response = await doFetch(endpointUrl(this.base, path), init);
       } catch (cause) {
-        throw failed(cause, (cause as Error).message);
+        throw failed(cause, `${(cause as Error).message} (${endpointUrl(this.base, path).host}${causeOf(cause)})`);
       }
       try {
         answer = new Uint8Array(await response.arrayBuffer());
@@ -173,4 +173,25 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/**
+ * `path` (e.g. "/v1/sessions") under the endpoint's URL, keeping its path:
+ * an endpoint mounted at "http://host/sync" is asked "http://host/sync/v1/...".
+ * @example endpointUrl('http://h/sync/', '/v1/info').href === 'http://h/sync/v1/info'
+ */
+export function endpointUrl(base: string, path: string): URL {
+  const url = new URL(base);
+  const q = path.indexOf('?');
+  url.pathname = url.pathname.replace(/\/+$/, '') + (q < 0 ? path : path.slice(0, q));
+  url.search = q < 0 ? '' : path.slice(q);
+  url.hash = '';
+  return url;
+}
+
+/** The low-level reason fetch gives for a failed connection (Node: ECONNREFUSED, ENOTFOUND, ...), as ": CODE". */
+function causeOf(e: unknown): string {
+  const inner = (e as { cause?: { code?: string; message?: string } }).cause;
+  const why = inner?.code ?? inner?.message;
+  return why ? `: ${why}` : '';
 }

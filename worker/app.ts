@@ -3,7 +3,7 @@
 // adapter (node.ts) and the Workers entry pass their store and kernels.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { PROTOCOL_VERSION, type InfoResponse } from '../sdk/protocol/messages.js';
-import { access, accessEnabled, type AccessEnv, authorizeKey, authorizeSize } from './auth.js';
+import { access, accessEnabled, type AccessEnv, authorizeKey, authorizeSize, protocolPath } from './auth.js';
 import type { Session } from './sessions.js';
 import { readJson } from './body.js';
 import { ClientSessions } from './client-sessions.js';
@@ -25,6 +25,12 @@ type AppEnv = AccessEnv & { Variables: AccessEnv['Variables'] & { session: Sessi
 export interface CreateAppOptions extends AppOptions {
   /** Serves GET requests outside /v1 (e.g. a static folder); without it they are 404. */
   fallback?: MiddlewareHandler;
+  /**
+   * The path the app answers under when it sees whole request paths (served
+   * by Node's http under a prefix): '/sync' answers '/sync/v1/...'. Not needed
+   * with `hono.route('/sync', app)`, which prefixes the routes itself.
+   */
+  basePath?: string;
 }
 
 const octets = { 'Content-Type': 'application/octet-stream' };
@@ -37,7 +43,7 @@ const octets = { 'Content-Type': 'application/octet-stream' };
  * const res = await app.request('/v1/info');
  */
 export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(opts)): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  const app = opts.basePath ? new Hono<AppEnv>().basePath(opts.basePath) : new Hono<AppEnv>();
   const maxSessions = opts.maxSessionsPerClient ?? ENDPOINT_DEFAULTS.maxSessionsPerClient;
   checkRange('maxSessionsPerClient', maxSessions, ...MAX_SESSIONS_PER_CLIENT_RANGE);
   const clients = new ClientSessions({
@@ -75,7 +81,7 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
   app.use('/v1/*', async (c, next) => {
     const sweep = ep.maybeSweep();
     if (sweep) opts.waitUntil?.(sweep);
-    const session = /^\/v1\/sessions\/([^/]+)/.exec(c.req.path);
+    const session = /^\/v1\/sessions\/([^/]+)/.exec(protocolPath(c));
     if (session) clients.touched(session[1]);
     await next();
   });

@@ -156,8 +156,8 @@ export async function checkToken(kind: 'read' | 'write', header: string | undefi
  */
 export function access(opts: AccessOptions, now: () => number = Date.now): MiddlewareHandler<AccessEnv> {
   return async (c, next) => {
-    const { method, path } = c.req;
-    const kind = requestClass(method, path);
+    const path = protocolPath(c);
+    const kind = requestClass(c.req.method, path);
     if (kind === 'open') return next();
     const scope = await checkToken(kind, c.req.header('authorization'), opts, Math.floor(now() / 1000));
     if (scope === null) return next();
@@ -165,4 +165,16 @@ export function access(opts: AccessOptions, now: () => number = Date.now): Middl
     c.set('uploadScope', scope);
     return next();
   };
+}
+
+/**
+ * The request's path below where the app is mounted, for middleware
+ * registered on '/v1/*': an app mounted with `app.route('/sync', df)` sees
+ * '/sync/v1/info', which this answers as '/v1/info'.
+ * @example protocolPath(c) === '/v1/files/a.bin'
+ */
+export function protocolPath(c: Context): string {
+  const route = c.req.routePath;
+  const base = route.endsWith('/v1/*') ? route.slice(0, -'/v1/*'.length) : '';
+  return c.req.path.slice(base.length);
 }

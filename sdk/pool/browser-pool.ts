@@ -3,6 +3,7 @@
 // Vite (and most bundlers) to find and bundle the entry. It names the .js file
 // so the tsc output in dist works as is; Vite maps it to the .ts source.
 import { wrap } from 'comlink';
+import { compileKernels, simdSupported } from '../kernels/index.js';
 import { type PoolWorker, startPool, type WorkerPool } from './pool.js';
 import type { WorkerApi } from './worker-api.js';
 
@@ -43,8 +44,12 @@ export async function createBrowserPool(
   size = globalThis.navigator?.hardwareConcurrency || 2,
   factory: WorkerFactory = defaultFactory,
 ): Promise<WorkerPool<WorkerApi>> {
+  // Compiled once here (the page loads the kernels anyway: the plan's CRCs and the root) and posted to each worker.
+  const simd = simdSupported();
+  const module = compileKernels(simd);
+  module.catch(() => {}); // surfaced by the inits
   return startPool(
     Array.from({ length: size }, (_, i) => browserWorker(i, factory)),
-    (api) => api.init(),
+    async (api) => api.init({ module: await module, simd }),
   );
 }

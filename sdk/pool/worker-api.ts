@@ -3,9 +3,9 @@
 // teaches it to read files by path). Buffers come in and go out transferred,
 // never copied.
 //
-// Only the kernels' API is imported statically: a pool that posts the
-// compiled module (nodePool) never loads the base64 builds here; init()
-// without one imports them.
+// Only the kernels' API is imported: every pool compiles the kernels once on
+// its own thread and posts the compiled module here, so a worker (and a
+// browser's worker bundle) never carries the embedded builds.
 import { type Remote, releaseProxy, transfer } from 'comlink';
 import { type ChunkOptions, Kernels } from '../kernels/api.js';
 import { instantiate } from '../kernels/instance.js';
@@ -136,15 +136,11 @@ const buffers = (r: ChunkRecords) => [r.lengths.buffer, r.crcs.buffer, r.hashes.
 
 export const workerApi = {
   /**
-   * Loads the kernels in this worker: from the compiled module when given
-   * (posted by the pool; instantiating it takes ~1 ms), else compiled here
-   * from the embedded builds. Returns whether the SIMD build runs.
+   * Loads the kernels in this worker from the compiled module the pool posts
+   * (instantiating it takes ~1 ms). Returns whether the SIMD build runs.
    */
-  async init(compiled?: { module: WebAssembly.Module; simd: boolean }): Promise<boolean> {
-    if (!kernels) {
-      if (compiled) kernels = new Kernels(await instantiate(() => compiled.module, compiled.simd));
-      else kernels = await (await import('../kernels/index.js')).init();
-    }
+  async init(compiled: { module: WebAssembly.Module; simd: boolean }): Promise<boolean> {
+    kernels ??= new Kernels(await instantiate(() => compiled.module, compiled.simd));
     return kernels.simd;
   },
   /**

@@ -135,3 +135,45 @@ describe('deltaflare chunks', () => {
     expect(run(['chunks', path, '--avg', 'lots']).code).toBe(2);
   });
 });
+
+describe('deltaflare help, version and errors', () => {
+  it("should print each command's own usage for --help, and the package version for --version", () => {
+    for (const name of ['hash', 'chunks', 'serve', 'push', 'bench']) {
+      const r = run([name, '--help']);
+      expect(r.code, name).toBe(0);
+      expect(r.stdout, name).toMatch(new RegExp(`^Usage: deltaflare ${name} `));
+      expect(r.stdout, name).not.toMatch(/Commands:/);
+    }
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) expect(run([flag]).stdout).toBe(`${pkg.version}\n`);
+  });
+
+  it('should name the missing file and why, and with --json answer the error as JSON with its code', () => {
+    const missing = join(dir, 'not-there.img');
+    const plain = run(['push', missing, 'http://127.0.0.1:9']);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(`cannot open ${missing}: no such file or folder (ENOENT)`);
+    const json = run(['push', missing, 'http://127.0.0.1:9', '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: 'ENOENT', message: expect.stringContaining(missing) } });
+    const usage = run(['push', '--json']);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout).error.code).toBe('USAGE');
+  });
+
+  it('should name the host and port and the cause when the endpoint cannot be reached', async () => {
+    // A port nothing listens on: a server closed right after it got its port.
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const r = run(['push', file('reach.bin', random(10_000, 9)), `http://127.0.0.1:${port}/sync`, '--json', '--timeout', '5']);
+    expect(r.code).toBe(1);
+    const { error } = JSON.parse(r.stdout);
+    expect(error.code).toBe('NETWORK');
+    expect(error.message).toContain(`127.0.0.1:${port}: ECONNREFUSED`);
+  }, 60_000);
+});

@@ -78,7 +78,11 @@ describe('a push that fails', () => {
       const path = new URL(String(input instanceof Request ? input.url : input)).pathname;
       const part = /\/parts\/(\d+)$/.exec(path);
       if (!part) return fetch(input, init);
-      if (part[1] === '1') return Response.json({ error: { code: 'INVALID_PLAN', message: 'refused by the test' } }, { status: 400 });
+      if (part[1] === '1') {
+        // Refused once another part is in flight: a refusal before any other part started would leave nothing to abort.
+        for (let waited = 0; held.length === 0 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+        return Response.json({ error: { code: 'INVALID_PLAN', message: 'refused by the test' } }, { status: 400 });
+      }
       const signal = init!.signal!;
       held.push(signal);
       return new Promise<Response>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));

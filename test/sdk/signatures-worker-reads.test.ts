@@ -11,8 +11,8 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Kernels, init } from '../../sdk/kernels/index.js';
 import { fileSource } from '../../sdk/node/file-source.js';
-import { createNodePool, poolWorker, startNodeWorker } from '../../sdk/pool/node-pool.js';
-import { startPool, type WorkerPool } from '../../sdk/pool/pool.js';
+import { createNodePool } from '../../sdk/pool/node-pool.js';
+import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import { type ChunkBatch, type SignatureOptions, signatures } from '../../sdk/signatures.js';
@@ -161,19 +161,6 @@ describe('signatures with workers reading their segments, CDC', () => {
       );
     } finally {
       await source.close?.();
-    }
-  });
-
-  it('should work on workers that compiled the kernels themselves (init() without a module)', async () => {
-    const pool = await startPool([poolWorker(startNodeWorker(), 0)], (api) => api.init());
-    try {
-      const data = randomBytes(500_000, 13);
-      const source = await fileSource(file(data));
-      const got = flatten(await collect(source, { chunking: DEFAULT, pool, segmentSize: 100_000 }));
-      await source.close?.();
-      expect(got).toEqual(sequential(data, DEFAULT as ChunkingSpec & { kind: 'cdc' }));
-    } finally {
-      pool.terminate();
     }
   });
 });

@@ -11,6 +11,7 @@ import { workersLimits } from './limits.js';
 import { R2Store } from '../store/r2/store.js';
 import { route } from './routing.js';
 
+export type { Env } from './env.js';
 export { ClientObject } from './client-object.js';
 export { KeyObject } from './key-object.js';
 
