@@ -50,6 +50,11 @@ const HELP: Record<string, string> = {
                                          the token defaults to DELTAFLARE_TOKEN; a request unanswered
                                          after S seconds (default 300, 0 never) is retried;
                                          --json prints the result (or the error) as one JSON object`,
+  pull: `  pull URL FILE [--key K] [--workers N] [--token T] [--timeout S] [--json]
+                                         update FILE to the key's version, fetching only the chunks
+                                         it lacks (a missing FILE is downloaded); FILE is replaced
+                                         only once every chunk is checked; an interrupted pull
+                                         resumes from FILE.deltaflare-pull`,
   bench: `  bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]
                                          the whole pipeline in one process, no network: time per phase
                                          and literal bytes, to compare settings on your own data`,
@@ -96,6 +101,7 @@ const commands: Record<string, () => Promise<(args: string[], threads?: Worker[]
   hash: async () => (await import('./hash.js')).hashCommand,
   chunks: async () => (await import('./chunks.js')).chunksCommand,
   push: async () => (await import('./push.js')).pushCommand,
+  pull: async () => (await import('./pull.js')).pullCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
 };

@@ -78,10 +78,23 @@ export class Http {
 
   /** Sends a request (retried per the options) and returns the response body as bytes. */
   async bytes(method: string, path: string, body?: Body, type?: string): Promise<Uint8Array> {
+    return (await this.request(method, path, { body, type })).bytes;
+  }
+
+  /** A GET with extra request headers (e.g. Range), answering the body and the response headers; retried per the options. */
+  async get(path: string, headers: Record<string, string> = {}): Promise<{ bytes: Uint8Array; headers: Headers; status: number }> {
+    return this.request('GET', path, { headers });
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    req: { body?: Body; type?: string; headers?: Record<string, string> },
+  ): Promise<{ bytes: Uint8Array; headers: Headers; status: number }> {
     const { retries = 4, delay = defaultDelay, shouldRetry = defaultShouldRetry } = this.options.retry ?? {};
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.once(method, path, body, type);
+        return await this.once(method, path, req.body, req.type, req.headers);
       } catch (e) {
         const error = e as DeltaflareError;
         if (error.code === 'ABORTED' || attempt >= retries || !shouldRetry(error)) throw error;
@@ -96,11 +109,17 @@ export class Http {
     return JSON.parse(new TextDecoder().decode(answer)) as T;
   }
 
-  private async once(method: string, path: string, body?: Body, type?: string): Promise<Uint8Array> {
+  private async once(
+    method: string,
+    path: string,
+    body?: Body,
+    type?: string,
+    extra: Record<string, string> = {},
+  ): Promise<{ bytes: Uint8Array; headers: Headers; status: number }> {
     const { signal, token, timeoutMs = DEFAULT_TIMEOUT_MS } = this.options;
     const doFetch = this.options.fetch ?? fetch;
     if (signal?.aborted) throw aborted(signal);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extra };
     if (type && body !== undefined) headers['content-type'] = type;
     if (token) headers.authorization = `Bearer ${token}`;
     const stream = this.options.streamBodies === true && body instanceof Uint8Array && body.length >= STREAM_MIN;
@@ -138,7 +157,7 @@ export class Http {
     }
     const sent = typeof body === 'string' ? new TextEncoder().encode(body).length : body instanceof Uint8Array ? body.length : (body?.size ?? 0);
     this.options.onBytes?.(sent, answer.length);
-    if (response.ok) return answer;
+    if (response.ok) return { bytes: answer, headers: response.headers, status: response.status };
     throw endpointError(method, path, response.status, answer);
   }
 }

@@ -193,6 +193,11 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
     authorizeKey(c, key);
     return ep.read(key, c.req.method, c.req.header('range'));
   });
+  app.get('/v1/manifests/:key{.+}', async (c) => {
+    const key = c.req.param('key');
+    authorizeKey(c, key);
+    return ep.manifest(key, c.req.query('chunking'));
+  });
   app.delete('/v1/files/:key{.+}', async (c) => {
     const key = c.req.param('key');
     authorizeKey(c, key);

@@ -6,7 +6,8 @@ import { bodyCaps, DEFAULT_STRONG_BYTES, ENDPOINT_DEFAULTS, FIXED_BLOCK_MIN, typ
 import type { Kernels } from '../sdk/kernels/api.js';
 import { resolveOptions } from '../sdk/kernels/chunker.js';
 import { toHex } from '../sdk/protocol/hex.js';
-import { type ChunkingSpec, chunkingId, expectedChunks } from '../sdk/protocol/chunking.js';
+import { type ChunkingSpec, chunkingId, DEFAULT_CHUNKING, expectedChunks, parseChunkingId } from '../sdk/protocol/chunking.js';
+import { encodeManifest } from '../sdk/protocol/manifest.js';
 import type { BasisInfo, CreateSessionResponse, FileInfo, FileList, SessionStatus } from '../sdk/protocol/messages.js';
 import { firstOverwrittenRead } from '../sdk/protocol/in-place.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
@@ -252,6 +253,30 @@ export class Endpoint {
   /** `GET`/`HEAD /v1/files/:key`, whole or one range. */
   read(key: string, method: string, range: string | undefined): Promise<Response> {
     return getFile(this.store, key, method, range);
+  }
+
+  /**
+   * `GET /v1/manifests/:key`: the current version's manifest (manifest.ts's
+   * binary form) under `chunking` (a chunkingId), else under the first one it
+   * was stored with (its commit's); one missing is built once, within
+   * maxChunkingsPerVersion. Headers name the version, chunking and root.
+   */
+  async manifest(key: string, chunking: string | undefined): Promise<Response> {
+    const info = await this.store.head(key);
+    if (!info) throw new ApiError('NOT_FOUND', `no file ${JSON.stringify(key)}`);
+    if (info.incomplete) throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way`);
+    const id = chunking ?? (await this.store.listManifests(key, info.id))[0] ?? chunkingId(DEFAULT_CHUNKING);
+    const spec = this.chunking(parseChunkingId(id) ?? { kind: id });
+    this.checkChunks(info.size, spec, `${JSON.stringify(key)}`);
+    const { manifest } = await this.manifests.get(key, info.id, spec);
+    return new Response(encodeManifest(manifest) as Uint8Array<ArrayBuffer>, {
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'X-Deltaflare-Version': info.id,
+        'X-Deltaflare-Chunking': chunkingId(spec),
+        'X-Deltaflare-Root': toHex(this.kernels.blake3(manifest.hashes)),
+      },
+    });
   }
 
   /** `DELETE /v1/files/:key`, if its version is still `ifMatch` when given. */

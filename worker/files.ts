@@ -1,16 +1,11 @@
-// The file routes: read (whole, or one Range with 206/416), head, delete and
-// list stored versions. Headers of a file: Content-Length, ETag (the version
+// The file routes: read (whole, one Range with 206/416, or several as
+// multipart/byteranges: ranges.ts), head, delete and list stored versions. Headers of a file: Content-Length, ETag (the version
 // id, quoted), Last-Modified, X-Deltaflare-Version, X-Deltaflare-Root (the
 // manifest root, when known) and Accept-Ranges.
 import type { FileInfo, FileList } from '../sdk/protocol/messages.js';
 import { ApiError } from './errors.js';
+import { type ByteRange, multipartResponse, parseRanges } from './ranges.js';
 import { StoreError, type Store, type VersionInfo } from './store/store.js';
-
-/** A satisfiable byte range, both ends inclusive as in Content-Range. */
-export interface ByteRange {
-  start: number;
-  end: number;
-}
 
 /**
  * Parses a Range header against a file size (RFC 9110 14.1.2): one range of
@@ -75,7 +70,9 @@ export async function getFile(store: Store, key: string, method: string, range: 
       throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way; push it whole (basis null)`);
     const headers = fileHeaders(info);
     if (method === 'HEAD') return new Response(null, { status: 200, headers });
-    const r = parseRange(range, info.size);
+    const several = parseRanges(range, info.size);
+    if (several && several.length > 1) return multipartResponse(store, key, info, several, headers);
+    const r = several ? several[0] : parseRange(range, info.size);
     try {
       const { body } = await store.read(key, { version: info.id, ...(r ? { offset: r.start, length: r.end - r.start + 1 } : {}) });
       if (!r) return new Response(body, { status: 200, headers });

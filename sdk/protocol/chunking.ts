@@ -31,3 +31,11 @@ export function chunkingFor(size: number, maxManifestChunks: number): ChunkingSp
 export function chunkingId(spec: ChunkingSpec): string {
   return spec.kind === 'cdc' ? `cdc-${spec.min}-${spec.avg}-${spec.max}-${spec.level}` : `fixed-${spec.block}`;
 }
+
+/** The spec a chunkingId names, or null for text that is not one. @example parseChunkingId('fixed-4096') */
+export function parseChunkingId(id: string): ChunkingSpec | null {
+  const fixed = /^fixed-(\d{1,9})$/.exec(id);
+  if (fixed) return { kind: 'fixed', block: Number(fixed[1]) };
+  const cdc = /^cdc-(\d{1,9})-(\d{1,9})-(\d{1,9})-(\d)$/.exec(id);
+  return cdc ? { kind: 'cdc', min: Number(cdc[1]), avg: Number(cdc[2]), max: Number(cdc[3]), level: Number(cdc[4]) } : null;
+}

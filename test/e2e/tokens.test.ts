@@ -112,10 +112,13 @@ describe('push to an endpoint with a write token', () => {
     expect(wrong.message).toContain("not this endpoint's token");
 
     const cli = await cliPush([v2.path, server.url, '--key', 'refuse.bin']);
+    // --json: the failure is one JSON object on stdout, with the SDK's code.
     expect(cli.code).toBe(1);
-    expect(cli.stdout).toBe('');
-    expect(cli.stderr).toContain('this endpoint needs a token for writes');
-    expect(cli.stderr).toContain('give --token T or set DELTAFLARE_TOKEN');
+    expect(cli.stderr).toBe('');
+    const { error } = JSON.parse(cli.stdout) as { error: { code: string; message: string } };
+    expect(error.code).toBe('UNAUTHORIZED');
+    expect(error.message).toContain('this endpoint needs a token for writes');
+    expect(error.message).toContain('give --token T or set DELTAFLARE_TOKEN');
 
     const newKey = await refusal(sdkPush(v2.path, 'refuse-new.bin'));
     expect(newKey.code).toBe('UNAUTHORIZED');
@@ -172,7 +175,7 @@ describe('push with an upload token (signUploadToken)', () => {
     }
     const otherCli = await cliPush([v2.path, server.url, '--key', 'users/8/photo.bin', '--token', token]);
     expect(otherCli.code).toBe(1);
-    expect(otherCli.stderr).toContain(`upload token is for key "${key}"`);
+    expect(JSON.parse(otherCli.stdout).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining(`upload token is for key "${key}"`) });
     expect(snapshot()).toBe(before);
     expect(same(await served('users/8/photo.bin'), v1.bytes)).toBe(true);
 
@@ -198,7 +201,7 @@ describe('push with an upload token (signUploadToken)', () => {
     expect(e.message).toContain(`upload token for "expiring.bin" expired at ${new Date(expires * 1000).toISOString()}`);
     const cli = await cliPush([v2.path, server.url, '--key', 'expiring.bin', '--token', token]);
     expect(cli.code).toBe(1);
-    expect(cli.stderr).toContain('expired at');
+    expect(JSON.parse(cli.stdout).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('expired at') });
     expect(snapshot()).toBe(before);
     expect(same(await served('expiring.bin'), v1.bytes)).toBe(true);
   });

@@ -1,0 +1,35 @@
+import { pull } from '../sdk/node/index.js';
+import { integer, parse, UsageError } from './usage.js';
+
+const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+
+/** `deltaflare pull URL FILE [--key K] [--workers N] [--token T] [--timeout S] [--json]` */
+export async function pullCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    key: { type: 'string' },
+    workers: { type: 'string' },
+    token: { type: 'string' },
+    timeout: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (positionals.length !== 2) throw new UsageError('give URL and FILE');
+  const [endpoint, file] = positionals;
+  if (!/^https?:\/\//.test(endpoint)) throw new UsageError(`URL must start with http:// or https://, got '${endpoint}'`);
+  const result = await pull(file, {
+    endpoint,
+    key: typeof values.key === 'string' ? values.key : file.split(/[\\/]/).pop()!,
+    workers: values.workers === undefined ? undefined : integer('workers', values.workers, 0),
+    token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
+    timeoutMs: values.timeout === undefined ? undefined : 1000 * integer('timeout', values.timeout, 0),
+  });
+  if (values.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const found = result.copiedBytes + result.resumedBytes;
+  console.log(
+    `pulled ${result.key} version ${result.version} -> ${file}\n` +
+      `  size ${mb(result.size)}, found locally ${mb(found)}, fetched ${mb(result.fetchedBytes)} in ${result.requests} requests, ` +
+      `received ${mb(result.bytesReceived)}, ${result.seconds.toFixed(2)} s`,
+  );
+}

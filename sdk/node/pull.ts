@@ -1,0 +1,78 @@
+// Pulling into a file on disk: the new version is written to FILE.deltaflare-pull
+// beside FILE (what an interrupted pull leaves there is reused), fsynced and
+// renamed over FILE, then the folder fsynced. FILE is replaced only when
+// every chunk has been checked, and only if it was not changed meanwhile.
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
+import { rename } from 'node:fs/promises';
+import { DeltaflareError } from '../base/errors.js';
+import { createNodePool } from '../pool/node-pool.js';
+import { pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
+import type { SyncSource } from '../source.js';
+import { fileSource } from './file-source.js';
+
+/** Options of `pull`: those of the core with the pool made from `workers`. */
+export type PullFileOptions = Omit<PullOptions, 'pool'> & { pool?: PullOptions['pool']; workers?: number };
+
+/** The suffix of an unfinished pull's output, beside the file. */
+export const PULL_SUFFIX = '.deltaflare-pull';
+
+/**
+ * Updates the file at `path` to the key's current version, fetching only the
+ * chunks it lacks (a missing file is a plain download).
+ * @example await pull('./model.bin', { endpoint: 'http://127.0.0.1:19876', key: 'model.bin' })
+ */
+export async function pull(path: string, options: PullFileOptions): Promise<PullResult> {
+  const before = await stat(path).catch(() => null);
+  const local = before ? await fileSource(path) : null;
+  const pool = options.pool ?? createNodePool(options.workers ?? availableParallelism());
+  if (pool instanceof Promise) pool.catch(() => undefined); // surfaced where pull awaits it
+  try {
+    return await pullCore(local, (size) => openOutput(path, size, before), { ...options, pool });
+  } finally {
+    await local?.close?.();
+    if (!options.pool)
+      await Promise.resolve(pool).then(
+        (p) => p.terminate(),
+        () => undefined,
+      );
+  }
+}
+
+/** The output file beside `path`: reused when an interrupted pull left one of the same size. */
+async function openOutput(path: string, size: number, before: Awaited<ReturnType<typeof stat>> | null): Promise<PullOutput> {
+  const partial = `${path}${PULL_SUFFIX}`;
+  const left = await stat(partial).catch(() => null);
+  const reuse = left?.isFile() === true && left.size === size;
+  const handle: FileHandle = await open(partial, reuse ? 'r+' : 'w+');
+  if (!reuse) await handle.truncate(size);
+  let resumed: SyncSource | null = null;
+  if (reuse) resumed = await fileSource(partial);
+  return {
+    resumed,
+    async writeAt(offset, bytes) {
+      for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
+    },
+    async publish() {
+      await resumed?.close?.();
+      await handle.sync();
+      await handle.close();
+      // Edited (or created) meanwhile by someone else: their bytes are not replaced.
+      const now = await stat(path).catch(() => null);
+      const same = before === null ? now === null : now !== null && now.ino === before.ino && now.size === before.size && now.mtimeMs === before.mtimeMs;
+      if (!same) throw new DeltaflareError('SOURCE_CHANGED', `${path} changed during the pull: it was not replaced; the new version waits in ${partial}`);
+      await rename(partial, path);
+      const dir = await open(dirname(path), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    },
+    async close() {
+      await resumed?.close?.();
+      await handle.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The client's side of multi-range reads (RFC 9110 14.6): the Range header
+// for a list of spans, and the parts of a `multipart/byteranges` answer (or
+// of a plain 206 when the server merged them into one range). Parts are
+// located by their Content-Range, never by searching the data for the
+// boundary, so no byte of a file can break the framing.
+import { DeltaflareError } from '../base/errors.js';
+
+/** A span of a file: `length` bytes from `offset`. */
+export interface Span {
+  offset: number;
+  length: number;
+}
+
+/** `bytes=a-b,c-d,...` for spans (non-empty). @example rangeHeader([{ offset: 0, length: 10 }]) === 'bytes=0-9' */
+export function rangeHeader(spans: readonly Span[]): string {
+  return `bytes=${spans.map((s) => `${s.offset}-${s.offset + s.length - 1}`).join(',')}`;
+}
+
+const malformed = (what: string) => new DeltaflareError('MALFORMED', `ranged answer: ${what}`);
+const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/i;
+
+/**
+ * The parts of a 206 answer as (offset, bytes) views into `body`.
+ * @example for (const p of byteRangeParts(res.headers.get('content-type'), res.headers.get('content-range'), body)) ...
+ */
+export function byteRangeParts(contentType: string | null, contentRange: string | null, body: Uint8Array): { offset: number; bytes: Uint8Array }[] {
+  const boundary = /^multipart\/byteranges;\s*boundary="?([^";]+)"?/i.exec(contentType ?? '')?.[1];
+  if (!boundary) {
+    const m = CONTENT_RANGE.exec(contentRange ?? '');
+    if (!m) throw malformed(`no Content-Range (${JSON.stringify(contentRange)}) on a single range`);
+    const offset = Number(m[1]);
+    if (Number(m[2]) - offset + 1 !== body.length) throw malformed(`Content-Range ${contentRange} for ${body.length} bytes`);
+    return [{ offset, bytes: body }];
+  }
+  const parts: { offset: number; bytes: Uint8Array }[] = [];
+  const text = new TextDecoder('latin1');
+  const delimiter = `--${boundary}`;
+  let at = 0;
+  for (;;) {
+    // Each part: [CRLF] --boundary CRLF headers CRLF CRLF data; the end: [CRLF] --boundary-- .
+    const headEnd = indexOf(body, CRLFCRLF, at, at + 4096);
+    const closing = text.decode(body.subarray(at, Math.min(body.length, at + delimiter.length + 6)));
+    if (closing.replace(/^\r\n/, '').startsWith(`${delimiter}--`)) return parts;
+    if (headEnd < 0) throw malformed(`a part's headers do not end within 4 KiB at byte ${at}`);
+    const head = text.decode(body.subarray(at, headEnd)).replace(/^\r\n/, '');
+    const lines = head.split('\r\n');
+    if (lines[0] !== delimiter) throw malformed(`expected the boundary at byte ${at}`);
+    const range = lines.find((l) => /^content-range:/i.test(l))?.replace(/^content-range:\s*/i, '');
+    const m = CONTENT_RANGE.exec(range ?? '');
+    if (!m) throw malformed(`a part without a Content-Range at byte ${at}`);
+    const offset = Number(m[1]);
+    const length = Number(m[2]) - offset + 1;
+    const start = headEnd + 4;
+    if (length < 1 || start + length > body.length) throw malformed(`part ${range} runs past the answer's ${body.length} bytes`);
+    parts.push({ offset, bytes: body.subarray(start, start + length) });
+    at = start + length;
+  }
+}
+
+const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
+
+function indexOf(hay: Uint8Array, needle: Uint8Array, from: number, to: number): number {
+  const end = Math.min(hay.length - needle.length, to);
+  outer: for (let i = from; i <= end; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}

@@ -1,0 +1,287 @@
+// Pulling a version, runtime-neutral: the version's manifest, the chunks the
+// local copy (and an interrupted pull's output) already has found by their
+// BLAKE3 digest, the rest fetched in multi-range GETs with several in flight,
+// every chunk checked against the manifest before it is written, and the
+// output published (renamed over the copy) only when every chunk landed.
+// The runtime gives the sources and the output (node/pull.ts: files).
+import { DeltaflareError } from './base/errors.js';
+import type { Kernels } from './kernels/api.js';
+import { init } from './kernels/index.js';
+import { Http, type HttpOptions } from './http.js';
+import type { WorkerPool } from './pool/pool.js';
+import type { WorkerApi } from './pool/worker-api.js';
+import { byteRangeParts, rangeHeader, type Span } from './protocol/byteranges.js';
+import { chunkOffsets, decodeManifest, type Manifest } from './protocol/manifest.js';
+import { toHex } from './protocol/hex.js';
+import { signatures } from './signatures.js';
+import type { SyncSource } from './source.js';
+
+/** Where a pull writes the new version. */
+export interface PullOutput {
+  /** Bytes the output already holds from an interrupted pull of the same size (read to find what landed), or null. */
+  readonly resumed: SyncSource | null;
+  writeAt(offset: number, bytes: Uint8Array): Promise<void>;
+  /** Makes the output durable and puts it in place of the local copy. */
+  publish(): Promise<void>;
+  /** Keeps what landed for a later pull (after a failure). */
+  close(): Promise<void>;
+}
+
+export interface PullOptions extends HttpOptions {
+  /** The endpoint's URL (it may carry a path: an endpoint mounted under /sync). */
+  endpoint: string;
+  /** The key to pull. */
+  key: string;
+  /** Workers that chunk the local copy (createNodePool / createBrowserPool); owned by the caller. */
+  pool: WorkerPool<WorkerApi> | Promise<WorkerPool<WorkerApi>>;
+  /** Bytes asked for per ranged GET (default 2 MiB). */
+  requestBytes?: number;
+  /** Ranged GETs in flight (default 4). */
+  concurrency?: number;
+  onProgress?: (p: PullProgress) => void;
+}
+
+export interface PullProgress {
+  phase: 'manifest' | 'scanning' | 'fetching' | 'done';
+  size: number;
+  /** Bytes found in the local copy or already landed, so far. */
+  foundBytes: number;
+  /** Bytes fetched and checked, so far. */
+  fetchedBytes: number;
+}
+
+export interface PullResult {
+  key: string;
+  version: string;
+  size: number;
+  /** BLAKE3 of the manifest's chunk digests: the version's root. */
+  root: string;
+  chunks: number;
+  /** Bytes copied from the local copy. */
+  copiedBytes: number;
+  /** Bytes an interrupted pull had already written where they belong. */
+  resumedBytes: number;
+  /** Bytes fetched from the endpoint (chunk bytes, not counting framing). */
+  fetchedBytes: number;
+  /** Ranged GETs sent. */
+  requests: number;
+  bytesReceived: number;
+  seconds: number;
+}
+
+const DEFAULT_REQUEST_BYTES = 2 << 20;
+const MAX_RANGES_PER_REQUEST = 1024;
+/** Copies are read and checked in groups of at most this many bytes. */
+const COPY_GROUP = 1 << 20;
+
+/**
+ * Updates `output` from `local` (the current copy, or null) to the key's
+ * current version on the endpoint.
+ * @example await pull(await fileSource('disk.img'), output, { endpoint, key: 'disk.img', pool })
+ */
+export async function pull(local: SyncSource | null, open: (size: number) => Promise<PullOutput>, options: PullOptions): Promise<PullResult> {
+  const started = performance.now();
+  let received = 0;
+  const http = new Http(options.endpoint, { ...options, onBytes: (_, r) => (received += r) });
+  const path = `/v1/manifests/${encodeURIComponent(options.key)}`;
+  const k = await init();
+  const report = (p: Omit<PullProgress, 'size'>) => options.onProgress?.({ ...p, size: manifest?.size ?? 0 });
+  let manifest: Manifest | undefined;
+  report({ phase: 'manifest', foundBytes: 0, fetchedBytes: 0 });
+  const answer = await http.get(path);
+  manifest = decodeManifest(answer.bytes);
+  const version = answer.headers.get('x-deltaflare-version') ?? '';
+  const root = toHex(k.blake3(manifest.hashes));
+  if (root !== answer.headers.get('x-deltaflare-root'))
+    throw new DeltaflareError('CHECKSUM_MISMATCH', `the manifest of ${options.key} does not match its root`);
+  const m = manifest;
+  const offsets = chunkOffsets(m);
+  const n = m.lengths.length;
+
+  // Where each chunk comes from: -2 fetch, -1 landed already, >= 0 an offset in the local copy.
+  const from = new Float64Array(n).fill(-2);
+  const wanted = digestIndex(m);
+  const output = await open(m.size);
+  try {
+    const pool = await options.pool;
+    let found = 0;
+    report({ phase: 'scanning', foundBytes: 0, fetchedBytes: 0 });
+    if (output.resumed) {
+      // An interrupted pull's output: a chunk whose digest is the version's chunk at the same offset has landed.
+      for await (const b of signatures(output.resumed, { chunking: m.chunking, pool, signal: options.signal })) {
+        let at = b.offset;
+        for (let j = 0; j < b.lengths.length; j++) {
+          const i = wanted.at(b.hashes.subarray(32 * j, 32 * j + 32), at, offsets);
+          if (i >= 0 && from[i] === -2) {
+            from[i] = -1;
+            found += m.lengths[i];
+          }
+          at += b.lengths[j];
+        }
+      }
+    }
+    const resumedBytes = found;
+    if (local) {
+      for await (const b of signatures(local, { chunking: m.chunking, pool, signal: options.signal })) {
+        let at = b.offset;
+        for (let j = 0; j < b.lengths.length; j++) {
+          for (const i of wanted.all(b.hashes.subarray(32 * j, 32 * j + 32))) {
+            if (from[i] !== -2) continue;
+            from[i] = at;
+            found += m.lengths[i];
+          }
+          at += b.lengths[j];
+        }
+        report({ phase: 'scanning', foundBytes: found, fetchedBytes: 0 });
+      }
+    }
+
+    let copied = 0;
+    let fetched = 0;
+    let requests = 0;
+    const progress = () => report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetched });
+    // Copies, checked again as they are read: a local copy edited since the scan is never written out.
+    if (local) {
+      for (const group of copyGroups(from, m, offsets)) {
+        const bytes = await local.read(group.src, group.length);
+        if (bytes.length !== group.length) throw sourceChanged(options.key, group.src);
+        for (let i = group.first, at = 0; i < group.end; at += m.lengths[i], i++) {
+          if (!sameDigest(k, bytes.subarray(at, at + m.lengths[i]), m, i)) throw sourceChanged(options.key, group.src + at);
+        }
+        await output.writeAt(offsets[group.first], bytes);
+        copied += group.length;
+      }
+    }
+    // Fetches: runs of missing chunks as spans, packed into requests.
+    const batches = fetchBatches(from, m, offsets, options.requestBytes ?? DEFAULT_REQUEST_BYTES);
+    let next = 0;
+    const fetchOne = async (spans: Span[]) => {
+      const got = await http.get(`/v1/files/${encodeURIComponent(options.key)}`, { range: rangeHeader(spans) });
+      requests++;
+      if (got.headers.get('x-deltaflare-version') !== version) {
+        throw new DeltaflareError(
+          'VERSION_CONFLICT',
+          `${options.key} changed during the pull (now ${got.headers.get('x-deltaflare-version')}, was ${version}): pull again`,
+        );
+      }
+      const parts =
+        got.status === 200 ? [{ offset: 0, bytes: got.bytes }] : byteRangeParts(got.headers.get('content-type'), got.headers.get('content-range'), got.bytes);
+      for (const span of spans) {
+        const part = parts.find((p) => p.offset <= span.offset && span.offset + span.length <= p.offset + p.bytes.length);
+        if (!part) throw new DeltaflareError('MALFORMED', `the answer for ${options.key} lacks bytes ${span.offset}..${span.offset + span.length}`);
+        const bytes = part.bytes.subarray(span.offset - part.offset, span.offset - part.offset + span.length);
+        for (let i = chunkAt(offsets, span.offset), at = 0; at < span.length; at += m.lengths[i], i++) {
+          if (!sameDigest(k, bytes.subarray(at, at + m.lengths[i]), m, i)) {
+            throw new DeltaflareError(
+              'CHECKSUM_MISMATCH',
+              `chunk ${i} of ${options.key} (bytes ${offsets[i]}..${offsets[i + 1]}) does not match the manifest: nothing was replaced`,
+            );
+          }
+        }
+        await output.writeAt(span.offset, bytes);
+        fetched += span.length;
+      }
+      progress();
+    };
+    const lanes = Array.from({ length: Math.max(1, options.concurrency ?? 4) }, async () => {
+      while (next < batches.length) await fetchOne(batches[next++]);
+    });
+    await Promise.all(lanes);
+
+    await output.publish();
+    report({ phase: 'done', foundBytes: found, fetchedBytes: fetched });
+    return {
+      key: options.key,
+      version,
+      size: m.size,
+      root,
+      chunks: n,
+      copiedBytes: copied,
+      resumedBytes,
+      fetchedBytes: fetched,
+      requests,
+      bytesReceived: received,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } catch (e) {
+    await output.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+const sourceChanged = (key: string, at: number) =>
+  new DeltaflareError('SOURCE_CHANGED', `the local copy of ${key} changed during the pull (at byte ${at}): nothing was replaced; pull again`);
+
+function sameDigest(k: Kernels, bytes: Uint8Array, m: Manifest, i: number): boolean {
+  const d = k.blake3(bytes);
+  const want = m.hashes.subarray(32 * i, 32 * i + 32);
+  for (let j = 0; j < 32; j++) if (d[j] !== want[j]) return false;
+  return bytes.length === m.lengths[i];
+}
+
+/** The version's chunks by digest: `all` the chunks with a digest, `at` the one at an offset. */
+function digestIndex(m: Manifest): { all(d: Uint8Array): number[]; at(d: Uint8Array, offset: number, offsets: Float64Array): number } {
+  const byDigest = new Map<string, number[]>();
+  for (let i = 0; i < m.lengths.length; i++) {
+    const key = toHex(m.hashes.subarray(32 * i, 32 * i + 32));
+    const list = byDigest.get(key);
+    if (list) list.push(i);
+    else byDigest.set(key, [i]);
+  }
+  return {
+    all: (d) => byDigest.get(toHex(d)) ?? [],
+    at: (d, offset, offsets) => (byDigest.get(toHex(d)) ?? []).find((i) => offsets[i] === offset) ?? -1,
+  };
+}
+
+/** Index of the chunk starting at `offset`. */
+function chunkAt(offsets: Float64Array, offset: number): number {
+  let lo = 0;
+  let hi = offsets.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (offsets[mid] < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Runs of chunks copied from consecutive local bytes, at most COPY_GROUP each. */
+function* copyGroups(from: Float64Array, m: Manifest, offsets: Float64Array): Generator<{ first: number; end: number; src: number; length: number }> {
+  for (let i = 0; i < from.length; ) {
+    if (from[i] < 0) {
+      i++;
+      continue;
+    }
+    const first = i;
+    let length = m.lengths[i++];
+    while (i < from.length && from[i] === from[first] + length && length + m.lengths[i] <= COPY_GROUP && offsets[i] === offsets[first] + length)
+      length += m.lengths[i++];
+    yield { first, end: i, src: from[first], length };
+  }
+}
+
+/** Runs of chunks to fetch as spans, packed into requests of about `requestBytes` and at most 1024 ranges. */
+function fetchBatches(from: Float64Array, m: Manifest, offsets: Float64Array, requestBytes: number): Span[][] {
+  const batches: Span[][] = [];
+  let batch: Span[] = [];
+  let bytes = 0;
+  for (let i = 0; i < from.length; ) {
+    if (from[i] !== -2) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let length = 0;
+    while (i < from.length && from[i] === -2 && (length === 0 || length + m.lengths[i] <= requestBytes)) length += m.lengths[i++];
+    if (batch.length > 0 && (bytes + length > requestBytes || batch.length >= MAX_RANGES_PER_REQUEST)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push({ offset: offsets[start], length });
+    bytes += length;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
