@@ -12,8 +12,8 @@ import { integer, parse, UsageError } from './usage.js';
 /**
  * `deltaflare bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]`:
  * the whole pipeline in one process with no network (the endpoint's fetch is
- * called directly, over an fs store in a temp folder), as the ParaSync
- * artifact's rsync_test/dsync_test tools do: how a user compares settings on
+ * called directly, over an fs store in a temp folder), as the rsync_test and
+ * dsync_test tools of ParaSync's artifact (FAST '26) do: how a user compares settings on
  * their own data. OLD is pushed first (not timed), then NEW is timed by phase.
  */
 export async function benchCommand(args: string[]): Promise<void> {

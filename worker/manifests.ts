@@ -1,4 +1,4 @@
-// Basis manifests for matching and commit checks (SkySync: match against the
+// Basis manifests for matching and commit checks (as in SkySync, FAST '26: match against the
 // stored manifest, never re-read or re-hash the old file). A manifest is
 // looked up in the store under the session's chunking; a version with none
 // gets one built once (manifest-builder.ts) and stored. Decoded manifests and

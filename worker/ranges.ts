@@ -2,7 +2,8 @@
 // multipart/byteranges), for clients that fetch many chunks at once (pull).
 // Ranges are sorted and merged first, so the parts never overlap; the body
 // is streamed from the store part by part with an exact Content-Length.
-// Every delimiter starts with CRLF, as nginx and Apache send it.
+// Every delimiter, the first too, starts with CRLF, as nginx and Apache send
+// it (zsync reads nothing else).
 import { ApiError } from './errors.js';
 import type { Store, VersionInfo } from './store/store.js';
 
@@ -66,10 +67,8 @@ const enc = new TextEncoder();
  */
 export function multipartResponse(store: Store, key: string, info: VersionInfo, ranges: ByteRange[], headers: Record<string, string>): Response {
   const boundary = `deltaflare-${info.id.slice(-16)}-${ranges.length}`;
-  const heads = ranges.map((r, i) =>
-    enc.encode(
-      `${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${r.start}-${r.end}/${info.size}\r\n\r\n`,
-    ),
+  const heads = ranges.map((r) =>
+    enc.encode(`\r\n--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${r.start}-${r.end}/${info.size}\r\n\r\n`),
   );
   const tail = enc.encode(`\r\n--${boundary}--\r\n`);
   const length = heads.reduce((n, h, i) => n + h.length + ranges[i].end - ranges[i].start + 1, tail.length);

@@ -1,6 +1,7 @@
 // A version's manifest: its chunks (length, CRC32, BLAKE3) under one chunking
-// spec. The server stores one at every commit (SkySync: the next sync matches
-// against it without re-reading or re-hashing the old file).
+// spec. The server stores one at every commit, so the next sync matches
+// against it without re-reading or re-hashing the old file (the storage
+// layer's own checksums reused, as in SkySync, FAST '26).
 //
 // The file digest is the BLAKE3 of the concatenated chunk digests (the
 // manifest root), so a server can verify a rebuilt file from hashes it already

@@ -1,0 +1,164 @@
+// npm run bench:pull: `deltaflare pull` against rsync pulling from its daemon
+// and zsync (Debian's, with zsyncmake's control file, fetching from
+// deltaflare's own ranged GET), each updating the old file to the new one,
+// on loopback and over the emulated link (100 Mbit/s each way, 35 ms RTT).
+// Bytes on the wire are counted at the socket by a relay for every tool;
+// client peak RSS by GNU time. Tools run alternately, median of --runs.
+// Options: --runs N (3), --cases insert,vm (both), --big MiB (1024), --links loopback,link (both).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sameBytes, writeRandom } from './files.js';
+import { startRelay, type Relay } from './relay.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, cases: { type: 'string' }, big: { type: 'string' }, links: { type: 'string' } } });
+const RUNS = Number(values.runs ?? 3);
+const CASES = new Set((values.cases ?? 'insert,vm').split(','));
+const LINKS = new Set((values.links ?? 'loopback,link').split(','));
+const BIG = Number(values.big ?? 1024) << 20;
+const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'deltaflare-bench-pull-'));
+const MiB = 1 << 20;
+const LINK = { rate: 100e6, rttMs: 35 };
+
+interface Run {
+  seconds: number;
+  bytes: number;
+  rssMiB: number;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+async function time(cmd: string, args: string[], cwd = work): Promise<{ seconds: number; rssMiB: number }> {
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const seconds = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${code}): ${stderr}`);
+  return { seconds, rssMiB: Number(stderr.trim().split('\n').pop()) / 1024 };
+}
+
+function startProcess(cmd: string, args: string[]): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.once('exit', () => child.kill());
+  return child;
+}
+
+const rows: { case: string; link: string; tool: string; runs: Run[] }[] = [];
+function record(c: string, link: string, tool: string, run: Run): void {
+  let row = rows.find((r) => r.case === c && r.link === link && r.tool === tool);
+  if (!row) {
+    row = { case: c, link, tool, runs: [] };
+    rows.push(row);
+  }
+  row.runs.push(run);
+  process.stderr.write(`${c} | ${link} | ${tool}: ${run.seconds.toFixed(2)} s, ${(run.bytes / 1e6).toFixed(2)} MB\n`);
+}
+
+// One deltaflare server and one rsync daemon for every case; a relay per link in front of each.
+const store = join(work, 'store');
+const port = 20000 + Math.floor(Math.random() * 20000);
+const server = startProcess(CLI, ['serve', '--dir', store, '--port', String(port), '--no-demo']);
+await new Promise<void>((resolve) => server.stdout!.once('data', () => resolve()));
+const daemonDir = join(work, 'rsyncd');
+mkdirSync(daemonDir);
+writeFileSync(join(work, 'rsyncd.conf'), `use chroot = no\n[bench]\npath = ${daemonDir}\nread only = yes\nuid = root\ngid = root\n`);
+const daemonPort = 40000 + Math.floor(Math.random() * 20000);
+const daemon = startProcess('rsync', ['--daemon', '--no-detach', '--port', String(daemonPort), '--config', join(work, 'rsyncd.conf')]);
+await new Promise((r) => setTimeout(r, 300));
+const relays: Record<string, { df: Relay; rsync: Relay }> = {};
+for (const link of LINKS) {
+  const opts = link === 'link' ? LINK : {};
+  relays[link] = {
+    df: await startRelay({ target: { host: '127.0.0.1', port }, ...opts }),
+    rsync: await startRelay({ target: { host: '127.0.0.1', port: daemonPort }, ...opts }),
+  };
+}
+
+async function pullCase(name: string, oldFile: string, newFile: string, key: string, zsyncBlock: number, pushArgs: string[] = []): Promise<void> {
+  // Untimed: the new version pushed (its manifest stored at commit), rsync's copy, zsync's control file.
+  const base = `http://127.0.0.1:${port}`;
+  spawnSync(CLI, ['push', newFile, base, '--key', key, ...pushArgs], { stdio: 'ignore' });
+  copyFileSync(newFile, join(daemonDir, key));
+  for (const [link, r] of Object.entries(relays)) {
+    const control = join(work, `${key}-${link}.zsync`);
+    spawnSync('zsyncmake', ['-b', String(zsyncBlock), '-u', `http://127.0.0.1:${r.df.port}/v1/files/${key}`, '-o', control, newFile], { stdio: 'ignore' });
+    for (let i = 0; i < RUNS; i++) {
+      const local = join(work, `local-${key}`);
+      copyFileSync(oldFile, local);
+      r.df.reset();
+      const d = await time(CLI, ['pull', `http://127.0.0.1:${r.df.port}`, local, '--key', key, '--json']);
+      const dc = r.df.counts();
+      if (!sameBytes(local, newFile)) throw new Error(`deltaflare pull of ${key} differs`);
+      record(name, link, 'deltaflare pull', { ...d, bytes: dc.up + dc.down });
+
+      copyFileSync(oldFile, local);
+      r.rsync.reset();
+      const s = await time('rsync', ['--no-whole-file', `rsync://127.0.0.1:${r.rsync.port}/bench/${key}`, local]);
+      const sc = r.rsync.counts();
+      if (!sameBytes(local, newFile)) throw new Error(`rsync pull of ${key} differs`);
+      record(name, link, 'rsync daemon --no-whole-file', { ...s, bytes: sc.up + sc.down });
+
+      copyFileSync(oldFile, local);
+      rmSync(`${local}.zs-old`, { force: true });
+      r.df.reset();
+      const z = await time('zsync', ['-q', '-i', local, '-o', local, control]);
+      const zc = r.df.counts();
+      if (!sameBytes(local, newFile)) throw new Error(`zsync of ${key} differs`);
+      record(name, link, `zsync -b ${zsyncBlock}`, { ...z, bytes: zc.up + zc.down });
+    }
+  }
+}
+
+if (CASES.has('insert')) {
+  const oldSmall = join(work, 'old-100M');
+  const newSmall = join(work, 'new-108M');
+  writeRandom(oldSmall, 100 * MiB, 1);
+  writeRandom(newSmall, 100 * MiB, 1, { insert: { at: 50 * MiB, bytes: 8 * MiB, seed: 2 } });
+  await pullCase('100 MiB + 8 MiB inserted', oldSmall, newSmall, 'insert.img', 2048);
+}
+
+if (CASES.has('vm')) {
+  const oldBig = join(work, 'old-big');
+  const newBig = join(work, 'new-big');
+  writeRandom(oldBig, BIG, 3);
+  const offsets = new Set<number>();
+  let x = 12345;
+  while (offsets.size < 256) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    offsets.add((x % (BIG / 4096)) * 4096);
+  }
+  writeRandom(newBig, BIG, 3, {
+    edit: (at, piece) => {
+      for (const o of offsets) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
+    },
+  });
+  await pullCase(`${BIG / MiB} MiB, 256 x 4 KiB overwrites, cdc`, oldBig, newBig, 'vm-cdc.img', 4096);
+  await pullCase(`${BIG / MiB} MiB, 256 x 4 KiB overwrites, fixed 4 KiB`, oldBig, newBig, 'vm-fixed.img', 4096, ['--chunking', 'fixed', '--block', '4096']);
+}
+
+const version = (cmd: string, re: RegExp) => re.exec(spawnSync(cmd, ['--version'], { encoding: 'utf8' }).stdout)?.[1] ?? '?';
+console.log(`Node ${process.version}, rsync ${version('rsync', /version (\S+)/)}, zsync ${version('zsync', /zsync (\S+)/)}, median of ${RUNS}\n`);
+console.log('| case | link | tool | wall s | vs rsync | bytes on the wire | vs rsync | client peak RSS MiB |');
+console.log('|---|---|---|---:|---:|---:|---:|---:|');
+for (const row of rows) {
+  const peer = rows.find((r) => r.case === row.case && r.link === row.link && r.tool.startsWith('rsync'))!;
+  const s = median(row.runs.map((r) => r.seconds));
+  const b = median(row.runs.map((r) => r.bytes));
+  const ps = median(peer.runs.map((r) => r.seconds));
+  const pb = median(peer.runs.map((r) => r.bytes));
+  const rss = Math.max(...row.runs.map((r) => r.rssMiB));
+  console.log(
+    `| ${row.case} | ${row.link} | ${row.tool} | ${s.toFixed(2)} | ${(s / ps).toFixed(2)}x | ${(b / 1e6).toFixed(2)} MB | ${(b / pb).toFixed(2)}x | ${rss.toFixed(0)} |`,
+  );
+}
+for (const r of Object.values(relays)) {
+  await r.df.close();
+  await r.rsync.close();
+}
+server.kill();
+daemon.kill();
+rmSync(work, { recursive: true, force: true });
