@@ -11,7 +11,7 @@ import { Http, type HttpOptions } from './http.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { WorkerApi } from './pool/worker-api.js';
 import { byteRangeParts, rangeHeader, type Span } from './protocol/byteranges.js';
-import { chunkOffsets, decodeManifest, type Manifest } from './protocol/manifest.js';
+import { chunkOffsets, decodeShortManifest, type ShortManifest } from './protocol/manifest.js';
 import { toHex } from './protocol/hex.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
@@ -38,6 +38,13 @@ export interface PullOptions extends HttpOptions {
   requestBytes?: number;
   /** Ranged GETs in flight (default 4). */
   concurrency?: number;
+  /**
+   * Digest bytes per chunk in the manifest asked for (default 8; 32: whole
+   * digests). Chunks are found and checked by these; the whole file is then
+   * checked against the version's root with whole digests, and a mismatch
+   * (a prefix collision) pulls again with 32.
+   */
+  digestBytes?: number;
   onProgress?: (p: PullProgress) => void;
 }
 
@@ -80,21 +87,35 @@ const COPY_GROUP = 1 << 20;
  * @example await pull(await fileSource('disk.img'), output, { endpoint, key: 'disk.img', pool })
  */
 export async function pull(local: SyncSource | null, open: (size: number) => Promise<PullOutput>, options: PullOptions): Promise<PullResult> {
+  const digestBytes = options.digestBytes ?? 8;
+  try {
+    return await pullOnce(local, open, options, digestBytes);
+  } catch (e) {
+    // A prefix collision (or a server lying about prefixes) shows as a root mismatch: once more with whole digests.
+    if (!(e instanceof RootMismatch) || digestBytes === 32) throw e;
+    return pullOnce(local, open, options, 32);
+  }
+}
+
+/** The whole file's digests do not give the version's root. */
+class RootMismatch extends DeltaflareError {}
+
+async function pullOnce(local: SyncSource | null, open: (size: number) => Promise<PullOutput>, options: PullOptions, digestBytes: number): Promise<PullResult> {
   const started = performance.now();
   let received = 0;
   const http = new Http(options.endpoint, { ...options, onBytes: (_, r) => (received += r) });
   const path = `/v1/manifests/${encodeURIComponent(options.key)}`;
   const k = await init();
   const report = (p: Omit<PullProgress, 'size'>) => options.onProgress?.({ ...p, size: manifest?.size ?? 0 });
-  let manifest: Manifest | undefined;
+  let manifest: ShortManifest | undefined;
   report({ phase: 'manifest', foundBytes: 0, fetchedBytes: 0 });
-  const answer = await http.get(path);
-  manifest = decodeManifest(answer.bytes);
+  const answer = await http.get(`${path}?digest=${digestBytes}`);
+  manifest = decodeShortManifest(answer.bytes);
   const version = answer.headers.get('x-deltaflare-version') ?? '';
-  const root = toHex(k.blake3(manifest.hashes));
-  if (root !== answer.headers.get('x-deltaflare-root'))
-    throw new DeltaflareError('CHECKSUM_MISMATCH', `the manifest of ${options.key} does not match its root`);
+  const root = answer.headers.get('x-deltaflare-root') ?? '';
   const m = manifest;
+  // Every chunk's whole digest, filled as chunks are found or fetched: their BLAKE3 must be the root.
+  const whole = new Uint8Array(32 * m.lengths.length);
   const offsets = chunkOffsets(m);
   const n = m.lengths.length;
 
@@ -111,9 +132,11 @@ export async function pull(local: SyncSource | null, open: (size: number) => Pro
       for await (const b of signatures(output.resumed, { chunking: m.chunking, pool, signal: options.signal })) {
         let at = b.offset;
         for (let j = 0; j < b.lengths.length; j++) {
-          const i = wanted.at(b.hashes.subarray(32 * j, 32 * j + 32), at, offsets);
-          if (i >= 0 && from[i] === -2) {
+          const d = b.hashes.subarray(32 * j, 32 * j + 32);
+          const i = wanted.at(d, at, offsets);
+          if (i >= 0 && from[i] === -2 && b.lengths[j] === m.lengths[i]) {
             from[i] = -1;
+            whole.set(d, 32 * i);
             found += m.lengths[i];
           }
           at += b.lengths[j];
@@ -126,7 +149,7 @@ export async function pull(local: SyncSource | null, open: (size: number) => Pro
         let at = b.offset;
         for (let j = 0; j < b.lengths.length; j++) {
           for (const i of wanted.all(b.hashes.subarray(32 * j, 32 * j + 32))) {
-            if (from[i] !== -2) continue;
+            if (from[i] !== -2 || b.lengths[j] !== m.lengths[i]) continue;
             from[i] = at;
             found += m.lengths[i];
           }
@@ -146,7 +169,7 @@ export async function pull(local: SyncSource | null, open: (size: number) => Pro
         const bytes = await local.read(group.src, group.length);
         if (bytes.length !== group.length) throw sourceChanged(options.key, group.src);
         for (let i = group.first, at = 0; i < group.end; at += m.lengths[i], i++) {
-          if (!sameDigest(k, bytes.subarray(at, at + m.lengths[i]), m, i)) throw sourceChanged(options.key, group.src + at);
+          if (!checkChunk(k, bytes.subarray(at, at + m.lengths[i]), m, i, whole)) throw sourceChanged(options.key, group.src + at);
         }
         await output.writeAt(offsets[group.first], bytes);
         copied += group.length;
@@ -171,7 +194,7 @@ export async function pull(local: SyncSource | null, open: (size: number) => Pro
         if (!part) throw new DeltaflareError('MALFORMED', `the answer for ${options.key} lacks bytes ${span.offset}..${span.offset + span.length}`);
         const bytes = part.bytes.subarray(span.offset - part.offset, span.offset - part.offset + span.length);
         for (let i = chunkAt(offsets, span.offset), at = 0; at < span.length; at += m.lengths[i], i++) {
-          if (!sameDigest(k, bytes.subarray(at, at + m.lengths[i]), m, i)) {
+          if (!checkChunk(k, bytes.subarray(at, at + m.lengths[i]), m, i, whole)) {
             throw new DeltaflareError(
               'CHECKSUM_MISMATCH',
               `chunk ${i} of ${options.key} (bytes ${offsets[i]}..${offsets[i + 1]}) does not match the manifest: nothing was replaced`,
@@ -188,6 +211,9 @@ export async function pull(local: SyncSource | null, open: (size: number) => Pro
     });
     await Promise.all(lanes);
 
+    if (toHex(k.blake3(whole)) !== root) {
+      throw new RootMismatch('CHECKSUM_MISMATCH', `the pulled chunks of ${options.key} do not give the version's root ${root}: nothing was replaced`);
+    }
     await output.publish();
     report({ phase: 'done', foundBytes: found, fetchedBytes: fetched });
     return {
@@ -212,25 +238,29 @@ export async function pull(local: SyncSource | null, open: (size: number) => Pro
 const sourceChanged = (key: string, at: number) =>
   new DeltaflareError('SOURCE_CHANGED', `the local copy of ${key} changed during the pull (at byte ${at}): nothing was replaced; pull again`);
 
-function sameDigest(k: Kernels, bytes: Uint8Array, m: Manifest, i: number): boolean {
+/** Whether `bytes` are chunk i (its length, its digest prefix); keeps their whole digest in `whole`. */
+function checkChunk(k: Kernels, bytes: Uint8Array, m: ShortManifest, i: number, whole: Uint8Array): boolean {
+  if (bytes.length !== m.lengths[i]) return false;
   const d = k.blake3(bytes);
-  const want = m.hashes.subarray(32 * i, 32 * i + 32);
-  for (let j = 0; j < 32; j++) if (d[j] !== want[j]) return false;
-  return bytes.length === m.lengths[i];
+  const n = m.digestBytes;
+  for (let j = 0; j < n; j++) if (d[j] !== m.digests[n * i + j]) return false;
+  whole.set(d, 32 * i);
+  return true;
 }
 
-/** The version's chunks by digest: `all` the chunks with a digest, `at` the one at an offset. */
-function digestIndex(m: Manifest): { all(d: Uint8Array): number[]; at(d: Uint8Array, offset: number, offsets: Float64Array): number } {
+/** The version's chunks by digest prefix: `all` the chunks with a digest, `at` the one at an offset. */
+function digestIndex(m: ShortManifest): { all(d: Uint8Array): number[]; at(d: Uint8Array, offset: number, offsets: Float64Array): number } {
+  const n = m.digestBytes;
   const byDigest = new Map<string, number[]>();
   for (let i = 0; i < m.lengths.length; i++) {
-    const key = toHex(m.hashes.subarray(32 * i, 32 * i + 32));
+    const key = toHex(m.digests.subarray(n * i, n * i + n));
     const list = byDigest.get(key);
     if (list) list.push(i);
     else byDigest.set(key, [i]);
   }
   return {
-    all: (d) => byDigest.get(toHex(d)) ?? [],
-    at: (d, offset, offsets) => (byDigest.get(toHex(d)) ?? []).find((i) => offsets[i] === offset) ?? -1,
+    all: (d) => byDigest.get(toHex(d.subarray(0, n))) ?? [],
+    at: (d, offset, offsets) => (byDigest.get(toHex(d.subarray(0, n))) ?? []).find((i) => offsets[i] === offset) ?? -1,
   };
 }
 
@@ -247,7 +277,7 @@ function chunkAt(offsets: Float64Array, offset: number): number {
 }
 
 /** Runs of chunks copied from consecutive local bytes, at most COPY_GROUP each. */
-function* copyGroups(from: Float64Array, m: Manifest, offsets: Float64Array): Generator<{ first: number; end: number; src: number; length: number }> {
+function* copyGroups(from: Float64Array, m: ShortManifest, offsets: Float64Array): Generator<{ first: number; end: number; src: number; length: number }> {
   for (let i = 0; i < from.length; ) {
     if (from[i] < 0) {
       i++;
@@ -262,7 +292,7 @@ function* copyGroups(from: Float64Array, m: Manifest, offsets: Float64Array): Ge
 }
 
 /** Runs of chunks to fetch as spans, packed into requests of about `requestBytes` and at most 1024 ranges. */
-function fetchBatches(from: Float64Array, m: Manifest, offsets: Float64Array, requestBytes: number): Span[][] {
+function fetchBatches(from: Float64Array, m: ShortManifest, offsets: Float64Array, requestBytes: number): Span[][] {
   const batches: Span[][] = [];
   let batch: Span[] = [];
   let bytes = 0;

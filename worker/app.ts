@@ -196,7 +196,7 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
   app.get('/v1/manifests/:key{.+}', async (c) => {
     const key = c.req.param('key');
     authorizeKey(c, key);
-    return ep.manifest(key, c.req.query('chunking'));
+    return ep.manifest(key, c.req.query('chunking'), c.req.query('digest'));
   });
   app.delete('/v1/files/:key{.+}', async (c) => {
     const key = c.req.param('key');

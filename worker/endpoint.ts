@@ -7,7 +7,7 @@ import type { Kernels } from '../sdk/kernels/api.js';
 import { resolveOptions } from '../sdk/kernels/chunker.js';
 import { toHex } from '../sdk/protocol/hex.js';
 import { type ChunkingSpec, chunkingId, DEFAULT_CHUNKING, expectedChunks, parseChunkingId } from '../sdk/protocol/chunking.js';
-import { encodeManifest } from '../sdk/protocol/manifest.js';
+import { encodeManifest, encodeShortManifest } from '../sdk/protocol/manifest.js';
 import type { BasisInfo, CreateSessionResponse, FileInfo, FileList, SessionStatus } from '../sdk/protocol/messages.js';
 import { firstOverwrittenRead } from '../sdk/protocol/in-place.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
@@ -259,9 +259,14 @@ export class Endpoint {
    * `GET /v1/manifests/:key`: the current version's manifest (manifest.ts's
    * binary form) under `chunking` (a chunkingId), else under the first one it
    * was stored with (its commit's); one missing is built once, within
-   * maxChunkingsPerVersion. Headers name the version, chunking and root.
+   * maxChunkingsPerVersion; with `digest` (4..32) its short form (lengths
+   * and digest prefixes: manifest.ts). Headers name the version, chunking and root.
    */
-  async manifest(key: string, chunking: string | undefined): Promise<Response> {
+  async manifest(key: string, chunking: string | undefined, digest?: string): Promise<Response> {
+    const digestBytes = digest === undefined ? 0 : Number(digest);
+    if (digest !== undefined && !(/^\d{1,2}$/.test(digest) && digestBytes >= 4 && digestBytes <= 32)) {
+      throw new ApiError('INVALID_ARGUMENT', `digest ${JSON.stringify(digest.slice(0, 10))} is not a digest length 4..32`);
+    }
     const info = await this.store.head(key);
     if (!info) throw new ApiError('NOT_FOUND', `no file ${JSON.stringify(key)}`);
     if (info.incomplete) throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way`);
@@ -269,7 +274,8 @@ export class Endpoint {
     const spec = this.chunking(parseChunkingId(id) ?? { kind: id });
     this.checkChunks(info.size, spec, `${JSON.stringify(key)}`);
     const { manifest } = await this.manifests.get(key, info.id, spec);
-    return new Response(encodeManifest(manifest) as Uint8Array<ArrayBuffer>, {
+    const body = digestBytes ? encodeShortManifest(manifest, digestBytes) : encodeManifest(manifest);
+    return new Response(body as Uint8Array<ArrayBuffer>, {
       headers: {
         'Content-Type': 'application/octet-stream',
         'X-Deltaflare-Version': info.id,

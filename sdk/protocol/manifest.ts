@@ -50,19 +50,24 @@ export function encodeManifest(m: Manifest): Uint8Array {
   }
   const out = new Uint8Array(MANIFEST_HEADER + 40 * n);
   const v = new DataView(out.buffer);
-  v.setUint32(0, MANIFEST_MAGIC, true);
-  const c = m.chunking;
-  const params = c.kind === 'cdc' ? [c.min, c.avg, c.max, c.level] : [c.block, 0, 0, 0];
-  v.setUint32(4, c.kind === 'cdc' ? 0 : 1, true);
-  for (const [i, p] of params.entries()) v.setUint32(8 + 4 * i, p, true);
-  v.setBigUint64(24, BigInt(m.size), true);
-  v.setUint32(32, n, true);
+  writeHeader(v, MANIFEST_MAGIC, m);
   for (let i = 0; i < n; i++) {
     v.setUint32(MANIFEST_HEADER + 4 * i, m.lengths[i], true);
     v.setUint32(MANIFEST_HEADER + 4 * n + 4 * i, m.crcs[i], true);
   }
   out.set(m.hashes, MANIFEST_HEADER + 8 * n);
   return out;
+}
+
+/** Magic, chunking, size and chunk count: the first 36 bytes of both forms. */
+function writeHeader(v: DataView, magic: number, m: Pick<Manifest, 'chunking' | 'size' | 'lengths'>): void {
+  v.setUint32(0, magic, true);
+  const c = m.chunking;
+  const params = c.kind === 'cdc' ? [c.min, c.avg, c.max, c.level] : [c.block, 0, 0, 0];
+  v.setUint32(4, c.kind === 'cdc' ? 0 : 1, true);
+  for (const [i, p] of params.entries()) v.setUint32(8 + 4 * i, p, true);
+  v.setBigUint64(24, BigInt(m.size), true);
+  v.setUint32(32, m.lengths.length, true);
 }
 
 /** Decodes `encodeManifest` output; throws INVALID_ARGUMENT naming the first thing that is wrong. */
@@ -94,4 +99,67 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   if (sum !== Number(size)) throw bad(`chunk lengths sum to ${sum}, not the size ${size}`);
   const hashes = bytes.slice(MANIFEST_HEADER + 8 * n, want);
   return { chunking, size: Number(size), lengths, crcs, hashes };
+}
+
+/**
+ * The short form a pulling client reads (`GET /v1/manifests/:key?digest=N`):
+ * the chunk lengths (none for fixed blocks: all `block` but the last) and the
+ * first `digestBytes` of each BLAKE3 digest, no CRCs. 8 digest bytes make a
+ * 108 MiB file's manifest 12 bytes a chunk (166 KB at 8 KiB) instead of 40;
+ * the client checks the whole against the version's root at the end.
+ */
+export interface ShortManifest {
+  chunking: ChunkingSpec;
+  size: number;
+  lengths: Uint32Array;
+  digestBytes: number;
+  /** `digestBytes` per chunk. */
+  digests: Uint8Array;
+}
+
+const SHORT_MAGIC = 0x31534644; // "DFS1" read as a little-endian u32
+const SHORT_HEADER = 40; // the full form's 36, then u32 digestBytes
+
+/** Encodes the short form of `m` with `digestBytes` (1..32) of each digest. */
+export function encodeShortManifest(m: Manifest, digestBytes: number): Uint8Array {
+  const n = m.lengths.length;
+  const fixed = m.chunking.kind === 'fixed';
+  const out = new Uint8Array(SHORT_HEADER + (fixed ? 0 : 4 * n) + digestBytes * n);
+  const v = new DataView(out.buffer);
+  writeHeader(v, SHORT_MAGIC, m);
+  v.setUint32(36, digestBytes, true);
+  let at = SHORT_HEADER;
+  if (!fixed) for (let i = 0; i < n; i++, at += 4) v.setUint32(at, m.lengths[i], true);
+  for (let i = 0; i < n; i++, at += digestBytes) out.set(m.hashes.subarray(32 * i, 32 * i + digestBytes), at);
+  return out;
+}
+
+/** Decodes `encodeShortManifest` output; INVALID_ARGUMENT naming the first thing that is wrong. */
+export function decodeShortManifest(bytes: Uint8Array): ShortManifest {
+  const bad = (why: string) => new DeltaflareError('INVALID_ARGUMENT', `short manifest bytes: ${why}`);
+  if (bytes.length < SHORT_HEADER) throw bad(`${bytes.length} bytes is shorter than the ${SHORT_HEADER}-byte header`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (v.getUint32(0, true) !== SHORT_MAGIC) throw bad('magic is not "DFS1"');
+  const kind = v.getUint32(4, true);
+  const p = [0, 1, 2, 3].map((i) => v.getUint32(8 + 4 * i, true));
+  if (kind > 1) throw bad(`chunking kind ${kind} is neither 0 (cdc) nor 1 (fixed)`);
+  const chunking: ChunkingSpec = kind === 0 ? { kind: 'cdc', min: p[0], avg: p[1], max: p[2], level: p[3] } : { kind: 'fixed', block: p[0] };
+  const size = Number(v.getBigUint64(24, true));
+  if (!Number.isSafeInteger(size)) throw bad('size is above 2^53 - 1');
+  const n = v.getUint32(32, true);
+  const digestBytes = v.getUint32(36, true);
+  if (digestBytes < 1 || digestBytes > 32) throw bad(`digestBytes ${digestBytes} is outside 1..32`);
+  const fixed = chunking.kind === 'fixed';
+  const want = SHORT_HEADER + (fixed ? 0 : 4 * n) + digestBytes * n;
+  if (bytes.length !== want) throw bad(`${bytes.length} bytes, want ${want} for ${n} chunks`);
+  const lengths = new Uint32Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    lengths[i] = fixed ? Math.min(p[0], size - sum) : v.getUint32(SHORT_HEADER + 4 * i, true);
+    if (lengths[i] === 0) throw bad(`chunk ${i} has length 0`);
+    sum += lengths[i];
+  }
+  if (sum !== size) throw bad(`chunk lengths sum to ${sum}, not the size ${size}`);
+  const digests = bytes.slice(want - digestBytes * n, want);
+  return { chunking, size, lengths, digestBytes, digests };
 }

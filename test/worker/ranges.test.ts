@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { byteRangeParts, rangeHeader } from '../../sdk/protocol/byteranges.js';
 import { toHex } from '../../sdk/protocol/hex.js';
-import { decodeManifest } from '../../sdk/protocol/manifest.js';
+import { decodeManifest, decodeShortManifest } from '../../sdk/protocol/manifest.js';
 import { parseRanges } from '../../worker/ranges.js';
 import { kernels, makeApp, randomBytes } from './setup.js';
 
@@ -64,5 +64,29 @@ describe('multi-range reads', () => {
     expect(res.headers.get('x-deltaflare-version')).toBe(head.headers.get('x-deltaflare-version'));
     expect((await send('/v1/manifests/none.bin')).status).toBe(404);
     expect((await send('/v1/manifests/f.bin?chunking=zigzag')).status).toBe(400);
+  });
+});
+
+describe('short manifests', () => {
+  it('should give lengths and digest prefixes only (no lengths for fixed blocks), for 4..32 bytes', async () => {
+    const data = randomBytes(300_001, 7);
+    const { send } = await stored('s.bin', data);
+    const full = decodeManifest(new Uint8Array(await (await send('/v1/manifests/s.bin')).arrayBuffer()));
+    for (const [query, perChunk] of [
+      ['digest=8', 12],
+      ['digest=32&chunking=fixed-4096', 32],
+    ] as const) {
+      const res = await send(`/v1/manifests/s.bin?${query}`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const short = decodeShortManifest(bytes);
+      const want = query.includes('fixed') ? decodeManifest(new Uint8Array(await (await send('/v1/manifests/s.bin?chunking=fixed-4096')).arrayBuffer())) : full;
+      expect(Array.from(short.lengths)).toEqual(Array.from(want.lengths));
+      expect(bytes.length).toBe(40 + perChunk * want.lengths.length);
+      for (let i = 0; i < want.lengths.length; i++) {
+        const n = short.digestBytes;
+        expect(toHex(short.digests.subarray(n * i, n * i + n))).toBe(toHex(want.hashes.subarray(32 * i, 32 * i + n)));
+      }
+    }
+    expect((await send('/v1/manifests/s.bin?digest=3')).status).toBe(400);
   });
 });
