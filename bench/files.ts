@@ -48,6 +48,26 @@ export function writeRandom(
   closeSync(fd);
 }
 
+/**
+ * The VM-image case of the sync and pull benchmarks: `oldPath` is `size`
+ * pseudo-random bytes, `newPath` the same with 256 scattered 4 KiB
+ * overwrites at 4 KiB-aligned offsets (the same offsets every run).
+ */
+export function writeVmImages(oldPath: string, newPath: string, size: number): void {
+  writeRandom(oldPath, size, 3);
+  const offsets = new Set<number>();
+  let x = 12345;
+  while (offsets.size < 256) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    offsets.add((x % (size / 4096)) * 4096);
+  }
+  writeRandom(newPath, size, 3, {
+    edit: (at, piece) => {
+      for (const o of offsets) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
+    },
+  });
+}
+
 /** Whether two files hold the same bytes (compared in 8 MiB pieces). */
 export function sameBytes(a: string, b: string): boolean {
   if (statSync(a).size !== statSync(b).size) return false;

@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeRandom } from './files.js';
+import { writeRandom, writeVmImages } from './files.js';
 import { startRelay, type Relay } from './relay.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, cases: { type: 'string' }, big: { type: 'string' } } });
@@ -153,18 +153,7 @@ if (CASES.has('vm')) {
   // A VM image: BIG random, 256 scattered 4 KiB overwrites at 4 KiB-aligned offsets.
   const oldBig = join(work, 'old-big');
   const newBig = join(work, 'new-big');
-  writeRandom(oldBig, BIG, 3);
-  const offsets = new Set<number>();
-  let x = 12345;
-  while (offsets.size < 256) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    offsets.add((x % (BIG / 4096)) * 4096);
-  }
-  writeRandom(newBig, BIG, 3, {
-    edit: (at, piece) => {
-      for (const o of offsets) if (o >= at && o < at + piece.length) piece.fill(0xa5 ^ (o & 0xff), o - at, o - at + 4096);
-    },
-  });
+  writeVmImages(oldBig, newBig, BIG);
   const store = join(work, 'store-vm');
   const server = await startServer(store);
   const rsyncDir = join(work, 'rsync-vm');

@@ -164,7 +164,9 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     let requests = 0;
     const progress = () => report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetched });
     // Copies, checked again as they are read: a local copy edited since the scan is never written out.
-    if (local) {
+    // They run while the fetches wait on the network.
+    const copyAll = async () => {
+      if (!local) return;
       for (const group of copyGroups(from, m, offsets)) {
         const bytes = await local.read(group.src, group.length);
         if (bytes.length !== group.length) throw sourceChanged(options.key, group.src);
@@ -174,7 +176,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         await output.writeAt(offsets[group.first], bytes);
         copied += group.length;
       }
-    }
+    };
     // Fetches: runs of missing chunks as spans, packed into requests.
     const batches = fetchBatches(from, m, offsets, options.requestBytes ?? DEFAULT_REQUEST_BYTES);
     let next = 0;
@@ -209,7 +211,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     const lanes = Array.from({ length: Math.max(1, options.concurrency ?? 4) }, async () => {
       while (next < batches.length) await fetchOne(batches[next++]);
     });
-    await Promise.all(lanes);
+    await Promise.all([copyAll(), ...lanes]);
 
     if (toHex(k.blake3(whole)) !== root) {
       throw new RootMismatch('CHECKSUM_MISMATCH', `the pulled chunks of ${options.key} do not give the version's root ${root}: nothing was replaced`);
