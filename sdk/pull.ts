@@ -250,20 +250,37 @@ function checkChunk(k: Kernels, bytes: Uint8Array, m: ShortManifest, i: number, 
   return true;
 }
 
-/** The version's chunks by digest prefix: `all` the chunks with a digest, `at` the one at an offset. */
+/**
+ * The version's chunks by digest prefix: `all` the chunks with a digest, `at`
+ * the one at an offset. Keyed by the prefix's first 6 bytes as a number (a
+ * string key cost ~100 B a chunk); chunks sharing those are told apart by
+ * the whole prefix.
+ */
 function digestIndex(m: ShortManifest): { all(d: Uint8Array): number[]; at(d: Uint8Array, offset: number, offsets: Float64Array): number } {
   const n = m.digestBytes;
-  const byDigest = new Map<string, number[]>();
-  for (let i = 0; i < m.lengths.length; i++) {
-    const key = toHex(m.digests.subarray(n * i, n * i + n));
-    const list = byDigest.get(key);
-    if (list) list.push(i);
-    else byDigest.set(key, [i]);
-  }
-  return {
-    all: (d) => byDigest.get(toHex(d.subarray(0, n))) ?? [],
-    at: (d, offset, offsets) => (byDigest.get(toHex(d.subarray(0, n))) ?? []).find((i) => offsets[i] === offset) ?? -1,
+  const keyOf = (d: Uint8Array, at: number) => {
+    let key = 0;
+    for (let j = 0; j < Math.min(6, n); j++) key = key * 256 + d[at + j];
+    return key;
   };
+  const first = new Map<number, number>();
+  const more = new Map<number, number[]>(); // the rare keys shared by several chunks
+  for (let i = 0; i < m.lengths.length; i++) {
+    const key = keyOf(m.digests, n * i);
+    const had = first.get(key);
+    if (had === undefined) first.set(key, i);
+    else more.set(key, [...(more.get(key) ?? [had]), i]);
+  }
+  const samePrefix = (d: Uint8Array, i: number) => {
+    for (let j = 0; j < n; j++) if (d[j] !== m.digests[n * i + j]) return false;
+    return true;
+  };
+  const all = (d: Uint8Array): number[] => {
+    const key = keyOf(d, 0);
+    const list = more.get(key) ?? (first.has(key) ? [first.get(key)!] : []);
+    return list.filter((i) => samePrefix(d, i));
+  };
+  return { all, at: (d, offset, offsets) => all(d).find((i) => offsets[i] === offset) ?? -1 };
 }
 
 /** Index of the chunk starting at `offset`. */
