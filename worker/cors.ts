@@ -16,6 +16,7 @@ const EXPOSE_HEADERS = [
   'Last-Modified',
   'X-Deltaflare-Version',
   'X-Deltaflare-Root',
+  'X-Deltaflare-Chunking',
 ];
 
 /**

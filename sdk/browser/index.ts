@@ -10,6 +10,7 @@ import type { ResumeStore } from '../resume.js';
 import { blobSource } from '../source.js';
 import { sync as syncSource, type SyncOptions, type SyncResult } from '../sync.js';
 import { idbResumeStore } from './idb-store.js';
+import { type BrowserPullOptions, pullInto } from './pull.js';
 
 export type { SyncLayout, SyncOptions, SyncPhase, SyncProgress, SyncResult } from '../sync.js';
 export type { RetryOptions } from '../http.js';
@@ -71,4 +72,17 @@ export async function sync(file: Blob, options: BrowserSyncOptions): Promise<Syn
   const pool = options.pool ?? (await sharedPool(options.workers));
   const resume = options.resume === false ? undefined : (options.resume ?? defaultResumeStore());
   return syncSource(blobSource(file), { partConcurrency: BROWSER_PARTS_IN_FLIGHT, ...options, pool, resume });
+}
+
+export { PULL_SUFFIX, type BrowserPullOptions } from './pull.js';
+export type { PullProgress, PullResult } from '../pull.js';
+
+/**
+ * Updates the page's own copy of a file, `name` in the origin private file
+ * system, to the key's version, fetching only the chunks it lacks; resumable
+ * after a reload. Read it with `(await navigator.storage.getDirectory()).getFileHandle(name)`.
+ * @example await pull('model.bin', { endpoint: location.origin, key: 'model.bin', onProgress: show })
+ */
+export async function pull(name: string, options: BrowserPullOptions): Promise<import('../pull.js').PullResult> {
+  return pullInto(name, { ...options, pool: options.pool ?? (await sharedPool()) });
 }

@@ -1,0 +1,71 @@
+// Pulling into the origin private file system (OPFS): the page's own copy of
+// a file (a dataset, a model, a SQLite database) updated to the key's version
+// with only the chunks it lacks. The new version is written to
+// `<name>.deltaflare-pull` by a worker (opfs-worker.ts), then moved over
+// `<name>` once every chunk has been checked; a reload in between leaves it
+// for the next pull to reuse.
+import { type Remote, wrap } from 'comlink';
+import { DeltaflareError } from '../base/errors.js';
+import type { WorkerPool } from '../pool/pool.js';
+import type { WorkerApi } from '../pool/worker-api.js';
+import { pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
+import { blobSource } from '../source.js';
+import type { OpfsWriter } from './opfs-worker.js';
+
+/** The suffix of an unfinished pull's output, beside the file. */
+export const PULL_SUFFIX = '.deltaflare-pull';
+
+/** Options of the browser `pull`: the core's, with the pool made for you. */
+export type BrowserPullOptions = Omit<PullOptions, 'pool'> & {
+  /** A pool to use (owned by the caller); default: the page's shared one. */
+  pool?: WorkerPool<WorkerApi>;
+};
+
+/**
+ * Updates the OPFS file `name` (created if missing) to the key's version.
+ * @example await pull('model.bin', { endpoint: location.origin, key: 'model.bin' })
+ */
+export async function pullInto(name: string, options: BrowserPullOptions & { pool: PullOptions['pool'] }): Promise<PullResult> {
+  const root = await navigator.storage.getDirectory();
+  const localHandle = await root.getFileHandle(name).catch(() => null);
+  const before = localHandle ? await localHandle.getFile() : null;
+  return pullCore(before ? blobSource(before) : null, (size) => openOutput(root, name, size, before), options);
+}
+
+async function openOutput(root: FileSystemDirectoryHandle, name: string, size: number, before: File | null): Promise<PullOutput> {
+  const partialName = `${name}${PULL_SUFFIX}`;
+  const left = await root.getFileHandle(partialName).catch(() => null);
+  const leftFile = left ? await left.getFile() : null;
+  // What an interrupted pull wrote, read (to find what landed) before the writer opens the file: it locks it.
+  const resumed = leftFile && leftFile.size === size ? blobSource(leftFile) : null;
+  const worker = new Worker(new URL('./opfs-worker.js', import.meta.url), { type: 'module' });
+  const writer: Remote<OpfsWriter> = wrap<OpfsWriter>(worker);
+  let opened: Promise<void> | undefined;
+  const end = async () => {
+    if (opened) await opened.then(() => writer.close()).catch(() => undefined);
+    worker.terminate();
+  };
+  return {
+    resumed,
+    async writeAt(offset, bytes) {
+      opened ??= writer.open(partialName, size);
+      await opened;
+      await writer.write(offset, bytes);
+    },
+    async publish() {
+      opened ??= writer.open(partialName, size);
+      await opened;
+      await writer.close();
+      opened = undefined;
+      worker.terminate();
+      // Changed meanwhile (another tab wrote it): not replaced.
+      const now = await (await root.getFileHandle(name).catch(() => null))?.getFile();
+      const same = before === null ? now === undefined : now !== undefined && now.size === before.size && now.lastModified === before.lastModified;
+      if (!same) throw new DeltaflareError('SOURCE_CHANGED', `${name} changed during the pull: it was not replaced; the new version waits in ${partialName}`);
+      const partial = await root.getFileHandle(partialName);
+      await root.removeEntry(name).catch(() => undefined);
+      await (partial as FileSystemFileHandle & { move(name: string): Promise<void> }).move(name);
+    },
+    close: end,
+  };
+}
