@@ -3,6 +3,7 @@
 // Settings). Phases, rates, matched vs uploaded bytes and the file strip
 // update live; an unfinished upload found in IndexedDB is offered for resume.
 import { DeltaflareError, idbResumeStore, type ResumeRecord, sync, type SyncProgress, type SyncResult } from '../sdk/browser/index.js';
+import { type PullRun, pullView } from './pull-view.js';
 import { mb, Strip } from './strip.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -30,7 +31,11 @@ interface Run {
 }
 const runs: Run[] = [];
 const counts = { progressEvents: 0, progressDraws: 0 };
-(window as unknown as { deltaflareDemo: { runs: Run[]; counts: typeof counts } }).deltaflareDemo = { runs, counts };
+(window as unknown as { deltaflareDemo: { runs: Run[]; counts: typeof counts; pulls: PullRun[] } }).deltaflareDemo = {
+  runs,
+  counts,
+  pulls: pullView(() => endpointInput.value.trim() || location.origin).runs,
+};
 
 /** The latest progress to draw, and whether a frame is already asked for: the page draws at most once per animation frame. */
 let pending: { p: SyncProgress | undefined; size: number } | undefined;

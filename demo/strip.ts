@@ -14,7 +14,11 @@ export class Strip {
   private readonly landed = new Set<number>();
   private queued = false;
 
-  constructor(private readonly canvas: HTMLCanvasElement) {
+  constructor(
+    private readonly canvas: HTMLCanvasElement,
+    /** How the strip's text alternative names its two kinds of bytes (a pull: found locally, fetched). */
+    private readonly words = { matched: 'matched', uploaded: 'uploaded' },
+  ) {
     new ResizeObserver(() => this.draw()).observe(canvas);
   }
 
@@ -89,7 +93,7 @@ export class Strip {
     c.setAttribute(
       'aria-label',
       this.layout
-        ? `File strip: ${mb(s.matched)} matched, ${mb(s.uploaded)} uploaded, ${mb(s.pending)} pending`
+        ? `File strip: ${mb(s.matched)} ${this.words.matched}, ${mb(s.uploaded)} ${this.words.uploaded}, ${mb(s.pending)} pending`
         : `File strip: ${mb(this.hashedBytes)} of ${mb(this.size)} hashed`,
     );
   }

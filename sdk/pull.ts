@@ -55,6 +55,10 @@ export interface PullProgress {
   foundBytes: number;
   /** Bytes fetched and checked, so far. */
   fetchedBytes: number;
+  /** Once, when fetching starts: where the version's bytes come from, as [offset, length] runs of the new file. */
+  layout?: { found: Array<[number, number]>; fetch: Array<[number, number]> };
+  /** The spans of the new file that landed since the last report (fetched and checked). */
+  landed?: Array<[number, number]>;
 }
 
 export interface PullResult {
@@ -162,7 +166,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     let copied = 0;
     let fetched = 0;
     let requests = 0;
-    const progress = () => report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetched });
+    const progress = (landed: Array<[number, number]>) => report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetched, landed });
     // Copies, checked again as they are read: a local copy edited since the scan is never written out.
     // They run while the fetches wait on the network.
     const copyAll = async () => {
@@ -179,6 +183,8 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     };
     // Fetches: runs of missing chunks as spans, packed into requests.
     const batches = fetchBatches(from, m, offsets, options.requestBytes ?? DEFAULT_REQUEST_BYTES);
+    const layout = { found: foundRuns(from, offsets), fetch: batches.flat().map((sp): [number, number] => [sp.offset, sp.length]) };
+    report({ phase: 'fetching', foundBytes: found, fetchedBytes: 0, layout });
     let next = 0;
     const fetchOne = async (spans: Span[]) => {
       const got = await http.get(`/v1/files/${encodeURIComponent(options.key)}`, { range: rangeHeader(spans) });
@@ -206,7 +212,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         await output.writeAt(span.offset, bytes);
         fetched += span.length;
       }
-      progress();
+      progress(spans.map((sp) => [sp.offset, sp.length]));
     };
     const lanes = Array.from({ length: Math.max(1, options.concurrency ?? 4) }, async () => {
       while (next < batches.length) await fetchOne(batches[next++]);
@@ -281,6 +287,18 @@ function digestIndex(m: ShortManifest): { all(d: Uint8Array): number[]; at(d: Ui
     return list.filter((i) => samePrefix(d, i));
   };
   return { all, at: (d, offset, offsets) => all(d).find((i) => offsets[i] === offset) ?? -1 };
+}
+
+/** Runs of consecutive chunks found locally or already landed, as [offset, length]. */
+function foundRuns(from: Float64Array, offsets: Float64Array): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (let i = 0; i < from.length; i++) {
+    if (from[i] === -2) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === offsets[i]) last[1] += offsets[i + 1] - offsets[i];
+    else runs.push([offsets[i], offsets[i + 1] - offsets[i]]);
+  }
+  return runs;
 }
 
 /** Index of the chunk starting at `offset`. */

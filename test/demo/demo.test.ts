@@ -239,3 +239,50 @@ describe('demo page in Chromium', () => {
     TEST_TIMEOUT,
   );
 });
+
+describe('the demo page: download / update', () => {
+  it(
+    'should download a key into the browser, then update it fetching only the change, with the live strip and a saved copy',
+    async () => {
+      const { createNodePool, push } = await import('../../sdk/node/index.js');
+      const pool = await createNodePool(1);
+      try {
+        const v1 = randomBytes(3 * MiB);
+        const v2 = Buffer.concat([v1.subarray(0, MiB), randomBytes(100_000), v1.subarray(MiB)]);
+        const pullOnce = async (bytes: Buffer, n: number) => {
+          const path = join(dir, `pulled-v${n}.bin`);
+          writeFileSync(path, bytes);
+          await push(path, { endpoint: server.url, key: 'pulled.bin', pool });
+          await page.fill('#pull-key', 'pulled.bin');
+          await page.click('#pull-start');
+          await page.waitForFunction((i) => {
+            const run = (window as unknown as { deltaflareDemo: { pulls: { result?: unknown; error?: unknown }[] } }).deltaflareDemo.pulls[i];
+            return run && (run.result || run.error);
+          }, n);
+          return page.evaluate((i) => (window as unknown as { deltaflareDemo: { pulls: unknown[] } }).deltaflareDemo.pulls[i], n) as Promise<{
+            result?: { fetchedBytes: number; size: number };
+            error?: { message: string };
+          }>;
+        };
+        const first = await pullOnce(v1, 0);
+        expect(first.error).toBeUndefined();
+        expect(first.result!.fetchedBytes).toBe(v1.length);
+        const second = await pullOnce(v2, 1);
+        expect(second.error).toBeUndefined();
+        expect(second.result!.fetchedBytes).toBeLessThan(200_000 + 100_000);
+        const stored = await page.evaluate(async () => {
+          const file = await (await (await navigator.storage.getDirectory()).getFileHandle('pulled.bin')).getFile();
+          return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer())));
+        });
+        const { createHash } = await import('node:crypto');
+        expect(Buffer.from(stored).toString('hex')).toBe(createHash('sha256').update(v2).digest('hex'));
+        await page.waitForFunction(() => /found in the copy/.test(document.getElementById('pull-strip')!.getAttribute('aria-label') ?? ''));
+        expect(await page.isVisible('#pull-save')).toBe(true);
+        await page.screenshot({ path: join(ARTIFACTS, 'demo-pull.png'), fullPage: true });
+      } finally {
+        pool.terminate();
+      }
+    },
+    TEST_TIMEOUT,
+  );
+});
