@@ -3,7 +3,7 @@ import { integer, parse, UsageError } from './usage.js';
 
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
 
-/** `deltaflare pull URL FILE [--key K] [--workers N] [--token T] [--timeout S] [--json]` */
+/** `deltaflare pull URL FILE [--key K] [--in-place] [--workers N] [--token T] [--timeout S] [--json]` */
 export async function pullCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     key: { type: 'string' },
@@ -11,6 +11,7 @@ export async function pullCommand(args: string[]): Promise<void> {
     token: { type: 'string' },
     timeout: { type: 'string' },
     json: { type: 'boolean', default: false },
+    'in-place': { type: 'boolean', default: false },
   });
   if (positionals.length !== 2) throw new UsageError('give URL and FILE');
   const [endpoint, file] = positionals;
@@ -21,6 +22,7 @@ export async function pullCommand(args: string[]): Promise<void> {
     workers: values.workers === undefined ? undefined : integer('workers', values.workers, 0),
     token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
     timeoutMs: values.timeout === undefined ? undefined : 1000 * integer('timeout', values.timeout, 0),
+    inPlace: values['in-place'] === true,
   });
   if (values.json) {
     console.log(JSON.stringify(result));

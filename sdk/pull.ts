@@ -13,6 +13,8 @@ import type { WorkerApi } from './pool/worker-api.js';
 import { byteRangeParts, rangeHeader, type Span } from './protocol/byteranges.js';
 import { chunkOffsets, decodeShortManifest, type ShortManifest } from './protocol/manifest.js';
 import { toHex } from './protocol/hex.js';
+import { orderInPlace } from './protocol/in-place.js';
+import type { CopyOp } from './protocol/wire.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
 
@@ -25,6 +27,12 @@ export interface PullOutput {
   publish(): Promise<void>;
   /** Keeps what landed for a later pull (after a failure). */
   close(): Promise<void>;
+  /**
+   * Set when the output is the local copy itself (a pull in place): moved
+   * chunks are copied within it in an order where no copy reads bytes an
+   * earlier one overwrote (sdk/protocol/in-place.ts); a failure leaves it torn.
+   */
+  readonly inPlace?: { oldSize: number; readAt(offset: number, length: number): Promise<Uint8Array>; resize(size: number): Promise<void> };
 }
 
 export interface PullOptions extends HttpOptions {
@@ -152,16 +160,23 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       for await (const b of signatures(local, { chunking: m.chunking, pool, signal: options.signal })) {
         let at = b.offset;
         for (let j = 0; j < b.lengths.length; j++) {
-          for (const i of wanted.all(b.hashes.subarray(32 * j, 32 * j + 32))) {
-            if (from[i] !== -2 || b.lengths[j] !== m.lengths[i]) continue;
+          const d = b.hashes.subarray(32 * j, 32 * j + 32);
+          for (const i of wanted.all(d)) {
+            if (b.lengths[j] !== m.lengths[i]) continue;
+            // In place, a chunk already where the version wants it needs no copy: prefer it.
+            const stays = output.inPlace !== undefined && offsets[i] === at;
+            if (from[i] !== -2 && !stays) continue;
+            if (from[i] === -2) found += m.lengths[i];
             from[i] = at;
-            found += m.lengths[i];
+            whole.set(d, 32 * i);
           }
           at += b.lengths[j];
         }
         report({ phase: 'scanning', foundBytes: found, fetchedBytes: 0 });
       }
     }
+
+    const inPlace = output.inPlace ? planInPlace(from, m, offsets) : null;
 
     let copied = 0;
     let fetched = 0;
@@ -170,6 +185,10 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     // Copies, checked again as they are read: a local copy edited since the scan is never written out.
     // They run while the fetches wait on the network.
     const copyAll = async () => {
+      if (inPlace && output.inPlace) {
+        copied = await copyInPlace(k, output, output.inPlace, inPlace, m, offsets, whole, options.key);
+        return;
+      }
       if (!local) return;
       for (const group of copyGroups(from, m, offsets)) {
         const bytes = await local.read(group.src, group.length);
@@ -214,10 +233,13 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       }
       progress(spans.map((sp) => [sp.offset, sp.length]));
     };
+    // In place, every copy reads old bytes that a fetched chunk may overwrite: copies first.
+    if (inPlace) await copyAll();
     const lanes = Array.from({ length: Math.max(1, options.concurrency ?? 4) }, async () => {
       while (next < batches.length) await fetchOne(batches[next++]);
     });
-    await Promise.all([copyAll(), ...lanes]);
+    await Promise.all([inPlace ? Promise.resolve() : copyAll(), ...lanes]);
+    if (output.inPlace && m.size < output.inPlace.oldSize) await output.inPlace.resize(m.size);
 
     if (toHex(k.blake3(whole)) !== root) {
       throw new RootMismatch('CHECKSUM_MISMATCH', `the pulled chunks of ${options.key} do not give the version's root ${root}: nothing was replaced`);
@@ -287,6 +309,63 @@ function digestIndex(m: ShortManifest): { all(d: Uint8Array): number[]; at(d: Ui
     return list.filter((i) => samePrefix(d, i));
   };
   return { all, at: (d, offset, offsets) => all(d).find((i) => offsets[i] === offset) ?? -1 };
+}
+
+/**
+ * The copies of a pull in place: chunks already where the version wants them
+ * stay (marked landed), moved runs become copies ordered so none reads bytes
+ * an earlier one overwrote, and the copies that would close a cycle are
+ * fetched instead (marked -2).
+ */
+function planInPlace(from: Float64Array, m: ShortManifest, offsets: Float64Array): CopyOp[] {
+  const moves: CopyOp[] = [];
+  for (let i = 0; i < from.length; i++) {
+    if (from[i] < 0) continue;
+    if (from[i] === offsets[i]) {
+      from[i] = -1;
+      continue;
+    }
+    const last = moves[moves.length - 1];
+    if (last && last.newOffset + last.length === offsets[i] && last.oldOffset + last.length === from[i]) last.length += m.lengths[i];
+    else moves.push({ oldOffset: from[i], newOffset: offsets[i], length: m.lengths[i] });
+  }
+  const order = orderInPlace(moves);
+  for (const c of order.converted) for (let i = chunkAt(offsets, c.newOffset); offsets[i] < c.newOffset + c.length; i++) from[i] = -2;
+  return order.copies;
+}
+
+/** Runs the ordered copies within the output (memmove-wise, in chunk-aligned pieces), each chunk checked; answers the bytes copied. */
+async function copyInPlace(
+  k: Kernels,
+  output: PullOutput,
+  place: NonNullable<PullOutput['inPlace']>,
+  copies: CopyOp[],
+  m: ShortManifest,
+  offsets: Float64Array,
+  whole: Uint8Array,
+  key: string,
+): Promise<number> {
+  if (m.size > place.oldSize) await place.resize(m.size);
+  let copied = 0;
+  for (const c of copies) {
+    // Pieces of whole chunks, at most COPY_GROUP each; back to front when the destination is after the source.
+    const pieces: Array<[number, number]> = [];
+    for (let i = chunkAt(offsets, c.newOffset); offsets[i] < c.newOffset + c.length; ) {
+      const start = offsets[i];
+      while (offsets[i] < c.newOffset + c.length && (offsets[i + 1] - start <= COPY_GROUP || offsets[i] === start)) i++;
+      pieces.push([start - c.newOffset, offsets[i] - start]);
+    }
+    if (c.newOffset > c.oldOffset) pieces.reverse();
+    for (const [at, length] of pieces) {
+      const bytes = await place.readAt(c.oldOffset + at, length);
+      for (let i = chunkAt(offsets, c.newOffset + at), o = 0; o < length; o += m.lengths[i], i++) {
+        if (!checkChunk(k, bytes.subarray(o, o + m.lengths[i]), m, i, whole)) throw sourceChanged(key, c.oldOffset + at + o);
+      }
+      await output.writeAt(c.newOffset + at, bytes);
+      copied += length;
+    }
+  }
+  return copied;
 }
 
 /** Runs of consecutive chunks found locally or already landed, as [offset, length]. */

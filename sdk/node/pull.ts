@@ -13,7 +13,16 @@ import type { SyncSource } from '../source.js';
 import { fileSource } from './file-source.js';
 
 /** Options of `pull`: those of the core with the pool made from `workers`. */
-export type PullFileOptions = Omit<PullOptions, 'pool'> & { pool?: PullOptions['pool']; workers?: number };
+export type PullFileOptions = Omit<PullOptions, 'pool'> & {
+  pool?: PullOptions['pool'];
+  workers?: number;
+  /**
+   * Rebuild inside the file itself, with no second copy on disk: moved chunks
+   * are copied in an order that never reads overwritten bytes, the rest
+   * fetched. A failure half-way leaves the file torn (pull again to finish).
+   */
+  inPlace?: boolean;
+};
 
 /** The suffix of an unfinished pull's output, beside the file. */
 export const PULL_SUFFIX = '.deltaflare-pull';
@@ -29,7 +38,8 @@ export async function pull(path: string, options: PullFileOptions): Promise<Pull
   const pool = options.pool ?? createNodePool(options.workers ?? availableParallelism());
   if (pool instanceof Promise) pool.catch(() => undefined); // surfaced where pull awaits it
   try {
-    return await pullCore(local, (size) => openOutput(path, size, before), { ...options, pool });
+    const open = options.inPlace && before ? (size: number) => openInPlace(path, size, before.size) : (size: number) => openOutput(path, size, before);
+    return await pullCore(local, open, { ...options, pool });
   } finally {
     await local?.close?.();
     if (!options.pool)
@@ -74,5 +84,36 @@ async function openOutput(path: string, size: number, before: Awaited<ReturnType
       await resumed?.close?.();
       await handle.close().catch(() => undefined);
     },
+  };
+}
+
+/** The file itself as the output (a pull in place): nothing to move at the end, only to fsync. */
+async function openInPlace(path: string, size: number, oldSize: number): Promise<PullOutput> {
+  const handle = await open(path, 'r+');
+  const writeAt = async (offset: number, bytes: Uint8Array) => {
+    for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
+  };
+  return {
+    resumed: null,
+    writeAt,
+    inPlace: {
+      oldSize,
+      async readAt(offset, length) {
+        const buf = new Uint8Array(length);
+        for (let done = 0; done < length; ) {
+          const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
+          if (bytesRead === 0) throw new DeltaflareError('SOURCE_CHANGED', `${path} shrank during the pull (at ${offset + done})`);
+          done += bytesRead;
+        }
+        return buf;
+      },
+      resize: (n) => handle.truncate(n),
+    },
+    async publish() {
+      if ((await handle.stat()).size !== size) await handle.truncate(size);
+      await handle.sync();
+      await handle.close();
+    },
+    close: () => handle.close().catch(() => undefined),
   };
 }

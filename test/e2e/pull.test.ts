@@ -186,6 +186,28 @@ for (const [name, start] of Object.entries(targets)) {
       expect(r.size).toBe(v2.length);
     });
 
+    it('should rebuild in place: a rotation (a copy cycle: its closing copy fetched), an insert, a truncation', async () => {
+      const v1 = random(3 << 20);
+      const cases: Record<string, Uint8Array> = {
+        rotated: concat(v1.subarray(1 << 20), v1.subarray(0, 1 << 20)),
+        inserted: concat(v1.subarray(0, 1 << 20), random(65_536), v1.subarray(1 << 20)), // block-aligned: fixed blocks follow it
+        truncated: v1.subarray(0, 1_234_567),
+      };
+      for (const [what, v2] of Object.entries(cases)) {
+        await publish(`in-place-${what}.bin`, v2, { kind: 'fixed', block: 4096 });
+        const local = file(`${name}-in-place-${what}.bin`, v1);
+        const ino = statSync(local).ino;
+        const r = await pull(local, { endpoint: url, key: `in-place-${what}.bin`, pool, inPlace: true });
+        expect(same(readFileSync(local), v2), what).toBe(true);
+        expect(statSync(local).ino, what).toBe(ino); // the same file, rewritten: no second copy
+        expect(existsSync(local + PULL_SUFFIX), what).toBe(false);
+        // A rotation's two moves read each other's destinations: the smaller (1 MiB) closes the cycle and is fetched.
+        const most = { rotated: 1 << 20, inserted: 65_536, truncated: 4096 }[what]!; // truncated: the last, shorter block is new
+        expect(r.fetchedBytes, what).toBeLessThanOrEqual(most);
+        expect(r.copiedBytes + r.fetchedBytes, what).toBeLessThanOrEqual(v2.length);
+      }
+    });
+
     it('should pull with the CLI', async () => {
       const v2 = random(1 << 20);
       await publish('cli.bin', v2);
