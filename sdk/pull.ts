@@ -11,9 +11,9 @@ import { Http, type HttpOptions } from './http.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { WorkerApi } from './pool/worker-api.js';
 import { byteRangeParts, rangeHeader, type Span } from './protocol/byteranges.js';
+import { chunkAt, COPY_GROUP, copyGroups, digestIndex, fetchBatches, foundRuns, planInPlace } from './protocol/pull-plan.js';
 import { chunkOffsets, decodeShortManifest, type ShortManifest } from './protocol/manifest.js';
 import { toHex } from './protocol/hex.js';
-import { orderInPlace } from './protocol/in-place.js';
 import type { CopyOp } from './protocol/wire.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
@@ -89,9 +89,6 @@ export interface PullResult {
 }
 
 const DEFAULT_REQUEST_BYTES = 2 << 20;
-const MAX_RANGES_PER_REQUEST = 1024;
-/** Copies are read and checked in groups of at most this many bytes. */
-const COPY_GROUP = 1 << 20;
 
 /**
  * Updates `output` from `local` (the current copy, or null) to the key's
@@ -278,62 +275,6 @@ function checkChunk(k: Kernels, bytes: Uint8Array, m: ShortManifest, i: number, 
   return true;
 }
 
-/**
- * The version's chunks by digest prefix: `all` the chunks with a digest, `at`
- * the one at an offset. Keyed by the prefix's first 6 bytes as a number (a
- * string key cost ~100 B a chunk); chunks sharing those are told apart by
- * the whole prefix.
- */
-function digestIndex(m: ShortManifest): { all(d: Uint8Array): number[]; at(d: Uint8Array, offset: number, offsets: Float64Array): number } {
-  const n = m.digestBytes;
-  const keyOf = (d: Uint8Array, at: number) => {
-    let key = 0;
-    for (let j = 0; j < Math.min(6, n); j++) key = key * 256 + d[at + j];
-    return key;
-  };
-  const first = new Map<number, number>();
-  const more = new Map<number, number[]>(); // the rare keys shared by several chunks
-  for (let i = 0; i < m.lengths.length; i++) {
-    const key = keyOf(m.digests, n * i);
-    const had = first.get(key);
-    if (had === undefined) first.set(key, i);
-    else more.set(key, [...(more.get(key) ?? [had]), i]);
-  }
-  const samePrefix = (d: Uint8Array, i: number) => {
-    for (let j = 0; j < n; j++) if (d[j] !== m.digests[n * i + j]) return false;
-    return true;
-  };
-  const all = (d: Uint8Array): number[] => {
-    const key = keyOf(d, 0);
-    const list = more.get(key) ?? (first.has(key) ? [first.get(key)!] : []);
-    return list.filter((i) => samePrefix(d, i));
-  };
-  return { all, at: (d, offset, offsets) => all(d).find((i) => offsets[i] === offset) ?? -1 };
-}
-
-/**
- * The copies of a pull in place: chunks already where the version wants them
- * stay (marked landed), moved runs become copies ordered so none reads bytes
- * an earlier one overwrote, and the copies that would close a cycle are
- * fetched instead (marked -2).
- */
-function planInPlace(from: Float64Array, m: ShortManifest, offsets: Float64Array): CopyOp[] {
-  const moves: CopyOp[] = [];
-  for (let i = 0; i < from.length; i++) {
-    if (from[i] < 0) continue;
-    if (from[i] === offsets[i]) {
-      from[i] = -1;
-      continue;
-    }
-    const last = moves[moves.length - 1];
-    if (last && last.newOffset + last.length === offsets[i] && last.oldOffset + last.length === from[i]) last.length += m.lengths[i];
-    else moves.push({ oldOffset: from[i], newOffset: offsets[i], length: m.lengths[i] });
-  }
-  const order = orderInPlace(moves);
-  for (const c of order.converted) for (let i = chunkAt(offsets, c.newOffset); offsets[i] < c.newOffset + c.length; i++) from[i] = -2;
-  return order.copies;
-}
-
 /** Runs the ordered copies within the output (memmove-wise, in chunk-aligned pieces), each chunk checked; answers the bytes copied. */
 async function copyInPlace(
   k: Kernels,
@@ -366,68 +307,4 @@ async function copyInPlace(
     }
   }
   return copied;
-}
-
-/** Runs of consecutive chunks found locally or already landed, as [offset, length]. */
-function foundRuns(from: Float64Array, offsets: Float64Array): Array<[number, number]> {
-  const runs: Array<[number, number]> = [];
-  for (let i = 0; i < from.length; i++) {
-    if (from[i] === -2) continue;
-    const last = runs[runs.length - 1];
-    if (last && last[0] + last[1] === offsets[i]) last[1] += offsets[i + 1] - offsets[i];
-    else runs.push([offsets[i], offsets[i + 1] - offsets[i]]);
-  }
-  return runs;
-}
-
-/** Index of the chunk starting at `offset`. */
-function chunkAt(offsets: Float64Array, offset: number): number {
-  let lo = 0;
-  let hi = offsets.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (offsets[mid] < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Runs of chunks copied from consecutive local bytes, at most COPY_GROUP each. */
-function* copyGroups(from: Float64Array, m: ShortManifest, offsets: Float64Array): Generator<{ first: number; end: number; src: number; length: number }> {
-  for (let i = 0; i < from.length; ) {
-    if (from[i] < 0) {
-      i++;
-      continue;
-    }
-    const first = i;
-    let length = m.lengths[i++];
-    while (i < from.length && from[i] === from[first] + length && length + m.lengths[i] <= COPY_GROUP && offsets[i] === offsets[first] + length)
-      length += m.lengths[i++];
-    yield { first, end: i, src: from[first], length };
-  }
-}
-
-/** Runs of chunks to fetch as spans, packed into requests of about `requestBytes` and at most 1024 ranges. */
-function fetchBatches(from: Float64Array, m: ShortManifest, offsets: Float64Array, requestBytes: number): Span[][] {
-  const batches: Span[][] = [];
-  let batch: Span[] = [];
-  let bytes = 0;
-  for (let i = 0; i < from.length; ) {
-    if (from[i] !== -2) {
-      i++;
-      continue;
-    }
-    const start = i;
-    let length = 0;
-    while (i < from.length && from[i] === -2 && (length === 0 || length + m.lengths[i] <= requestBytes)) length += m.lengths[i++];
-    if (batch.length > 0 && (bytes + length > requestBytes || batch.length >= MAX_RANGES_PER_REQUEST)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push({ offset: offsets[start], length });
-    bytes += length;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
 }
