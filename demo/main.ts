@@ -2,7 +2,7 @@
 // the page (or the one in Settings), under the file's name (or the key in
 // Settings). Phases, rates, matched vs uploaded bytes and the file strip
 // update live; an unfinished upload found in IndexedDB is offered for resume.
-import { DeltaflareError, idbResumeStore, type ResumeRecord, sync, type SyncProgress, type SyncResult } from '../sdk/browser/index.js';
+import { DeltaflareError, idbResumeStore, type ResumeRecord, reopenFile, sync, type SyncProgress, type SyncResult } from '../sdk/browser/index.js';
 import { type PullRun, pullView } from './pull-view.js';
 import { mb, Strip } from './strip.js';
 
@@ -51,7 +51,7 @@ function drawProgress(p: SyncProgress | undefined, size: number): void {
   pending = { p, size };
 }
 
-let current: { file: File; controller: AbortController } | undefined;
+let current: { file: File; controller: AbortController; handle?: FileSystemFileHandle } | undefined;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 /** After a lost connection the page tries again by itself after this long (and at once on 'online'). */
 const AUTO_RETRY_MS = 15_000;
@@ -59,11 +59,12 @@ const AUTO_RETRY_MS = 15_000;
 const setState = (state: 'idle' | 'running' | 'paused' | 'error' | 'done') => (document.body.dataset.state = state);
 const endpoint = () => endpointInput.value.trim() || location.origin;
 
-async function start(file: File): Promise<void> {
+/** Syncs `file`; with its `handle` (a drop's, or a kept one), a reload can resume it without picking the file again. */
+async function start(file: File, handle?: FileSystemFileHandle): Promise<void> {
   current?.controller.abort('replaced by another file');
   clearTimeout(retryTimer);
   const controller = new AbortController();
-  current = { file, controller };
+  current = { file, controller, handle };
   const key = keyInput.value.trim() || file.name;
   const run: Run = { key };
   runs.push(run);
@@ -77,7 +78,7 @@ async function start(file: File): Promise<void> {
   pauseButton.hidden = false;
   resumeButton.hidden = true;
   try {
-    run.result = await sync(file, {
+    run.result = await sync(handle ?? file, {
       endpoint: endpoint(),
       key,
       workers: Number(workersInput.value) || undefined,
@@ -183,16 +184,19 @@ function offer(r: ResumeRecord): HTMLElement {
   const pick = document.createElement('button');
   pick.type = 'button';
   pick.className = 'primary';
-  pick.textContent = 'Pick the file to resume';
-  pick.onclick = () => {
+  pick.textContent = r.handle ? 'Resume' : 'Pick the file to resume';
+  pick.onclick = async () => {
     keyInput.value = r.key === r.fingerprint.name ? '' : r.key;
-    fileInput.click();
+    // A kept handle reopens the file (one permission prompt at most); without one, the user picks it again.
+    const file = await reopenFile(r);
+    if (file) void start(file, r.handle as FileSystemFileHandle);
+    else fileInput.click();
   };
   const discard = document.createElement('button');
   discard.type = 'button';
   discard.textContent = 'Discard';
   discard.onclick = async () => {
-    await fetch(new URL(`/v1/sessions/${encodeURIComponent(s.id)}`, r.endpoint), { method: 'DELETE' }).catch(() => {});
+    await fetch(`${r.endpoint.replace(/\/+$/, '')}/v1/sessions/${encodeURIComponent(s.id)}`, { method: 'DELETE' }).catch(() => {});
     await store.delete(r.id);
     await showOffers();
   };
@@ -214,10 +218,14 @@ drop.addEventListener('drop', (e) => {
   e.preventDefault();
   drop.classList.remove('over');
   const file = e.dataTransfer?.files[0];
-  if (file) void start(file);
+  // Where the browser gives a dropped file's handle, it is kept for resuming after a reload.
+  const item = e.dataTransfer?.items[0] as (DataTransferItem & { getAsFileSystemHandle?(): Promise<FileSystemHandle | null> }) | undefined;
+  const handle = item?.getAsFileSystemHandle?.();
+  if (file)
+    void (handle ?? Promise.resolve(null)).then((h) => start(file, h?.kind === 'file' ? (h as FileSystemFileHandle) : undefined)).catch(() => start(file));
 });
 pauseButton.addEventListener('click', () => current?.controller.abort('paused'));
-resumeButton.addEventListener('click', () => current && void start(current.file));
+resumeButton.addEventListener('click', () => current && void start(current.file, current.handle));
 window.addEventListener('online', () => {
   if (document.body.dataset.state === 'error' && current) void start(current.file);
 });

@@ -77,6 +77,12 @@ export interface ResumeRecord {
   session?: StoredSession;
   /** ms since the epoch. */
   updatedAt: number;
+  /**
+   * The file's handle where the platform has them (a browser's
+   * FileSystemFileHandle, storable in IndexedDB): a page reloaded after a
+   * crash reopens the file with one permission prompt (browser reopenFile).
+   */
+  handle?: unknown;
 }
 
 /**
@@ -192,14 +198,17 @@ export class Resumer {
    * fingerprint. A record of other content is replaced, and its session
    * deleted on the server (best effort), so nothing stale is ever committed.
    */
-  static async open(store: ResumeStore, o: { endpoint: string; key: string; source: SyncSource; k: Kernels; http: Http }): Promise<Resumer> {
+  static async open(store: ResumeStore, o: { endpoint: string; key: string; source: SyncSource; k: Kernels; http: Http; handle?: unknown }): Promise<Resumer> {
     const id = resumeId(o.endpoint, o.key);
     const fp = await fingerprint(o.source, o.k);
     const old = await store.get(id);
-    if (old && sameFile(old.fingerprint, fp)) return new Resumer(store, old, o.http, o.k, true, await store.getSignature(id));
+    if (old && sameFile(old.fingerprint, fp)) {
+      if (o.handle !== undefined) old.handle = o.handle;
+      return new Resumer(store, old, o.http, o.k, true, await store.getSignature(id));
+    }
     if (old?.session) await deleteSession(o.http, old.session.id);
     if (old) await store.delete(id); // its signature is of other content
-    const record: ResumeRecord = { id, endpoint: o.endpoint, key: o.key, fingerprint: fp, updatedAt: Date.now() };
+    const record: ResumeRecord = { id, endpoint: o.endpoint, key: o.key, fingerprint: fp, updatedAt: Date.now(), handle: o.handle };
     return new Resumer(store, record, o.http, o.k, false, undefined);
   }
 

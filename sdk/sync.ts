@@ -96,6 +96,8 @@ export interface SyncOptions {
    * landed, and an unchanged file is not hashed again. See resume.ts.
    */
   resume?: ResumeStore;
+  /** The source's file handle, kept with the resume record (ResumeRecord.handle) so a reload can reopen the file. */
+  fileHandle?: unknown;
   /** Called once the plan is known (and after a resume), with where every byte comes from. */
   onPlan?: (layout: SyncLayout) => void;
   /** Called as each part lands on the server; parts that fill while hashing land before onPlan. */
@@ -141,7 +143,9 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   /** Parts that landed in this run, and their literal bytes. */
   const landedNow = new Set<number>();
   let landedNowBytes = 0;
-  const resumer = options.resume ? await Resumer.open(options.resume, { endpoint: options.endpoint, key: options.key, source, k, http }) : undefined;
+  const resumer = options.resume
+    ? await Resumer.open(options.resume, { endpoint: options.endpoint, key: options.key, source, k, http, handle: options.fileHandle })
+    : undefined;
   try {
     const reused = await resumer?.session({ size: source.size, chunking, inPlace });
     const cached = resumer?.signature(chunking);

@@ -6,7 +6,7 @@ import { BROWSER_PARTS_IN_FLIGHT } from '../base/limits.js';
 import { createBrowserPool } from '../pool/browser-pool.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { WorkerApi } from '../pool/worker-api.js';
-import type { ResumeStore } from '../resume.js';
+import type { ResumeRecord, ResumeStore } from '../resume.js';
 import { blobSource } from '../source.js';
 import { sync as syncSource, type SyncOptions, type SyncResult } from '../sync.js';
 import { idbResumeStore } from './idb-store.js';
@@ -65,13 +65,45 @@ export { BROWSER_PARTS_IN_FLIGHT };
 /**
  * Pushes a File (or Blob) to `options.key`: a push cut short (network lost,
  * tab closed, server restarted) resumes on the next call with the same file.
+ * Given a FileSystemFileHandle (File System Access API: a picker, a dropped
+ * item's getAsFileSystemHandle(), OPFS), the handle is kept with the resume
+ * record, so after a reload `reopenFile(record)` gets the file back with one
+ * permission prompt instead of asking the user to find it.
  * @example
  * input.onchange = () => sync(input.files[0], { endpoint: location.origin, key: input.files[0].name, onProgress: show });
  */
-export async function sync(file: Blob, options: BrowserSyncOptions): Promise<SyncResult> {
+export async function sync(file: Blob | FileSystemFileHandle, options: BrowserSyncOptions): Promise<SyncResult> {
+  const handle = file instanceof Blob ? undefined : file;
+  const blob = handle ? await handle.getFile() : (file as Blob);
   const pool = options.pool ?? (await sharedPool(options.workers));
   const resume = options.resume === false ? undefined : (options.resume ?? defaultResumeStore());
-  return syncSource(blobSource(file), { partConcurrency: BROWSER_PARTS_IN_FLIGHT, ...options, pool, resume });
+  return syncSource(blobSource(blob), { partConcurrency: BROWSER_PARTS_IN_FLIGHT, ...options, pool, resume, fileHandle: handle });
+}
+
+/** The permission calls of a FileSystemHandle (Chromium has them; TypeScript's DOM library does not yet). */
+type PermissionedHandle = FileSystemFileHandle & {
+  queryPermission?(d: { mode: 'read' }): Promise<PermissionState>;
+  requestPermission?(d: { mode: 'read' }): Promise<PermissionState>;
+};
+
+/**
+ * The file of an unfinished push whose record kept its handle, asking the
+ * user's permission again if the browser needs it (call it from a click: a
+ * prompt needs a user gesture); null when there is no handle, no permission,
+ * or no file any more.
+ * @example const file = await reopenFile(record); if (file) await sync(record.handle, { endpoint, key: record.key })
+ */
+export async function reopenFile(record: ResumeRecord): Promise<File | null> {
+  const handle = record.handle as PermissionedHandle | undefined;
+  if (!handle || typeof handle.getFile !== 'function') return null;
+  try {
+    if ((await handle.queryPermission?.({ mode: 'read' })) !== 'granted' && handle.requestPermission) {
+      if ((await handle.requestPermission({ mode: 'read' })) !== 'granted') return null;
+    }
+    return await handle.getFile();
+  } catch {
+    return null;
+  }
 }
 
 export { PULL_SUFFIX, type BrowserPullOptions } from './pull.js';

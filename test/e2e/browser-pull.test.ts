@@ -17,7 +17,7 @@ import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import { serve, type ServeHandle } from '../../worker/node/serve.js';
 import { concat, randomBytes } from '../support/bytes.js';
 import { launchChromium } from '../support/chromium.js';
-import type { Pulled } from './pull-page/main.js';
+import type { Pulled, Pushed } from './pull-page/main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-browser-pull-'));
 const built = join(dir, 'page');
@@ -106,5 +106,22 @@ describe('pull into the origin private file system', () => {
     expect(resumed.result!.resumedBytes).toBeGreaterThan(0);
     expect(resumed.result!.resumedBytes + resumed.result!.fetchedBytes).toBe(v3.length);
     expect(await digestOf('fresh.bin')).toBe(sha(v3));
+  });
+});
+
+describe('a push resumed from a kept file handle', () => {
+  it('should resume after a reload from the handle kept with the resume record, sending only the parts that had not landed', async () => {
+    await page.evaluate(`writeOpfs('kept.bin', ${24 << 20})`);
+    const cut = (await page.evaluate(`pushHandle('kept.bin', 'kept.bin', true)`)) as Pushed;
+    expect(cut.error).toBeDefined();
+    await page.reload();
+    await page.waitForFunction(() => 'resumeKept' in window);
+    const resumed = (await page.evaluate(`resumeKept('kept.bin')`)) as Pushed & { reopened: boolean };
+    expect(resumed.reopened).toBe(true); // no picker: the handle came back from IndexedDB
+    expect(resumed.error).toBeUndefined();
+    expect(resumed.result!.size).toBe(24 << 20);
+    expect(resumed.result!.bytesSent).toBeLessThan(20 << 20); // part 0 (8 MiB) had landed: not sent again
+    const stored = Buffer.from(await (await fetch(`${server.url}/v1/files/kept.bin`)).arrayBuffer());
+    expect(sha(stored)).toBe(await digestOf('kept.bin'));
   });
 });
