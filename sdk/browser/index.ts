@@ -10,7 +10,7 @@ import type { ResumeRecord, ResumeStore } from '../resume.js';
 import { blobSource } from '../source.js';
 import { sync as syncSource, type SyncOptions, type SyncResult } from '../sync.js';
 import { idbResumeStore } from './idb-store.js';
-import { type BrowserPullOptions, pullInto } from './pull.js';
+import { type BrowserPullOptions, pullInto, pullIntoHandle } from './pull.js';
 
 export type { SyncLayout, SyncOptions, SyncPhase, SyncProgress, SyncResult } from '../sync.js';
 export type { RetryOptions } from '../http.js';
@@ -113,8 +113,12 @@ export type { PullProgress, PullResult } from '../pull.js';
  * Updates the page's own copy of a file, `name` in the origin private file
  * system, to the key's version, fetching only the chunks it lacks; resumable
  * after a reload. Read it with `(await navigator.storage.getDirectory()).getFileHandle(name)`.
+ * Given a FileSystemFileHandle the user picked (showSaveFilePicker, with
+ * write permission) instead, the file is updated through its writable
+ * stream: replaced whole at the end, not resumable.
  * @example await pull('model.bin', { endpoint: location.origin, key: 'model.bin', onProgress: show })
  */
-export async function pull(name: string, options: BrowserPullOptions): Promise<import('../pull.js').PullResult> {
-  return pullInto(name, { ...options, pool: options.pool ?? (await sharedPool()) });
+export async function pull(name: string | FileSystemFileHandle, options: BrowserPullOptions): Promise<import('../pull.js').PullResult> {
+  const o = { ...options, pool: options.pool ?? (await sharedPool()) };
+  return typeof name === 'string' ? pullInto(name, o) : pullIntoHandle(name, o);
 }

@@ -69,3 +69,41 @@ async function openOutput(root: FileSystemDirectoryHandle, name: string, size: n
     close: end,
   };
 }
+
+/** The writable stream of a picked file (File System Access API), as far as used here. */
+interface Writable {
+  write(op: { type: 'write'; position: number; data: Uint8Array }): Promise<void>;
+  truncate(size: number): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * Updates a file the user picked (a FileSystemFileHandle with write
+ * permission) to the key's version. The new version is written through the
+ * handle's writable stream, which the browser swaps in for the file only at
+ * close: the file is whole, old or new, but an interrupted pull starts over.
+ */
+export async function pullIntoHandle(handle: FileSystemFileHandle, options: BrowserPullOptions & { pool: PullOptions['pool'] }): Promise<PullResult> {
+  const before = await handle.getFile();
+  const open = async (size: number): Promise<PullOutput> => {
+    const w = (await (handle as FileSystemFileHandle & { createWritable(o: { keepExistingData: boolean }): Promise<Writable> }).createWritable({
+      keepExistingData: false,
+    })) as Writable;
+    await w.truncate(size);
+    return {
+      resumed: null,
+      writeAt: (position, data) => w.write({ type: 'write', position, data }),
+      async publish() {
+        const now = await handle.getFile();
+        if (now.size !== before.size || now.lastModified !== before.lastModified) {
+          await w.abort();
+          throw new DeltaflareError('SOURCE_CHANGED', `${handle.name} changed during the pull: it was not replaced`);
+        }
+        await w.close();
+      },
+      close: () => w.abort().catch(() => undefined),
+    };
+  };
+  return pullCore(before.size > 0 ? blobSource(before) : null, open, options);
+}

@@ -99,4 +99,14 @@ async function resumeKept(key: string): Promise<Pushed & { reopened: boolean }> 
   return { reopened: true, ...(await pushWith(record.handle as FileSystemFileHandle, key)) };
 }
 
-Object.assign(window, { pullNow, digestOf, partialOf: (name: string) => digestOf(`${name}${PULL_SUFFIX}`), writeOpfs, pushHandle, resumeKept });
+/** Pulls `key` into the OPFS file `name` through its handle, as into a file the user picked. */
+async function pullHandle(key: string, name: string): Promise<Pulled> {
+  const handle = await (await navigator.storage.getDirectory()).getFileHandle(name, { create: true });
+  try {
+    return { result: await pull(handle, { endpoint: location.origin, key }) };
+  } catch (e) {
+    return { error: { code: e instanceof DeltaflareError ? e.code : 'OTHER', message: String(e) } };
+  }
+}
+
+Object.assign(window, { pullHandle, pullNow, digestOf, partialOf: (name: string) => digestOf(`${name}${PULL_SUFFIX}`), writeOpfs, pushHandle, resumeKept });
