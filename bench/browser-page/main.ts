@@ -2,7 +2,7 @@
 // it: the SDK's sync() of the picked File, and the peers it is measured
 // against in the same browser: a plain PUT of the File, and raw reads of it
 // (Blob.slice, File.stream, FileReaderSync, on the page and in a worker).
-import { createBrowserPool, sync, type SyncResult } from '../../sdk/browser/index.js';
+import { createBrowserPool, type PullResult, pull, sync, type SyncResult } from '../../sdk/browser/index.js';
 import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { signatures } from '../../sdk/signatures.js';
 import { blobSource } from '../../sdk/source.js';
@@ -110,4 +110,19 @@ function timeline(): Array<[string, number, number]> {
     .sort((a, b) => a[1] - b[1]);
 }
 
-Object.assign(window, { bench: { plainPut, rawRead, pass, push, timeline } });
+/** Copies the picked File into the origin private file system as `name` (the local copy a pull starts from; untimed). */
+async function seedOpfs(name: string): Promise<void> {
+  const root = await navigator.storage.getDirectory();
+  await root.removeEntry(`${name}.deltaflare-pull`).catch(() => {});
+  const w = await (await root.getFileHandle(name, { create: true })).createWritable();
+  await file().stream().pipeTo(w);
+}
+
+/** pull() of `key` into the OPFS file `name`, as a web app calls it: the result and the wall seconds. */
+async function pullOpfs(o: { endpoint: string; key: string; name: string }): Promise<PullResult & { wall: number }> {
+  const t0 = performance.now();
+  const r = await pull(o.name, { endpoint: o.endpoint, key: o.key });
+  return { ...r, wall: (performance.now() - t0) / 1000 };
+}
+
+Object.assign(window, { bench: { plainPut, rawRead, pass, push, timeline, seedOpfs, pullOpfs } });
