@@ -24,14 +24,22 @@ const CLI = join(ROOT, 'dist/cli/main.js');
 const work = mkdtempSync(join(tmpdir(), 'deltaflare-bench-browser-pull-'));
 const site = join(work, 'site');
 
-await build({ root: join(ROOT, 'bench/browser-page'), base: './', logLevel: 'warn', build: { outDir: site, emptyOutDir: true, target: 'es2022' }, worker: { format: 'es' } });
+await build({
+  root: join(ROOT, 'bench/browser-page'),
+  base: './',
+  logLevel: 'warn',
+  build: { outDir: site, emptyOutDir: true, target: 'es2022' },
+  worker: { format: 'es' },
+});
 const oldFile = join(work, 'old-100M');
 const newFile = join(work, 'new-108M');
 writeRandom(oldFile, 100 * MiB, 1);
 writeRandom(newFile, 100 * MiB, 1, { insert: { at: 50 * MiB, bytes: 8 * MiB, seed: 2 } });
 
 const port = 20000 + Math.floor(Math.random() * 20000);
-const server: ChildProcess = spawn(CLI, ['serve', '--dir', join(work, 'store'), '--port', String(port), '--static', site], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server: ChildProcess = spawn(CLI, ['serve', '--dir', join(work, 'store'), '--port', String(port), '--static', site], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 process.once('exit', () => server.kill());
 await new Promise<void>((resolve) => server.stdout!.once('data', () => resolve()));
 spawnSync(CLI, ['push', newFile, `http://127.0.0.1:${port}`, '--key', 'insert.img'], { stdio: 'ignore' });
@@ -51,16 +59,20 @@ for (const link of LINKS) {
     await page.setFiles('#file', [oldFile]);
     await page.evaluate(`bench.seedOpfs('copy.img')`);
     relay?.reset();
-    const r = await page.evaluate<{ wall: number; size: number; fetchedBytes: number }>(`bench.pullOpfs({ endpoint: ${JSON.stringify(url)}, key: 'insert.img', name: 'copy.img' })`);
+    const r = await page.evaluate<{ wall: number; size: number; fetchedBytes: number }>(
+      `bench.pullOpfs({ endpoint: ${JSON.stringify(url)}, key: 'insert.img', name: 'copy.img' })`,
+    );
     if (r.size !== 108 * MiB) throw new Error(`the page pulled ${r.size} bytes`);
     pageRuns.push(r.wall);
     if (relay) bytes.push(relay.counts().up + relay.counts().down);
 
     const local = join(work, 'local.img');
     copyFileSync(oldFile, local);
+    // Asynchronously: the relay runs in this process, so a synchronous spawn would stall the link it needs.
     const t0 = performance.now();
-    const c = spawnSync(CLI, ['pull', url, local, '--key', 'insert.img', '--json'], { encoding: 'utf8' });
-    if (c.status !== 0) throw new Error(`deltaflare pull failed: ${c.stderr}`);
+    const c = spawn(CLI, ['pull', url, local, '--key', 'insert.img', '--json'], { stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => c.once('exit', resolve));
+    if (code !== 0) throw new Error(`deltaflare pull failed (${code})`);
     cliRuns.push((performance.now() - t0) / 1000);
     if (!sameBytes(local, newFile)) throw new Error('the CLI pulled other bytes');
     process.stderr.write(`${link} run ${i + 1}: page ${r.wall.toFixed(2)} s, CLI ${cliRuns[i].toFixed(2)} s\n`);

@@ -46,6 +46,8 @@ export interface PullOptions extends HttpOptions {
   requestBytes?: number;
   /** Ranged GETs in flight (default 4). */
   concurrency?: number;
+  /** The version expected (an id from a push's result or a file's X-Deltaflare-Version): VERSION_CONFLICT if the key is at another. */
+  version?: string;
   /**
    * Digest bytes per chunk in the manifest asked for (default 8; 32: whole
    * digests). Chunks are found and checked by these; the whole file is then
@@ -121,6 +123,9 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
   const answer = await http.get(`${path}?digest=${digestBytes}`);
   manifest = decodeShortManifest(answer.bytes);
   const version = answer.headers.get('x-deltaflare-version') ?? '';
+  if (options.version !== undefined && options.version !== version) {
+    throw new DeltaflareError('VERSION_CONFLICT', `${options.key} is at version ${version}, not the version ${options.version} asked for: nothing was changed`);
+  }
   const root = answer.headers.get('x-deltaflare-root') ?? '';
   const m = manifest;
   // Every chunk's whole digest, filled as chunks are found or fetched: their BLAKE3 must be the root.

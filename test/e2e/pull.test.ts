@@ -103,6 +103,13 @@ for (const [name, start] of Object.entries(targets)) {
       expect(w.seen.gets).toBe(1); // 16 ranges in one multi-range GET
       expect(w.seen.ranges).toBe(16);
 
+      // A version asked for that the key is no longer at: refused before anything is written.
+      await expect(pull(file(`${name}-pinned.bin`), { endpoint: url, key: 'blocks.bin', pool, version: 'v-not-this-one' })).rejects.toMatchObject({
+        code: 'VERSION_CONFLICT',
+      });
+      expect(existsSync(file(`${name}-pinned.bin`) + PULL_SUFFIX)).toBe(false);
+      expect((await pull(local, { endpoint: url, key: 'blocks.bin', pool, version: r.version })).fetchedBytes).toBe(0);
+
       const fresh = file(`${name}-fresh.bin`);
       const d = await pull(fresh, { endpoint: url, key: 'blocks.bin', pool });
       expect(same(readFileSync(fresh), v2)).toBe(true);
