@@ -50,7 +50,7 @@ export function pullView(endpoint: () => string): { runs: PullRun[] } {
       const r = run.result;
       status.textContent = `Up to date: ${mb(r.size)}, ${mb(r.copiedBytes + r.resumedBytes)} found in the copy, ${mb(r.fetchedBytes)} fetched in ${r.seconds.toFixed(1)} s`;
       const file = await (await (await navigator.storage.getDirectory()).getFileHandle(key)).getFile();
-      if (save.href) URL.revokeObjectURL(save.href);
+      if (save.href.startsWith('blob:')) URL.revokeObjectURL(save.href);
       save.href = URL.createObjectURL(file);
       save.download = key.split('/').pop() ?? key;
       save.hidden = false;
