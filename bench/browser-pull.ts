@@ -10,7 +10,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'vite';
+import { buildPage } from '../test/support/build-page.js';
 import { Chromium } from './cdp.js';
 import { sameBytes, writeRandom } from './files.js';
 import { startRelay } from './relay.js';
@@ -24,13 +24,7 @@ const CLI = join(ROOT, 'dist/cli/main.js');
 const work = mkdtempSync(join(tmpdir(), 'deltaflare-bench-browser-pull-'));
 const site = join(work, 'site');
 
-await build({
-  root: join(ROOT, 'bench/browser-page'),
-  base: './',
-  logLevel: 'warn',
-  build: { outDir: site, emptyOutDir: true, target: 'es2022' },
-  worker: { format: 'es' },
-});
+await buildPage(join(ROOT, 'bench/browser-page'), site);
 const oldFile = join(work, 'old-100M');
 const newFile = join(work, 'new-108M');
 writeRandom(oldFile, 100 * MiB, 1);

@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'vite';
 import { samplePeak } from '../test/support/processes.js';
+import { buildPage } from '../test/support/build-page.js';
 import { Chromium, type Page } from './cdp.js';
 import { sameBytes, writeRandom } from './files.js';
 import { startRelay, type Relay } from './relay.js';
@@ -56,13 +57,7 @@ const store = join(work, 'store');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 // The bench page and the demo, built by Vite as `npm run build:demo` builds the demo.
-await build({
-  root: join(ROOT, 'bench/browser-page'),
-  base: './',
-  logLevel: 'warn',
-  build: { outDir: site, emptyOutDir: true, target: 'es2022' },
-  worker: { format: 'es' },
-});
+await buildPage(join(ROOT, 'bench/browser-page'), site);
 await build({ configFile: join(ROOT, 'demo/vite.config.ts'), logLevel: 'warn', build: { outDir: join(site, 'demo'), emptyOutDir: true } });
 
 /** A process we started; killed on exit. */

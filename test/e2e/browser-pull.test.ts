@@ -9,13 +9,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import { serve, type ServeHandle } from '../../worker/node/serve.js';
 import { concat, randomBytes } from '../support/bytes.js';
+import { buildPage } from '../support/build-page.js';
 import { launchChromium } from '../support/chromium.js';
 import type { Pulled, Pushed } from './pull-page/main.js';
 
@@ -28,15 +28,7 @@ let pool: WorkerPool<WorkerApi>;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
-  await build({
-    configFile: false,
-    root: join(import.meta.dirname, 'pull-page'),
-    base: './',
-    logLevel: 'warn',
-    resolve: { alias: { 'deltaflare/browser': join(import.meta.dirname, '../../sdk/browser/index.ts') } },
-    build: { outDir: built, emptyOutDir: true, target: 'es2022' },
-    worker: { format: 'es' },
-  });
+  await buildPage(join(import.meta.dirname, 'pull-page'), built);
   server = await serve({ dir: join(dir, 'store'), port: 0, static: built });
   pool = await createNodePool(2);
   browser = await launchChromium();

@@ -11,10 +11,10 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUploadToken } from '../../sdk/node/index.js';
 import { serve, type ServeHandle } from '../../worker/node/serve.js';
+import { buildPage } from '../support/build-page.js';
 import { launchChromium } from '../support/chromium.js';
 import type { Upload } from './upload-page/main.js';
 
@@ -52,15 +52,7 @@ function startApp(): Promise<string> {
 }
 
 beforeAll(async () => {
-  await build({
-    configFile: false,
-    root: join(import.meta.dirname, 'upload-page'),
-    base: './',
-    logLevel: 'warn',
-    resolve: { alias: { 'deltaflare/browser': join(import.meta.dirname, '../../sdk/browser/index.ts') } },
-    build: { outDir: built, emptyOutDir: true, target: 'es2022' },
-    worker: { format: 'es' },
-  });
+  await buildPage(join(import.meta.dirname, 'upload-page'), built);
   appUrl = await startApp();
   endpoint = await serve({ dir: store, port: 0, access: { token: TOKEN }, corsOrigins: [appUrl] });
   browser = await launchChromium();
