@@ -1,7 +1,5 @@
 import { pull } from '../sdk/node/index.js';
-import { integer, parse, UsageError } from './usage.js';
-
-const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+import { integer, mb, parse, UsageError } from './usage.js';
 
 /** `deltaflare pull URL FILE [--key K] [--in-place] [--workers N] [--token T] [--timeout S] [--json]` */
 export async function pullCommand(args: string[]): Promise<void> {

@@ -4,7 +4,7 @@ import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Worker } from 'node:worker_threads';
 import { push, type SyncProgress } from '../sdk/node/index.js';
 import { nodePool } from '../sdk/pool/node-pool.js';
-import { integer, parse, UsageError } from './usage.js';
+import { integer, mb, parse, UsageError } from './usage.js';
 
 /**
  * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--json]`
@@ -92,8 +92,6 @@ export function chunkingOption(values: Record<string, string | boolean | undefin
   const max = Math.min(CDC_RANGES.max[1], (avg * CDC_DEFAULTS.max) / CDC_DEFAULTS.avg);
   return { kind: 'cdc', min: Math.floor(min), avg, max: Math.floor(max), level: CDC_DEFAULTS.level };
 }
-
-const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
 
 /** One line on stderr, redrawn in place: phase, percent, MB/s, ETA. */
 class ProgressBar {

@@ -25,6 +25,9 @@ export function integer(name: string, value: string | boolean | undefined, fallb
   return Number(value);
 }
 
+/** Bytes as MB (10^6) with two decimals, as the CLI's summaries print them. */
+export const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
+
 /** Lower-case hex of bytes. */
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 

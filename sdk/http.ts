@@ -136,6 +136,7 @@ export class Http {
       if (timer?.signal.aborted) return new DeltaflareError('NETWORK', `${method} ${path}: no answer within ${timeoutMs} ms (timeoutMs)`, { cause });
       return new DeltaflareError('NETWORK', `${method} ${path}: ${what}`, { cause });
     };
+    const url = endpointUrl(this.base, path);
     let response: Response;
     let answer: Uint8Array;
     try {
@@ -143,9 +144,9 @@ export class Http {
         const init: RequestInit & { duplex?: 'half' } = stream
           ? { method, body: bytesStream(body), duplex: 'half', headers, signal: attempt }
           : { method, body: body as BodyInit | undefined, headers, signal: attempt };
-        response = await doFetch(endpointUrl(this.base, path), init);
+        response = await doFetch(url, init);
       } catch (cause) {
-        throw failed(cause, `${(cause as Error).message} (${endpointUrl(this.base, path).host}${causeOf(cause)})`);
+        throw failed(cause, `${(cause as Error).message} (${url.host}${causeOf(cause)})`);
       }
       try {
         answer = new Uint8Array(await response.arrayBuffer());

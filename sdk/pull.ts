@@ -18,6 +18,9 @@ import type { CopyOp } from './protocol/wire.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
 
+/** The suffix of an unfinished pull's output, beside the file (both runtimes write it there). */
+export const PULL_SUFFIX = '.deltaflare-pull';
+
 /** Where a pull writes the new version. */
 export interface PullOutput {
   /** Bytes the output already holds from an interrupted pull of the same size (read to find what landed), or null. */

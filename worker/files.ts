@@ -1,45 +1,12 @@
 // The file routes: read (whole, one Range with 206/416, or several as
-// multipart/byteranges: ranges.ts), head, delete and list stored versions. Headers of a file: Content-Length, ETag (the version
+// multipart/byteranges; Range parsing in ranges.ts), head, delete and list
+// stored versions. Headers of a file: Content-Length, ETag (the version
 // id, quoted), Last-Modified, X-Deltaflare-Version, X-Deltaflare-Root (the
 // manifest root, when known) and Accept-Ranges.
 import type { FileInfo, FileList } from '../sdk/protocol/messages.js';
 import { ApiError } from './errors.js';
-import { type ByteRange, multipartResponse, parseRanges } from './ranges.js';
+import { multipartResponse, parseRange, parseRanges } from './ranges.js';
 import { StoreError, type Store, type VersionInfo } from './store/store.js';
-
-/**
- * Parses a Range header against a file size (RFC 9110 14.1.2): one range of
- * `bytes=a-b`, `bytes=a-` or `bytes=-n`. Returns null to serve the whole file
- * (no header, another unit, several ranges, bad syntax); 416 when no byte of
- * the file is in the range.
- * @example parseRange('bytes=0-99', 1000) // { start: 0, end: 99 }
- */
-export function parseRange(header: string | null | undefined, size: number): ByteRange | null {
-  if (!header) return null;
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) throw unsatisfiable(header, size);
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    if (m[2] !== '' && Number(m[2]) < start) return null; // invalid: ignore the header
-  }
-  if (!Number.isSafeInteger(start) || start >= size) throw unsatisfiable(header, size);
-  return { start, end };
-}
-
-function unsatisfiable(header: string, size: number): ApiError {
-  return new ApiError('INVALID_ARGUMENT', `Range ${JSON.stringify(header)} holds no byte of the ${size}-byte file`, {
-    status: 416,
-    headers: { 'Content-Range': `bytes */${size}` },
-  });
-}
 
 /** Headers describing a version. */
 export function fileHeaders(info: VersionInfo): Record<string, string> {

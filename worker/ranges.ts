@@ -1,9 +1,11 @@
-// Several byte ranges of one version in one answer (RFC 9110 14.6,
-// multipart/byteranges), for clients that fetch many chunks at once (pull).
+// Range headers (one range, or several answered in one multipart/byteranges
+// body: RFC 9110 14.6), for clients that fetch many chunks at once (pull);
+// one spec parser serves both.
 // Ranges are sorted and merged first, so the parts never overlap; the body
 // is streamed from the store part by part with an exact Content-Length.
 // Every delimiter, the first too, starts with CRLF, as nginx and Apache send
 // it (zsync reads nothing else).
+import { MAX_RANGES } from '../sdk/base/limits.js';
 import { ApiError } from './errors.js';
 import type { Store, VersionInfo } from './store/store.js';
 
@@ -13,14 +15,51 @@ export interface ByteRange {
   end: number;
 }
 
-/** Ranges one request may ask for: a 2 MiB pull request of 4 KiB chunks is 512. */
-export const MAX_RANGES = 1024;
+/**
+ * One `first-last`, `first-` or `-suffix` of a Range header against a file
+ * size (RFC 9110 14.1.2): the range, 'invalid' (bad syntax, or last before
+ * first: the header is ignored) or 'unsatisfiable' (no byte of the file).
+ */
+function rangeOf(spec: string, size: number): ByteRange | 'invalid' | 'unsatisfiable' {
+  const r = /^\s*(\d*)\s*-\s*(\d*)\s*$/.exec(spec);
+  if (!r || (r[1] === '' && r[2] === '')) return 'invalid';
+  if (r[1] === '') {
+    const suffix = Number(r[2]);
+    return suffix > 0 && size > 0 ? { start: Math.max(0, size - suffix), end: size - 1 } : 'unsatisfiable';
+  }
+  const start = Number(r[1]);
+  if (r[2] !== '' && Number(r[2]) < start) return 'invalid';
+  if (!Number.isSafeInteger(start) || start >= size) return 'unsatisfiable';
+  return { start, end: r[2] === '' ? size - 1 : Math.min(Number(r[2]), size - 1) };
+}
+
+/** 416 for a Range with no byte of the file. */
+function unsatisfiable(header: string, size: number): ApiError {
+  return new ApiError('INVALID_ARGUMENT', `Range ${JSON.stringify(header)} holds no byte of the ${size}-byte file`, {
+    status: 416,
+    headers: { 'Content-Range': `bytes */${size}` },
+  });
+}
+
+/**
+ * A Range header of one range: the range, or null to serve the whole file
+ * (no header, another unit, several ranges, bad syntax); 416 when no byte of
+ * the file is in it.
+ * @example parseRange('bytes=0-99', 1000) // { start: 0, end: 99 }
+ */
+export function parseRange(header: string | null | undefined, size: number): ByteRange | null {
+  const m = header ? /^\s*bytes\s*=([^,]*)$/i.exec(header) : null;
+  if (!header || !m) return null;
+  const r = rangeOf(m[1], size);
+  if (r === 'unsatisfiable') throw unsatisfiable(header, size);
+  return r === 'invalid' ? null : r;
+}
 
 /**
  * The ranges of a `Range: bytes=...` header with two or more ranges, sorted
  * and merged (adjacent or overlapping ranges become one); null when the
- * header has one range or none (files.ts parseRange serves those). Ranges
- * past the end are dropped; none left is 416.
+ * header has one range or none (parseRange serves those). Ranges past the
+ * end are dropped; none left is 416.
  */
 export function parseRanges(header: string | null | undefined, size: number): ByteRange[] | null {
   if (!header) return null;
@@ -31,24 +70,11 @@ export function parseRanges(header: string | null | undefined, size: number): By
   if (specs.length > MAX_RANGES) throw new ApiError('TOO_LARGE', `Range has ${specs.length} ranges, above the limit ${MAX_RANGES}`);
   const ranges: ByteRange[] = [];
   for (const spec of specs) {
-    const r = /^\s*(\d*)\s*-\s*(\d*)\s*$/.exec(spec);
-    if (!r || (r[1] === '' && r[2] === '')) return null; // bad syntax: the whole file (RFC 9110)
-    if (r[1] === '') {
-      const n = Number(r[2]);
-      if (n > 0 && size > 0) ranges.push({ start: Math.max(0, size - n), end: size - 1 });
-      continue;
-    }
-    const start = Number(r[1]);
-    const end = r[2] === '' ? size - 1 : Math.min(Number(r[2]), size - 1);
-    if (r[2] !== '' && Number(r[2]) < start) return null;
-    if (start < size) ranges.push({ start, end });
+    const r = rangeOf(spec, size);
+    if (r === 'invalid') return null; // bad syntax: the whole file (RFC 9110)
+    if (r !== 'unsatisfiable') ranges.push(r);
   }
-  if (ranges.length === 0) {
-    throw new ApiError('INVALID_ARGUMENT', `Range ${JSON.stringify(header.slice(0, 100))} holds no byte of the ${size}-byte file`, {
-      status: 416,
-      headers: { 'Content-Range': `bytes */${size}` },
-    });
-  }
+  if (ranges.length === 0) throw unsatisfiable(header.slice(0, 100), size);
   ranges.sort((a, b) => a.start - b.start);
   const merged: ByteRange[] = [ranges[0]];
   for (const r of ranges.slice(1)) {

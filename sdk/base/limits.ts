@@ -134,6 +134,9 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
 /** Every binary message starts with a 24-byte header (docs/protocol.md). */
 export const HEADER_BYTES = 24;
 
+/** Ranges one multi-range read may ask for (the endpoint's cap, the pull client's packing): a 2 MiB pull request of 4 KiB chunks is 512. */
+export const MAX_RANGES = 1024;
+
 /** Largest JSON body (session and commit requests): 64 KiB. */
 export const MAX_JSON_BYTES = 64 * 1024;
 

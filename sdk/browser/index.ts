@@ -106,7 +106,8 @@ export async function reopenFile(record: ResumeRecord): Promise<File | null> {
   }
 }
 
-export { PULL_SUFFIX, type BrowserPullOptions } from './pull.js';
+export type { BrowserPullOptions } from './pull.js';
+export { PULL_SUFFIX } from '../pull.js';
 export type { PullProgress, PullResult } from '../pull.js';
 
 /**

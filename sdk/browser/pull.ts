@@ -8,12 +8,9 @@ import { type Remote, wrap } from 'comlink';
 import { DeltaflareError } from '../base/errors.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { WorkerApi } from '../pool/worker-api.js';
-import { pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
+import { PULL_SUFFIX, pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
 import { blobSource } from '../source.js';
 import type { OpfsWriter } from './opfs-worker.js';
-
-/** The suffix of an unfinished pull's output, beside the file. */
-export const PULL_SUFFIX = '.deltaflare-pull';
 
 /** Options of the browser `pull`: the core's, with the pool made for you. */
 export type BrowserPullOptions = Omit<PullOptions, 'pool'> & {

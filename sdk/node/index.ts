@@ -35,5 +35,6 @@ export async function push(path: string, options: PushOptions): Promise<SyncResu
     await source.close?.();
   }
 }
-export { pull, type PullFileOptions, PULL_SUFFIX } from './pull.js';
+export { pull, type PullFileOptions } from './pull.js';
+export { PULL_SUFFIX } from '../pull.js';
 export type { PullProgress, PullResult } from '../pull.js';

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { DeltaflareError } from '../base/errors.js';
 import { createNodePool } from '../pool/node-pool.js';
-import { pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
+import { PULL_SUFFIX, pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
 import type { SyncSource } from '../source.js';
 import { fileSource } from './file-source.js';
 
@@ -23,9 +23,6 @@ export type PullFileOptions = Omit<PullOptions, 'pool'> & {
    */
   inPlace?: boolean;
 };
-
-/** The suffix of an unfinished pull's output, beside the file. */
-export const PULL_SUFFIX = '.deltaflare-pull';
 
 /**
  * Updates the file at `path` to the key's current version, fetching only the
@@ -61,9 +58,7 @@ async function openOutput(path: string, size: number, before: Awaited<ReturnType
   if (reuse) resumed = await fileSource(partial);
   return {
     resumed,
-    async writeAt(offset, bytes) {
-      for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
-    },
+    writeAt: (offset, bytes) => writeFully(handle, offset, bytes),
     async publish() {
       await resumed?.close?.();
       await handle.sync();
@@ -90,12 +85,9 @@ async function openOutput(path: string, size: number, before: Awaited<ReturnType
 /** The file itself as the output (a pull in place): nothing to move at the end, only to fsync. */
 async function openInPlace(path: string, size: number, oldSize: number): Promise<PullOutput> {
   const handle = await open(path, 'r+');
-  const writeAt = async (offset: number, bytes: Uint8Array) => {
-    for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
-  };
   return {
     resumed: null,
-    writeAt,
+    writeAt: (offset, bytes) => writeFully(handle, offset, bytes),
     inPlace: {
       oldSize,
       async readAt(offset, length) {
@@ -116,4 +108,9 @@ async function openInPlace(path: string, size: number, oldSize: number): Promise
     },
     close: () => handle.close().catch(() => undefined),
   };
+}
+
+/** Writes all of `bytes` at `offset` (a positional write may write fewer). */
+async function writeFully(handle: FileHandle, offset: number, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
 }

@@ -3,6 +3,7 @@
 // an array `from` over the version's chunks: -2 fetch, -1 already in place,
 // >= 0 an offset in the local copy; and how that becomes copies and
 // multi-range requests. sdk/pull.ts runs it.
+import { MAX_RANGES } from '../base/limits.js';
 import type { Span } from './byteranges.js';
 import { orderInPlace } from './in-place.js';
 import type { ShortManifest } from './manifest.js';
@@ -10,8 +11,6 @@ import type { CopyOp } from './wire.js';
 
 /** Copies are read and checked in groups of at most this many bytes. */
 export const COPY_GROUP = 1 << 20;
-/** Ranges per multi-range request: the endpoint's limit. */
-const MAX_RANGES_PER_REQUEST = 1024;
 
 /**
  * The version's chunks by digest prefix: `all` the chunks with a digest, `at`
@@ -125,7 +124,7 @@ export function fetchBatches(from: Float64Array, m: ShortManifest, offsets: Floa
     const start = i;
     let length = 0;
     while (i < from.length && from[i] === -2 && (length === 0 || length + m.lengths[i] <= requestBytes)) length += m.lengths[i++];
-    if (batch.length > 0 && (bytes + length > requestBytes || batch.length >= MAX_RANGES_PER_REQUEST)) {
+    if (batch.length > 0 && (bytes + length > requestBytes || batch.length >= MAX_RANGES)) {
       batches.push(batch);
       batch = [];
       bytes = 0;
