@@ -87,24 +87,30 @@ async function pullCase(name: string, oldFile: string, newFile: string, key: str
   for (const [link, r] of Object.entries(relays)) {
     const control = join(work, `${key}-${link}.zsync`);
     spawnSync('zsyncmake', ['-b', String(zsyncBlock), '-u', `http://127.0.0.1:${r.df.port}/v1/files/${key}`, '-o', control, newFile], { stdio: 'ignore' });
-    for (let i = 0; i < RUNS; i++) {
-      const local = join(work, `local-${key}`);
+    const local = join(work, `local-${key}`);
+    // Each tool starts from the old file with no dirty pages left to write back: the copy's writeback (~1 GiB
+    // on the VM case) would otherwise be charged to whichever tool runs next.
+    const reset = () => {
       copyFileSync(oldFile, local);
+      spawnSync('sync');
+    };
+    for (let i = 0; i < RUNS; i++) {
+      reset();
       r.df.reset();
       const d = await time(CLI, ['pull', `http://127.0.0.1:${r.df.port}`, local, '--key', key, '--json']);
       const dc = r.df.counts();
       if (!sameBytes(local, newFile)) throw new Error(`deltaflare pull of ${key} differs`);
       record(name, link, 'deltaflare pull', { ...d, bytes: dc.up + dc.down });
 
-      copyFileSync(oldFile, local);
+      reset();
       r.rsync.reset();
       const s = await time('rsync', ['--no-whole-file', `rsync://127.0.0.1:${r.rsync.port}/bench/${key}`, local]);
       const sc = r.rsync.counts();
       if (!sameBytes(local, newFile)) throw new Error(`rsync pull of ${key} differs`);
       record(name, link, 'rsync daemon --no-whole-file', { ...s, bytes: sc.up + sc.down });
 
-      copyFileSync(oldFile, local);
       rmSync(`${local}.zs-old`, { force: true });
+      reset();
       r.df.reset();
       const z = await time('zsync', ['-q', '-i', local, '-o', local, control]);
       const zc = r.df.counts();

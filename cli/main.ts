@@ -16,13 +16,13 @@ import { DeltaflareError } from '../sdk/base/errors.js';
 import { startNodeWorker } from '../sdk/pool/node-thread.js';
 import { UsageError } from './usage.js';
 
-// `push` starts its pool's threads before loading the rest of the client, so
+// `push` and `pull` start their pool's threads before loading the rest of the client, so
 // each thread's boot (isolate, Node, the worker's modules: ~40 ms of CPU
 // each, longer while this thread and the server compete for the cores) runs
-// while this thread loads the client and opens the session.
-const threads = process.argv[2] === 'push' ? Array.from({ length: workersArg(process.argv.slice(3)) }, () => startNodeWorker()) : undefined;
+// while this thread loads the client and opens the session (or fetches the manifest).
+const threads = ['push', 'pull'].includes(process.argv[2]) ? Array.from({ length: workersArg(process.argv.slice(3)) }, () => startNodeWorker()) : undefined;
 
-/** The thread count push will use: --workers N when it is a whole number, else one per core (push checks the option itself). */
+/** The thread count push or pull will use: --workers N when it is a whole number, else one per core (the command checks the option itself). */
 function workersArg(args: string[]): number {
   for (let i = 0; i < args.length; i++) {
     const value = args[i] === '--workers' ? args[i + 1] : args[i].startsWith('--workers=') ? args[i].slice(10) : undefined;

@@ -9,9 +9,24 @@ import type { Kernels } from './kernels/api.js';
 import { init } from './kernels/index.js';
 import { Http, type HttpOptions } from './http.js';
 import type { WorkerPool } from './pool/pool.js';
-import type { WorkerApi } from './pool/worker-api.js';
-import { byteRangeParts, rangeHeader, type Span } from './protocol/byteranges.js';
-import { chunkAt, COPY_GROUP, copyGroups, digestIndex, fetchBatches, foundRuns, planInPlace } from './protocol/pull-plan.js';
+import type { Placed, WorkerApi } from './pool/worker-api.js';
+import type { Span } from './protocol/byteranges.js';
+import {
+  ClosedGaps,
+  chunkAt,
+  COPY_GROUP,
+  copyGroups,
+  digestIndex,
+  FETCH,
+  FETCHING,
+  fetchBatches,
+  foundRuns,
+  LANDED,
+  packSpans,
+  planInPlace,
+  spansOf,
+} from './protocol/pull-plan.js';
+import { checkChunk, RangeFetcher } from './pull-fetch.js';
 import { chunkOffsets, decodeShortManifest, type ShortManifest } from './protocol/manifest.js';
 import { toHex } from './protocol/hex.js';
 import type { CopyOp } from './protocol/wire.js';
@@ -26,6 +41,12 @@ export interface PullOutput {
   /** Bytes the output already holds from an interrupted pull of the same size (read to find what landed), or null. */
   readonly resumed: SyncSource | null;
   writeAt(offset: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * The output's path, when pool workers can write to it (Node): the workers
+   * that hash the local copy then write the chunks the version wants
+   * themselves, so nothing is read or hashed twice.
+   */
+  readonly path?: string;
   /** Makes the output durable and puts it in place of the local copy. */
   publish(): Promise<void>;
   /** Keeps what landed for a later pull (after a failure). */
@@ -136,10 +157,11 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
   const offsets = chunkOffsets(m);
   const n = m.lengths.length;
 
-  // Where each chunk comes from: -2 fetch, -1 landed already, >= 0 an offset in the local copy.
-  const from = new Float64Array(n).fill(-2);
+  // Where each chunk comes from (pull-plan.ts): FETCH, LANDED, FETCHING or an offset in the local copy.
+  const from = new Float64Array(n).fill(FETCH);
   const wanted = digestIndex(m);
   const output = await open(m.size);
+  let fetcher: RangeFetcher | undefined; // stopped before the output closes on a failure
   try {
     const pool = await options.pool;
     let found = 0;
@@ -151,8 +173,8 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         for (let j = 0; j < b.lengths.length; j++) {
           const d = b.hashes.subarray(32 * j, 32 * j + 32);
           const i = wanted.at(d, at, offsets);
-          if (i >= 0 && from[i] === -2 && b.lengths[j] === m.lengths[i]) {
-            from[i] = -1;
+          if (i >= 0 && from[i] === FETCH && b.lengths[j] === m.lengths[i]) {
+            from[i] = LANDED;
             whole.set(d, 32 * i);
             found += m.lengths[i];
           }
@@ -161,32 +183,94 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       }
     }
     const resumedBytes = found;
-    if (local) {
-      for await (const b of signatures(local, { chunking: m.chunking, pool, signal: options.signal })) {
+
+    // Fetches start as soon as the scan closes a gap; the layout is reported once, when the scan ends.
+    let layout: NonNullable<PullProgress['layout']> | undefined;
+    const early: Span[] = []; // landed before the layout was reported
+    const closedSpans: Span[] = []; // every span the scan's closed gaps asked for
+    const fetches = new RangeFetcher({
+      http,
+      k,
+      key: options.key,
+      version,
+      m,
+      offsets,
+      whole,
+      writeAt: (offset, bytes) => output.writeAt(offset, bytes),
+      concurrency: options.concurrency ?? 4,
+      onLanded: (spans) => {
+        if (!layout) early.push(...spans);
+        else report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetches.fetched, landed: spans.map((sp) => [sp.offset, sp.length]) });
+      },
+    });
+    fetcher = fetches;
+    const requestBytes = options.requestBytes ?? DEFAULT_REQUEST_BYTES;
+
+    let placed = 0;
+    const onPlaced = ({ indices, digests }: Placed) => {
+      for (let j = 0; j < indices.length; j++) {
+        const i = indices[j];
+        if (from[i] === LANDED) continue; // landed already (resumed, or placed by another worker)
+        if (from[i] === FETCH) found += m.lengths[i];
+        placed += m.lengths[i];
+        from[i] = LANDED;
+        whole.set(digests.subarray(32 * j, 32 * j + 32), 32 * i);
+      }
+    };
+    const place = local && output.path && !output.inPlace ? await startPlacement(pool, output.path, m, onPlaced) : undefined;
+    try {
+      if (local) await scanLocal();
+    } finally {
+      // Workers keep a placement until dropped: a caller's pool outlives this pull.
+      await place?.stop().catch(() => undefined);
+    }
+
+    /** Finds the version's chunks in the local copy, in file order; fetches the gaps it closes (not in place: there copies go first). */
+    async function scanLocal() {
+      const localOf = new Float64Array(n).fill(-1);
+      const gaps = new ClosedGaps(localOf);
+      let closed: Span[] = [];
+      let closedBytes = 0;
+      for await (const b of signatures(local!, { chunking: m.chunking, pool, signal: options.signal, place })) {
+        fetches.check();
         let at = b.offset;
         for (let j = 0; j < b.lengths.length; j++) {
           const d = b.hashes.subarray(32 * j, 32 * j + 32);
           for (const i of wanted.all(d)) {
             if (b.lengths[j] !== m.lengths[i]) continue;
+            if (localOf[i] < 0) localOf[i] = at;
             // In place, a chunk already where the version wants it needs no copy: prefer it.
             const stays = output.inPlace !== undefined && offsets[i] === at;
-            if (from[i] !== -2 && !stays) continue;
-            if (from[i] === -2) found += m.lengths[i];
+            if (from[i] !== FETCH && !stays) continue;
+            if (from[i] === FETCH) found += m.lengths[i];
             from[i] = at;
             whole.set(d, 32 * i);
           }
           at += b.lengths[j];
         }
+        if (!output.inPlace) {
+          for (const [start, end] of gaps.take()) {
+            for (const span of spansOf(from, FETCH, start, end, m, offsets, requestBytes)) {
+              closed.push(span);
+              closedSpans.push(span);
+              closedBytes += span.length;
+            }
+            for (let i = start; i < end; i++) if (from[i] === FETCH) from[i] = FETCHING;
+          }
+          // Sent in requests of a quarter of requestBytes at least: fewer round trips for scattered small gaps.
+          if (closedBytes >= requestBytes / 4) {
+            fetches.add(packSpans(closed, requestBytes));
+            closed = [];
+            closedBytes = 0;
+          }
+        }
         report({ phase: 'scanning', foundBytes: found, fetchedBytes: 0 });
       }
+      if (closed.length) fetches.add(packSpans(closed, requestBytes));
     }
 
     const inPlace = output.inPlace ? planInPlace(from, m, offsets) : null;
-
-    let copied = 0;
-    let fetched = 0;
-    let requests = 0;
-    const progress = (landed: Array<[number, number]>) => report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetched, landed });
+    let copied = placed;
     // Copies, checked again as they are read: a local copy edited since the scan is never written out.
     // They run while the fetches wait on the network.
     const copyAll = async () => {
@@ -205,45 +289,16 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         copied += group.length;
       }
     };
-    // Fetches: runs of missing chunks as spans, packed into requests.
-    const batches = fetchBatches(from, m, offsets, options.requestBytes ?? DEFAULT_REQUEST_BYTES);
-    const layout = { found: foundRuns(from, offsets), fetch: batches.flat().map((sp): [number, number] => [sp.offset, sp.length]) };
-    report({ phase: 'fetching', foundBytes: found, fetchedBytes: 0, layout });
-    let next = 0;
-    const fetchOne = async (spans: Span[]) => {
-      const got = await http.get(`/v1/files/${encodeURIComponent(options.key)}`, { range: rangeHeader(spans) });
-      requests++;
-      if (got.headers.get('x-deltaflare-version') !== version) {
-        throw new DeltaflareError(
-          'VERSION_CONFLICT',
-          `${options.key} changed during the pull (now ${got.headers.get('x-deltaflare-version')}, was ${version}): pull again`,
-        );
-      }
-      const parts =
-        got.status === 200 ? [{ offset: 0, bytes: got.bytes }] : byteRangeParts(got.headers.get('content-type'), got.headers.get('content-range'), got.bytes);
-      for (const span of spans) {
-        const part = parts.find((p) => p.offset <= span.offset && span.offset + span.length <= p.offset + p.bytes.length);
-        if (!part) throw new DeltaflareError('MALFORMED', `the answer for ${options.key} lacks bytes ${span.offset}..${span.offset + span.length}`);
-        const bytes = part.bytes.subarray(span.offset - part.offset, span.offset - part.offset + span.length);
-        for (let i = chunkAt(offsets, span.offset), at = 0; at < span.length; at += m.lengths[i], i++) {
-          if (!checkChunk(k, bytes.subarray(at, at + m.lengths[i]), m, i, whole)) {
-            throw new DeltaflareError(
-              'CHECKSUM_MISMATCH',
-              `chunk ${i} of ${options.key} (bytes ${offsets[i]}..${offsets[i + 1]}) does not match the manifest: nothing was replaced`,
-            );
-          }
-        }
-        await output.writeAt(span.offset, bytes);
-        fetched += span.length;
-      }
-      progress(spans.map((sp) => [sp.offset, sp.length]));
-    };
     // In place, every copy reads old bytes that a fetched chunk may overwrite: copies first.
     if (inPlace) await copyAll();
-    const lanes = Array.from({ length: Math.max(1, options.concurrency ?? 4) }, async () => {
-      while (next < batches.length) await fetchOne(batches[next++]);
-    });
-    await Promise.all([inPlace ? Promise.resolve() : copyAll(), ...lanes]);
+    const rest = fetchBatches(from, m, offsets, requestBytes);
+    layout = { found: foundRuns(from, offsets), fetch: [...closedSpans, ...rest.flat()].map((sp): [number, number] => [sp.offset, sp.length]) };
+    report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetches.fetched, layout });
+    if (early.length) report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetches.fetched, landed: early.map((sp) => [sp.offset, sp.length]) });
+    fetches.add(rest);
+    await Promise.all([inPlace ? Promise.resolve() : copyAll(), fetches.done()]);
+    const fetched = fetches.fetched;
+    const requests = fetches.requests;
     if (output.inPlace && m.size < output.inPlace.oldSize) await output.inPlace.resize(m.size);
 
     if (toHex(k.blake3(whole)) !== root) {
@@ -265,23 +320,23 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       seconds: (performance.now() - started) / 1000,
     };
   } catch (e) {
+    await fetcher?.stop();
     await output.close().catch(() => undefined);
     throw e;
   }
 }
 
+let placements = 0;
+/** Sets a placement of `m`'s chunks into `path` on every worker of `pool` (worker-api.ts); `stop` drops it. */
+async function startPlacement(pool: WorkerPool<WorkerApi>, path: string, m: ShortManifest, onPlaced: (p: Placed) => void) {
+  const id = ++placements;
+  const manifest = { lengths: m.lengths, digestBytes: m.digestBytes, digests: m.digests };
+  await pool.all((api) => api.setPlacement(id, { path, manifest }));
+  return { id, onPlaced, stop: () => pool.all((api) => api.setPlacement(id, null)).then(() => undefined) };
+}
+
 const sourceChanged = (key: string, at: number) =>
   new DeltaflareError('SOURCE_CHANGED', `the local copy of ${key} changed during the pull (at byte ${at}): nothing was replaced; pull again`);
-
-/** Whether `bytes` are chunk i (its length, its digest prefix); keeps their whole digest in `whole`. */
-function checkChunk(k: Kernels, bytes: Uint8Array, m: ShortManifest, i: number, whole: Uint8Array): boolean {
-  if (bytes.length !== m.lengths[i]) return false;
-  const d = k.blake3(bytes);
-  const n = m.digestBytes;
-  for (let j = 0; j < n; j++) if (d[j] !== m.digests[n * i + j]) return false;
-  whole.set(d, 32 * i);
-  return true;
-}
 
 /** Runs the ordered copies within the output (memmove-wise, in chunk-aligned pieces), each chunk checked; answers the bytes copied. */
 async function copyInPlace(

@@ -26,7 +26,7 @@ import { proxy, type Remote, transfer } from 'comlink';
 import { DeltaflareError, checkRange } from './base/errors.js';
 import { type Kernels, defaultKernels, init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
-import type { ChunkRecords, RunChunking, SegmentSink, SpeculativeChunks, WorkerApi } from './pool/worker-api.js';
+import type { ChunkRecords, Placed, RunChunking, SegmentSink, SpeculativeChunks, WorkerApi } from './pool/worker-api.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
 import { type CdcParams, CdcResync, RESYNC_HEAD, type SegmentChunks } from './signature-batches.js';
 import { Semaphore } from './base/semaphore.js';
@@ -59,6 +59,12 @@ export interface SignatureOptions {
   onBytes?: (bytes: number) => void;
   /** Workers read their segments from `source.location` when it has one (default true); false: this thread reads and transfers them. */
   readInWorkers?: boolean;
+  /**
+   * A pull's placement set on every worker (worker-api.ts setPlacement):
+   * workers that read the source write the chunks it wants to its output and
+   * `onPlaced` hears of them. Ignored when this thread reads the source.
+   */
+  place?: { id: number; onPlaced(placed: Placed): void };
 }
 
 /** Default segment size: large enough that per-task overhead (~0.1 ms) is < 1% at ~500 MB/s per worker. */
@@ -87,7 +93,7 @@ export async function* signatures(source: SyncSource, options: SignatureOptions)
   const at = options.readInWorkers === false ? undefined : source.location;
   // A slot per segment read here, per run read by a worker: freed when the caller takes its (last) batch.
   const frees = new Set(at ? layout.runs.map(([, end]) => end - 1) : layout.segments.keys());
-  const reading = at ? readRuns(run, source, at, chunking, layout) : readHere(run, source, chunking, layout);
+  const reading = at ? readRuns(run, source, at, chunking, layout, options.place) : readHere(run, source, chunking, layout);
   reading.catch((e) => run.stop(e));
   try {
     let firstIndex = 0;
@@ -247,7 +253,14 @@ class PassState {
  * bytes the resynchronisation needs (head and final chunk, ~130 KiB of
  * 8 MiB), resynchronised here in file order.
  */
-async function readRuns(run: PassState, source: SyncSource, location: SourceLocation, spec: ChunkingSpec, layout: Layout): Promise<void> {
+async function readRuns(
+  run: PassState,
+  source: SyncSource,
+  location: SourceLocation,
+  spec: ChunkingSpec,
+  layout: Layout,
+  place: SignatureOptions['place'],
+): Promise<void> {
   const cdc = spec.kind === 'cdc' ? await cdcResync(spec) : undefined;
   const chunking: RunChunking = cdc
     ? { kind: 'cdc', params: cdc.params, head: RESYNC_HEAD(cdc.params.max) }
@@ -258,7 +271,10 @@ async function readRuns(run: PassState, source: SyncSource, location: SourceLoca
     run.check();
     const segments = layout.segments.slice(first, end);
     const arrived = segments.map(() => deferred<ChunkRecords | SpeculativeChunks>());
-    const sink = (i: number, r: ChunkRecords | SpeculativeChunks) => arrived[i].resolve(r);
+    const sink: SegmentSink = (i, r) => {
+      if (r.placed) place?.onPlaced(r.placed);
+      arrived[i].resolve(r);
+    };
     const task = run.task((api) =>
       api.chunkRunAt(
         location,
@@ -266,6 +282,7 @@ async function readRuns(run: PassState, source: SyncSource, location: SourceLoca
         segments.map(([, l]) => l),
         chunking,
         proxy(sink) as unknown as Remote<SegmentSink>,
+        place?.id,
       ),
     );
     task.catch((e) => {

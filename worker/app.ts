@@ -3,6 +3,7 @@
 // adapter (node.ts) and the Workers entry pass their store and kernels.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { PROTOCOL_VERSION, type InfoResponse } from '../sdk/protocol/messages.js';
+import { DEFLATE_RAW, RANGE_ENCODING_HEADER } from '../sdk/protocol/byteranges.js';
 import { access, accessEnabled, type AccessEnv, authorizeKey, authorizeSize, protocolPath } from './auth.js';
 import type { Session } from './sessions.js';
 import { readJson } from './body.js';
@@ -191,7 +192,7 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
   app.get('/v1/files/:key{.+}', async (c) => {
     const key = c.req.param('key');
     authorizeKey(c, key);
-    return ep.read(key, c.req.method, c.req.header('range'));
+    return ep.read(key, c.req.method, c.req.header('range'), c.req.header(RANGE_ENCODING_HEADER) === DEFLATE_RAW);
   });
   app.get('/v1/manifests/:key{.+}', async (c) => {
     const key = c.req.param('key');

@@ -3,9 +3,10 @@
 // range headers of the answers. Default: no origins, no CORS headers.
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
+import { RANGE_ENCODING_HEADER } from '../sdk/protocol/byteranges.js';
 
 const ALLOW_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'];
-const ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Range', 'If-Match'];
+const ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Range', 'If-Match', RANGE_ENCODING_HEADER];
 const EXPOSE_HEADERS = [
   'X-Deltaflare-Error',
   'WWW-Authenticate',
@@ -17,6 +18,7 @@ const EXPOSE_HEADERS = [
   'X-Deltaflare-Version',
   'X-Deltaflare-Root',
   'X-Deltaflare-Chunking',
+  RANGE_ENCODING_HEADER,
 ];
 
 /**

@@ -250,9 +250,9 @@ export class Endpoint {
     return listFiles(this.store, query);
   }
 
-  /** `GET`/`HEAD /v1/files/:key`, whole or one range. */
-  read(key: string, method: string, range: string | undefined): Promise<Response> {
-    return getFile(this.store, key, method, range);
+  /** `GET`/`HEAD /v1/files/:key`, whole or ranged (deflated when `deflate` and it pays). */
+  read(key: string, method: string, range: string | undefined, deflate = false): Promise<Response> {
+    return getFile(this.store, key, method, range, deflate);
   }
 
   /**

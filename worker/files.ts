@@ -5,7 +5,7 @@
 // manifest root, when known) and Accept-Ranges.
 import type { FileInfo, FileList } from '../sdk/protocol/messages.js';
 import { ApiError } from './errors.js';
-import { multipartResponse, parseRange, parseRanges } from './ranges.js';
+import { deflateWhenItPays, multipartResponse, parseRange, parseRanges } from './ranges.js';
 import { StoreError, type Store, type VersionInfo } from './store/store.js';
 
 /** Headers describing a version. */
@@ -27,8 +27,13 @@ export function fileInfo(key: string, v: VersionInfo): FileInfo {
   return { key, version: v.id, size: v.size, root: v.root ?? '', updatedAt: new Date(v.time).toISOString() };
 }
 
-/** `GET|HEAD /v1/files/:key`. */
-export async function getFile(store: Store, key: string, method: string, range: string | null | undefined): Promise<Response> {
+/** `GET|HEAD /v1/files/:key`; a ranged answer deflated when the client takes it (`deflate`) and it pays (ranges.ts). */
+export async function getFile(store: Store, key: string, method: string, range: string | null | undefined, deflate = false): Promise<Response> {
+  const res = await readFile(store, key, method, range);
+  return deflate && res.status === 206 ? deflateWhenItPays(res) : res;
+}
+
+async function readFile(store: Store, key: string, method: string, range: string | null | undefined): Promise<Response> {
   // A commit between head and read makes the read CONFLICT: look again (3 tries; commits of one key take milliseconds).
   for (let attempt = 0; ; attempt++) {
     const info = await store.head(key);

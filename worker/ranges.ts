@@ -6,6 +6,8 @@
 // Every delimiter, the first too, starts with CRLF, as nginx and Apache send
 // it (zsync reads nothing else).
 import { MAX_RANGES } from '../sdk/base/limits.js';
+import { DEFLATE_RAW, RANGE_ENCODING_HEADER } from '../sdk/protocol/byteranges.js';
+import { deflateRaw } from '../sdk/protocol/compress.js';
 import { ApiError } from './errors.js';
 import type { Store, VersionInfo } from './store/store.js';
 
@@ -127,4 +129,48 @@ export function multipartResponse(store: Store, key: string, info: VersionInfo, 
     status: 206,
     headers: { ...headers, 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': String(length) },
   });
+}
+
+/** Bytes of a ranged answer deflated to decide whether deflating it pays. */
+const DEFLATE_SAMPLE = 64 << 10;
+/** Deflating pays when the sample shrinks to at most this share of its size. */
+const DEFLATE_PAYS = 0.9;
+
+/**
+ * `res` (a 206) deflated when a sample of its body (its first 64 KiB) deflates
+ * to at most 90%: then without Content-Length, with RANGE_ENCODING_HEADER
+ * (byteranges.ts). Else the same bytes as they were (random or already
+ * compressed data costs one 64 KiB deflate). Streams either way.
+ */
+export async function deflateWhenItPays(res: Response): Promise<Response> {
+  const reader = res.body!.getReader();
+  const head: Uint8Array[] = [];
+  let sampled = 0;
+  while (sampled < DEFLATE_SAMPLE) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    head.push(value);
+    sampled += value.length;
+  }
+  const sample = new Uint8Array(sampled);
+  for (let i = 0, at = 0; i < head.length; at += head[i].length, i++) sample.set(head[i], at);
+  const pays = sampled > 0 && (await deflateRaw(sample)).length <= DEFLATE_PAYS * sampled;
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const piece of head) c.enqueue(piece);
+    },
+    async pull(c) {
+      const { done, value } = await reader.read();
+      if (done) c.close();
+      else c.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  const headers = new Headers(res.headers);
+  headers.append('Vary', RANGE_ENCODING_HEADER);
+  if (!pays) return new Response(body, { status: res.status, headers });
+  headers.delete('Content-Length');
+  headers.set(RANGE_ENCODING_HEADER, DEFLATE_RAW);
+  const deflate = new CompressionStream(DEFLATE_RAW) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+  return new Response(body.pipeThrough(deflate), { status: res.status, headers });
 }

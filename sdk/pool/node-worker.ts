@@ -1,9 +1,9 @@
 // worker_threads entry: exposes the worker API over comlink, reading files by path with positional reads.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { expose } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { setPathReader, workerApi } from './worker-api.js';
+import { setPathReader, setPathWriter, workerApi } from './worker-api.js';
 
 // Synchronous reads: this thread has nothing else to do meanwhile, and a
 // segment comes from the page cache in ~2 ms (8 MiB). Opened per segment so
@@ -19,6 +19,17 @@ setPathReader((path, offset, target) => {
   } finally {
     closeSync(fd);
   }
+});
+
+// A pull's output, opened once per run of segments; chunks written at their offsets in the version.
+setPathWriter((path) => {
+  const fd = openSync(path, 'r+');
+  return {
+    write(bytes, offset) {
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+    },
+    close: () => closeSync(fd),
+  };
 });
 
 expose(workerApi, nodeEndpoint(parentPort!));

@@ -68,7 +68,17 @@ export class WorkerPool<T> {
 
   /** Runs `task` on every worker at once (e.g. to initialise them). */
   all<R>(task: (api: Remote<T>) => Promise<R>): Promise<R[]> {
-    return Promise.all(this.workers.map((w) => (w.failed ? Promise.race([task(w.api), w.failed]) : task(w.api))));
+    return Promise.all(
+      this.workers.map(async (w) => {
+        // Busy like a run: an answer awaited from an unref'd worker would let Node exit before it comes (exit code 13).
+        w.busy?.(true);
+        try {
+          return await (w.failed ? Promise.race([task(w.api), w.failed]) : task(w.api));
+        } finally {
+          w.busy?.(false);
+        }
+      }),
+    );
   }
 
   /** Stops every worker; tasks still running or queued reject. */

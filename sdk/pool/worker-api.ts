@@ -9,6 +9,8 @@
 import { type Remote, releaseProxy, transfer } from 'comlink';
 import { type ChunkOptions, Kernels } from '../kernels/api.js';
 import { instantiate } from '../kernels/instance.js';
+import { chunkOffsets, type ShortManifest } from '../protocol/manifest.js';
+import { digestIndex } from '../protocol/pull-plan.js';
 import type { SourceLocation } from '../source.js';
 
 /** FastCDC parameters of a scan (no BLAKE3 flag: chunk records always carry digests). */
@@ -109,6 +111,43 @@ function rangeReader(location: SourceLocation, offset: number, length: number): 
 const BYOB_READS = 2;
 const BYOB_PIECE = 4 << 20;
 
+/** An open file a worker writes chunks into at absolute offsets (set by the Node entry). */
+export interface PathWriter {
+  write(bytes: Uint8Array, offset: number): void;
+  close(): void;
+}
+let openForWrite: ((path: string) => PathWriter) | undefined;
+/** Lets this worker write a pull's output by path (node-worker.ts: positional fs writes). */
+export function setPathWriter(open: (path: string) => PathWriter): void {
+  openForWrite = open;
+}
+
+/**
+ * A pull's placement (sdk/pull.ts): the version's chunks by digest prefix,
+ * and the output file. A worker that hashes a chunk of the local copy whose
+ * digest and length are those of a chunk of the version writes it there
+ * straight from kernel memory, so the local copy is read and hashed once and
+ * every byte written is a byte just hashed.
+ */
+export interface Placement {
+  path: string;
+  manifest: Pick<ShortManifest, 'lengths' | 'digestBytes' | 'digests'>;
+}
+
+/** The chunks of the version a segment's bytes placed: indices into the manifest, with their whole digests. */
+export interface Placed {
+  indices: Uint32Array;
+  digests: Uint8Array;
+}
+
+interface PlacementState {
+  path: string;
+  index: ReturnType<typeof digestIndex>;
+  lengths: Uint32Array;
+  offsets: Float64Array;
+}
+const placements = new Map<number, PlacementState>();
+
 let kernels: Kernels | undefined;
 const k = (): Kernels => {
   if (!kernels) throw new Error('worker used before init()');
@@ -128,8 +167,8 @@ export type SpeculativeChunks = ChunkRecords & { head: Uint8Array; last: Uint8Ar
 /** How a run's segments are chunked: FastCDC-2020 speculatively from each segment's start, or fixed blocks. */
 export type RunChunking = { kind: 'cdc'; params: ScanOptions; head: number } | { kind: 'fixed'; block: number };
 
-/** Receives segment `index` of a run (index within the run) as soon as it is chunked. */
-export type SegmentSink = (index: number, records: ChunkRecords | SpeculativeChunks) => void;
+/** Receives segment `index` of a run (index within the run) as soon as it is chunked (with what it placed, in a pull). */
+export type SegmentSink = (index: number, records: (ChunkRecords | SpeculativeChunks) & { placed?: Placed }) => void;
 
 /** The buffers of `records`, for a transfer list. */
 const buffers = (r: ChunkRecords) => [r.lengths.buffer, r.crcs.buffer, r.hashes.buffer];
@@ -142,6 +181,14 @@ export const workerApi = {
   async init(compiled: { module: WebAssembly.Module; simd: boolean }): Promise<boolean> {
     kernels ??= new Kernels(await instantiate(() => compiled.module, compiled.simd));
     return kernels.simd;
+  },
+  /** Keeps (or with null drops) placement `id` for later chunkRunAt calls. */
+  setPlacement(id: number, p: Placement | null): void {
+    if (!p) {
+      placements.delete(id);
+      return;
+    }
+    placements.set(id, { path: p.path, index: digestIndex(p.manifest), lengths: p.manifest.lengths, offsets: chunkOffsets(p.manifest) });
   },
   /**
    * Speculative chunks of one segment (see signature-batches.ts): the
@@ -165,28 +212,42 @@ export const workerApi = {
    * records go to `sink` as soon as they are ready; a CDC segment's come with
    * its first `head` bytes (all of them when it has at most one chunk) and its
    * final chunk's bytes, which is all the resynchronisation needs, instead of
-   * the segment. Resolves once every segment was sent.
+   * the segment. With `place` (a placement's id), the chunks the version
+   * wants are written to its output as well, and listed. Resolves once every
+   * segment was sent.
    */
-  async chunkRunAt(location: SourceLocation, offset: number, lengths: number[], chunking: RunChunking, sink: Remote<SegmentSink>): Promise<void> {
+  async chunkRunAt(
+    location: SourceLocation,
+    offset: number,
+    lengths: number[],
+    chunking: RunChunking,
+    sink: Remote<SegmentSink>,
+    place?: number,
+  ): Promise<void> {
     const total = lengths.reduce((n, l) => n + l, 0);
     const reader = rangeReader(location, offset, total);
+    const placement = place === undefined ? undefined : placements.get(place);
+    if (place !== undefined && (!placement || !openForWrite)) throw new Error(`deltaflare: this worker cannot place chunks (placement ${place})`);
+    const output = placement && openForWrite!(placement.path);
     const sent: Promise<void>[] = [];
     try {
       for (let i = 0; i < lengths.length; i++) {
         const view = k().allocInput(lengths[i]);
         await reader.fill(view);
-        if (chunking.kind === 'fixed') {
-          const r = blocks(view, chunking.block);
-          sent.push(sink(i, transfer(r, buffers(r))));
-        } else {
-          const r = speculative(view, chunking);
-          sent.push(sink(i, transfer(r, [...buffers(r), r.head.buffer, r.last.buffer])));
-        }
+        const r: ChunkRecords | SpeculativeChunks = chunking.kind === 'fixed' ? blocks(view, chunking.block) : speculative(view, chunking);
+        const placed = output ? placeChunks(view, r, placement!, output) : undefined;
+        const list = [
+          ...buffers(r),
+          ...('head' in r ? [(r as SpeculativeChunks).head.buffer, (r as SpeculativeChunks).last.buffer] : []),
+          ...(placed ? [placed.indices.buffer, placed.digests.buffer] : []),
+        ];
+        sent.push(sink(i, transfer(placed ? { ...r, placed } : r, list)));
       }
     } catch (e) {
       reader.cancel();
       throw e;
     } finally {
+      output?.close();
       await Promise.allSettled(sent);
       sink[releaseProxy]();
     }
@@ -201,6 +262,25 @@ function speculative(view: Uint8Array, chunking: RunChunking & { kind: 'cdc' }):
   const n = chunks.lengths.length;
   const length = view.length;
   return { ...chunks, head: view.slice(0, n <= 1 ? length : Math.min(length, chunking.head)), last: view.slice(n ? length - chunks.lengths[n - 1] : length) };
+}
+
+/** Writes every chunk of `view` (as `r` cut it) that the placement wants to each offset where it wants it; lists them. */
+function placeChunks(view: Uint8Array, r: ChunkRecords, p: PlacementState, output: PathWriter): Placed | undefined {
+  const indices: number[] = [];
+  const digests: Uint8Array[] = [];
+  for (let j = 0, at = 0; j < r.lengths.length; at += r.lengths[j], j++) {
+    const d = r.hashes.subarray(32 * j, 32 * j + 32);
+    for (const i of p.index.all(d)) {
+      if (p.lengths[i] !== r.lengths[j]) continue;
+      output.write(view.subarray(at, at + r.lengths[j]), p.offsets[i]);
+      indices.push(i);
+      digests.push(d);
+    }
+  }
+  if (!indices.length) return undefined;
+  const all = new Uint8Array(32 * digests.length);
+  for (let j = 0; j < digests.length; j++) all.set(digests[j], 32 * j);
+  return { indices: Uint32Array.from(indices), digests: all };
 }
 
 /** Blocks of `block` bytes (the last maybe shorter) with CRC and BLAKE3. */

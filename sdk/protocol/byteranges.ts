@@ -11,6 +11,22 @@ export interface Span {
   length: number;
 }
 
+/**
+ * Deflated ranged answers: a client that can inflate sends this header with
+ * the value DEFLATE_RAW; the endpoint answers with the same header when it
+ * deflated the body (the whole 206 body, multipart framing included), which
+ * it does only when a sample of the body deflates well enough to pay. Not
+ * Content-Encoding: a coded 206 would make the ranges those of the coded
+ * bytes (RFC 9110 8.4), and proxies and fetch would decode it on their own.
+ */
+export const RANGE_ENCODING_HEADER = 'X-Deltaflare-Encoding';
+export const DEFLATE_RAW = 'deflate-raw';
+
+/** At most the bytes of a 206 body for `spans`: their bytes and each part's delimiter and headers (well under 256 bytes). */
+export function rangedBodyBound(spans: readonly Span[]): number {
+  return spans.reduce((n, s) => n + s.length + 256, 256);
+}
+
 /** `bytes=a-b,c-d,...` for spans (non-empty). @example rangeHeader([{ offset: 0, length: 10 }]) === 'bytes=0-9' */
 export function rangeHeader(spans: readonly Span[]): string {
   return `bytes=${spans.map((s) => `${s.offset}-${s.offset + s.length - 1}`).join(',')}`;

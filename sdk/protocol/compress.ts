@@ -45,6 +45,11 @@ export async function deflateRaw(bytes: Uint8Array): Promise<Uint8Array> {
   return pipe(bytes, new CompressionStream('deflate-raw') as ByteTransform, Infinity, 'deflate');
 }
 
+/** Inflates deflate-raw `bytes` that must hold at most `limit` bytes (MALFORMED past it: a deflate bomb stops there). */
+export async function inflateRawAtMost(bytes: Uint8Array, limit: number, what: string): Promise<Uint8Array> {
+  return pipe(bytes, new DecompressionStream('deflate-raw') as ByteTransform, limit, what);
+}
+
 /**
  * Inflates a deflate-raw payload that must hold exactly `expectedLength`
  * bytes (MALFORMED otherwise), into `into` when given (at least that long:

@@ -1,13 +1,18 @@
 // The pure part of a pull's plan: which chunk of the version comes from
 // where (the local copy, an interrupted pull's output, or the endpoint), as
-// an array `from` over the version's chunks: -2 fetch, -1 already in place,
-// >= 0 an offset in the local copy; and how that becomes copies and
-// multi-range requests. sdk/pull.ts runs it.
+// an array `from` over the version's chunks: FETCH, LANDED (already in
+// place), FETCHING, or an offset in the local copy; and how that becomes
+// copies and multi-range requests. sdk/pull.ts runs it.
 import { MAX_RANGES } from '../base/limits.js';
 import type { Span } from './byteranges.js';
 import { orderInPlace } from './in-place.js';
 import type { ShortManifest } from './manifest.js';
 import type { CopyOp } from './wire.js';
+
+/** Values of a pull's `from` besides local offsets (>= 0): fetch it, it has landed, its fetch has started. */
+export const FETCH = -2;
+export const LANDED = -1;
+export const FETCHING = -3;
 
 /** Copies are read and checked in groups of at most this many bytes. */
 export const COPY_GROUP = 1 << 20;
@@ -18,7 +23,10 @@ export const COPY_GROUP = 1 << 20;
  * string key cost ~100 B a chunk); chunks sharing those are told apart by
  * the whole prefix.
  */
-export function digestIndex(m: ShortManifest): { all(d: Uint8Array): number[]; at(d: Uint8Array, offset: number, offsets: Float64Array): number } {
+export function digestIndex(m: Pick<ShortManifest, 'lengths' | 'digestBytes' | 'digests'>): {
+  all(d: Uint8Array): number[];
+  at(d: Uint8Array, offset: number, offsets: Float64Array): number;
+} {
   const n = m.digestBytes;
   const keyOf = (d: Uint8Array, at: number) => {
     let key = 0;
@@ -72,7 +80,7 @@ export function planInPlace(from: Float64Array, m: ShortManifest, offsets: Float
 export function foundRuns(from: Float64Array, offsets: Float64Array): Array<[number, number]> {
   const runs: Array<[number, number]> = [];
   for (let i = 0; i < from.length; i++) {
-    if (from[i] === -2) continue;
+    if (from[i] === FETCH || from[i] === FETCHING) continue;
     const last = runs[runs.length - 1];
     if (last && last[0] + last[1] === offsets[i]) last[1] += offsets[i + 1] - offsets[i];
     else runs.push([offsets[i], offsets[i + 1] - offsets[i]]);
@@ -111,27 +119,81 @@ export function* copyGroups(
   }
 }
 
-/** Runs of chunks to fetch as spans, packed into requests of about `requestBytes` and at most 1024 ranges. */
+/** Runs of chunks to fetch as spans, packed into requests of about `requestBytes` and at most MAX_RANGES ranges. */
 export function fetchBatches(from: Float64Array, m: ShortManifest, offsets: Float64Array, requestBytes: number): Span[][] {
-  const batches: Span[][] = [];
-  let batch: Span[] = [];
-  let bytes = 0;
-  for (let i = 0; i < from.length; ) {
-    if (from[i] !== -2) {
+  return packSpans(spansOf(from, FETCH, 0, from.length, m, offsets, requestBytes), requestBytes);
+}
+
+/** Chunks [start, end) whose `from` is `value`, as spans of consecutive chunks of at most `requestBytes` (or one chunk). */
+export function* spansOf(
+  from: Float64Array,
+  value: number,
+  start: number,
+  end: number,
+  m: ShortManifest,
+  offsets: Float64Array,
+  requestBytes: number,
+): Generator<Span> {
+  for (let i = start; i < end; ) {
+    if (from[i] !== value) {
       i++;
       continue;
     }
-    const start = i;
+    const first = i;
     let length = 0;
-    while (i < from.length && from[i] === -2 && (length === 0 || length + m.lengths[i] <= requestBytes)) length += m.lengths[i++];
-    if (batch.length > 0 && (bytes + length > requestBytes || batch.length >= MAX_RANGES)) {
+    while (i < end && from[i] === value && (length === 0 || length + m.lengths[i] <= requestBytes)) length += m.lengths[i++];
+    yield { offset: offsets[first], length };
+  }
+}
+
+/** Spans packed into requests of about `requestBytes` and at most MAX_RANGES ranges each. */
+export function packSpans(spans: Iterable<Span>, requestBytes: number): Span[][] {
+  const batches: Span[][] = [];
+  let batch: Span[] = [];
+  let bytes = 0;
+  for (const span of spans) {
+    if (batch.length > 0 && (bytes + span.length > requestBytes || batch.length >= MAX_RANGES)) {
       batches.push(batch);
       batch = [];
       bytes = 0;
     }
-    batch.push({ offset: offsets[start], length });
-    bytes += length;
+    batch.push(span);
+    bytes += span.length;
   }
   if (batch.length > 0) batches.push(batch);
   return batches;
+}
+
+/**
+ * The gaps of the version a scan in file order has closed, so their fetches
+ * can start before the scan ends: a run of chunks not found, between two
+ * chunks found in the same order in the local copy, once the scan has
+ * passed the second. What the version holds there was not in the copy
+ * where it would be, so it is taken to be new: an insert or an overwrite.
+ * If the copy holds it further on (moved data), those bytes are fetched
+ * for nothing (the pull stays correct). Runs with no found chunk after
+ * them, or between chunks found out of order, wait for the scan's end.
+ */
+export class ClosedGaps {
+  private next = 0;
+  /** `localOf[i]`: where the scan first found chunk i in the local copy, or -1. */
+  constructor(private readonly localOf: Float64Array) {}
+
+  /** [start, end) chunk runs closed since the last call. */
+  *take(): Generator<[number, number]> {
+    const { localOf } = this;
+    const n = localOf.length;
+    while (this.next < n) {
+      const i = this.next;
+      if (localOf[i] >= 0) {
+        this.next++;
+        continue;
+      }
+      let e = i;
+      while (e < n && !(localOf[e] >= 0)) e++;
+      if (e === n) return;
+      this.next = e;
+      if (i === 0 || localOf[i - 1] < localOf[e]) yield [i, e];
+    }
+  }
 }

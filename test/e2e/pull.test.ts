@@ -90,6 +90,19 @@ for (const [name, start] of Object.entries(targets)) {
       expect(existsSync(local + PULL_SUFFIX)).toBe(false);
     });
 
+    it('should receive the fetched chunks of a compressible version deflated, and match the pushed bytes', async () => {
+      const lines = (n: number, salt: number) => new TextEncoder().encode(Array.from({ length: n }, (_, i) => `row ${i},${(i * salt) % 1009},ok\n`).join(''));
+      const v1 = lines(200_000, 7);
+      const v2 = concat(v1.subarray(0, 1 << 20), lines(60_000, 13), v1.subarray(1 << 20));
+      await publish('rows.csv', v2);
+      const local = file(`${name}-rows.csv`, v1);
+      const w = watched();
+      const r = await pull(local, { endpoint: url, key: 'rows.csv', pool, fetch: w.fetch });
+      expect(same(readFileSync(local), v2)).toBe(true);
+      expect(r.fetchedBytes).toBeGreaterThan(800_000);
+      expect(w.seen.bytes).toBeLessThan(r.fetchedBytes / 3); // the ranged answers' bodies as received (~3.6x smaller)
+    });
+
     it('should fetch scattered overwrites of a version pushed with fixed blocks, and download into a missing file', async () => {
       const v1 = random(4 << 20);
       const v2 = v1.slice();

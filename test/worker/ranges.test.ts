@@ -1,7 +1,8 @@
 // Multi-range reads and manifests through the app (fs store): what a pull
 // reads, parsed by the client's own parser (sdk/protocol/byteranges.ts).
 import { describe, expect, it } from 'vitest';
-import { byteRangeParts, rangeHeader } from '../../sdk/protocol/byteranges.js';
+import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangeHeader } from '../../sdk/protocol/byteranges.js';
+import { inflateRawSync } from 'node:zlib';
 import { toHex } from '../../sdk/protocol/hex.js';
 import { decodeManifest, decodeShortManifest } from '../../sdk/protocol/manifest.js';
 import { parseRanges } from '../../worker/ranges.js';
@@ -48,6 +49,54 @@ describe('multi-range reads', () => {
       [250_000, 4096],
     ]);
     for (const p of parts) expect(Buffer.from(p.bytes).equals(Buffer.from(data.subarray(p.offset, p.offset + p.bytes.length)))).toBe(true);
+  });
+
+  it('should deflate a ranged answer when the client takes it and it pays (zlib inflates it to the plain answer), and not otherwise', async () => {
+    // Text-like bytes (a few hundred words repeated in random order) deflate well; random bytes do not.
+    const words = Array.from({ length: 300 }, (_, i) => `word${i * 7919} `);
+    const picks = randomBytes(400_000, 8);
+    const text = new TextEncoder().encode(Array.from(picks.subarray(0, 60_000), (b, i) => words[(b + i) % words.length]).join(''));
+    const noise = randomBytes(text.length, 9);
+    const app = await stored('text.txt', text);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${app.dir}/noise.bin`, noise);
+    const spans = [
+      { offset: 1000, length: 100_000 },
+      { offset: 200_000, length: 50_000 },
+    ];
+    const ask = (key: string, deflate: boolean, range = rangeHeader(spans)) =>
+      app.send(`/v1/files/${key}`, { headers: { range, ...(deflate ? { [RANGE_ENCODING_HEADER]: DEFLATE_RAW } : {}) } });
+
+    const plain = await ask('text.txt', false);
+    expect(plain.headers.get(RANGE_ENCODING_HEADER)).toBeNull();
+    const plainBody = new Uint8Array(await plain.arrayBuffer());
+    const deflated = await ask('text.txt', true);
+    expect(deflated.status).toBe(206);
+    expect(deflated.headers.get(RANGE_ENCODING_HEADER)).toBe(DEFLATE_RAW);
+    expect(deflated.headers.get('content-length')).toBeNull();
+    expect(deflated.headers.get('vary')).toContain(RANGE_ENCODING_HEADER);
+    const wire = new Uint8Array(await deflated.arrayBuffer());
+    expect(wire.length).toBeLessThan(plainBody.length / 2);
+    // Same framing (the boundary names the version), same bytes: only the coding differs.
+    expect(Buffer.from(inflateRawSync(wire)).equals(Buffer.from(plainBody))).toBe(true);
+    const parts = byteRangeParts(deflated.headers.get('content-type'), null, inflateRawSync(wire));
+    expect(parts.map((p) => [p.offset, p.bytes.length])).toEqual(spans.map((s) => [s.offset, s.length]));
+
+    // One range: a plain 206, deflated the same way.
+    const one = await ask('text.txt', true, 'bytes=5000-69999');
+    expect(one.headers.get('content-range')).toBe(`bytes 5000-69999/${text.length}`);
+    expect(Buffer.from(inflateRawSync(new Uint8Array(await one.arrayBuffer()))).equals(Buffer.from(text.subarray(5000, 70_000)))).toBe(true);
+
+    // Random bytes do not pay: sent as they are, with their exact length.
+    const random = await ask('noise.bin', true);
+    expect(random.headers.get(RANGE_ENCODING_HEADER)).toBeNull();
+    const randomBody = new Uint8Array(await random.arrayBuffer());
+    expect(Number(random.headers.get('content-length'))).toBe(randomBody.length);
+    expect(byteRangeParts(random.headers.get('content-type'), null, randomBody).map((p) => p.bytes.length)).toEqual([100_000, 50_000]);
+    // A whole-file answer is never deflated.
+    const whole = await app.send('/v1/files/text.txt', { headers: { [RANGE_ENCODING_HEADER]: DEFLATE_RAW } });
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get(RANGE_ENCODING_HEADER)).toBeNull();
   });
 
   it('should serve a manifest that names its version and root, under the chunking asked for', async () => {

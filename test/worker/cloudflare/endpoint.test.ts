@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '../../../sdk/kernels/api.js';
 import { init } from '../../../sdk/kernels/workerd.js';
 import type { FileList, SessionStatus } from '../../../sdk/protocol/messages.js';
+import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangeHeader } from '../../../sdk/protocol/byteranges.js';
 import { bodyCaps, WORKERS_PART_SIZE } from '../../../sdk/base/limits.js';
 import { workersLimits } from '../../../worker/cloudflare/limits.js';
 import { partSizeFor } from '../../../worker/store/r2/multipart.js';
@@ -90,6 +91,29 @@ describe('endpoint on Workers', () => {
     const s = await start(send, k, random(100), { key: 'cap.bin' });
     const big = new Uint8Array(WORKERS_PART_SIZE + 12 * 16384 + 29);
     await expectError(send(`/v1/sessions/${s.session.id}/parts/0`, { method: 'PUT', body: big }), 413, 'TOO_LARGE');
+  });
+
+  it('should deflate ranged answers of a compressible version when asked, and send random bytes as they are', async () => {
+    const text = new TextEncoder().encode(Array.from({ length: 40_000 }, (_, i) => `line ${i % 977} of a log, ${(i * 31) % 101}\n`).join(''));
+    await push(send, k, text, { key: 'log.txt' });
+    await push(send, k, random(300_000), { key: 'noise.bin' });
+    const spans = [
+      { offset: 10, length: 90_000 },
+      { offset: 200_000, length: 40_000 },
+    ];
+    const ask = (key: string) => send(`/v1/files/${key}`, { headers: { range: rangeHeader(spans), [RANGE_ENCODING_HEADER]: DEFLATE_RAW } });
+    const res = await ask('log.txt');
+    expect(res.status).toBe(206);
+    expect(res.headers.get(RANGE_ENCODING_HEADER)).toBe(DEFLATE_RAW);
+    const wire = new Uint8Array(await res.arrayBuffer());
+    const body = new Uint8Array(await new Response(new Blob([wire]).stream().pipeThrough(new DecompressionStream('deflate-raw'))).arrayBuffer());
+    expect(wire.length).toBeLessThan(body.length / 3);
+    const parts = byteRangeParts(res.headers.get('content-type'), null, body);
+    expect(parts.map((p) => [p.offset, p.bytes.length])).toEqual(spans.map((sp) => [sp.offset, sp.length]));
+    for (const p of parts) expect(same(p.bytes, text.subarray(p.offset, p.offset + p.bytes.length))).toBe(true);
+    const plain = await ask('noise.bin');
+    expect(plain.headers.get(RANGE_ENCODING_HEADER)).toBeNull();
+    expect(Number(plain.headers.get('content-length'))).toBe((await plain.arrayBuffer()).byteLength);
   });
 
   it('should pick equal multipart parts of at least 5 MiB and at most 10,000 of them', () => {

@@ -1,0 +1,123 @@
+// A pull's fetches: batches of spans of the version, each one multi-range
+// GET, up to `concurrency` in flight, every chunk checked against the
+// manifest before it is written. Batches can be added while others are in
+// flight (the scan adds the gaps it closes, sdk/pull.ts); done() waits for
+// all and throws the first failure.
+import { DeltaflareError } from './base/errors.js';
+import type { Http } from './http.js';
+import type { Kernels } from './kernels/api.js';
+import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangedBodyBound, rangeHeader, type Span } from './protocol/byteranges.js';
+import { inflateRawAtMost } from './protocol/compress.js';
+import type { ShortManifest } from './protocol/manifest.js';
+import { chunkAt } from './protocol/pull-plan.js';
+
+export interface FetchContext {
+  http: Http;
+  k: Kernels;
+  key: string;
+  /** The version pulled: an answer from another version is refused. */
+  version: string;
+  m: ShortManifest;
+  offsets: Float64Array;
+  /** Whole digests of the version's chunks, filled as they are checked. */
+  whole: Uint8Array;
+  writeAt(offset: number, bytes: Uint8Array): Promise<void>;
+  concurrency: number;
+  /** Called with the spans of each answered batch once they are written. */
+  onLanded(spans: Span[]): void;
+}
+
+export class RangeFetcher {
+  /** Ranged GETs answered. */
+  requests = 0;
+  /** Chunk bytes fetched, checked and written. */
+  fetched = 0;
+  /** Body bytes received for them (less than `fetched` when the endpoint deflated its answers). */
+  received = 0;
+  private readonly queue: Span[][] = [];
+  private readonly lanes = new Set<Promise<void>>();
+  private failure: { reason: unknown } | undefined;
+
+  constructor(private readonly c: FetchContext) {}
+
+  /** Queues `batches`, starting lanes up to the concurrency. */
+  add(batches: Span[][]): void {
+    this.queue.push(...batches);
+    while (this.lanes.size < Math.max(1, this.c.concurrency) && this.queue.length > 0 && !this.failure) {
+      const lane: Promise<void> = this.lane().then(
+        () => void this.lanes.delete(lane),
+        (reason) => {
+          this.lanes.delete(lane);
+          this.failure ??= { reason };
+        },
+      );
+      this.lanes.add(lane);
+    }
+  }
+
+  /** Throws the first failure, if a fetch failed (the scan checks it between batches). */
+  check(): void {
+    if (this.failure) throw this.failure.reason;
+  }
+
+  /** Waits for every queued batch; throws the first failure. */
+  async done(): Promise<void> {
+    while (this.lanes.size > 0) await Promise.all([...this.lanes]);
+    this.check();
+  }
+
+  /** Drops what is queued and waits for the requests in flight (after a failure elsewhere, before the output closes). */
+  async stop(): Promise<void> {
+    this.queue.length = 0;
+    await Promise.allSettled([...this.lanes]);
+  }
+
+  private async lane(): Promise<void> {
+    for (let spans = this.queue.shift(); spans && !this.failure; spans = this.queue.shift()) await this.fetch(spans);
+  }
+
+  private async fetch(spans: Span[]): Promise<void> {
+    const { http, k, key, version, m, offsets, whole } = this.c;
+    const got = await http.get(`/v1/files/${encodeURIComponent(key)}`, { range: rangeHeader(spans), [RANGE_ENCODING_HEADER]: DEFLATE_RAW });
+    this.requests++;
+    this.received += got.bytes.length;
+    // Inflated within what the spans can take with their framing: a deflate bomb stops there.
+    const body =
+      got.headers.get(RANGE_ENCODING_HEADER) === DEFLATE_RAW
+        ? await inflateRawAtMost(got.bytes, rangedBodyBound(spans), `the ranged answer for ${key}`)
+        : got.bytes;
+    if (got.headers.get('x-deltaflare-version') !== version) {
+      throw new DeltaflareError(
+        'VERSION_CONFLICT',
+        `${key} changed during the pull (now ${got.headers.get('x-deltaflare-version')}, was ${version}): pull again`,
+      );
+    }
+    const parts = got.status === 200 ? [{ offset: 0, bytes: body }] : byteRangeParts(got.headers.get('content-type'), got.headers.get('content-range'), body);
+    for (const span of spans) {
+      const part = parts.find((p) => p.offset <= span.offset && span.offset + span.length <= p.offset + p.bytes.length);
+      if (!part) throw new DeltaflareError('MALFORMED', `the answer for ${key} lacks bytes ${span.offset}..${span.offset + span.length}`);
+      const bytes = part.bytes.subarray(span.offset - part.offset, span.offset - part.offset + span.length);
+      for (let i = chunkAt(offsets, span.offset), at = 0; at < span.length; at += m.lengths[i], i++) {
+        if (!checkChunk(k, bytes.subarray(at, at + m.lengths[i]), m, i, whole)) {
+          throw new DeltaflareError(
+            'CHECKSUM_MISMATCH',
+            `chunk ${i} of ${key} (bytes ${offsets[i]}..${offsets[i + 1]}) does not match the manifest: nothing was replaced`,
+          );
+        }
+      }
+      await this.c.writeAt(span.offset, bytes);
+      this.fetched += span.length;
+    }
+    this.c.onLanded(spans);
+  }
+}
+
+/** Whether `bytes` are chunk i (its length, its digest prefix); keeps their whole digest in `whole`. */
+export function checkChunk(k: Kernels, bytes: Uint8Array, m: ShortManifest, i: number, whole: Uint8Array): boolean {
+  if (bytes.length !== m.lengths[i]) return false;
+  const d = k.blake3(bytes);
+  const n = m.digestBytes;
+  for (let j = 0; j < n; j++) if (d[j] !== m.digests[n * i + j]) return false;
+  whole.set(d, 32 * i);
+  return true;
+}
