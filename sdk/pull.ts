@@ -104,6 +104,8 @@ export interface PullResult {
   chunks: number;
   /** Bytes copied from the local copy. */
   copiedBytes: number;
+  /** Of those, bytes the scan's workers wrote into the output as they hashed them (the rest were read and hashed again to be copied). */
+  placedBytes: number;
   /** Bytes an interrupted pull had already written where they belong. */
   resumedBytes: number;
   /** Bytes fetched from the endpoint (chunk bytes, not counting framing). */
@@ -313,6 +315,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       root,
       chunks: n,
       copiedBytes: copied,
+      placedBytes: placed,
       resumedBytes,
       fetchedBytes: fetched,
       requests,
