@@ -53,7 +53,7 @@ for (const link of LINKS) {
     await page.setFiles('#file', [oldFile]);
     await page.evaluate(`bench.seedOpfs('copy.img')`);
     relay?.reset();
-    const r = await page.evaluate<{ wall: number; size: number; fetchedBytes: number }>(
+    const r = await page.evaluate<{ wall: number; size: number; fetchedBytes: number; bytesReceived: number; requests: number }>(
       `bench.pullOpfs({ endpoint: ${JSON.stringify(url)}, key: 'insert.img', name: 'copy.img' })`,
     );
     if (r.size !== 108 * MiB) throw new Error(`the page pulled ${r.size} bytes`);
@@ -69,7 +69,10 @@ for (const link of LINKS) {
     if (code !== 0) throw new Error(`deltaflare pull failed (${code})`);
     cliRuns.push((performance.now() - t0) / 1000);
     if (!sameBytes(local, newFile)) throw new Error('the CLI pulled other bytes');
-    process.stderr.write(`${link} run ${i + 1}: page ${r.wall.toFixed(2)} s, CLI ${cliRuns[i].toFixed(2)} s\n`);
+    const relayed = relay ? `, relay ${(bytes[i] / 1e6).toFixed(2)} MB` : '';
+    process.stderr.write(
+      `${link} run ${i + 1}: page ${r.wall.toFixed(2)} s (fetched ${(r.fetchedBytes / 1e6).toFixed(2)} MB, received ${(r.bytesReceived / 1e6).toFixed(2)} MB in ${r.requests} ranged GETs${relayed}), CLI ${cliRuns[i].toFixed(2)} s\n`,
+    );
   }
   const p = median(pageRuns);
   const c = median(cliRuns);

@@ -26,7 +26,26 @@ export async function pullInto(name: string, options: BrowserPullOptions & { poo
   const root = await navigator.storage.getDirectory();
   const localHandle = await root.getFileHandle(name).catch(() => null);
   const before = localHandle ? await localHandle.getFile() : null;
-  return pullCore(before ? blobSource(before) : null, (size) => openOutput(root, name, size, before), options);
+  const now = async () => (await root.getFileHandle(name).catch(() => null))?.getFile() ?? null;
+  return changedMeanwhile(name, before, now, () => pullCore(before ? blobSource(before) : null, (size) => openOutput(root, name, size, before), options));
+}
+
+/**
+ * Runs `pulling`; if it fails and the local copy changed meanwhile, the
+ * failure is SOURCE_CHANGED: the browser refuses to read a File whose bytes
+ * changed after it was taken (NotReadableError), which is how an edit during
+ * the scan or the copies shows.
+ */
+async function changedMeanwhile(name: string, before: File | null, now: () => Promise<File | null>, pulling: () => Promise<PullResult>): Promise<PullResult> {
+  try {
+    return await pulling();
+  } catch (e) {
+    if (e instanceof DeltaflareError && e.code === 'SOURCE_CHANGED') throw e;
+    const after = await now().catch(() => null);
+    const same = before === null ? after === null : after !== null && after.size === before.size && after.lastModified === before.lastModified;
+    if (same) throw e;
+    throw new DeltaflareError('SOURCE_CHANGED', `${name} changed during the pull: it was not replaced; pull again`, { cause: e });
+  }
 }
 
 async function openOutput(root: FileSystemDirectoryHandle, name: string, size: number, before: File | null): Promise<PullOutput> {
@@ -102,5 +121,10 @@ export async function pullIntoHandle(handle: FileSystemFileHandle, options: Brow
       close: () => w.abort().catch(() => undefined),
     };
   };
-  return pullCore(before.size > 0 ? blobSource(before) : null, open, options);
+  return changedMeanwhile(
+    handle.name,
+    before,
+    () => handle.getFile(),
+    () => pullCore(before.size > 0 ? blobSource(before) : null, open, options),
+  );
 }

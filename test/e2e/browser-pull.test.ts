@@ -2,7 +2,8 @@
 // by the same `deltaflare serve` as the endpoint) keeps its copy of a file in
 // the origin private file system and pulls the versions another client
 // pushed: a download into nothing, an update fetching only an insert, a
-// damaged answer refused with the copy unchanged, and a pull cut mid-way,
+// damaged answer refused with the copy unchanged, a copy edited by another
+// writer during the pull left as they wrote it, and a pull cut mid-way,
 // the page reloaded, then resumed without fetching again what landed.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -82,6 +83,18 @@ describe('pull into the origin private file system', () => {
     const damaged = await pullNow('data.bin', 'data.bin', { damage: true });
     expect(damaged.error?.code).toBe('CHECKSUM_MISMATCH');
     expect(await digestOf('data.bin')).toBe(before);
+  });
+
+  it('should not replace a copy another writer edits during the pull', async () => {
+    const v1 = randomBytes(6 << 20, 36);
+    await publish('edited.bin', v1);
+    expect((await pullNow('edited.bin', 'edited.bin')).error).toBeUndefined();
+    await publish('edited.bin', concat(v1.subarray(0, 3 << 20), randomBytes(300_000, 37), v1.subarray(3 << 20)));
+    const r = (await page.evaluate(`pullWhileEditing('edited.bin', 'edited.bin')`)) as Pulled;
+    expect(r.error?.code).toBe('SOURCE_CHANGED');
+    const edited = v1.slice();
+    edited.set(new TextEncoder().encode('edited by another tab'), 1000);
+    expect(await digestOf('edited.bin')).toBe(sha(edited)); // the other writer's bytes, not the version's nor a mix
   });
 
   it('should resume a pull cut mid-way after the page reloads, without fetching again what landed', async () => {

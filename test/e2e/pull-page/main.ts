@@ -42,6 +42,25 @@ async function pullNow(key: string, name: string, o: { damage?: boolean; cutAfte
   }
 }
 
+/** Pulls `key` into the OPFS file `name` while another writer edits that file: its first ranged request waits for the edit. */
+async function pullWhileEditing(key: string, name: string): Promise<Pulled> {
+  let edited = false;
+  const editing: typeof fetch = async (input, init) => {
+    if (new Headers(init?.headers).get('range') && !edited) {
+      edited = true;
+      const w = await (await (await navigator.storage.getDirectory()).getFileHandle(name)).createWritable({ keepExistingData: true });
+      await w.write({ type: 'write', position: 1000, data: new TextEncoder().encode('edited by another tab') });
+      await w.close();
+    }
+    return fetch(input, init);
+  };
+  try {
+    return { result: await pull(name, { endpoint: location.origin, key, fetch: editing, retry: { retries: 0 } }) };
+  } catch (e) {
+    return { error: { code: e instanceof DeltaflareError ? e.code : 'OTHER', message: String(e) } };
+  }
+}
+
 /** SHA-256 (hex) of an OPFS file, or null if it is not there. */
 async function digestOf(name: string): Promise<string | null> {
   const root = await navigator.storage.getDirectory();
@@ -109,4 +128,13 @@ async function pullHandle(key: string, name: string): Promise<Pulled> {
   }
 }
 
-Object.assign(window, { pullHandle, pullNow, digestOf, partialOf: (name: string) => digestOf(`${name}${PULL_SUFFIX}`), writeOpfs, pushHandle, resumeKept });
+Object.assign(window, {
+  pullHandle,
+  pullNow,
+  pullWhileEditing,
+  digestOf,
+  partialOf: (name: string) => digestOf(`${name}${PULL_SUFFIX}`),
+  writeOpfs,
+  pushHandle,
+  resumeKept,
+});
