@@ -1,4 +1,4 @@
-// npm run bench:pull: `deltaflare pull` against rsync pulling from its daemon
+// npm run bench:pull: `deltaflare pull` (and with --no-fsync, rsync's durability) against rsync pulling from its daemon
 // and zsync (Debian's, with zsyncmake's control file, fetching from
 // deltaflare's own ranged GET), each updating the old file to the new one,
 // on loopback and over the emulated link (100 Mbit/s each way, 35 ms RTT).
@@ -101,6 +101,14 @@ async function pullCase(name: string, oldFile: string, newFile: string, key: str
       const dc = r.df.counts();
       if (!sameBytes(local, newFile)) throw new Error(`deltaflare pull of ${key} differs`);
       record(name, link, 'deltaflare pull', { ...d, bytes: dc.up + dc.down });
+
+      // Durable as rsync is by default: no fsync before the answer.
+      reset();
+      r.df.reset();
+      const n = await time(CLI, ['pull', `http://127.0.0.1:${r.df.port}`, local, '--key', key, '--json', '--no-fsync']);
+      const nc = r.df.counts();
+      if (!sameBytes(local, newFile)) throw new Error(`deltaflare pull --no-fsync of ${key} differs`);
+      record(name, link, 'deltaflare pull --no-fsync', { ...n, bytes: nc.up + nc.down });
 
       reset();
       r.rsync.reset();

@@ -50,12 +50,13 @@ const HELP: Record<string, string> = {
                                          the token defaults to DELTAFLARE_TOKEN; a request unanswered
                                          after S seconds (default 300, 0 never) is retried;
                                          --json prints the result (or the error) as one JSON object`,
-  pull: `  pull URL FILE [--key K] [--in-place] [--workers N] [--token T] [--timeout S] [--json]
+  pull: `  pull URL FILE [--key K] [--in-place] [--no-fsync] [--workers N] [--token T] [--timeout S] [--json]
                                          update FILE to the key's version, fetching only the chunks
                                          it lacks (a missing FILE is downloaded); FILE is replaced
                                          only once every chunk is checked; an interrupted pull
                                          resumes from FILE.deltaflare-pull; --in-place rebuilds
-                                         inside FILE (no second copy; torn if it fails)`,
+                                         inside FILE (no second copy; torn if it fails); --no-fsync
+                                         leaves the new bytes to the kernel's writeback, as rsync does`,
   bench: `  bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]
                                          the whole pipeline in one process, no network: time per phase
                                          and literal bytes, to compare settings on your own data`,

@@ -1,26 +1,17 @@
 import type { Worker } from 'node:worker_threads';
 import { pull } from '../sdk/node/index.js';
-import { nodePool } from '../sdk/pool/node-pool.js';
+import { type EarlyPool, poolFor, withEarlyPool } from './early-pool.js';
 import { integer, mb, parse, UsageError } from './usage.js';
 
 /**
- * `deltaflare pull URL FILE [--key K] [--in-place] [--workers N] [--token T] [--timeout S] [--json]`
+ * `deltaflare pull URL FILE [--key K] [--in-place] [--no-fsync] [--workers N] [--token T] [--timeout S] [--json]`
  * `threads`: pool threads main.ts started before loading this; owned (terminated) here.
  */
-export async function pullCommand(args: string[], threads?: Worker[]): Promise<void> {
-  const pool = threads && nodePool(threads);
-  pool?.catch(() => {}); // surfaces where the pull awaits it
-  try {
-    await pullWith(args, pool && { pool, size: threads.length });
-  } finally {
-    await pool?.then(
-      (p) => p.terminate(),
-      () => {},
-    );
-  }
+export function pullCommand(args: string[], threads?: Worker[]): Promise<void> {
+  return withEarlyPool(threads, (early) => pullWith(args, early));
 }
 
-async function pullWith(args: string[], early?: { pool: ReturnType<typeof nodePool>; size: number }): Promise<void> {
+async function pullWith(args: string[], early?: EarlyPool): Promise<void> {
   const { values, positionals } = parse(args, {
     key: { type: 'string' },
     workers: { type: 'string' },
@@ -28,13 +19,13 @@ async function pullWith(args: string[], early?: { pool: ReturnType<typeof nodePo
     timeout: { type: 'string' },
     json: { type: 'boolean', default: false },
     'in-place': { type: 'boolean', default: false },
+    'no-fsync': { type: 'boolean', default: false },
   });
   if (positionals.length !== 2) throw new UsageError('give URL and FILE');
   const [endpoint, file] = positionals;
   if (!/^https?:\/\//.test(endpoint)) throw new UsageError(`URL must start with http:// or https://, got '${endpoint}'`);
   const workers = values.workers === undefined ? undefined : integer('workers', values.workers, 0);
-  // The early threads number --workers' value or one per core; if --workers said otherwise, pull makes its own.
-  const pool = early && (workers === undefined || workers === early.size) ? early.pool : undefined;
+  const pool = poolFor(early, workers);
   const result = await pull(file, {
     endpoint,
     key: typeof values.key === 'string' ? values.key : file.split(/[\\/]/).pop()!,
@@ -43,6 +34,7 @@ async function pullWith(args: string[], early?: { pool: ReturnType<typeof nodePo
     token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
     timeoutMs: values.timeout === undefined ? undefined : 1000 * integer('timeout', values.timeout, 0),
     inPlace: values['in-place'] === true,
+    fsync: values['no-fsync'] !== true,
   });
   if (values.json) {
     console.log(JSON.stringify(result));

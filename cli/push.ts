@@ -3,28 +3,18 @@ import { DeltaflareError } from '../sdk/base/errors.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Worker } from 'node:worker_threads';
 import { push, type SyncProgress } from '../sdk/node/index.js';
-import { nodePool } from '../sdk/pool/node-pool.js';
+import { type EarlyPool, poolFor, withEarlyPool } from './early-pool.js';
 import { integer, mb, parse, UsageError } from './usage.js';
 
 /**
  * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--json]`
  * `threads`: pool threads main.ts started before loading this; owned (terminated) here.
  */
-export async function pushCommand(args: string[], threads?: Worker[]): Promise<void> {
-  // A pool at once, so the threads are initialised as soon as they boot and terminated on any way out.
-  const pool = threads && nodePool(threads);
-  pool?.catch(() => {}); // surfaces where the signature pass awaits it
-  try {
-    await pushWith(args, pool && { pool, size: threads.length });
-  } finally {
-    await pool?.then(
-      (p) => p.terminate(),
-      () => {},
-    );
-  }
+export function pushCommand(args: string[], threads?: Worker[]): Promise<void> {
+  return withEarlyPool(threads, (early) => pushWith(args, early));
 }
 
-async function pushWith(args: string[], early?: { pool: ReturnType<typeof nodePool>; size: number }): Promise<void> {
+async function pushWith(args: string[], early?: EarlyPool): Promise<void> {
   const { values, positionals } = parse(args, {
     key: { type: 'string' },
     basis: { type: 'string' },
@@ -41,19 +31,18 @@ async function pushWith(args: string[], early?: { pool: ReturnType<typeof nodePo
   const [file, endpoint] = positionals;
   if (!/^https?:\/\//.test(endpoint)) throw new UsageError(`URL must start with http:// or https://, got '${endpoint}'`);
   const key = typeof values.key === 'string' ? values.key : file.split(/[\\/]/).pop()!;
+  const workers = values.workers === undefined ? undefined : integer('workers', values.workers, 0);
   const options = {
     endpoint,
     key,
     basis: typeof values.basis === 'string' ? values.basis : undefined,
     chunking: chunkingOption(values),
-    workers: values.workers === undefined ? undefined : integer('workers', values.workers, 0),
-    pool: undefined as ReturnType<typeof nodePool> | undefined,
+    workers,
+    pool: poolFor(early, workers),
     inPlace: values['in-place'] === true,
     token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
     timeoutMs: values.timeout === undefined ? undefined : 1000 * integer('timeout', values.timeout, 0),
   };
-  // The early threads number --workers' value or one per core; if --workers said otherwise (a value main.ts did not take), push makes its own.
-  if (early && (options.workers === undefined || options.workers === early.size)) options.pool = early.pool;
   const bar = !values.json && process.stderr.isTTY ? new ProgressBar() : undefined;
   const result = await push(file, { ...options, onProgress: bar && ((p) => bar.draw(p)) }).catch((e: unknown) => {
     bar?.clear();

@@ -212,7 +212,8 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     const onPlaced = ({ indices, digests }: Placed) => {
       for (let j = 0; j < indices.length; j++) {
         const i = indices[j];
-        if (from[i] === LANDED) continue; // landed already (resumed, or placed by another worker)
+        // Landed already (resumed, or placed by another worker), or being fetched (the same bytes): counted once.
+        if (from[i] === LANDED || from[i] === FETCHING) continue;
         if (from[i] === FETCH) found += m.lengths[i];
         placed += m.lengths[i];
         from[i] = LANDED;

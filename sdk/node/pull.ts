@@ -22,6 +22,14 @@ export type PullFileOptions = Omit<PullOptions, 'pool'> & {
    * fetched. A failure half-way leaves the file torn (pull again to finish).
    */
   inPlace?: boolean;
+  /**
+   * fsync the new file (and its folder, after the rename) before answering
+   * (default true): after a crash the file is the old version or the new
+   * one. false skips them, as rsync does unless given --fsync: the file is
+   * replaced as soon as it is checked, and its pages reach the disk when
+   * the kernel writes them back.
+   */
+  fsync?: boolean;
 };
 
 /**
@@ -31,11 +39,13 @@ export type PullFileOptions = Omit<PullOptions, 'pool'> & {
  */
 export async function pull(path: string, options: PullFileOptions): Promise<PullResult> {
   const before = await stat(path).catch(() => null);
+  const fsync = options.fsync ?? true;
   const local = before ? await fileSource(path) : null;
   const pool = options.pool ?? createNodePool(options.workers ?? availableParallelism());
   if (pool instanceof Promise) pool.catch(() => undefined); // surfaced where pull awaits it
   try {
-    const open = options.inPlace && before ? (size: number) => openInPlace(path, size, before.size) : (size: number) => openOutput(path, size, before);
+    const open =
+      options.inPlace && before ? (size: number) => openInPlace(path, size, before.size, fsync) : (size: number) => openOutput(path, size, before, fsync);
     return await pullCore(local, open, { ...options, pool });
   } finally {
     await local?.close?.();
@@ -48,7 +58,7 @@ export async function pull(path: string, options: PullFileOptions): Promise<Pull
 }
 
 /** The output file beside `path`: reused when an interrupted pull left one of the same size. */
-async function openOutput(path: string, size: number, before: Awaited<ReturnType<typeof stat>> | null): Promise<PullOutput> {
+async function openOutput(path: string, size: number, before: Awaited<ReturnType<typeof stat>> | null, fsync: boolean): Promise<PullOutput> {
   const partial = `${path}${PULL_SUFFIX}`;
   const left = await stat(partial).catch(() => null);
   const reuse = left?.isFile() === true && left.size === size;
@@ -56,7 +66,7 @@ async function openOutput(path: string, size: number, before: Awaited<ReturnType
   if (!reuse) await handle.truncate(size);
   let resumed: SyncSource | null = null;
   if (reuse) resumed = await fileSource(partial);
-  const flushing = flushAsWritten(handle);
+  const flushing = fsync ? flushAsWritten(handle) : { stop: async () => {} };
   return {
     resumed,
     path: partial,
@@ -64,13 +74,14 @@ async function openOutput(path: string, size: number, before: Awaited<ReturnType
     async publish() {
       await resumed?.close?.();
       await flushing.stop();
-      await handle.sync();
+      if (fsync) await handle.sync();
       await handle.close();
       // Edited (or created) meanwhile by someone else: their bytes are not replaced.
       const now = await stat(path).catch(() => null);
       const same = before === null ? now === null : now !== null && now.ino === before.ino && now.size === before.size && now.mtimeMs === before.mtimeMs;
       if (!same) throw new DeltaflareError('SOURCE_CHANGED', `${path} changed during the pull: it was not replaced; the new version waits in ${partial}`);
       await rename(partial, path);
+      if (!fsync) return;
       const dir = await open(dirname(path), 'r');
       try {
         await dir.sync();
@@ -87,7 +98,7 @@ async function openOutput(path: string, size: number, before: Awaited<ReturnType
 }
 
 /** The file itself as the output (a pull in place): nothing to move at the end, only to fsync. */
-async function openInPlace(path: string, size: number, oldSize: number): Promise<PullOutput> {
+async function openInPlace(path: string, size: number, oldSize: number, fsync: boolean): Promise<PullOutput> {
   const handle = await open(path, 'r+');
   return {
     resumed: null,
@@ -107,7 +118,7 @@ async function openInPlace(path: string, size: number, oldSize: number): Promise
     },
     async publish() {
       if ((await handle.stat()).size !== size) await handle.truncate(size);
-      await handle.sync();
+      if (fsync) await handle.sync();
       await handle.close();
     },
     close: () => handle.close().catch(() => undefined),

@@ -234,15 +234,21 @@ for (const [name, start] of Object.entries(targets)) {
       const v2 = random(1 << 20);
       await publish('cli.bin', v2);
       const local = file(`${name}-cli.bin`, v2.subarray(0, 500_000));
-      const out = await new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, [CLI, 'pull', url, local, '--key', 'cli.bin', '--json', '--workers', '1'], (e, stdout, stderr) =>
-          e ? reject(new Error(`${e.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
-        ),
-      );
-      const result = JSON.parse(out);
+      const cli = (...args: string[]) =>
+        new Promise<string>((resolve, reject) =>
+          execFile(process.execPath, [CLI, 'pull', url, local, '--key', 'cli.bin', '--json', ...args], (e, stdout, stderr) =>
+            e ? reject(new Error(`${e.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
+          ),
+        );
+      const result = JSON.parse(await cli('--workers', '1'));
       expect(result.size).toBe(v2.length);
       expect(result.fetchedBytes).toBeLessThan(v2.length);
       expect(same(readFileSync(local), v2)).toBe(true);
+      // Without the fsyncs (as rsync by default), on the pool main.ts started early (one per core).
+      const v3 = concat(v2.subarray(0, 300_000), random(20_000), v2.subarray(300_000));
+      await publish('cli.bin', v3);
+      expect(JSON.parse(await cli('--no-fsync')).fetchedBytes).toBeLessThan(100_000);
+      expect(same(readFileSync(local), v3)).toBe(true);
     });
   });
 }
