@@ -141,9 +141,11 @@ export class Http {
     let answer: Uint8Array;
     try {
       try {
+        // No HTTP cache: nothing the endpoint answers is read twice, and Chromium's cache restarted ranged GETs
+        // over a slow link, fetching parts of them twice (3-5 MB more per 8 MiB pulled: docs/benchmarks.md).
         const init: RequestInit & { duplex?: 'half' } = stream
-          ? { method, body: bytesStream(body), duplex: 'half', headers, signal: attempt }
-          : { method, body: body as BodyInit | undefined, headers, signal: attempt };
+          ? { method, body: bytesStream(body), duplex: 'half', headers, signal: attempt, cache: 'no-store' }
+          : { method, body: body as BodyInit | undefined, headers, signal: attempt, cache: 'no-store' };
         response = await doFetch(url, init);
       } catch (cause) {
         throw failed(cause, `${(cause as Error).message} (${url.host}${causeOf(cause)})`);

@@ -113,4 +113,17 @@ describe('Http', () => {
     await new Http(base, { streamBodies: true, fetch: watched }).bytes('PUT', '/busy-once', new Uint8Array(1000));
     expect(kinds).toEqual(['object']); // small bodies go as they are
   });
+
+  it('should ask for no HTTP cache on every request (a browser cache restarted ranged GETs, fetching them twice)', async () => {
+    const modes: Array<RequestCache | undefined> = [];
+    const watched: typeof fetch = (input, init) => {
+      modes.push(init?.cache);
+      return fetch(input, init);
+    };
+    const http = new Http(base, { fetch: watched });
+    await http.get('/busy-once', { range: 'bytes=0-1' });
+    await http.bytes('PUT', '/refuse', new Uint8Array(10)).catch(() => undefined);
+    expect(modes.length).toBeGreaterThanOrEqual(2);
+    expect(modes.every((m) => m === 'no-store')).toBe(true);
+  });
 });
