@@ -89,42 +89,26 @@ async function pullCase(name: string, oldFile: string, newFile: string, key: str
     spawnSync('zsyncmake', ['-b', String(zsyncBlock), '-u', `http://127.0.0.1:${r.df.port}/v1/files/${key}`, '-o', control, newFile], { stdio: 'ignore' });
     const local = join(work, `local-${key}`);
     // Each tool starts from the old file with no dirty pages left to write back: the copy's writeback (~1 GiB
-    // on the VM case) would otherwise be charged to whichever tool runs next.
-    const reset = () => {
+    // on the VM case) would otherwise be charged to whichever tool runs next (measure() syncs after the copy).
+    /** One timed update of `local` by a tool, its bytes counted by `relay` (plus `extraBytes`), its result checked. */
+    const measure = async (tool: string, relay: Relay, cmd: string, args: string[], extraBytes = 0) => {
       copyFileSync(oldFile, local);
       spawnSync('sync');
+      relay.reset();
+      const t = await time(cmd, args);
+      const c = relay.counts();
+      if (!sameBytes(local, newFile)) throw new Error(`${tool} of ${key} differs`);
+      record(name, link, tool, { ...t, bytes: c.up + c.down + extraBytes });
     };
+    const df = ['pull', `http://127.0.0.1:${r.df.port}`, local, '--key', key, '--json'];
     for (let i = 0; i < RUNS; i++) {
-      reset();
-      r.df.reset();
-      const d = await time(CLI, ['pull', `http://127.0.0.1:${r.df.port}`, local, '--key', key, '--json']);
-      const dc = r.df.counts();
-      if (!sameBytes(local, newFile)) throw new Error(`deltaflare pull of ${key} differs`);
-      record(name, link, 'deltaflare pull', { ...d, bytes: dc.up + dc.down });
-
+      await measure('deltaflare pull', r.df, CLI, df);
       // Durable as rsync is by default: no fsync before the answer.
-      reset();
-      r.df.reset();
-      const n = await time(CLI, ['pull', `http://127.0.0.1:${r.df.port}`, local, '--key', key, '--json', '--no-fsync']);
-      const nc = r.df.counts();
-      if (!sameBytes(local, newFile)) throw new Error(`deltaflare pull --no-fsync of ${key} differs`);
-      record(name, link, 'deltaflare pull --no-fsync', { ...n, bytes: nc.up + nc.down });
-
-      reset();
-      r.rsync.reset();
-      const s = await time('rsync', ['--no-whole-file', `rsync://127.0.0.1:${r.rsync.port}/bench/${key}`, local]);
-      const sc = r.rsync.counts();
-      if (!sameBytes(local, newFile)) throw new Error(`rsync pull of ${key} differs`);
-      record(name, link, 'rsync daemon --no-whole-file', { ...s, bytes: sc.up + sc.down });
-
+      await measure('deltaflare pull --no-fsync', r.df, CLI, [...df, '--no-fsync']);
+      await measure('rsync daemon --no-whole-file', r.rsync, 'rsync', ['--no-whole-file', `rsync://127.0.0.1:${r.rsync.port}/bench/${key}`, local]);
       rmSync(`${local}.zs-old`, { force: true });
-      reset();
-      r.df.reset();
-      const z = await time('zsync', ['-q', '-i', local, '-o', local, control]);
-      const zc = r.df.counts();
-      if (!sameBytes(local, newFile)) throw new Error(`zsync of ${key} differs`);
       // zsync reads its control file from a path here; a user downloads it first: its size counts as received.
-      record(name, link, `zsync -b ${zsyncBlock}`, { ...z, bytes: zc.up + zc.down + statSync(control).size });
+      await measure(`zsync -b ${zsyncBlock}`, r.df, 'zsync', ['-q', '-i', local, '-o', local, control], statSync(control).size);
     }
   }
 }

@@ -32,8 +32,6 @@ export class RangeFetcher {
   requests = 0;
   /** Chunk bytes fetched, checked and written. */
   fetched = 0;
-  /** Body bytes received for them (less than `fetched` when the endpoint deflated its answers). */
-  received = 0;
   private readonly queue: Span[][] = [];
   private readonly lanes = new Set<Promise<void>>();
   private failure: { reason: unknown } | undefined;
@@ -80,7 +78,6 @@ export class RangeFetcher {
     const { http, k, key, version, m, offsets, whole } = this.c;
     const got = await http.get(`/v1/files/${encodeURIComponent(key)}`, { range: rangeHeader(spans), [RANGE_ENCODING_HEADER]: DEFLATE_RAW });
     this.requests++;
-    this.received += got.bytes.length;
     // Inflated within what the spans can take with their framing: a deflate bomb stops there.
     const body =
       got.headers.get(RANGE_ENCODING_HEADER) === DEFLATE_RAW

@@ -163,10 +163,28 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
   const from = new Float64Array(n).fill(FETCH);
   const wanted = digestIndex(m);
   const output = await open(m.size);
-  let fetcher: RangeFetcher | undefined; // stopped before the output closes on a failure
+  let found = 0;
+  // Fetches start as soon as the scan closes a gap; the layout is reported once, when the scan ends.
+  let layout: NonNullable<PullProgress['layout']> | undefined;
+  const early: Span[] = []; // landed before the layout was reported
+  const closedSpans: Span[] = []; // every span the scan's closed gaps asked for
+  const fetches = new RangeFetcher({
+    http,
+    k,
+    key: options.key,
+    version,
+    m,
+    offsets,
+    whole,
+    writeAt: (offset, bytes) => output.writeAt(offset, bytes),
+    concurrency: options.concurrency ?? 4,
+    onLanded: (spans) => {
+      if (!layout) early.push(...spans);
+      else report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetches.fetched, landed: spans.map((sp) => [sp.offset, sp.length]) });
+    },
+  });
   try {
     const pool = await options.pool;
-    let found = 0;
     report({ phase: 'scanning', foundBytes: 0, fetchedBytes: 0 });
     if (output.resumed) {
       // An interrupted pull's output: a chunk whose digest is the version's chunk at the same offset has landed.
@@ -186,26 +204,6 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     }
     const resumedBytes = found;
 
-    // Fetches start as soon as the scan closes a gap; the layout is reported once, when the scan ends.
-    let layout: NonNullable<PullProgress['layout']> | undefined;
-    const early: Span[] = []; // landed before the layout was reported
-    const closedSpans: Span[] = []; // every span the scan's closed gaps asked for
-    const fetches = new RangeFetcher({
-      http,
-      k,
-      key: options.key,
-      version,
-      m,
-      offsets,
-      whole,
-      writeAt: (offset, bytes) => output.writeAt(offset, bytes),
-      concurrency: options.concurrency ?? 4,
-      onLanded: (spans) => {
-        if (!layout) early.push(...spans);
-        else report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetches.fetched, landed: spans.map((sp) => [sp.offset, sp.length]) });
-      },
-    });
-    fetcher = fetches;
     const requestBytes = options.requestBytes ?? DEFAULT_REQUEST_BYTES;
 
     let placed = 0;
@@ -324,7 +322,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       seconds: (performance.now() - started) / 1000,
     };
   } catch (e) {
-    await fetcher?.stop();
+    await fetches.stop(); // before the output closes: no write lands after
     await output.close().catch(() => undefined);
     throw e;
   }

@@ -26,8 +26,22 @@ export async function pullInto(name: string, options: BrowserPullOptions & { poo
   const root = await navigator.storage.getDirectory();
   const localHandle = await root.getFileHandle(name).catch(() => null);
   const before = localHandle ? await localHandle.getFile() : null;
-  const now = async () => (await root.getFileHandle(name).catch(() => null))?.getFile() ?? null;
-  return changedMeanwhile(name, before, now, () => pullCore(before ? blobSource(before) : null, (size) => openOutput(root, name, size, before), options));
+  return changedMeanwhile(
+    name,
+    before,
+    () => currentFile(root, name),
+    () => pullCore(before ? blobSource(before) : null, (size) => openOutput(root, name, size, before), options),
+  );
+}
+
+/** Whether `now` is the file `before` was: both absent, or the same size and modification time. */
+function unchanged(before: File | null, now: File | null): boolean {
+  return before === null ? now === null : now !== null && now.size === before.size && now.lastModified === before.lastModified;
+}
+
+/** The OPFS file `name` as it is now, or null. */
+async function currentFile(root: FileSystemDirectoryHandle, name: string): Promise<File | null> {
+  return (await root.getFileHandle(name).catch(() => null))?.getFile() ?? null;
 }
 
 /**
@@ -41,9 +55,7 @@ async function changedMeanwhile(name: string, before: File | null, now: () => Pr
     return await pulling();
   } catch (e) {
     if (e instanceof DeltaflareError && e.code === 'SOURCE_CHANGED') throw e;
-    const after = await now().catch(() => null);
-    const same = before === null ? after === null : after !== null && after.size === before.size && after.lastModified === before.lastModified;
-    if (same) throw e;
+    if (unchanged(before, await now().catch(() => null))) throw e;
     throw new DeltaflareError('SOURCE_CHANGED', `${name} changed during the pull: it was not replaced; pull again`, { cause: e });
   }
 }
@@ -75,9 +87,8 @@ async function openOutput(root: FileSystemDirectoryHandle, name: string, size: n
       opened = undefined;
       worker.terminate();
       // Changed meanwhile (another tab wrote it): not replaced.
-      const now = await (await root.getFileHandle(name).catch(() => null))?.getFile();
-      const same = before === null ? now === undefined : now !== undefined && now.size === before.size && now.lastModified === before.lastModified;
-      if (!same) throw new DeltaflareError('SOURCE_CHANGED', `${name} changed during the pull: it was not replaced; the new version waits in ${partialName}`);
+      if (!unchanged(before, await currentFile(root, name)))
+        throw new DeltaflareError('SOURCE_CHANGED', `${name} changed during the pull: it was not replaced; the new version waits in ${partialName}`);
       const partial = await root.getFileHandle(partialName);
       await root.removeEntry(name).catch(() => undefined);
       await (partial as FileSystemFileHandle & { move(name: string): Promise<void> }).move(name);
@@ -111,8 +122,7 @@ export async function pullIntoHandle(handle: FileSystemFileHandle, options: Brow
       resumed: null,
       writeAt: (position, data) => w.write({ type: 'write', position, data }),
       async publish() {
-        const now = await handle.getFile();
-        if (now.size !== before.size || now.lastModified !== before.lastModified) {
+        if (!unchanged(before, await handle.getFile())) {
           await w.abort();
           throw new DeltaflareError('SOURCE_CHANGED', `${handle.name} changed during the pull: it was not replaced`);
         }
