@@ -2,7 +2,7 @@
 // Durable Objects, offline) for Node-side tests: the end-to-end push suite
 // and the benchmark run against it as against the Node server.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,10 +29,29 @@ async function freePort(): Promise<number> {
 }
 
 /**
+ * The project's wrangler.toml without its [build] table, `main` made
+ * absolute, written into `dir`. Under that [build], `wrangler dev` runs
+ * `npm run build:wasm` at start and again once its file watcher is ready
+ * (wrangler 4.86), and serves the second bundle by restarting workerd: a
+ * restart that, under load, came during a test's push, and a rebuild that
+ * rewrote build/*.wasm while another test's `wrangler dev` was bundling
+ * them. Tests build the kernels once, before any test runs.
+ */
+function configWithoutBuild(root: string, dir: string): string {
+  const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8')
+    .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, '')
+    .replace(/^main = "(.*)"$/m, (_, main: string) => `main = ${JSON.stringify(resolve(root, main))}`);
+  if (/^\[build\]/m.test(toml) || !toml.includes(`main = "${resolve(root)}`)) throw new Error('wrangler.toml: [build] or main not as expected');
+  const path = join(dir, 'wrangler.toml');
+  writeFileSync(path, toml);
+  return path;
+}
+
+/**
  * Starts `wrangler dev --local` on a free port with state in a temp folder
  * (removed on close); resolves once `/v1/info` answers. `npm run build:wasm`
- * must have run (the Worker imports build/*.wasm). `root` is the project
- * folder to serve (default this checkout).
+ * must have run (the Worker imports build/*.wasm; this dev server does not
+ * build them). `root` is the project folder to serve (default this checkout).
  * @example const dev = await startWranglerDev(); await fetch(dev.url + '/v1/info'); await dev.close();
  */
 export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean; root?: string } = {}): Promise<WranglerDev> {
@@ -41,6 +60,8 @@ export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean
   const port = await freePort();
   const args = [
     'dev',
+    '--config',
+    configWithoutBuild(root, state),
     '--local',
     '--ip',
     '127.0.0.1',
@@ -60,8 +81,11 @@ export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' },
   });
   let output = '';
+  // A reload restarts workerd under running requests (and its Durable Objects): no test here should see one.
+  let reloaded = false;
   const collect = (b: Buffer) => {
     output = (output + b.toString()).slice(-20_000);
+    reloaded ||= /Reloading local server|restarting build/.test(output.slice(-b.length - 40));
     if (opts.log) process.stderr.write(b);
   };
   child.stdout!.on('data', collect);
@@ -79,6 +103,7 @@ export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean
       } catch {}
     }
     rmSync(state, { recursive: true, force: true });
+    if (reloaded) throw new Error(`wrangler dev reloaded the Worker while serving:\n${output.slice(-4000)}`);
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
