@@ -40,7 +40,7 @@ async function pullWith(args: string[], early?: EarlyPool): Promise<void> {
     console.log(JSON.stringify(result));
     return;
   }
-  const found = result.copiedBytes + result.resumedBytes;
+  const found = result.copiedBytes + result.resumedBytes + result.blockBytes;
   console.log(
     `pulled ${result.key} version ${result.version} -> ${file}\n` +
       `  size ${mb(result.size)}, found locally ${mb(found)}, fetched ${mb(result.fetchedBytes)} in ${result.requests} requests, ` +

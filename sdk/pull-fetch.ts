@@ -75,25 +75,11 @@ export class RangeFetcher {
   }
 
   private async fetch(spans: Span[]): Promise<void> {
-    const { http, k, key, version, m, offsets, whole } = this.c;
-    const got = await http.get(`/v1/files/${encodeURIComponent(key)}`, { range: rangeHeader(spans), [RANGE_ENCODING_HEADER]: DEFLATE_RAW });
+    const { k, key, m, offsets, whole } = this.c;
+    const bytesOf = await getRanges(this.c, spans);
     this.requests++;
-    // Inflated within what the spans can take with their framing: a deflate bomb stops there.
-    const body =
-      got.headers.get(RANGE_ENCODING_HEADER) === DEFLATE_RAW
-        ? await inflateRawAtMost(got.bytes, rangedBodyBound(spans), `the ranged answer for ${key}`)
-        : got.bytes;
-    if (got.headers.get('x-deltaflare-version') !== version) {
-      throw new DeltaflareError(
-        'VERSION_CONFLICT',
-        `${key} changed during the pull (now ${got.headers.get('x-deltaflare-version')}, was ${version}): pull again`,
-      );
-    }
-    const parts = got.status === 200 ? [{ offset: 0, bytes: body }] : byteRangeParts(got.headers.get('content-type'), got.headers.get('content-range'), body);
     for (const span of spans) {
-      const part = parts.find((p) => p.offset <= span.offset && span.offset + span.length <= p.offset + p.bytes.length);
-      if (!part) throw new DeltaflareError('MALFORMED', `the answer for ${key} lacks bytes ${span.offset}..${span.offset + span.length}`);
-      const bytes = part.bytes.subarray(span.offset - part.offset, span.offset - part.offset + span.length);
+      const bytes = bytesOf(span);
       for (let i = chunkAt(offsets, span.offset), at = 0; at < span.length; at += m.lengths[i], i++) {
         if (!checkChunk(k, bytes.subarray(at, at + m.lengths[i]), m, i, whole)) {
           throw new DeltaflareError(
@@ -107,6 +93,34 @@ export class RangeFetcher {
     }
     this.c.onLanded(spans);
   }
+}
+
+/**
+ * One multi-range GET of `spans` of the version (deflated when the endpoint
+ * finds it pays): answers each span's bytes. VERSION_CONFLICT if the key
+ * moved on, MALFORMED if a span is missing from the answer.
+ */
+export async function getRanges(c: Pick<FetchContext, 'http' | 'key' | 'version'>, spans: Span[]): Promise<(span: Span) => Uint8Array> {
+  const { http, key } = c;
+  const got = await http.get(`/v1/files/${encodeURIComponent(key)}`, { range: rangeHeader(spans), [RANGE_ENCODING_HEADER]: DEFLATE_RAW });
+  // Inflated within what the spans can take with their framing: a deflate bomb stops there.
+  const body =
+    got.headers.get(RANGE_ENCODING_HEADER) === DEFLATE_RAW
+      ? await inflateRawAtMost(got.bytes, rangedBodyBound(spans), `the ranged answer for ${key}`)
+      : got.bytes;
+  checkVersion(got.headers, c);
+  const parts = got.status === 200 ? [{ offset: 0, bytes: body }] : byteRangeParts(got.headers.get('content-type'), got.headers.get('content-range'), body);
+  return (span) => {
+    const part = parts.find((p) => p.offset <= span.offset && span.offset + span.length <= p.offset + p.bytes.length);
+    if (!part) throw new DeltaflareError('MALFORMED', `the answer for ${key} lacks bytes ${span.offset}..${span.offset + span.length}`);
+    return part.bytes.subarray(span.offset - part.offset, span.offset - part.offset + span.length);
+  };
+}
+
+/** VERSION_CONFLICT unless an answer's X-Deltaflare-Version is the version pulled. */
+export function checkVersion(headers: Headers, c: Pick<FetchContext, 'key' | 'version'>): void {
+  const now = headers.get('x-deltaflare-version');
+  if (now !== c.version) throw new DeltaflareError('VERSION_CONFLICT', `${c.key} changed during the pull (now ${now}, was ${c.version}): pull again`);
 }
 
 /** Whether `bytes` are chunk i (its length, its digest prefix); keeps their whole digest in `whole`. */

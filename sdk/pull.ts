@@ -26,6 +26,7 @@ import {
   planInPlace,
   spansOf,
 } from './protocol/pull-plan.js';
+import { BlockRefiner } from './pull-blocks.js';
 import { checkChunk, RangeFetcher } from './pull-fetch.js';
 import { chunkOffsets, decodeShortManifest, type ShortManifest } from './protocol/manifest.js';
 import { toHex } from './protocol/hex.js';
@@ -79,6 +80,12 @@ export interface PullOptions extends HttpOptions {
    * (a prefix collision) pulls again with 32.
    */
   digestBytes?: number;
+  /**
+   * Bytes per block when a run of chunks not found in the local copy is
+   * rebuilt from the copy's blocks that stay (GET /v1/blocks): a power of
+   * two, 256..65536 (default 1024); 0 fetches such chunks whole.
+   */
+  blockSize?: number;
   onProgress?: (p: PullProgress) => void;
 }
 
@@ -108,15 +115,18 @@ export interface PullResult {
   placedBytes: number;
   /** Bytes an interrupted pull had already written where they belong. */
   resumedBytes: number;
+  /** Bytes of chunks not found whole that were rebuilt from the local copy's blocks (the rest of those chunks is in fetchedBytes). */
+  blockBytes: number;
   /** Bytes fetched from the endpoint (chunk bytes, not counting framing). */
   fetchedBytes: number;
-  /** Ranged GETs sent. */
+  /** Ranged GETs sent (and block digest requests). */
   requests: number;
   bytesReceived: number;
   seconds: number;
 }
 
 const DEFAULT_REQUEST_BYTES = 2 << 20;
+const DEFAULT_BLOCK_SIZE = 1024;
 
 /**
  * Updates `output` from `local` (the current copy, or null) to the key's
@@ -168,7 +178,8 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
   let layout: NonNullable<PullProgress['layout']> | undefined;
   const early: Span[] = []; // landed before the layout was reported
   const closedSpans: Span[] = []; // every span the scan's closed gaps asked for
-  const fetches = new RangeFetcher({
+  const requestBytes = options.requestBytes ?? DEFAULT_REQUEST_BYTES;
+  const fetchContext = {
     http,
     k,
     key: options.key,
@@ -176,13 +187,22 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     m,
     offsets,
     whole,
-    writeAt: (offset, bytes) => output.writeAt(offset, bytes),
+    writeAt: (offset: number, bytes: Uint8Array) => output.writeAt(offset, bytes),
     concurrency: options.concurrency ?? 4,
-    onLanded: (spans) => {
+    onLanded: (spans: Span[]) => {
       if (!layout) early.push(...spans);
-      else report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetches.fetched, landed: spans.map((sp) => [sp.offset, sp.length]) });
+      else report({ phase: 'fetching', foundBytes: foundNow(), fetchedBytes: fetchedNow(), landed: spans.map((sp) => [sp.offset, sp.length]) });
     },
-  });
+  };
+  const fetches = new RangeFetcher(fetchContext);
+  // Gaps between found chunks rebuilt from the copy's blocks (not in place: there the copy is the output).
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  const blocks =
+    local && blockSize > 0 && !output.inPlace
+      ? new BlockRefiner({ ...fetchContext, local, block: blockSize, fetchWhole: (spans) => fetches.add(packSpans(spans, requestBytes)) })
+      : undefined;
+  const foundNow = () => found + (blocks?.local ?? 0);
+  const fetchedNow = () => fetches.fetched + (blocks?.fetched ?? 0);
   try {
     const pool = await options.pool;
     report({ phase: 'scanning', foundBytes: 0, fetchedBytes: 0 });
@@ -203,8 +223,6 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       }
     }
     const resumedBytes = found;
-
-    const requestBytes = options.requestBytes ?? DEFAULT_REQUEST_BYTES;
 
     let placed = 0;
     const onPlaced = ({ indices, digests }: Placed) => {
@@ -234,6 +252,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       let closedBytes = 0;
       for await (const b of signatures(local!, { chunking: m.chunking, pool, signal: options.signal, place })) {
         fetches.check();
+        blocks?.check();
         let at = b.offset;
         for (let j = 0; j < b.lengths.length; j++) {
           const d = b.hashes.subarray(32 * j, 32 * j + 32);
@@ -251,6 +270,15 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         }
         if (!output.inPlace) {
           for (const [start, end] of gaps.take()) {
+            // The copy's bytes between the gap's two neighbours (the first gap's start at 0).
+            const oldOffset = start === 0 ? 0 : localOf[start - 1] + m.lengths[start - 1];
+            const oldLength = localOf[end] - oldOffset;
+            if (blocks?.takes(offsets[end] - offsets[start], oldLength) && from.subarray(start, end).every((f) => f === FETCH)) {
+              blocks.add({ first: start, end, oldOffset, oldLength }, requestBytes / 4);
+              closedSpans.push({ offset: offsets[start], length: offsets[end] - offsets[start] });
+              for (let i = start; i < end; i++) from[i] = FETCHING;
+              continue;
+            }
             for (const span of spansOf(from, FETCH, start, end, m, offsets, requestBytes)) {
               closed.push(span);
               closedSpans.push(span);
@@ -265,7 +293,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
             closedBytes = 0;
           }
         }
-        report({ phase: 'scanning', foundBytes: found, fetchedBytes: 0 });
+        report({ phase: 'scanning', foundBytes: foundNow(), fetchedBytes: fetchedNow() });
       }
       if (closed.length) fetches.add(packSpans(closed, requestBytes));
     }
@@ -294,19 +322,20 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     if (inPlace) await copyAll();
     const rest = fetchBatches(from, m, offsets, requestBytes);
     layout = { found: foundRuns(from, offsets), fetch: [...closedSpans, ...rest.flat()].map((sp): [number, number] => [sp.offset, sp.length]) };
-    report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetches.fetched, layout });
-    if (early.length) report({ phase: 'fetching', foundBytes: found, fetchedBytes: fetches.fetched, landed: early.map((sp) => [sp.offset, sp.length]) });
+    report({ phase: 'fetching', foundBytes: foundNow(), fetchedBytes: fetchedNow(), layout });
+    if (early.length) report({ phase: 'fetching', foundBytes: foundNow(), fetchedBytes: fetchedNow(), landed: early.map((sp) => [sp.offset, sp.length]) });
     fetches.add(rest);
-    await Promise.all([inPlace ? Promise.resolve() : copyAll(), fetches.done()]);
-    const fetched = fetches.fetched;
-    const requests = fetches.requests;
+    // The block refiner hands the chunks that fail their check to the fetcher: it ends first.
+    await Promise.all([inPlace ? Promise.resolve() : copyAll(), blocks?.done().then(() => fetches.done()) ?? fetches.done()]);
+    const fetched = fetchedNow();
+    const requests = fetches.requests + (blocks?.requests ?? 0);
     if (output.inPlace && m.size < output.inPlace.oldSize) await output.inPlace.resize(m.size);
 
     if (toHex(k.blake3(whole)) !== root) {
       throw new RootMismatch('CHECKSUM_MISMATCH', `the pulled chunks of ${options.key} do not give the version's root ${root}: nothing was replaced`);
     }
     await output.publish();
-    report({ phase: 'done', foundBytes: found, fetchedBytes: fetched });
+    report({ phase: 'done', foundBytes: foundNow(), fetchedBytes: fetched });
     return {
       key: options.key,
       version,
@@ -316,13 +345,15 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       copiedBytes: copied,
       placedBytes: placed,
       resumedBytes,
+      blockBytes: blocks?.local ?? 0,
       fetchedBytes: fetched,
       requests,
       bytesReceived: received,
       seconds: (performance.now() - started) / 1000,
     };
   } catch (e) {
-    await fetches.stop(); // before the output closes: no write lands after
+    await blocks?.stop(); // before the output closes: no write lands after
+    await fetches.stop();
     await output.close().catch(() => undefined);
     throw e;
   }

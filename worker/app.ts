@@ -199,6 +199,11 @@ export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(op
     authorizeKey(c, key);
     return ep.manifest(key, c.req.query('chunking'), c.req.query('digest'));
   });
+  app.get('/v1/blocks/:key{.+}', async (c) => {
+    const key = c.req.param('key');
+    authorizeKey(c, key);
+    return ep.blockDigests(key, (name) => c.req.query(name));
+  });
   app.delete('/v1/files/:key{.+}', async (c) => {
     const key = c.req.param('key');
     authorizeKey(c, key);

@@ -110,10 +110,10 @@ const unauthorized = (message: string, invalid: boolean) =>
     headers: { 'WWW-Authenticate': invalid ? 'Bearer realm="deltaflare", error="invalid_token"' : 'Bearer realm="deltaflare"' },
   });
 
-/** Whether a request is a read (GET/HEAD of /v1/files... and /v1/manifests/...), open (OPTIONS, /v1/info) or a write (the rest: sessions, DELETE). */
+/** Whether a request is a read (GET/HEAD of /v1/files..., /v1/manifests/... and /v1/blocks/...), open (OPTIONS, /v1/info) or a write (the rest: sessions, DELETE). */
 export function requestClass(method: string, path: string): 'open' | 'read' | 'write' {
   if (method === 'OPTIONS' || path === '/v1/info') return 'open';
-  return (method === 'GET' || method === 'HEAD') && /^\/v1\/(files|manifests)(\/|$)/.test(path) ? 'read' : 'write';
+  return (method === 'GET' || method === 'HEAD') && /^\/v1\/(files|manifests|blocks)(\/|$)/.test(path) ? 'read' : 'write';
 }
 
 /**

@@ -20,6 +20,7 @@ import { ApiError } from './errors.js';
 import { commitSession } from './commit.js';
 import { getFile, listFiles } from './files.js';
 import { ManifestCache } from './manifests.js';
+import { getBlockDigests } from './blocks.js';
 import type { AppOptions } from './options.js';
 import { Parts } from './parts.js';
 import { CopyJobs } from './rebuild.js';
@@ -283,6 +284,11 @@ export class Endpoint {
         'X-Deltaflare-Root': toHex(this.kernels.blake3(manifest.hashes)),
       },
     });
+  }
+
+  /** `GET /v1/blocks/:key`: digest prefixes of blocks over spans of the current version (blocks.ts). */
+  blockDigests(key: string, query: (name: string) => string | undefined): Promise<Response> {
+    return getBlockDigests(this.store, this.kernels, key, query);
   }
 
   /** `DELETE /v1/files/:key`, if its version is still `ifMatch` when given. */

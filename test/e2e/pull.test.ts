@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaflareError } from '../../sdk/base/errors.js';
+import { init } from '../../sdk/kernels/index.js';
+import { digestBlocks, parseBlockQuery } from '../../sdk/protocol/block-digests.js';
 import { createNodePool, PULL_SUFFIX, pull, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
@@ -134,6 +136,41 @@ for (const [name, start] of Object.entries(targets)) {
       expect(same(readFileSync(empty), v2)).toBe(true);
     });
 
+    it("should rebuild the chunks around scattered 4 KiB overwrites from the copy's blocks, and fetch whole those a lying server misdescribes", async () => {
+      const v1 = random(8 << 20);
+      const v2 = v1.slice();
+      for (let i = 0; i < 32; i++) v2.set(random(4096), i * 250_007 + 12_345);
+      await publish('overwrites.bin', v2);
+      const whole = await pull(file(`${name}-overwrites-whole.bin`, v1), { endpoint: url, key: 'overwrites.bin', pool, blockSize: 0 });
+      const local = file(`${name}-overwrites.bin`, v1);
+      const r = await pull(local, { endpoint: url, key: 'overwrites.bin', pool });
+      expect(same(readFileSync(local), v2)).toBe(true);
+      // Each overwrite: its 4 KiB in five 1 KiB blocks at most, against the chunks around it (8-16 KiB each) fetched whole.
+      expect(r.fetchedBytes).toBeLessThanOrEqual(32 * 5 * 1024);
+      expect(whole.fetchedBytes).toBeGreaterThan(3 * r.fetchedBytes);
+      expect(r.copiedBytes + r.blockBytes + r.fetchedBytes).toBe(v2.length);
+      expect(r.blockBytes).toBe(whole.fetchedBytes - r.fetchedBytes);
+
+      // Digests of the old bytes, as if the copy had every block: the chunks holding overwritten bytes, rebuilt from old
+      // blocks, fail their check and are fetched whole (the gaps' other chunks, moved only by a cut point, pass).
+      const k = await init();
+      const lying: typeof fetch = async (input, init) => {
+        const u = new URL(String(input));
+        const res = await fetch(input, init);
+        if (!u.pathname.includes('/v1/blocks/')) return res;
+        const q = parseBlockQuery((n) => u.searchParams.get(n) ?? undefined, v1.length);
+        const out = new Uint8Array((await res.arrayBuffer()).byteLength);
+        let at = 0;
+        for (const sp of q.spans) at = digestBlocks(k, v1.subarray(sp.offset, sp.offset + sp.length), q.block, q.digestBytes, out, at);
+        return new Response(out, { status: res.status, headers: res.headers });
+      };
+      const misled = file(`${name}-overwrites-lied-to.bin`, v1);
+      const l = await pull(misled, { endpoint: url, key: 'overwrites.bin', pool, fetch: lying });
+      expect(same(readFileSync(misled), v2)).toBe(true);
+      expect(l.blockBytes + l.fetchedBytes).toBe(whole.fetchedBytes);
+      expect(l.fetchedBytes).toBeGreaterThan(2 * r.fetchedBytes);
+    });
+
     it('should refuse a damaged range and leave the local copy as it was', async () => {
       const v1 = random(3 << 20);
       const v2 = concat(random(100_000), v1);
@@ -154,14 +191,15 @@ for (const [name, start] of Object.entries(targets)) {
       const local = file(`${name}-resume.bin`, v1);
       // Each overwrite dirties 3 blocks; requests of one 4 KiB block each (requestBytes 1): the cut lands after 3 of them,
       // when the copies of every unchanged block have landed too.
+      // Chunks fetched whole (blockSize 0), so the counts below are exact.
       const cut = watched({ stopAfter: 3 });
       await expect(
-        pull(local, { endpoint: url, key: 'resume.bin', pool, fetch: cut.fetch, requestBytes: 1, concurrency: 1, retry: { retries: 0 } }),
+        pull(local, { endpoint: url, key: 'resume.bin', pool, fetch: cut.fetch, requestBytes: 1, concurrency: 1, retry: { retries: 0 }, blockSize: 0 }),
       ).rejects.toThrow();
       expect(same(readFileSync(local), v1)).toBe(true);
       expect(existsSync(local + PULL_SUFFIX)).toBe(true);
       const again = watched();
-      const r = await pull(local, { endpoint: url, key: 'resume.bin', pool, fetch: again.fetch });
+      const r = await pull(local, { endpoint: url, key: 'resume.bin', pool, fetch: again.fetch, blockSize: 0 });
       expect(same(readFileSync(local), v2)).toBe(true);
       expect(r.fetchedBytes).toBe(8 * 3 * 4096 - 3 * 4096); // the 3 fetched blocks are not fetched again
       expect(r.resumedBytes).toBe(v2.length - r.fetchedBytes); // nor copied again: every other block was in place

@@ -10,6 +10,7 @@ import { init } from '../../../sdk/kernels/workerd.js';
 import type { FileList, SessionStatus } from '../../../sdk/protocol/messages.js';
 import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangeHeader } from '../../../sdk/protocol/byteranges.js';
 import { bodyCaps, WORKERS_PART_SIZE } from '../../../sdk/base/limits.js';
+import { blockQuery, digestBlocks } from '../../../sdk/protocol/block-digests.js';
 import { workersLimits } from '../../../worker/cloudflare/limits.js';
 import { partSizeFor } from '../../../worker/store/r2/multipart.js';
 import { download, expectError, json, push, type Send, sendAll, sendCommit, start, typed } from '../client.js';
@@ -114,6 +115,25 @@ describe('endpoint on Workers', () => {
     const plain = await ask('noise.bin');
     expect(plain.headers.get(RANGE_ENCODING_HEADER)).toBeNull();
     expect(Number(plain.headers.get('content-length'))).toBe((await plain.arrayBuffer()).byteLength);
+  });
+
+  it('should answer block digests of spans of the current version from R2, and 409 for another version', async () => {
+    const data = random(12 << 20); // three multipart parts: a span across the first boundary reads from two
+    const { info } = await push(send, k, data, { key: 'blocks.bin' });
+    const spans = [
+      { offset: (5 << 20) - 3000, length: 6000 },
+      { offset: 100, length: 2048 },
+    ];
+    const res = await send(`/v1/blocks/blocks.bin?${blockQuery({ version: info.version, block: 2048, digestBytes: 8, spans })}`);
+    expect(res.status).toBe(200);
+    const body = new Uint8Array(await res.arrayBuffer());
+    const want = new Uint8Array(body.length);
+    let at = 0;
+    for (const s of spans) at = digestBlocks(k, data.subarray(s.offset, s.offset + s.length), 2048, 8, want, at);
+    expect(at).toBe(4 * 8); // 3 blocks (the last of 1904 bytes), then 1
+    expect(same(body, want)).toBe(true);
+    const other = await send(`/v1/blocks/blocks.bin?${blockQuery({ version: 'v-other', block: 2048, digestBytes: 8, spans })}`);
+    await expectError(other, 409, 'VERSION_CONFLICT');
   });
 
   it('should pick equal multipart parts of at least 5 MiB and at most 10,000 of them', () => {
