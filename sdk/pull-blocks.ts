@@ -52,6 +52,8 @@ export class BlockRefiner {
   private readonly running = new Set<Promise<void>>();
   private readonly slots: Semaphore;
   private failure: { reason: unknown } | undefined;
+  /** Set once the endpoint refused a digests request: every gap is fetched whole from then on. */
+  private off = false;
 
   constructor(private readonly c: BlockContext) {
     this.slots = new Semaphore(Math.max(1, c.concurrency));
@@ -59,7 +61,7 @@ export class BlockRefiner {
 
   /** Whether a gap of `bytes` is worth its digests (8 bytes a block): at least 4 blocks, at most MAX_GAP_BYTES, the copy's bytes there not empty. */
   takes(bytes: number, oldLength: number): boolean {
-    return bytes >= 4 * this.c.block && bytes <= MAX_GAP_BYTES && oldLength > 0 && oldLength <= 2 * MAX_GAP_BYTES;
+    return !this.off && bytes >= 4 * this.c.block && bytes <= MAX_GAP_BYTES && oldLength > 0 && oldLength <= 2 * MAX_GAP_BYTES;
   }
 
   /** Queues a gap; a request starts once `flushBytes` of gaps (or GAPS_PER_REQUEST) are queued. */
@@ -106,11 +108,21 @@ export class BlockRefiner {
   private async refine(gaps: Gap[]): Promise<void> {
     const { http, k, key, version, m, offsets, whole, local, block } = this.c;
     const spans = gaps.map((g) => ({ offset: offsets[g.first], length: offsets[g.end] - offsets[g.first] }));
-    const got = await http.get(`/v1/blocks/${encodeURIComponent(key)}?${blockQuery({ version, block, digestBytes: DIGEST_BYTES, spans })}`);
-    this.requests++;
-    checkVersion(got.headers, this.c);
-    const want = spans.reduce((n, s) => n + blockCount(s.length, block) * DIGEST_BYTES, 0);
-    if (got.bytes.length !== want) throw new DeltaflareError('MALFORMED', `block digests of ${key}: ${got.bytes.length} bytes, not ${want}`);
+    let got: Awaited<ReturnType<typeof http.get>>;
+    try {
+      got = await http.get(`/v1/blocks/${encodeURIComponent(key)}?${blockQuery({ version, block, digestBytes: DIGEST_BYTES, spans })}`);
+      this.requests++;
+      checkVersion(got.headers, this.c);
+      const want = spans.reduce((n, s) => n + blockCount(s.length, block) * DIGEST_BYTES, 0);
+      if (got.bytes.length !== want) throw new DeltaflareError('MALFORMED', `block digests of ${key}: ${got.bytes.length} bytes, not ${want}`);
+    } catch (e) {
+      // An endpoint without the route (an older deploy: 404, or 401 where it took it for a write) or refusing
+      // the query: the chunks are fetched whole, as they would be without blocks. A new version is the pull's end.
+      if (!(e instanceof DeltaflareError) || e.code === 'VERSION_CONFLICT' || e.code === 'ABORTED') throw e;
+      this.off = true;
+      this.c.fetchWhole(spans);
+      return;
+    }
 
     // Each gap's new bytes, filled from the copy's matching blocks, then from the fetched ones.
     const buffers: Uint8Array[] = [];

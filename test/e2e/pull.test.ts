@@ -136,7 +136,7 @@ for (const [name, start] of Object.entries(targets)) {
       expect(same(readFileSync(empty), v2)).toBe(true);
     });
 
-    it("should rebuild the chunks around scattered 4 KiB overwrites from the copy's blocks, and fetch whole those a lying server misdescribes", async () => {
+    it("should rebuild the chunks around scattered 4 KiB overwrites from the copy's blocks, and fetch whole those a lying or older server does not describe", async () => {
       const v1 = random(8 << 20);
       const v2 = v1.slice();
       for (let i = 0; i < 32; i++) v2.set(random(4096), i * 250_007 + 12_345);
@@ -169,6 +169,17 @@ for (const [name, start] of Object.entries(targets)) {
       expect(same(readFileSync(misled), v2)).toBe(true);
       expect(l.blockBytes + l.fetchedBytes).toBe(whole.fetchedBytes);
       expect(l.fetchedBytes).toBeGreaterThan(2 * r.fetchedBytes);
+
+      // An endpoint without the route (an older deploy): the gaps are fetched whole, as without blocks.
+      const older: typeof fetch = async (input, init) =>
+        new URL(String(input)).pathname.includes('/v1/blocks/')
+          ? Response.json({ error: { code: 'NOT_FOUND', message: 'no route' } }, { status: 404 })
+          : fetch(input, init);
+      const old = file(`${name}-overwrites-older.bin`, v1);
+      const o = await pull(old, { endpoint: url, key: 'overwrites.bin', pool, fetch: older });
+      expect(same(readFileSync(old), v2)).toBe(true);
+      expect(o.blockBytes).toBe(0);
+      expect(o.fetchedBytes).toBe(whole.fetchedBytes);
     });
 
     it('should refuse a damaged range and leave the local copy as it was', async () => {
