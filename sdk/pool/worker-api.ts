@@ -264,19 +264,33 @@ function speculative(view: Uint8Array, chunking: RunChunking & { kind: 'cdc' }):
   return { ...chunks, head: view.slice(0, n <= 1 ? length : Math.min(length, chunking.head)), last: view.slice(n ? length - chunks.lengths[n - 1] : length) };
 }
 
-/** Writes every chunk of `view` (as `r` cut it) that the placement wants to each offset where it wants it; lists them. */
+/**
+ * Writes every chunk of `view` (as `r` cut it) that the placement wants to
+ * each offset where it wants it; lists them. Chunks that follow each other
+ * in `view` and in the output go out in one write: a run of unchanged data
+ * is one pwrite, not one per 8 KiB chunk.
+ */
 function placeChunks(view: Uint8Array, r: ChunkRecords, p: PlacementState, output: PathWriter): Placed | undefined {
   const indices: number[] = [];
   const digests: Uint8Array[] = [];
+  let run = { from: 0, to: 0, length: 0 }; // bytes of `view` from `from`, to be written at `to`
+  const flush = () => {
+    if (run.length) output.write(view.subarray(run.from, run.from + run.length), run.to);
+  };
   for (let j = 0, at = 0; j < r.lengths.length; at += r.lengths[j], j++) {
     const d = r.hashes.subarray(32 * j, 32 * j + 32);
     for (const i of p.index.all(d)) {
       if (p.lengths[i] !== r.lengths[j]) continue;
-      output.write(view.subarray(at, at + r.lengths[j]), p.offsets[i]);
+      if (run.length && run.from + run.length === at && run.to + run.length === p.offsets[i]) run.length += r.lengths[j];
+      else {
+        flush();
+        run = { from: at, to: p.offsets[i], length: r.lengths[j] };
+      }
       indices.push(i);
       digests.push(d);
     }
   }
+  flush();
   if (!indices.length) return undefined;
   const all = new Uint8Array(32 * digests.length);
   for (let j = 0; j < digests.length; j++) all.set(digests[j], 32 * j);

@@ -1,0 +1,68 @@
+// A pull's placement (sdk/pool/worker-api.ts), run in this thread: the
+// chunks a segment holds that the version wants go into the output from
+// kernel memory, a run of them that follows each other in the segment and in
+// the output as one write (a pull of an unchanged 100 MiB was 12,800 writes
+// of 8 KiB; it is now one per segment).
+import { releaseProxy } from 'comlink';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compileKernels, init, type Kernels, simdSupported } from '../../sdk/kernels/index.js';
+import { type Placed, setPathWriter, workerApi } from '../../sdk/pool/worker-api.js';
+import { randomBytes } from '../support/bytes.js';
+
+let k: Kernels;
+const writes: Array<{ offset: number; length: number }> = [];
+let output: Uint8Array;
+
+beforeAll(async () => {
+  k = await init();
+  const simd = simdSupported();
+  await workerApi.init({ module: await compileKernels(simd), simd });
+  setPathWriter(() => ({
+    write(bytes, offset) {
+      writes.push({ offset, length: bytes.length });
+      output.set(bytes, offset);
+    },
+    close() {},
+  }));
+});
+
+/** The manifest of `bytes` cut into fixed blocks of `block` bytes, whole digests. */
+function blockManifest(bytes: Uint8Array, block: number) {
+  const n = Math.ceil(bytes.length / block);
+  const lengths = new Uint32Array(n);
+  const digests = new Uint8Array(32 * n);
+  for (let i = 0; i < n; i++) {
+    const b = bytes.subarray(i * block, (i + 1) * block);
+    lengths[i] = b.length;
+    digests.set(k.blake3(b), 32 * i);
+  }
+  return { lengths, digestBytes: 32, digests };
+}
+
+describe('placement', () => {
+  it('should write the chunks the version wants in one write per run, every byte where the version has it', async () => {
+    const block = 4096;
+    const local = randomBytes(256 * block, 1);
+    const version = local.slice();
+    version.set(randomBytes(block, 2), 100 * block); // block 100 is new: runs 0..99 and 101..255 stay
+    output = new Uint8Array(version.length);
+    writes.length = 0;
+    workerApi.setPlacement(1, { path: 'out', manifest: blockManifest(version, block) });
+    const placed: Placed[] = [];
+    const sink = Object.assign((_: number, r: { placed?: Placed }) => void (r.placed && placed.push(r.placed)), { [releaseProxy]: () => {} });
+    // Two segments of 128 blocks: each is one run but for block 100.
+    // biome-ignore lint/suspicious/noExplicitAny: the sink stands in for the comlink proxy a pool passes
+    await workerApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [128 * block, 128 * block], { kind: 'fixed', block }, sink as any, 1);
+    workerApi.setPlacement(1, null);
+
+    expect(writes).toEqual([
+      { offset: 0, length: 100 * block },
+      { offset: 101 * block, length: 27 * block },
+      { offset: 128 * block, length: 128 * block },
+    ]);
+    expect(placed.flatMap((p) => [...p.indices])).toEqual([...Array(256).keys()].filter((i) => i !== 100));
+    const expected = version.slice();
+    expected.fill(0, 100 * block, 101 * block); // not placed: the pull fetches it
+    expect(Buffer.from(output).equals(Buffer.from(expected))).toBe(true);
+  });
+});
