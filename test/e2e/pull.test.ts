@@ -120,6 +120,8 @@ for (const [name, start] of Object.entries(targets)) {
       expect(w.seen.gets).toBe(1); // 16 ranges in one multi-range GET
       expect(w.seen.ranges).toBe(16);
 
+      // A block size the endpoint could never take: refused before anything is asked.
+      await expect(pull(local, { endpoint: url, key: 'blocks.bin', pool, blockSize: 1000 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       // A version asked for that the key is no longer at: refused before anything is written.
       await expect(pull(file(`${name}-pinned.bin`), { endpoint: url, key: 'blocks.bin', pool, version: 'v-not-this-one' })).rejects.toMatchObject({
         code: 'VERSION_CONFLICT',
