@@ -26,7 +26,7 @@ import {
   planInPlace,
   spansOf,
 } from './protocol/pull-plan.js';
-import { BLOCK_SIZE_RANGE } from './protocol/block-digests.js';
+import { BLOCK_SIZE_RANGE, isBlockSize } from './protocol/block-digests.js';
 import { BlockRefiner } from './pull-blocks.js';
 import { checkChunk, RangeFetcher } from './pull-fetch.js';
 import { chunkOffsets, decodeShortManifest, type ShortManifest } from './protocol/manifest.js';
@@ -136,7 +136,7 @@ const DEFAULT_BLOCK_SIZE = 1024;
  */
 export async function pull(local: SyncSource | null, open: (size: number) => Promise<PullOutput>, options: PullOptions): Promise<PullResult> {
   const block = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-  if (block !== 0 && !(Number.isInteger(block) && block >= BLOCK_SIZE_RANGE[0] && block <= BLOCK_SIZE_RANGE[1] && (block & (block - 1)) === 0)) {
+  if (block !== 0 && !isBlockSize(block)) {
     throw new DeltaflareError('INVALID_ARGUMENT', `blockSize ${block} is not 0 or a power of two in ${BLOCK_SIZE_RANGE.join('..')}`);
   }
   const digestBytes = options.digestBytes ?? 8;

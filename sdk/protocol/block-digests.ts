@@ -26,6 +26,9 @@ export interface BlockQuery {
   spans: Span[];
 }
 
+/** Whether `n` is a block size a request may ask for: a power of two in BLOCK_SIZE_RANGE. */
+export const isBlockSize = (n: number) => Number.isInteger(n) && n >= BLOCK_SIZE_RANGE[0] && n <= BLOCK_SIZE_RANGE[1] && (n & (n - 1)) === 0;
+
 /** Blocks of `block` bytes laid over `length` bytes from its start (the last may be shorter). */
 export const blockCount = (length: number, block: number) => Math.ceil(length / block);
 
@@ -47,7 +50,7 @@ export function parseBlockQuery(get: (name: string) => string | undefined, size:
   const version = get('version') ?? '';
   if (!version) throw invalid('version is required: the block digests of which version');
   const block = Number(get('block'));
-  if (!Number.isInteger(block) || block < BLOCK_SIZE_RANGE[0] || block > BLOCK_SIZE_RANGE[1] || (block & (block - 1)) !== 0) {
+  if (!isBlockSize(block)) {
     throw invalid(`block ${JSON.stringify(get('block')?.slice(0, 20))} is not a power of two in ${BLOCK_SIZE_RANGE.join('..')}`);
   }
   const digestBytes = Number(get('digest'));
