@@ -34,10 +34,16 @@ export type PullFileOptions = Omit<PullOptions, 'pool'> & {
 
 /**
  * Updates the file at `path` to the key's current version, fetching only the
- * chunks it lacks (a missing file is a plain download).
+ * chunks it lacks (a missing file is a plain download). The path may also
+ * come with the options, as `pull({ endpoint, key, path })`.
  * @example await pull('./model.bin', { endpoint: 'http://127.0.0.1:19876', key: 'model.bin' })
  */
-export async function pull(path: string, options: PullFileOptions): Promise<PullResult> {
+export async function pull(path: string, options: PullFileOptions): Promise<PullResult>;
+export async function pull(options: PullFileOptions & { path: string }): Promise<PullResult>;
+export async function pull(first: string | (PullFileOptions & { path: string }), second?: PullFileOptions): Promise<PullResult> {
+  const [path, options] = typeof first === 'string' ? [first, second!] : [first.path, first];
+  if (typeof path !== 'string' || !options)
+    throw new DeltaflareError('INVALID_ARGUMENT', 'pull needs a path and options: pull(path, { endpoint, key }) or pull({ endpoint, key, path })');
   const before = await stat(path).catch(() => null);
   const fsync = options.fsync ?? true;
   const local = before ? await fileSource(path) : null;

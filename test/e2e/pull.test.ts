@@ -130,7 +130,7 @@ for (const [name, start] of Object.entries(targets)) {
       expect((await pull(local, { endpoint: url, key: 'blocks.bin', pool, version: r.version })).fetchedBytes).toBe(0);
 
       const fresh = file(`${name}-fresh.bin`);
-      const d = await pull(fresh, { endpoint: url, key: 'blocks.bin', pool });
+      const d = await pull({ path: fresh, endpoint: url, key: 'blocks.bin', pool }); // the path with the options: the same pull
       expect(same(readFileSync(fresh), v2)).toBe(true);
       expect(d.fetchedBytes).toBe(v2.length);
       const empty = file(`${name}-empty.bin`, new Uint8Array(0));
