@@ -6,13 +6,12 @@
 import type { Kernels } from '../sdk/kernels/api.js';
 import { blockCount, digestBlocks, parseBlockQuery } from '../sdk/protocol/block-digests.js';
 import { ApiError } from './errors.js';
+import { currentVersion } from './files.js';
 import type { Store } from './store/store.js';
 
 /** The answer: per span in the order asked, ceil(length / block) digest prefixes; the version in X-Deltaflare-Version. */
 export async function getBlockDigests(store: Store, kernels: Kernels, key: string, query: (name: string) => string | undefined): Promise<Response> {
-  const info = await store.head(key);
-  if (!info) throw new ApiError('NOT_FOUND', `no file ${JSON.stringify(key)}`);
-  if (info.incomplete) throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way`);
+  const info = await currentVersion(store, key);
   const q = parseBlockQuery(query, info.size);
   if (q.version !== info.id) throw new ApiError('VERSION_CONFLICT', `${JSON.stringify(key)} is at version ${info.id}, not ${q.version}`);
   const out = new Uint8Array(q.spans.reduce((n, s) => n + blockCount(s.length, q.block), 0) * q.digestBytes);

@@ -18,7 +18,7 @@ import { BufferPool } from '../sdk/base/buffer-pool.js';
 import { checkRange } from '../sdk/base/errors.js';
 import { ApiError } from './errors.js';
 import { commitSession } from './commit.js';
-import { getFile, listFiles } from './files.js';
+import { currentVersion, getFile, listFiles } from './files.js';
 import { ManifestCache } from './manifests.js';
 import { getBlockDigests } from './blocks.js';
 import type { AppOptions } from './options.js';
@@ -268,9 +268,7 @@ export class Endpoint {
     if (digest !== undefined && !(/^\d{1,2}$/.test(digest) && digestBytes >= 4 && digestBytes <= 32)) {
       throw new ApiError('INVALID_ARGUMENT', `digest ${JSON.stringify(digest.slice(0, 10))} is not a digest length 4..32`);
     }
-    const info = await this.store.head(key);
-    if (!info) throw new ApiError('NOT_FOUND', `no file ${JSON.stringify(key)}`);
-    if (info.incomplete) throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way`);
+    const info = await currentVersion(this.store, key);
     const id = chunking ?? (await this.store.listManifests(key, info.id))[0] ?? chunkingId(DEFAULT_CHUNKING);
     const spec = this.chunking(parseChunkingId(id) ?? { kind: id });
     this.checkChunks(info.size, spec, `${JSON.stringify(key)}`);

@@ -27,6 +27,15 @@ export function fileInfo(key: string, v: VersionInfo): FileInfo {
   return { key, version: v.id, size: v.size, root: v.root ?? '', updatedAt: new Date(v.time).toISOString() };
 }
 
+/** The key's current version, readable: NOT_FOUND when there is none, INCOMPLETE while an in-place push is unfinished. */
+export async function currentVersion(store: Store, key: string): Promise<VersionInfo> {
+  const info = await store.head(key);
+  if (!info) throw new ApiError('NOT_FOUND', `no file ${JSON.stringify(key)}`);
+  if (info.incomplete)
+    throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way; push it whole (basis null)`);
+  return info;
+}
+
 /** `GET|HEAD /v1/files/:key`; a ranged answer deflated when the client takes it (`deflate`) and it pays (ranges.ts). */
 export async function getFile(store: Store, key: string, method: string, range: string | null | undefined, deflate = false): Promise<Response> {
   const res = await readFile(store, key, method, range);
@@ -36,10 +45,7 @@ export async function getFile(store: Store, key: string, method: string, range: 
 async function readFile(store: Store, key: string, method: string, range: string | null | undefined): Promise<Response> {
   // A commit between head and read makes the read CONFLICT: look again (3 tries; commits of one key take milliseconds).
   for (let attempt = 0; ; attempt++) {
-    const info = await store.head(key);
-    if (!info) throw new ApiError('NOT_FOUND', `no file ${JSON.stringify(key)}`);
-    if (info.incomplete)
-      throw new ApiError('INCOMPLETE', `file ${JSON.stringify(key)} is incomplete: an in-place push stopped half-way; push it whole (basis null)`);
+    const info = await currentVersion(store, key);
     const headers = fileHeaders(info);
     if (method === 'HEAD') return new Response(null, { status: 200, headers });
     const several = parseRanges(range, info.size);
