@@ -11,7 +11,7 @@
 // changed, or a digest prefix collided) is handed back to be fetched whole.
 import { DeltaflareError } from './base/errors.js';
 import { MAX_RANGES } from './base/limits.js';
-import { Semaphore } from './base/semaphore.js';
+import { Lanes } from './base/lanes.js';
 import type { Span } from './protocol/byteranges.js';
 import { blockCount, blockQuery } from './protocol/block-digests.js';
 import { checkChunk, checkVersion, type FetchContext, getRanges } from './pull-fetch.js';
@@ -49,14 +49,12 @@ export class BlockRefiner {
   requests = 0;
   private queued: Gap[] = [];
   private queuedBytes = 0;
-  private readonly running = new Set<Promise<void>>();
-  private readonly slots: Semaphore;
-  private failure: { reason: unknown } | undefined;
+  private readonly lanes: Lanes;
   /** Set once the endpoint refused a digests request: every gap is fetched whole from then on. */
   private off = false;
 
   constructor(private readonly c: BlockContext) {
-    this.slots = new Semaphore(Math.max(1, c.concurrency));
+    this.lanes = new Lanes(c.concurrency);
   }
 
   /** Whether a gap of `bytes` is worth its digests (8 bytes a block): at least 4 blocks, at most MAX_GAP_BYTES, the copy's bytes there not empty. */
@@ -77,32 +75,24 @@ export class BlockRefiner {
     const gaps = this.queued;
     this.queued = [];
     this.queuedBytes = 0;
-    const run: Promise<void> = this.slots
-      .run(() => (this.failure ? Promise.resolve() : this.refine(gaps)))
-      .catch((reason) => {
-        this.failure ??= { reason };
-      })
-      .finally(() => this.running.delete(run));
-    this.running.add(run);
+    this.lanes.add(() => this.refine(gaps));
   }
 
   /** Throws the first failure, if one happened. */
   check(): void {
-    if (this.failure) throw this.failure.reason;
+    this.lanes.check();
   }
 
   /** Waits for every request started; throws the first failure. */
-  async done(): Promise<void> {
+  done(): Promise<void> {
     this.flush();
-    while (this.running.size > 0) await Promise.all([...this.running]);
-    this.check();
+    return this.lanes.done();
   }
 
   /** Drops what is queued and waits for what runs (after a failure elsewhere, before the output closes). */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.queued = [];
-    this.failure ??= { reason: new DeltaflareError('ABORTED', 'the pull stopped') };
-    await Promise.allSettled([...this.running]);
+    return this.lanes.stop();
   }
 
   private async refine(gaps: Gap[]): Promise<void> {

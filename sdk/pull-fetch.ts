@@ -4,6 +4,7 @@
 // flight (the scan adds the gaps it closes, sdk/pull.ts); done() waits for
 // all and throws the first failure.
 import { DeltaflareError } from './base/errors.js';
+import { Lanes } from './base/lanes.js';
 import type { Http } from './http.js';
 import type { Kernels } from './kernels/api.js';
 import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangedBodyBound, rangeHeader, type Span } from './protocol/byteranges.js';
@@ -32,46 +33,30 @@ export class RangeFetcher {
   requests = 0;
   /** Chunk bytes fetched, checked and written. */
   fetched = 0;
-  private readonly queue: Span[][] = [];
-  private readonly lanes = new Set<Promise<void>>();
-  private failure: { reason: unknown } | undefined;
+  private readonly lanes: Lanes;
 
-  constructor(private readonly c: FetchContext) {}
+  constructor(private readonly c: FetchContext) {
+    this.lanes = new Lanes(c.concurrency);
+  }
 
-  /** Queues `batches`, starting lanes up to the concurrency. */
+  /** Queues `batches`, one ranged GET each. */
   add(batches: Span[][]): void {
-    this.queue.push(...batches);
-    while (this.lanes.size < Math.max(1, this.c.concurrency) && this.queue.length > 0 && !this.failure) {
-      const lane: Promise<void> = this.lane().then(
-        () => void this.lanes.delete(lane),
-        (reason) => {
-          this.lanes.delete(lane);
-          this.failure ??= { reason };
-        },
-      );
-      this.lanes.add(lane);
-    }
+    for (const spans of batches) this.lanes.add(() => this.fetch(spans));
   }
 
   /** Throws the first failure, if a fetch failed (the scan checks it between batches). */
   check(): void {
-    if (this.failure) throw this.failure.reason;
+    this.lanes.check();
   }
 
   /** Waits for every queued batch; throws the first failure. */
-  async done(): Promise<void> {
-    while (this.lanes.size > 0) await Promise.all([...this.lanes]);
-    this.check();
+  done(): Promise<void> {
+    return this.lanes.done();
   }
 
   /** Drops what is queued and waits for the requests in flight (after a failure elsewhere, before the output closes). */
-  async stop(): Promise<void> {
-    this.queue.length = 0;
-    await Promise.allSettled([...this.lanes]);
-  }
-
-  private async lane(): Promise<void> {
-    for (let spans = this.queue.shift(); spans && !this.failure; spans = this.queue.shift()) await this.fetch(spans);
+  stop(): Promise<void> {
+    return this.lanes.stop();
   }
 
   private async fetch(spans: Span[]): Promise<void> {
