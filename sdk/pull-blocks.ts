@@ -13,6 +13,7 @@ import { DeltaflareError } from './base/errors.js';
 import { MAX_RANGES } from './base/limits.js';
 import { Lanes } from './base/lanes.js';
 import type { Span } from './protocol/byteranges.js';
+import { hasPrefix } from './protocol/pull-plan.js';
 import { blockCount, blockQuery } from './protocol/block-digests.js';
 import { checkChunk, checkVersion, type FetchContext, getRanges } from './pull-fetch.js';
 import type { SyncSource } from './source.js';
@@ -183,9 +184,7 @@ export class BlockRefiner {
 
   /** Whether the digest of `bytes` starts with the DIGEST_BYTES at `at` of `digests`. */
   private same(bytes: Uint8Array, digests: Uint8Array, at: number): boolean {
-    const d = this.c.k.blake3(bytes);
-    for (let j = 0; j < DIGEST_BYTES; j++) if (d[j] !== digests[at + j]) return false;
-    return true;
+    return hasPrefix(this.c.k.blake3(bytes), digests, at, DIGEST_BYTES);
   }
 }
 

@@ -17,6 +17,12 @@ export const FETCHING = -3;
 /** Copies are read and checked in groups of at most this many bytes. */
 export const COPY_GROUP = 1 << 20;
 
+/** Whether `digest` starts with the `n` bytes of `prefixes` at `at` (a short manifest's digest prefixes, or block digests). */
+export function hasPrefix(digest: Uint8Array, prefixes: Uint8Array, at: number, n: number): boolean {
+  for (let j = 0; j < n; j++) if (digest[j] !== prefixes[at + j]) return false;
+  return true;
+}
+
 /**
  * The version's chunks by digest prefix: `all` the chunks with a digest, `at`
  * the one at an offset. Keyed by the prefix's first 6 bytes as a number (a
@@ -41,14 +47,10 @@ export function digestIndex(m: Pick<ShortManifest, 'lengths' | 'digestBytes' | '
     if (had === undefined) first.set(key, i);
     else more.set(key, [...(more.get(key) ?? [had]), i]);
   }
-  const samePrefix = (d: Uint8Array, i: number) => {
-    for (let j = 0; j < n; j++) if (d[j] !== m.digests[n * i + j]) return false;
-    return true;
-  };
   const all = (d: Uint8Array): number[] => {
     const key = keyOf(d, 0);
     const list = more.get(key) ?? (first.has(key) ? [first.get(key)!] : []);
-    return list.filter((i) => samePrefix(d, i));
+    return list.filter((i) => hasPrefix(d, m.digests, n * i, n));
   };
   return { all, at: (d, offset, offsets) => all(d).find((i) => offsets[i] === offset) ?? -1 };
 }
