@@ -13,7 +13,7 @@ import { DeltaflareError } from './base/errors.js';
 import { MAX_RANGES } from './base/limits.js';
 import { Lanes } from './base/lanes.js';
 import type { Span } from './protocol/byteranges.js';
-import { hasPrefix } from './protocol/pull-plan.js';
+import { hasPrefix } from './protocol/digest-index.js';
 import { blockCount, blockQuery } from './protocol/block-digests.js';
 import { checkChunk, checkVersion, type FetchContext, getRanges } from './pull-fetch.js';
 import type { SyncSource } from './source.js';

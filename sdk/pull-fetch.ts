@@ -10,7 +10,8 @@ import type { Kernels } from './kernels/api.js';
 import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangedBodyBound, rangeHeader, type Span } from './protocol/byteranges.js';
 import { inflateRawAtMost } from './protocol/compress.js';
 import type { ShortManifest } from './protocol/manifest.js';
-import { chunkAt, hasPrefix } from './protocol/pull-plan.js';
+import { hasPrefix } from './protocol/digest-index.js';
+import { chunkAt } from './protocol/pull-plan.js';
 
 export interface FetchContext {
   http: Http;

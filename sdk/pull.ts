@@ -5,6 +5,7 @@
 // output published (renamed over the copy) only when every chunk landed.
 // The runtime gives the sources and the output (node/pull.ts: files).
 import { DeltaflareError } from './base/errors.js';
+import { WIRE_LIMITS } from './base/limits.js';
 import type { Kernels } from './kernels/api.js';
 import { init } from './kernels/index.js';
 import { Http, type HttpOptions } from './http.js';
@@ -14,9 +15,10 @@ import type { Span } from './protocol/byteranges.js';
 import {
   ClosedGaps,
   chunkAt,
+  claimFetches,
   COPY_GROUP,
   copyGroups,
-  digestIndex,
+  DUP,
   FETCH,
   FETCHING,
   fetchBatches,
@@ -25,7 +27,9 @@ import {
   packSpans,
   planInPlace,
   spansOf,
+  ZERO,
 } from './protocol/pull-plan.js';
+import { DigestIndex } from './protocol/digest-index.js';
 import { BLOCK_SIZE_RANGE, isBlockSize } from './protocol/block-digests.js';
 import { BlockRefiner } from './pull-blocks.js';
 import { checkChunk, RangeFetcher } from './pull-fetch.js';
@@ -42,6 +46,8 @@ export const PULL_SUFFIX = '.deltaflare-pull';
 export interface PullOutput {
   /** Bytes the output already holds from an interrupted pull of the same size (read to find what landed), or null. */
   readonly resumed: SyncSource | null;
+  /** Every byte not written reads as zero (a new, sparse file): all-zero chunks need no write. */
+  readonly zeroed?: boolean;
   writeAt(offset: number, bytes: Uint8Array): Promise<void>;
   /**
    * The output's path, when pool workers can write to it (Node): the workers
@@ -120,6 +126,10 @@ export interface PullResult {
   blockBytes: number;
   /** Bytes fetched from the endpoint (chunk bytes, not counting framing). */
   fetchedBytes: number;
+  /** Bytes of chunks that repeat an earlier fetched chunk, written from its bytes instead of fetched again. */
+  dupBytes: number;
+  /** Bytes of all-zero chunks: neither read nor fetched (written from memory, or left as holes of a new output). */
+  zeroBytes: number;
   /** Ranged GETs sent (and block digest requests). */
   requests: number;
   bytesReceived: number;
@@ -176,9 +186,43 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
 
   // Where each chunk comes from (pull-plan.ts): FETCH, LANDED, FETCHING or an offset in the local copy.
   const from = new Float64Array(n).fill(FETCH);
-  const wanted = digestIndex(m);
+  const wanted = new DigestIndex(m);
   const output = await open(m.size);
   let found = 0;
+  // All-zero chunks: holes of a new output, or written from memory; never read, fetched or placed.
+  const zeroClasses = zeroChunkClasses(k, m, wanted);
+  let zeroBytes = 0;
+  for (const { c, digest } of zeroClasses) {
+    for (const i of wanted.members(c)) {
+      from[i] = output.zeroed ? LANDED : ZERO;
+      whole.set(digest, 32 * i);
+      found += m.lengths[i];
+      zeroBytes += m.lengths[i];
+    }
+  }
+  // Chunks that repeat one being fetched are written from its bytes when they land (claimFetches).
+  const fetchedFirst = new Int32Array(wanted.classes).fill(-1);
+  const dupsWritten = new Uint8Array(wanted.classes);
+  let dupBytes = 0;
+  const writeAt = async (offset: number, bytes: Uint8Array) => {
+    await output.writeAt(offset, bytes);
+    const dups: Span[] = [];
+    for (let i = chunkAt(offsets, offset), at = 0; at < bytes.length; at += m.lengths[i], i++) {
+      const c = wanted.classOf[i];
+      if (wanted.count[c] === 1 || dupsWritten[c]) continue;
+      dupsWritten[c] = 1;
+      const chunk = bytes.subarray(at, at + m.lengths[i]);
+      for (const j of wanted.members(c)) {
+        if (from[j] !== DUP) continue;
+        await output.writeAt(offsets[j], chunk);
+        whole.copyWithin(32 * j, 32 * i, 32 * i + 32);
+        from[j] = LANDED;
+        dupBytes += m.lengths[j];
+        dups.push({ offset: offsets[j], length: m.lengths[j] });
+      }
+    }
+    if (dups.length) fetchContext.onLanded(dups);
+  };
   // Fetches start as soon as the scan closes a gap; the layout is reported once, when the scan ends.
   let layout: NonNullable<PullProgress['layout']> | undefined;
   const early: Span[] = []; // landed before the layout was reported
@@ -192,7 +236,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     m,
     offsets,
     whole,
-    writeAt: (offset: number, bytes: Uint8Array) => output.writeAt(offset, bytes),
+    writeAt,
     concurrency: options.concurrency ?? 4,
     onLanded: (spans: Span[]) => {
       if (!layout) early.push(...spans);
@@ -207,27 +251,28 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       ? new BlockRefiner({ ...fetchContext, local, block: blockSize, fetchWhole: (spans) => fetches.add(packSpans(spans, requestBytes)) })
       : undefined;
   const foundNow = () => found + (blocks?.local ?? 0);
-  const fetchedNow = () => fetches.fetched + (blocks?.fetched ?? 0);
+  const fetchedNow = () => fetches.fetched + (blocks?.fetched ?? 0) + dupBytes;
   try {
     const pool = await options.pool;
     report({ phase: 'scanning', foundBytes: 0, fetchedBytes: 0 });
+    const beforeResume = found;
     if (output.resumed) {
       // An interrupted pull's output: a chunk whose digest is the version's chunk at the same offset has landed.
       for await (const b of signatures(output.resumed, { chunking: m.chunking, pool, signal: options.signal })) {
         let at = b.offset;
         for (let j = 0; j < b.lengths.length; j++) {
           const d = b.hashes.subarray(32 * j, 32 * j + 32);
-          const i = wanted.at(d, at, offsets);
-          if (i >= 0 && from[i] === FETCH && b.lengths[j] === m.lengths[i]) {
+          const i = chunkAt(offsets, at);
+          if (i < n && offsets[i] === at && (from[i] === FETCH || from[i] === ZERO) && wanted.classOf[i] === wanted.lookup(d, b.lengths[j])) {
+            if (from[i] === FETCH) found += m.lengths[i];
             from[i] = LANDED;
             whole.set(d, 32 * i);
-            found += m.lengths[i];
           }
           at += b.lengths[j];
         }
       }
     }
-    const resumedBytes = found;
+    const resumedBytes = found - beforeResume;
 
     let placed = 0;
     const onPlaced = ({ indices, digests }: Placed) => {
@@ -241,9 +286,12 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         whole.set(digests.subarray(32 * j, 32 * j + 32), 32 * i);
       }
     };
-    const place = local && output.path && !output.inPlace ? await startPlacement(pool, output.path, m, onPlaced) : undefined;
+    // Nothing left to find (all zeros, or all landed): the local copy is not read.
+    const wantsLocal = local !== null && from.includes(FETCH);
+    const skip = Int32Array.from(zeroClasses, (z) => z.c);
+    const place = wantsLocal && output.path && !output.inPlace ? await startPlacement(pool, output.path, m, skip, onPlaced) : undefined;
     try {
-      if (local) await scanLocal();
+      if (wantsLocal) await scanLocal();
     } finally {
       // Workers keep a placement until dropped: a caller's pool outlives this pull.
       await place?.stop().catch(() => undefined);
@@ -252,6 +300,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     /** Finds the version's chunks in the local copy, in file order; fetches the gaps it closes (not in place: there copies go first). */
     async function scanLocal() {
       const localOf = new Float64Array(n).fill(-1);
+      const seen = new Uint8Array(wanted.classes); // classes found: every chunk of one is marked at its first find
       const gaps = new ClosedGaps(localOf);
       let closed: Span[] = [];
       let closedBytes = 0;
@@ -259,19 +308,28 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         fetches.check();
         blocks?.check();
         let at = b.offset;
-        for (let j = 0; j < b.lengths.length; j++) {
+        for (let j = 0; j < b.lengths.length; at += b.lengths[j], j++) {
           const d = b.hashes.subarray(32 * j, 32 * j + 32);
-          for (const i of wanted.all(d)) {
-            if (b.lengths[j] !== m.lengths[i]) continue;
-            if (localOf[i] < 0) localOf[i] = at;
+          const c = wanted.lookup(d, b.lengths[j]);
+          if (c < 0) continue;
+          if (output.inPlace) {
             // In place, a chunk already where the version wants it needs no copy: prefer it.
-            const stays = output.inPlace !== undefined && offsets[i] === at;
-            if (from[i] !== FETCH && !stays) continue;
-            if (from[i] === FETCH) found += m.lengths[i];
+            const i = chunkAt(offsets, at);
+            if (i < n && offsets[i] === at && wanted.classOf[i] === c) {
+              if (from[i] === FETCH) found += m.lengths[i];
+              from[i] = at;
+              whole.set(d, 32 * i);
+            }
+          }
+          if (seen[c]) continue;
+          seen[c] = 1;
+          for (const i of wanted.members(c)) {
+            if (localOf[i] < 0) localOf[i] = at;
+            if (from[i] !== FETCH) continue;
+            found += m.lengths[i];
             from[i] = at;
             whole.set(d, 32 * i);
           }
-          at += b.lengths[j];
         }
         if (!output.inPlace) {
           for (const [start, end] of gaps.take()) {
@@ -282,8 +340,10 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
               blocks.add({ first: start, end, oldOffset, oldLength }, requestBytes / 4);
               closedSpans.push({ offset: offsets[start], length: offsets[end] - offsets[start] });
               for (let i = start; i < end; i++) from[i] = FETCHING;
+              claimFetches(from, wanted, fetchedFirst, start, end);
               continue;
             }
+            claimFetches(from, wanted, fetchedFirst, start, end);
             for (const span of spansOf(from, FETCH, start, end, m, offsets, requestBytes)) {
               closed.push(span);
               closedSpans.push(span);
@@ -310,8 +370,10 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     const copyAll = async () => {
       if (inPlace && output.inPlace) {
         copied = await copyInPlace(k, output, output.inPlace, inPlace, m, offsets, whole, options.key);
+        await writeZeros(); // after the copies: they may read what these overwrite
         return;
       }
+      await writeZeros();
       if (!local) return;
       for (const group of copyGroups(from, m, offsets)) {
         const bytes = await local.read(group.src, group.length);
@@ -323,8 +385,18 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         copied += group.length;
       }
     };
+    /** All-zero chunks of an output that is not new: written from one zeroed buffer. */
+    const writeZeros = async () => {
+      const buffer = new Uint8Array(COPY_GROUP);
+      for (const span of spansOf(from, ZERO, 0, n, m, offsets, COPY_GROUP)) {
+        for (let at = 0; at < span.length; at += buffer.length) {
+          await output.writeAt(span.offset + at, buffer.subarray(0, Math.min(buffer.length, span.length - at)));
+        }
+      }
+    };
     // In place, every copy reads old bytes that a fetched chunk may overwrite: copies first.
     if (inPlace) await copyAll();
+    claimFetches(from, wanted, fetchedFirst, 0, n);
     const rest = fetchBatches(from, m, offsets, requestBytes);
     layout = { found: foundRuns(from, offsets), fetch: [...closedSpans, ...rest.flat()].map((sp): [number, number] => [sp.offset, sp.length]) };
     report({ phase: 'fetching', foundBytes: foundNow(), fetchedBytes: fetchedNow(), layout });
@@ -351,7 +423,9 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       placedBytes: placed,
       resumedBytes,
       blockBytes: blocks?.local ?? 0,
-      fetchedBytes: fetched,
+      fetchedBytes: fetched - dupBytes,
+      dupBytes,
+      zeroBytes,
       requests,
       bytesReceived: received,
       seconds: (performance.now() - started) / 1000,
@@ -366,10 +440,10 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
 
 let placements = 0;
 /** Sets a placement of `m`'s chunks into `path` on every worker of `pool` (worker-api.ts); `stop` drops it. */
-async function startPlacement(pool: WorkerPool<WorkerApi>, path: string, m: ShortManifest, onPlaced: (p: Placed) => void) {
+async function startPlacement(pool: WorkerPool<WorkerApi>, path: string, m: ShortManifest, skip: Int32Array, onPlaced: (p: Placed) => void) {
   const id = ++placements;
   const manifest = { lengths: m.lengths, digestBytes: m.digestBytes, digests: m.digests };
-  await pool.all((api) => api.setPlacement(id, { path, manifest }));
+  await pool.all((api) => api.setPlacement(id, { path, manifest, skip }));
   return { id, onPlaced, stop: () => pool.all((api) => api.setPlacement(id, null)).then(() => undefined) };
 }
 
@@ -408,4 +482,24 @@ async function copyInPlace(
     }
   }
   return copied;
+}
+
+/**
+ * The classes of the version's all-zero chunks, with their digest. A run of
+ * zeros is cut into chunks of the chunking's largest size (CDC: the Gear hash
+ * of zeros never meets a mask; fixed: the block), so only that length and the
+ * last chunk's are tried: two BLAKE3 calls, however large the file.
+ */
+function zeroChunkClasses(k: Kernels, m: ShortManifest, index: DigestIndex): Array<{ c: number; digest: Uint8Array }> {
+  const n = m.lengths.length;
+  if (n === 0) return [];
+  const largest = m.chunking.kind === 'fixed' ? m.chunking.block : m.chunking.max;
+  const found: Array<{ c: number; digest: Uint8Array }> = [];
+  for (const length of new Set([largest, m.lengths[n - 1]])) {
+    if (length < 1 || length > WIRE_LIMITS.maxChunkLength) continue;
+    const digest = k.blake3(new Uint8Array(length));
+    const c = index.lookup(digest, length);
+    if (c >= 0) found.push({ c, digest });
+  }
+  return found;
 }

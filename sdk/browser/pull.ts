@@ -75,6 +75,7 @@ async function openOutput(root: FileSystemDirectoryHandle, name: string, size: n
   };
   return {
     resumed,
+    zeroed: leftFile === null, // created and sized by the writer: reads as zeros
     async writeAt(offset, bytes) {
       opened ??= writer.open(partialName, size);
       await opened;
@@ -120,6 +121,7 @@ export async function pullIntoHandle(handle: FileSystemFileHandle, options: Brow
     await w.truncate(size);
     return {
       resumed: null,
+      zeroed: true, // not keeping the file's data, then sized: reads as zeros
       writeAt: (position, data) => w.write({ type: 'write', position, data }),
       async publish() {
         if (!unchanged(before, await handle.getFile())) {

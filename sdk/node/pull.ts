@@ -2,7 +2,8 @@
 // beside FILE (what an interrupted pull leaves there is reused), fsynced and
 // renamed over FILE, then the folder fsynced. FILE is replaced only when
 // every chunk has been checked, and only if it was not changed meanwhile.
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, open, stat, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { rename } from 'node:fs/promises';
@@ -63,18 +64,26 @@ export async function pull(first: string | (PullFileOptions & { path: string }),
   }
 }
 
-/** The output file beside `path`: reused when an interrupted pull left one of the same size. */
+/**
+ * The output file beside `path`: reused when an interrupted pull left one of
+ * the same size. Never opened through a link: whatever else sits at its name
+ * (a link planted there, a file of another size) is removed and the output
+ * created exclusively, so a pull writes no file but its own.
+ */
 async function openOutput(path: string, size: number, before: Awaited<ReturnType<typeof stat>> | null, fsync: boolean): Promise<PullOutput> {
   const partial = `${path}${PULL_SUFFIX}`;
-  const left = await stat(partial).catch(() => null);
+  const left = await lstat(partial).catch(() => null);
   const reuse = left?.isFile() === true && left.size === size;
-  const handle: FileHandle = await open(partial, reuse ? 'r+' : 'w+');
+  if (left && !reuse) await unlink(partial);
+  const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+  const handle: FileHandle = await open(partial, reuse ? O_RDWR | O_NOFOLLOW : O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
   if (!reuse) await handle.truncate(size);
   let resumed: SyncSource | null = null;
   if (reuse) resumed = await fileSource(partial);
   const flushing = fsync ? flushAsWritten(handle) : { stop: async () => {} };
   return {
     resumed,
+    zeroed: !reuse, // created here and sized by truncate: a sparse file
     path: partial,
     writeAt: (offset, bytes) => writeFully(handle, offset, bytes),
     async publish() {

@@ -10,7 +10,7 @@ import { type Remote, releaseProxy, transfer } from 'comlink';
 import { type ChunkOptions, Kernels } from '../kernels/api.js';
 import { instantiate } from '../kernels/instance.js';
 import { chunkOffsets, type ShortManifest } from '../protocol/manifest.js';
-import { digestIndex } from '../protocol/pull-plan.js';
+import { DigestIndex } from '../protocol/digest-index.js';
 import type { SourceLocation } from '../source.js';
 
 /** FastCDC parameters of a scan (no BLAKE3 flag: chunk records always carry digests). */
@@ -132,6 +132,8 @@ export function setPathWriter(open: (path: string) => PathWriter): void {
 export interface Placement {
   path: string;
   manifest: Pick<ShortManifest, 'lengths' | 'digestBytes' | 'digests'>;
+  /** Classes (DigestIndex) not to place: the all-zero chunks, which the pull writes itself or leaves as holes. */
+  skip?: Int32Array;
 }
 
 /** The chunks of the version a segment's bytes placed: indices into the manifest, with their whole digests. */
@@ -142,9 +144,10 @@ export interface Placed {
 
 interface PlacementState {
   path: string;
-  index: ReturnType<typeof digestIndex>;
-  lengths: Uint32Array;
+  index: DigestIndex;
   offsets: Float64Array;
+  /** Classes this worker has placed (or must not): each is written once, to every chunk of it. */
+  done: Uint8Array;
 }
 const placements = new Map<number, PlacementState>();
 
@@ -188,7 +191,10 @@ export const workerApi = {
       placements.delete(id);
       return;
     }
-    placements.set(id, { path: p.path, index: digestIndex(p.manifest), lengths: p.manifest.lengths, offsets: chunkOffsets(p.manifest) });
+    const index = new DigestIndex(p.manifest);
+    const done = new Uint8Array(index.classes);
+    for (const c of p.skip ?? []) done[c] = 1;
+    placements.set(id, { path: p.path, index, offsets: chunkOffsets(p.manifest), done });
   },
   /**
    * Speculative chunks of one segment (see signature-batches.ts): the
@@ -266,9 +272,11 @@ function speculative(view: Uint8Array, chunking: RunChunking & { kind: 'cdc' }):
 
 /**
  * Writes every chunk of `view` (as `r` cut it) that the placement wants to
- * each offset where it wants it; lists them. Chunks that follow each other
- * in `view` and in the output go out in one write: a run of unchanged data
- * is one pwrite, not one per 8 KiB chunk.
+ * each offset where it wants it, once per class (a chunk that repeats is
+ * written everywhere at its first find, then skipped: linear however much
+ * repeats); lists them. Chunks that follow each other in `view` and in the
+ * output go out in one write: a run of unchanged data is one pwrite, not one
+ * per 8 KiB chunk.
  */
 function placeChunks(view: Uint8Array, r: ChunkRecords, p: PlacementState, output: PathWriter): Placed | undefined {
   const indices: number[] = [];
@@ -279,8 +287,10 @@ function placeChunks(view: Uint8Array, r: ChunkRecords, p: PlacementState, outpu
   };
   for (let j = 0, at = 0; j < r.lengths.length; at += r.lengths[j], j++) {
     const d = r.hashes.subarray(32 * j, 32 * j + 32);
-    for (const i of p.index.all(d)) {
-      if (p.lengths[i] !== r.lengths[j]) continue;
+    const c = p.index.lookup(d, r.lengths[j]);
+    if (c < 0 || p.done[c]) continue;
+    p.done[c] = 1;
+    for (const i of p.index.members(c)) {
       if (run.length && run.from + run.length === at && run.to + run.length === p.offsets[i]) run.length += r.lengths[j];
       else {
         flush();

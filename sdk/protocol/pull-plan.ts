@@ -1,59 +1,29 @@
 // The pure part of a pull's plan: which chunk of the version comes from
 // where (the local copy, an interrupted pull's output, or the endpoint), as
 // an array `from` over the version's chunks: FETCH, LANDED (already in
-// place), FETCHING, or an offset in the local copy; and how that becomes
-// copies and multi-range requests. sdk/pull.ts runs it.
+// place), FETCHING, DUP, ZERO, or an offset in the local copy; and how that
+// becomes copies and multi-range requests. sdk/pull.ts runs it.
 import { MAX_RANGES } from '../base/limits.js';
 import type { Span } from './byteranges.js';
 import { orderInPlace } from './in-place.js';
 import type { ShortManifest } from './manifest.js';
+import type { DigestIndex } from './digest-index.js';
 import type { CopyOp } from './wire.js';
 
-/** Values of a pull's `from` besides local offsets (>= 0): fetch it, it has landed, its fetch has started. */
+/**
+ * Values of a pull's `from` besides local offsets (>= 0): fetch it, it has
+ * landed, its fetch has started, it is written when the first fetched chunk
+ * of its class lands (DigestIndex), it is all zeros (written from memory,
+ * or left as a hole of a new output).
+ */
 export const FETCH = -2;
 export const LANDED = -1;
 export const FETCHING = -3;
+export const DUP = -4;
+export const ZERO = -5;
 
 /** Copies are read and checked in groups of at most this many bytes. */
 export const COPY_GROUP = 1 << 20;
-
-/** Whether `digest` starts with the `n` bytes of `prefixes` at `at` (a short manifest's digest prefixes, or block digests). */
-export function hasPrefix(digest: Uint8Array, prefixes: Uint8Array, at: number, n: number): boolean {
-  for (let j = 0; j < n; j++) if (digest[j] !== prefixes[at + j]) return false;
-  return true;
-}
-
-/**
- * The version's chunks by digest prefix: `all` the chunks with a digest, `at`
- * the one at an offset. Keyed by the prefix's first 6 bytes as a number (a
- * string key cost ~100 B a chunk); chunks sharing those are told apart by
- * the whole prefix.
- */
-export function digestIndex(m: Pick<ShortManifest, 'lengths' | 'digestBytes' | 'digests'>): {
-  all(d: Uint8Array): number[];
-  at(d: Uint8Array, offset: number, offsets: Float64Array): number;
-} {
-  const n = m.digestBytes;
-  const keyOf = (d: Uint8Array, at: number) => {
-    let key = 0;
-    for (let j = 0; j < Math.min(6, n); j++) key = key * 256 + d[at + j];
-    return key;
-  };
-  const first = new Map<number, number>();
-  const more = new Map<number, number[]>(); // the rare keys shared by several chunks
-  for (let i = 0; i < m.lengths.length; i++) {
-    const key = keyOf(m.digests, n * i);
-    const had = first.get(key);
-    if (had === undefined) first.set(key, i);
-    else more.set(key, [...(more.get(key) ?? [had]), i]);
-  }
-  const all = (d: Uint8Array): number[] => {
-    const key = keyOf(d, 0);
-    const list = more.get(key) ?? (first.has(key) ? [first.get(key)!] : []);
-    return list.filter((i) => hasPrefix(d, m.digests, n * i, n));
-  };
-  return { all, at: (d, offset, offsets) => all(d).find((i) => offsets[i] === offset) ?? -1 };
-}
 
 /**
  * The copies of a pull in place: chunks already where the version wants them
@@ -197,5 +167,19 @@ export class ClosedGaps {
       this.next = e;
       if (i === 0 || localOf[i - 1] < localOf[e]) yield [i, e];
     }
+  }
+}
+
+/**
+ * Before chunks [start, end) are fetched: the first chunk to fetch of each
+ * class (`fetchedFirst[class]`, -1 until then) is fetched, every later one
+ * becomes DUP and is written from the first's bytes when they land.
+ */
+export function claimFetches(from: Float64Array, index: DigestIndex, fetchedFirst: Int32Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) {
+    if (from[i] !== FETCH && from[i] !== FETCHING) continue;
+    const c = index.classOf[i];
+    if (fetchedFirst[c] < 0) fetchedFirst[c] = i;
+    else if (fetchedFirst[c] !== i && from[i] === FETCH) from[i] = DUP;
   }
 }

@@ -2,7 +2,9 @@
 // chunks a segment holds that the version wants go into the output from
 // kernel memory, a run of them that follows each other in the segment and in
 // the output as one write (a pull of an unchanged 100 MiB was 12,800 writes
-// of 8 KiB; it is now one per segment).
+// of 8 KiB; it is now one per segment), and a chunk that repeats is written
+// to every place the version wants it once, at its first find, not again at
+// each of its copies in the segment (k x k writes for k repeats).
 import { releaseProxy } from 'comlink';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileKernels, init, type Kernels, simdSupported } from '../../sdk/kernels/index.js';
@@ -64,5 +66,42 @@ describe('placement', () => {
     const expected = version.slice();
     expected.fill(0, 100 * block, 101 * block); // not placed: the pull fetches it
     expect(Buffer.from(output).equals(Buffer.from(expected))).toBe(true);
+  });
+
+  it('should write a chunk that repeats once to each place the version wants it, not once per copy found', async () => {
+    const block = 4096;
+    const pattern = randomBytes(block, 3);
+    const local = new Uint8Array(128 * block);
+    for (let i = 0; i < 128; i++) local.set(pattern, i * block); // 128 copies of one block
+    const version = new Uint8Array(256 * block);
+    for (let i = 0; i < 256; i++) version.set(pattern, i * block); // wanted at 256 places
+    output = new Uint8Array(version.length);
+    writes.length = 0;
+    workerApi.setPlacement(2, { path: 'out', manifest: blockManifest(version, block) });
+    const placed: Placed[] = [];
+    const sink = Object.assign((_: number, r: { placed?: Placed }) => void (r.placed && placed.push(r.placed)), { [releaseProxy]: () => {} });
+    // biome-ignore lint/suspicious/noExplicitAny: the sink stands in for the comlink proxy a pool passes
+    await workerApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [64 * block, 64 * block], { kind: 'fixed', block }, sink as any, 2);
+    workerApi.setPlacement(2, null);
+
+    expect(writes.length).toBe(256); // one per wanted place (was 128 x 256)
+    expect(placed.flatMap((p) => [...p.indices]).sort((a, b) => a - b)).toEqual([...Array(256).keys()]);
+    expect(Buffer.from(output).equals(Buffer.from(version))).toBe(true);
+  });
+
+  it('should place nothing of the classes it is told to skip (the all-zero chunks a pull leaves as holes)', async () => {
+    const block = 4096;
+    const local = new Uint8Array(64 * block); // zeros
+    const version = new Uint8Array(64 * block);
+    output = new Uint8Array(version.length);
+    writes.length = 0;
+    workerApi.setPlacement(3, { path: 'out', manifest: blockManifest(version, block), skip: Int32Array.of(0) });
+    const placed: Placed[] = [];
+    const sink = Object.assign((_: number, r: { placed?: Placed }) => void (r.placed && placed.push(r.placed)), { [releaseProxy]: () => {} });
+    // biome-ignore lint/suspicious/noExplicitAny: the sink stands in for the comlink proxy a pool passes
+    await workerApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [64 * block], { kind: 'fixed', block }, sink as any, 3);
+    workerApi.setPlacement(3, null);
+    expect(writes.length).toBe(0);
+    expect(placed.length).toBe(0);
   });
 });

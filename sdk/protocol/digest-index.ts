@@ -1,0 +1,92 @@
+// The version's chunks grouped by content: chunks with the same length and
+// digest prefix form one class, so a chunk that repeats (a run of zeros in a
+// VM image, a preallocated file, a table of equal pages) is found, placed and
+// fetched once per class, and every chunk of the class follows from it. Each
+// lookup and each step of the build is O(1) whatever repeats: a pull is
+// linear in the chunk count. Typed arrays only, ~16 bytes a chunk.
+import type { ShortManifest } from './manifest.js';
+
+/** Whether `digest` starts with the `n` bytes of `prefixes` at `at` (a short manifest's digest prefixes, or block digests). */
+export function hasPrefix(digest: Uint8Array, prefixes: Uint8Array, at: number, n: number): boolean {
+  for (let j = 0; j < n; j++) if (digest[j] !== prefixes[at + j]) return false;
+  return true;
+}
+
+/**
+ * A seed per process for the table's hash: a server cannot choose digest
+ * prefixes that pile into one slot of a table it cannot predict.
+ */
+const SEED = (Math.random() * 0x1_0000_0000) >>> 0;
+
+export class DigestIndex {
+  /** Class of each chunk. */
+  readonly classOf: Int32Array;
+  /** First chunk (in file order) of each class (indexed up to `classes`). */
+  readonly first: Int32Array;
+  /** The next chunk of the same class after chunk i, or -1. */
+  readonly next: Int32Array;
+  /** Chunks in each class (indexed up to `classes`). */
+  readonly count: Int32Array;
+  /** How many classes there are. */
+  readonly classes: number;
+  private readonly slots: Int32Array; // class + 1 per slot, 0 empty; open addressing, linear probing
+  private readonly n: number; // digest bytes per chunk
+
+  constructor(private readonly m: Pick<ShortManifest, 'lengths' | 'digestBytes' | 'digests'>) {
+    const chunks = m.lengths.length;
+    this.n = m.digestBytes;
+    this.classOf = new Int32Array(chunks);
+    this.next = new Int32Array(chunks).fill(-1);
+    this.first = new Int32Array(chunks);
+    this.count = new Int32Array(chunks);
+    const last = new Int32Array(chunks);
+    let size = 16;
+    while (size < 2 * chunks) size *= 2;
+    this.slots = new Int32Array(size);
+    let classes = 0;
+    for (let i = 0; i < chunks; i++) {
+      const slot = this.find(m.digests, this.n * i, m.lengths[i]);
+      let c = this.slots[slot] - 1;
+      if (c < 0) {
+        c = classes++;
+        this.slots[slot] = c + 1;
+        this.first[c] = i;
+      } else this.next[last[c]] = i;
+      last[c] = i;
+      this.count[c]++;
+      this.classOf[i] = c;
+    }
+    this.classes = classes;
+  }
+
+  /** The class of the chunk with this digest (its first digestBytes count) and length, or -1. */
+  lookup(digest: Uint8Array, length: number): number {
+    return this.slots[this.find(digest, 0, length)] - 1;
+  }
+
+  /** The chunks of class `c`, in file order. */
+  *members(c: number): Generator<number> {
+    for (let i = this.first[c]; i >= 0; i = this.next[i]) yield i;
+  }
+
+  /** The slot holding the class of (digest at `at`, length), or the empty slot where it would go. */
+  private find(digest: Uint8Array, at: number, length: number): number {
+    const mask = this.slots.length - 1;
+    let h = Math.imul(SEED ^ length, 0x9e3779b1);
+    for (let j = 0; j < this.n; j++) h = Math.imul(h ^ digest[at + j], 0x85ebca6b) ^ (h >>> 13);
+    h ^= h >>> 16;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const c = this.slots[slot] - 1;
+      if (c < 0) return slot;
+      const i = this.first[c];
+      if (this.m.lengths[i] === length && this.same(digest, at, i)) return slot;
+    }
+  }
+
+  private same(digest: Uint8Array, at: number, i: number): boolean {
+    const { digests } = this.m;
+    const o = this.n * i;
+    for (let j = 0; j < this.n; j++) if (digest[at + j] !== digests[o + j]) return false;
+    return true;
+  }
+}
