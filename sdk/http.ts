@@ -2,7 +2,7 @@
 // errors become DeltaflareError with the code of their JSON body; network
 // failures and 5xx are retried with exponential backoff, 4xx are not (the
 // same request would fail again), except those a predicate allows.
-import { DEFAULT_TIMEOUT_MS } from './base/limits.js';
+import { DEFAULT_TIMEOUT_MS, MAX_ANSWER_BYTES, MAX_ERROR_BODY_BYTES } from './base/limits.js';
 import { DeltaflareError, type DeltaflareErrorCode } from './base/errors.js';
 
 export interface RetryOptions {
@@ -81,20 +81,25 @@ export class Http {
     return (await this.request(method, path, { body, type })).bytes;
   }
 
-  /** A GET with extra request headers (e.g. Range), answering the body and the response headers; retried per the options. */
-  async get(path: string, headers: Record<string, string> = {}): Promise<{ bytes: Uint8Array; headers: Headers; status: number }> {
-    return this.request('GET', path, { headers });
+  /**
+   * A GET with extra request headers (e.g. Range), answering the body and the
+   * response headers; retried per the options. An answer longer than
+   * `maxBytes` (default MAX_ANSWER_BYTES) is MALFORMED as soon as it says so
+   * or reaches it: a server cannot make the client hold more than asked for.
+   */
+  async get(path: string, headers: Record<string, string> = {}, maxBytes = MAX_ANSWER_BYTES): Promise<{ bytes: Uint8Array; headers: Headers; status: number }> {
+    return this.request('GET', path, { headers, maxBytes });
   }
 
   private async request(
     method: string,
     path: string,
-    req: { body?: Body; type?: string; headers?: Record<string, string> },
+    req: { body?: Body; type?: string; headers?: Record<string, string>; maxBytes?: number },
   ): Promise<{ bytes: Uint8Array; headers: Headers; status: number }> {
     const { retries = 4, delay = defaultDelay, shouldRetry = defaultShouldRetry } = this.options.retry ?? {};
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.once(method, path, req.body, req.type, req.headers);
+        return await this.once(method, path, req.body, req.type, req.headers, req.maxBytes ?? MAX_ANSWER_BYTES);
       } catch (e) {
         const error = e as DeltaflareError;
         if (error.code === 'ABORTED' || attempt >= retries || !shouldRetry(error)) throw error;
@@ -115,6 +120,7 @@ export class Http {
     body?: Body,
     type?: string,
     extra: Record<string, string> = {},
+    maxBytes = MAX_ANSWER_BYTES,
   ): Promise<{ bytes: Uint8Array; headers: Headers; status: number }> {
     const { signal, token, timeoutMs = DEFAULT_TIMEOUT_MS } = this.options;
     const doFetch = this.options.fetch ?? fetch;
@@ -151,8 +157,10 @@ export class Http {
         throw failed(cause, `${(cause as Error).message} (${url.host}${causeOf(cause)})`);
       }
       try {
-        answer = new Uint8Array(await response.arrayBuffer());
+        // An error's body is read for its message only: its first MAX_ERROR_BODY_BYTES.
+        answer = await readBody(response, response.ok ? maxBytes : MAX_ERROR_BODY_BYTES, !response.ok, `${method} ${path}`);
       } catch (cause) {
+        if (cause instanceof DeltaflareError) throw cause;
         throw failed(cause, 'connection lost reading the answer');
       }
     } finally {
@@ -163,6 +171,46 @@ export class Http {
     if (response.ok) return { bytes: answer, headers: response.headers, status: response.status };
     throw endpointError(method, path, response.status, answer);
   }
+}
+
+/**
+ * The body of `response`, at most `max` bytes: beyond that it is cut
+ * (`truncate`) or refused as MALFORMED, from its Content-Length before
+ * anything is read, or as soon as the bytes received pass it.
+ */
+async function readBody(response: Response, max: number, truncate: boolean, what: string): Promise<Uint8Array> {
+  const tooLong = (n: string) =>
+    new DeltaflareError('MALFORMED', `${what}: the answer is ${n} bytes, over the ${max} expected: not a deltaflare endpoint, or a proxy that changed it`);
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (!truncate && declared > max && !response.headers.get('content-encoding')) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLong(String(declared));
+  }
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const pieces: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (total + value.length > max) {
+      await reader.cancel().catch(() => undefined);
+      if (!truncate) throw tooLong(`more than ${total + value.length}`);
+      pieces.push(value.subarray(0, max - total));
+      total = max;
+      break;
+    }
+    pieces.push(value);
+    total += value.length;
+  }
+  if (pieces.length === 1) return pieces[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function endpointError(method: string, path: string, status: number, body: Uint8Array): DeltaflareError {

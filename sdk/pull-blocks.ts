@@ -10,10 +10,11 @@
 // against the manifest before it is written; one that fails (the copy
 // changed, or a digest prefix collided) is handed back to be fetched whole.
 import { DeltaflareError } from './base/errors.js';
-import { MAX_RANGES } from './base/limits.js';
+import { MAX_RANGE_HEADER_BYTES } from './base/limits.js';
 import { Lanes } from './base/lanes.js';
 import type { Span } from './protocol/byteranges.js';
 import { hasPrefix } from './protocol/digest-index.js';
+import { packSpans, rangeBytes } from './protocol/pull-plan.js';
 import { blockCount, blockQuery } from './protocol/block-digests.js';
 import { checkChunk, checkVersion, type FetchContext, getRanges } from './pull-fetch.js';
 import type { SyncSource } from './source.js';
@@ -50,6 +51,7 @@ export class BlockRefiner {
   requests = 0;
   private queued: Gap[] = [];
   private queuedBytes = 0;
+  private queryBytes = 0;
   private readonly lanes: Lanes;
   /** Set once the endpoint refused a digests request: every gap is fetched whole from then on. */
   private off = false;
@@ -63,10 +65,13 @@ export class BlockRefiner {
     return !this.off && bytes >= 4 * this.c.block && bytes <= MAX_GAP_BYTES && oldLength > 0 && oldLength <= 2 * MAX_GAP_BYTES;
   }
 
-  /** Queues a gap; a request starts once `flushBytes` of gaps (or GAPS_PER_REQUEST) are queued. */
+  /** Queues a gap; a request starts once `flushBytes` of gaps (or GAPS_PER_REQUEST, or a query of MAX_RANGE_HEADER_BYTES) are queued. */
   add(gap: Gap, flushBytes: number): void {
+    const span = { offset: this.c.offsets[gap.first], length: this.c.offsets[gap.end] - this.c.offsets[gap.first] };
+    if (this.queryBytes + rangeBytes(span) > MAX_RANGE_HEADER_BYTES) this.flush();
     this.queued.push(gap);
-    this.queuedBytes += this.c.offsets[gap.end] - this.c.offsets[gap.first];
+    this.queuedBytes += span.length;
+    this.queryBytes += rangeBytes(span);
     if (this.queuedBytes >= flushBytes || this.queued.length >= GAPS_PER_REQUEST) this.flush();
   }
 
@@ -76,6 +81,7 @@ export class BlockRefiner {
     const gaps = this.queued;
     this.queued = [];
     this.queuedBytes = 0;
+    this.queryBytes = 0;
     this.lanes.add(() => this.refine(gaps));
   }
 
@@ -101,10 +107,10 @@ export class BlockRefiner {
     const spans = gaps.map((g) => ({ offset: offsets[g.first], length: offsets[g.end] - offsets[g.first] }));
     let got: Awaited<ReturnType<typeof http.get>>;
     try {
-      got = await http.get(`/v1/blocks/${encodeURIComponent(key)}?${blockQuery({ version, block, digestBytes: DIGEST_BYTES, spans })}`);
+      const want = spans.reduce((n, s) => n + blockCount(s.length, block) * DIGEST_BYTES, 0);
+      got = await http.get(`/v1/blocks/${encodeURIComponent(key)}?${blockQuery({ version, block, digestBytes: DIGEST_BYTES, spans })}`, {}, want);
       this.requests++;
       checkVersion(got.headers, this.c);
-      const want = spans.reduce((n, s) => n + blockCount(s.length, block) * DIGEST_BYTES, 0);
       if (got.bytes.length !== want) throw new DeltaflareError('MALFORMED', `block digests of ${key}: ${got.bytes.length} bytes, not ${want}`);
     } catch (e) {
       // An endpoint without the route (an older deploy: 404, or 401 where it took it for a write) or refusing
@@ -142,14 +148,17 @@ export class BlockRefiner {
       buffers.push(buffer);
       fromCopy.push(taken);
     }
-    for (let i = 0; i < missing.length; i += MAX_RANGES) {
-      const some = missing.slice(i, i + MAX_RANGES);
-      const bytesOf = await getRanges(
-        this.c,
-        some.map((x) => x.span),
-      );
+    const gapOf = new Map(missing.map((x) => [x.span, x.gap]));
+    for (const batch of packSpans(
+      missing.map((x) => x.span),
+      Number.MAX_SAFE_INTEGER,
+    )) {
+      const bytesOf = await getRanges(this.c, batch);
       this.requests++;
-      for (const { gap, span } of some) buffers[gap].set(bytesOf(span), span.offset - spans[gap].offset);
+      for (const span of batch) {
+        const g = gapOf.get(span)!;
+        buffers[g].set(bytesOf(span), span.offset - spans[g].offset);
+      }
     }
 
     const failed: Span[] = [];

@@ -5,7 +5,7 @@
 // output published (renamed over the copy) only when every chunk landed.
 // The runtime gives the sources and the output (node/pull.ts: files).
 import { DeltaflareError } from './base/errors.js';
-import { WIRE_LIMITS } from './base/limits.js';
+import { DEFAULT_LIMITS, WIRE_LIMITS } from './base/limits.js';
 import type { Kernels } from './kernels/api.js';
 import { init } from './kernels/index.js';
 import { Http, type HttpOptions } from './http.js';
@@ -33,7 +33,7 @@ import { DigestIndex } from './protocol/digest-index.js';
 import { BLOCK_SIZE_RANGE, isBlockSize } from './protocol/block-digests.js';
 import { BlockRefiner } from './pull-blocks.js';
 import { checkChunk, RangeFetcher } from './pull-fetch.js';
-import { chunkOffsets, decodeShortManifest, type ShortManifest } from './protocol/manifest.js';
+import { chunkOffsets, decodeShortManifest, type ShortManifest, shortManifestBound } from './protocol/manifest.js';
 import { toHex } from './protocol/hex.js';
 import type { CopyOp } from './protocol/wire.js';
 import { signatures } from './signatures.js';
@@ -93,6 +93,13 @@ export interface PullOptions extends HttpOptions {
    * two, 256..65536 (default 1024); 0 fetches such chunks whole.
    */
   blockSize?: number;
+  /**
+   * The most chunks a version may have (default 2^20, the endpoint's default
+   * maxManifestChunks): what the pull holds grows with the chunk count
+   * (~100 bytes a chunk), so this bounds its memory. A manifest over it is
+   * refused before it is read.
+   */
+  maxChunks?: number;
   onProgress?: (p: PullProgress) => void;
 }
 
@@ -171,8 +178,13 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
   const report = (p: Omit<PullProgress, 'size'>) => options.onProgress?.({ ...p, size: manifest?.size ?? 0 });
   let manifest: ShortManifest | undefined;
   report({ phase: 'manifest', foundBytes: 0, fetchedBytes: 0 });
-  const answer = await http.get(`${path}?digest=${digestBytes}`);
-  manifest = decodeShortManifest(answer.bytes);
+  const maxChunks = options.maxChunks ?? DEFAULT_LIMITS.maxManifestChunks;
+  const bound = shortManifestBound(maxChunks, digestBytes);
+  const answer = await http.get(`${path}?digest=${digestBytes}`, {}, bound).catch((e: DeltaflareError) => {
+    if (e.code !== 'MALFORMED') throw e;
+    throw new DeltaflareError('MALFORMED', `${e.message.replace(/^deltaflare: /, '')}: a manifest of at most ${maxChunks} chunks (maxChunks) takes ${bound}`);
+  });
+  manifest = decodeShortManifest(answer.bytes, { digestBytes, maxChunks });
   const version = answer.headers.get('x-deltaflare-version') ?? '';
   if (options.version !== undefined && options.version !== version) {
     throw new DeltaflareError('VERSION_CONFLICT', `${options.key} is at version ${version}, not the version ${options.version} asked for: nothing was changed`);

@@ -137,6 +137,14 @@ export const HEADER_BYTES = 24;
 /** Ranges one multi-range read may ask for (the endpoint's cap, the pull client's packing): a 2 MiB pull request of 4 KiB chunks is 512. */
 export const MAX_RANGES = 1024;
 
+/**
+ * Longest Range header (and block-digests query) the client sends: 8,000
+ * bytes fits the smallest limit of common servers and proxies (nginx's 8 KiB
+ * header buffers, Apache's 8,190-byte fields); the Node endpoint takes
+ * headers of up to 16 KiB in all (Node's maxHeaderSize), workerd 128 KiB.
+ */
+export const MAX_RANGE_HEADER_BYTES = 8000;
+
 /** Largest JSON body (session and commit requests): 64 KiB. */
 export const MAX_JSON_BYTES = 64 * 1024;
 
@@ -200,6 +208,16 @@ export const DEFAULT_CONCURRENCY = 4;
  * the Node endpoint's default) sent again.
  */
 export const BROWSER_PARTS_IN_FLIGHT = 2;
+
+/**
+ * The longest answer the client reads unless a request names its own bound
+ * (the pull's reads all do): a match answer at the wire format's caps, 2^20
+ * signatures x (16 + 4 x 32) bytes, is 151 MB.
+ */
+export const MAX_ANSWER_BYTES = 160 << 20;
+
+/** Bytes of an error answer the client reads for its message (a JSON error body is a few hundred). */
+export const MAX_ERROR_BODY_BYTES = 64 << 10;
 
 /** A request unanswered this long (ms) is abandoned and retried as NETWORK: 5 minutes. */
 export const DEFAULT_TIMEOUT_MS = 300_000;

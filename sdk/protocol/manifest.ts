@@ -7,6 +7,7 @@
 // manifest root), so a server can verify a rebuilt file from hashes it already
 // has: copied chunks keep their stored digests, only literal bytes are hashed.
 import { DeltaflareError } from '../base/errors.js';
+import { CDC_RANGES, FIXED_BLOCK_MIN, WIRE_LIMITS } from '../base/limits.js';
 import type { ChunkingSpec } from './chunking.js';
 
 export interface Manifest {
@@ -118,7 +119,12 @@ export interface ShortManifest {
 }
 
 const SHORT_MAGIC = 0x31534644; // "DFS1" read as a little-endian u32
-const SHORT_HEADER = 40; // the full form's 36, then u32 digestBytes
+export const SHORT_HEADER = 40; // the full form's 36, then u32 digestBytes
+
+/** The most bytes a short manifest of at most `maxChunks` chunks with `digestBytes` per digest can take. */
+export function shortManifestBound(maxChunks: number, digestBytes: number): number {
+  return SHORT_HEADER + maxChunks * (4 + digestBytes);
+}
 
 /** Encodes the short form of `m` with `digestBytes` (1..32) of each digest. */
 export function encodeShortManifest(m: Manifest, digestBytes: number): Uint8Array {
@@ -134,9 +140,15 @@ export function encodeShortManifest(m: Manifest, digestBytes: number): Uint8Arra
   return out;
 }
 
-/** Decodes `encodeShortManifest` output; INVALID_ARGUMENT naming the first thing that is wrong. */
-export function decodeShortManifest(bytes: Uint8Array): ShortManifest {
-  const bad = (why: string) => new DeltaflareError('INVALID_ARGUMENT', `short manifest bytes: ${why}`);
+/**
+ * Decodes `encodeShortManifest` output; MALFORMED naming the first thing that
+ * is wrong. Its header is checked before anything is allocated: the digest
+ * length is the one asked for, the chunking within the kernels' ranges, the
+ * chunk count at most `expect.maxChunks` and one the size allows (no chunk
+ * empty or longer than the chunking's largest).
+ */
+export function decodeShortManifest(bytes: Uint8Array, expect: { digestBytes?: number; maxChunks?: number } = {}): ShortManifest {
+  const bad = (why: string) => new DeltaflareError('MALFORMED', `short manifest bytes: ${why}`);
   if (bytes.length < SHORT_HEADER) throw bad(`${bytes.length} bytes is shorter than the ${SHORT_HEADER}-byte header`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (v.getUint32(0, true) !== SHORT_MAGIC) throw bad('magic is not "DFS1"');
@@ -149,6 +161,11 @@ export function decodeShortManifest(bytes: Uint8Array): ShortManifest {
   const n = v.getUint32(32, true);
   const digestBytes = v.getUint32(36, true);
   if (digestBytes < 1 || digestBytes > 32) throw bad(`digestBytes ${digestBytes} is outside 1..32`);
+  if (expect.digestBytes !== undefined && digestBytes !== expect.digestBytes) throw bad(`digestBytes ${digestBytes}, not the ${expect.digestBytes} asked for`);
+  const largest = chunkingLargest(chunking);
+  if (largest === null) throw bad(`chunking ${JSON.stringify(chunking)} is outside the kernels' ranges`);
+  if (expect.maxChunks !== undefined && n > expect.maxChunks) throw bad(`${n} chunks, over the ${expect.maxChunks} this pull takes (maxChunks)`);
+  if (n > size || n < Math.ceil(size / largest)) throw bad(`${n} chunks cannot hold ${size} bytes in chunks of 1..${largest}`);
   const fixed = chunking.kind === 'fixed';
   const want = SHORT_HEADER + (fixed ? 0 : 4 * n) + digestBytes * n;
   if (bytes.length !== want) throw bad(`${bytes.length} bytes, want ${want} for ${n} chunks`);
@@ -156,10 +173,18 @@ export function decodeShortManifest(bytes: Uint8Array): ShortManifest {
   let sum = 0;
   for (let i = 0; i < n; i++) {
     lengths[i] = fixed ? Math.min(p[0], size - sum) : v.getUint32(SHORT_HEADER + 4 * i, true);
-    if (lengths[i] === 0) throw bad(`chunk ${i} has length 0`);
+    if (lengths[i] === 0 || lengths[i] > largest) throw bad(`chunk ${i} has length ${lengths[i]}, outside 1..${largest}`);
     sum += lengths[i];
   }
   if (sum !== size) throw bad(`chunk lengths sum to ${sum}, not the size ${size}`);
   const digests = bytes.slice(want - digestBytes * n, want);
   return { chunking, size, lengths, digestBytes, digests };
+}
+
+/** The largest chunk `c` cuts, or null if `c` is outside the kernels' ranges. */
+function chunkingLargest(c: ChunkingSpec): number | null {
+  const within = (x: number, [lo, hi]: readonly [number, number]) => Number.isInteger(x) && x >= lo && x <= hi;
+  if (c.kind === 'fixed') return within(c.block, [FIXED_BLOCK_MIN, WIRE_LIMITS.maxChunkLength]) ? c.block : null;
+  const ok = within(c.min, CDC_RANGES.min) && within(c.avg, CDC_RANGES.avg) && within(c.max, CDC_RANGES.max) && within(c.level, CDC_RANGES.level);
+  return ok && c.min <= c.avg && c.avg <= c.max ? c.max : null;
 }

@@ -3,7 +3,7 @@
 // an array `from` over the version's chunks: FETCH, LANDED (already in
 // place), FETCHING, DUP, ZERO, or an offset in the local copy; and how that
 // becomes copies and multi-range requests. sdk/pull.ts runs it.
-import { MAX_RANGES } from '../base/limits.js';
+import { MAX_RANGE_HEADER_BYTES, MAX_RANGES } from '../base/limits.js';
 import type { Span } from './byteranges.js';
 import { orderInPlace } from './in-place.js';
 import type { ShortManifest } from './manifest.js';
@@ -118,19 +118,26 @@ export function* spansOf(
   }
 }
 
-/** Spans packed into requests of about `requestBytes` and at most MAX_RANGES ranges each. */
+/**
+ * Spans packed into requests of about `requestBytes`, at most MAX_RANGES
+ * ranges and a Range header of at most MAX_RANGE_HEADER_BYTES each.
+ */
 export function packSpans(spans: Iterable<Span>, requestBytes: number): Span[][] {
   const batches: Span[][] = [];
   let batch: Span[] = [];
   let bytes = 0;
+  let header = 'bytes='.length;
   for (const span of spans) {
-    if (batch.length > 0 && (bytes + span.length > requestBytes || batch.length >= MAX_RANGES)) {
+    const range = rangeBytes(span);
+    if (batch.length > 0 && (bytes + span.length > requestBytes || batch.length >= MAX_RANGES || header + range > MAX_RANGE_HEADER_BYTES)) {
       batches.push(batch);
       batch = [];
       bytes = 0;
+      header = 'bytes='.length;
     }
     batch.push(span);
     bytes += span.length;
+    header += range;
   }
   if (batch.length > 0) batches.push(batch);
   return batches;
@@ -182,4 +189,9 @@ export function claimFetches(from: Float64Array, index: DigestIndex, fetchedFirs
     if (fetchedFirst[c] < 0) fetchedFirst[c] = i;
     else if (fetchedFirst[c] !== i && from[i] === FETCH) from[i] = DUP;
   }
+}
+
+/** Bytes `span` adds to a Range header: "first-last" and its comma. */
+export function rangeBytes(span: Span): number {
+  return String(span.offset).length + String(span.offset + span.length - 1).length + 2;
 }

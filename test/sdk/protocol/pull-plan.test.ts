@@ -1,7 +1,8 @@
 // The pure part of a pull's plan: which gaps a scan in file order closes
 // (their fetches start before the scan ends) and how spans become requests.
 import { describe, expect, it } from 'vitest';
-import { MAX_RANGES } from '../../../sdk/base/limits.js';
+import { MAX_RANGE_HEADER_BYTES, MAX_RANGES } from '../../../sdk/base/limits.js';
+import { rangeHeader } from '../../../sdk/protocol/byteranges.js';
 import { ClosedGaps, FETCH, fetchBatches, LANDED, packSpans, spansOf } from '../../../sdk/protocol/pull-plan.js';
 import type { ShortManifest } from '../../../sdk/protocol/manifest.js';
 
@@ -45,7 +46,7 @@ describe('closed gaps', () => {
 });
 
 describe('fetch batches', () => {
-  it('should split runs at requestBytes and pack spans into requests of at most requestBytes and MAX_RANGES ranges', () => {
+  it('should split runs at requestBytes and pack spans into requests of at most requestBytes, MAX_RANGES ranges and an 8,000-byte Range header', () => {
     const { m, offsets } = chunks(3000);
     const from = new Float64Array(3000).fill(LANDED);
     for (let i = 0; i < 10; i++) from[i] = FETCH; // one run of 1000 bytes
@@ -57,8 +58,11 @@ describe('fetch batches', () => {
       { offset: 900, length: 100 },
     ]);
     const batches = fetchBatches(from, m, offsets, 1 << 20);
-    expect(batches.map((b) => b.length)).toEqual([MAX_RANGES, 1 + 1450 - MAX_RANGES]);
+    // Ranges of up to 12 bytes ("299900-299999,"): the header bound (8,000 bytes) cuts before MAX_RANGES.
+    for (const b of batches) expect(rangeHeader(b).length).toBeLessThanOrEqual(MAX_RANGE_HEADER_BYTES);
+    expect(batches.map((b) => b.length)).toEqual([635, 571, 245]);
     expect(batches.flat().reduce((n, s) => n + s.length, 0)).toBe(1000 + 1450 * 100);
+    for (const b of batches) expect(b.length).toBeLessThanOrEqual(MAX_RANGES);
     expect(
       packSpans(
         [
