@@ -103,7 +103,7 @@ export class Http {
       } catch (e) {
         const error = e as DeltaflareError;
         if (error.code === 'ABORTED' || attempt >= retries || !shouldRetry(error)) throw error;
-        await sleep(delay(attempt), this.options.signal);
+        await sleep(Math.max(delay(attempt), retryAfterMs(error)), this.options.signal);
       }
     }
   }
@@ -169,7 +169,10 @@ export class Http {
     const sent = typeof body === 'string' ? new TextEncoder().encode(body).length : body instanceof Uint8Array ? body.length : (body?.size ?? 0);
     this.options.onBytes?.(sent, answer.length);
     if (response.ok) return { bytes: answer, headers: response.headers, status: response.status };
-    throw endpointError(method, path, response.status, answer);
+    const error = endpointError(method, path, response.status, answer);
+    const after = Number(response.headers.get('retry-after'));
+    if (after > 0) retryAfter.set(error, Math.min(after, 60) * 1000);
+    throw error;
   }
 }
 
@@ -212,6 +215,10 @@ async function readBody(response: Response, max: number, truncate: boolean, what
   }
   return out;
 }
+
+/** The wait an endpoint asked for with Retry-After (seconds, at most 60), by error. */
+const retryAfter = new WeakMap<DeltaflareError, number>();
+const retryAfterMs = (e: DeltaflareError) => retryAfter.get(e) ?? 0;
 
 function endpointError(method: string, path: string, status: number, body: Uint8Array): DeltaflareError {
   let code: DeltaflareErrorCode = status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';

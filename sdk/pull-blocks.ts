@@ -10,7 +10,7 @@
 // against the manifest before it is written; one that fails (the copy
 // changed, or a digest prefix collided) is handed back to be fetched whole.
 import { DeltaflareError } from './base/errors.js';
-import { MAX_RANGE_HEADER_BYTES } from './base/limits.js';
+import { MAX_RANGE_HEADER_BYTES, MAX_RANGE_READS } from './base/limits.js';
 import { Lanes } from './base/lanes.js';
 import type { Span } from './protocol/byteranges.js';
 import { hasPrefix } from './protocol/digest-index.js';
@@ -29,8 +29,8 @@ export interface Gap {
 
 /** Digest prefix bytes per block: a false match costs a fetch of the chunk, never a wrong byte (chunks are checked). */
 const DIGEST_BYTES = 8;
-/** Gaps are sent in requests of at most this many (each is one store read on the endpoint). */
-const GAPS_PER_REQUEST = 256;
+/** Gaps are sent in requests of at most this many: the endpoint's store reads per request (MAX_RANGE_READS). */
+const GAPS_PER_REQUEST = MAX_RANGE_READS;
 /** Gaps larger than this are fetched whole: an insert of new data, where at most the chunks at its two ends hold old blocks. */
 export const MAX_GAP_BYTES = 256 << 10;
 

@@ -1,24 +1,60 @@
 // `GET /v1/blocks/:key`: the digest prefixes of fixed-size blocks over some
 // spans of the current version (sdk/protocol/block-digests.ts), so a pull
 // fetches only the blocks of a changed chunk that its local copy lacks.
-// Each span is read from the store and hashed in turn; the spans are at most
-// MAX_BLOCK_SPAN_BYTES in all.
+// The version is looked up once; spans less than RANGE_MERGE_GAP apart are
+// read together (one store read: on R2 a subrequest), at most
+// MAX_RANGE_READS reads. The spans' bytes (at most MAX_BLOCK_SPAN_BYTES, and
+// the gaps between them) are held within the endpoint's read budget: a
+// request over it waits, then is refused with 503 BUSY.
+import { MAX_RANGE_READS, RANGE_MERGE_GAP } from '../sdk/base/limits.js';
 import type { Kernels } from '../sdk/kernels/api.js';
+import type { Span } from '../sdk/protocol/byteranges.js';
 import { blockCount, digestBlocks, parseBlockQuery } from '../sdk/protocol/block-digests.js';
 import { ApiError } from './errors.js';
-import { currentVersion } from './files.js';
+import { openCurrent } from './files.js';
+import type { ReadBudget } from './read-budget.js';
 import type { Store } from './store/store.js';
 
 /** The answer: per span in the order asked, ceil(length / block) digest prefixes; the version in X-Deltaflare-Version. */
-export async function getBlockDigests(store: Store, kernels: Kernels, key: string, query: (name: string) => string | undefined): Promise<Response> {
-  const info = await currentVersion(store, key);
+export async function getBlockDigests(
+  store: Store,
+  kernels: Kernels,
+  budget: ReadBudget,
+  key: string,
+  query: (name: string) => string | undefined,
+): Promise<Response> {
+  const version = await openCurrent(store, key);
+  const { info } = version;
   const q = parseBlockQuery(query, info.size);
   if (q.version !== info.id) throw new ApiError('VERSION_CONFLICT', `${JSON.stringify(key)} is at version ${info.id}, not ${q.version}`);
-  const out = new Uint8Array(q.spans.reduce((n, s) => n + blockCount(s.length, q.block), 0) * q.digestBytes);
-  let at = 0;
-  for (const span of q.spans) {
-    // A commit since the head makes this read CONFLICT (409): the client's version is gone.
-    at = digestBlocks(kernels, await store.readRange(key, info.id, span.offset, span.length), q.block, q.digestBytes, out, at);
+  const reads = spanReads(q.spans);
+  const held = reads.reduce((n, r) => n + r.length, 0);
+  return budget.run(held, `block digests of ${held} bytes`, async () => {
+    const out = new Uint8Array(q.spans.reduce((n, s) => n + blockCount(s.length, q.block), 0) * q.digestBytes);
+    let at = 0;
+    for (const read of reads) {
+      // A commit since the look-up makes this read CONFLICT (409): the client's version is gone.
+      const bytes = new Uint8Array(await new Response(await version.read(read.offset, read.length)).arrayBuffer());
+      for (const s of read.spans)
+        at = digestBlocks(kernels, bytes.subarray(s.offset - read.offset, s.offset - read.offset + s.length), q.block, q.digestBytes, out, at);
+    }
+    return new Response(out, { headers: { 'Content-Type': 'application/octet-stream', 'X-Deltaflare-Version': info.id } });
+  });
+}
+
+/** Spans grouped in the order asked into store reads: a span starting less than RANGE_MERGE_GAP after the previous one's end joins its read. */
+function spanReads(spans: Span[]): Array<Span & { spans: Span[] }> {
+  const reads: Array<Span & { spans: Span[] }> = [];
+  for (const s of spans) {
+    const last = reads[reads.length - 1];
+    const end = last ? last.offset + last.length : 0;
+    if (last && s.offset >= end && s.offset - end < RANGE_MERGE_GAP) {
+      last.length = s.offset + s.length - last.offset;
+      last.spans.push(s);
+    } else reads.push({ offset: s.offset, length: s.length, spans: [s] });
   }
-  return new Response(out, { headers: { 'Content-Type': 'application/octet-stream', 'X-Deltaflare-Version': info.id } });
+  if (reads.length > MAX_RANGE_READS) {
+    throw new ApiError('INVALID_ARGUMENT', `${spans.length} spans in ${reads.length} places, above the limit ${MAX_RANGE_READS}: ask in several requests`);
+  }
+  return reads;
 }

@@ -7,7 +7,7 @@ import type { Kernels } from '../sdk/kernels/api.js';
 import { resolveOptions } from '../sdk/kernels/chunker.js';
 import { toHex } from '../sdk/protocol/hex.js';
 import { type ChunkingSpec, chunkingId, DEFAULT_CHUNKING, expectedChunks, parseChunkingId } from '../sdk/protocol/chunking.js';
-import { encodeManifest, encodeShortManifest } from '../sdk/protocol/manifest.js';
+import { manifestPieces } from '../sdk/protocol/manifest.js';
 import type { BasisInfo, CreateSessionResponse, FileInfo, FileList, SessionStatus } from '../sdk/protocol/messages.js';
 import { firstOverwrittenRead } from '../sdk/protocol/in-place.js';
 import { decodePlan } from '../sdk/protocol/wire.js';
@@ -21,6 +21,7 @@ import { commitSession } from './commit.js';
 import { currentVersion, getFile, listFiles } from './files.js';
 import { ManifestCache } from './manifests.js';
 import { getBlockDigests } from './blocks.js';
+import { ReadBudget } from './read-budget.js';
 import type { AppOptions } from './options.js';
 import { Parts } from './parts.js';
 import { CopyJobs } from './rebuild.js';
@@ -50,6 +51,8 @@ export class Endpoint {
   readonly partBuffers: BufferPool;
   /** Inflated part payloads held at once (AppOptions.inflateBudgetBytes). */
   readonly inflation: ByteBudget;
+  /** Bytes reads hold in memory at once (AppOptions.readBudgetBytes). */
+  readonly reads: ReadBudget;
   private readonly sweepIntervalMs: number;
   private lastSweep = -Infinity;
 
@@ -75,6 +78,9 @@ export class Endpoint {
     const budget = opts.bodyBudgetBytes ?? ENDPOINT_DEFAULTS.bodyBudgetBytes;
     checkRange('bodyBudgetBytes', budget, 1, 2 ** 40);
     this.bodies = new BodyIntake(new ByteBudget(budget), opts.spool);
+    const readBudget = opts.readBudgetBytes ?? ENDPOINT_DEFAULTS.readBudgetBytes;
+    checkRange('readBudgetBytes', readBudget, 1, 2 ** 40);
+    this.reads = new ReadBudget(readBudget);
     const partBody = bodyCaps(this.limits).part;
     this.partBuffers = new BufferPool(Math.max(1, Math.floor(budget / partBody)), partBody);
   }
@@ -259,9 +265,14 @@ export class Endpoint {
   /**
    * `GET /v1/manifests/:key`: the current version's manifest (manifest.ts's
    * binary form) under `chunking` (a chunkingId), else under the first one it
-   * was stored with (its commit's); one missing is built once, within
-   * maxChunkingsPerVersion; with `digest` (4..32) its short form (lengths
-   * and digest prefixes: manifest.ts). Headers name the version, chunking and root.
+   * was stored with (its commit's); with `digest` (4..32) its short form
+   * (lengths and digest prefixes: manifest.ts). Headers name the version,
+   * chunking and root. Readers get the chunkings a push stored: a version
+   * with none (placed by hand) gets the default built once, and a chunking
+   * not stored is 404, so readers cannot fill maxChunkingsPerVersion (a
+   * writer's push with another chunking would then be refused). The body is
+   * encoded as it streams, from the one decoded manifest in the cache: a
+   * stalled reader holds a piece, not an encoding.
    */
   async manifest(key: string, chunking: string | undefined, digest?: string): Promise<Response> {
     const digestBytes = digest === undefined ? 0 : Number(digest);
@@ -269,24 +280,43 @@ export class Endpoint {
       throw new ApiError('INVALID_ARGUMENT', `digest ${JSON.stringify(digest.slice(0, 10))} is not a digest length 4..32`);
     }
     const info = await currentVersion(this.store, key);
-    const id = chunking ?? (await this.store.listManifests(key, info.id))[0] ?? chunkingId(DEFAULT_CHUNKING);
+    const kept = await this.store.listManifests(key, info.id);
+    const id = chunking ?? kept[0] ?? chunkingId(DEFAULT_CHUNKING);
     const spec = this.chunking(parseChunkingId(id) ?? { kind: id });
+    if (kept.length > 0 && !kept.includes(chunkingId(spec))) {
+      throw new ApiError(
+        'NOT_FOUND',
+        `${JSON.stringify(key)} at ${info.id} has no manifest under ${chunkingId(spec)} (it has ${kept.join(', ')}); a push with that chunking stores one`,
+      );
+    }
     this.checkChunks(info.size, spec, `${JSON.stringify(key)}`);
-    const { manifest } = await this.manifests.get(key, info.id, spec);
-    const body = digestBytes ? encodeShortManifest(manifest, digestBytes) : encodeManifest(manifest);
-    return new Response(body as Uint8Array<ArrayBuffer>, {
+    const entry = await this.manifests.get(key, info.id, spec);
+    const encoding = manifestPieces(entry.manifest, digestBytes);
+    const pieces = encoding.pieces();
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          const next = pieces.next();
+          if (next.done) c.close();
+          else c.enqueue(next.value as Uint8Array<ArrayBuffer>);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(body, {
       headers: {
         'Content-Type': 'application/octet-stream',
+        'Content-Length': String(encoding.length),
         'X-Deltaflare-Version': info.id,
         'X-Deltaflare-Chunking': chunkingId(spec),
-        'X-Deltaflare-Root': toHex(this.kernels.blake3(manifest.hashes)),
+        'X-Deltaflare-Root': entry.root(this.kernels),
       },
     });
   }
 
   /** `GET /v1/blocks/:key`: digest prefixes of blocks over spans of the current version (blocks.ts). */
   blockDigests(key: string, query: (name: string) => string | undefined): Promise<Response> {
-    return getBlockDigests(this.store, this.kernels, key, query);
+    return getBlockDigests(this.store, this.kernels, this.reads, key, query);
   }
 
   /** `DELETE /v1/files/:key`, if its version is still `ifMatch` when given. */

@@ -5,8 +5,8 @@
 // manifest root, when known) and Accept-Ranges.
 import type { FileInfo, FileList } from '../sdk/protocol/messages.js';
 import { ApiError } from './errors.js';
-import { deflateWhenItPays, multipartResponse, parseRange, parseRanges } from './ranges.js';
-import { StoreError, type Store, type VersionInfo } from './store/store.js';
+import { deflateWhenItPays, multipartResponse, parseRange, parseRanges, readClusters } from './ranges.js';
+import { StoreError, type Store, type VersionInfo, type VersionReader } from './store/store.js';
 
 /** Headers describing a version. */
 export function fileHeaders(info: VersionInfo): Record<string, string> {
@@ -36,6 +36,24 @@ export async function currentVersion(store: Store, key: string): Promise<Version
   return info;
 }
 
+/**
+ * The key's current version opened for several reads with one look-up
+ * (Store.reader where the store has one: on R2 one head, not one per read),
+ * with currentVersion's answers.
+ */
+export async function openCurrent(store: Store, key: string): Promise<VersionReader> {
+  if (!store.reader) {
+    const info = await currentVersion(store, key);
+    return { info, read: async (offset, length) => (await store.read(key, { version: info.id, offset, length })).body };
+  }
+  try {
+    return await store.reader(key);
+  } catch (e) {
+    if (e instanceof StoreError && (e.code === 'NOT_FOUND' || e.code === 'INCOMPLETE')) await currentVersion(store, key); // its message
+    throw e;
+  }
+}
+
 /** `GET|HEAD /v1/files/:key`; a ranged answer deflated when the client takes it (`deflate`) and it pays (ranges.ts). */
 export async function getFile(store: Store, key: string, method: string, range: string | null | undefined, deflate = false): Promise<Response> {
   const res = await readFile(store, key, method, range);
@@ -45,14 +63,15 @@ export async function getFile(store: Store, key: string, method: string, range: 
 async function readFile(store: Store, key: string, method: string, range: string | null | undefined): Promise<Response> {
   // A commit between head and read makes the read CONFLICT: look again (3 tries; commits of one key take milliseconds).
   for (let attempt = 0; ; attempt++) {
-    const info = await currentVersion(store, key);
+    const version = await openCurrent(store, key);
+    const { info } = version;
     const headers = fileHeaders(info);
     if (method === 'HEAD') return new Response(null, { status: 200, headers });
     const several = parseRanges(range, info.size);
-    if (several && several.length > 1) return multipartResponse(store, key, info, several, headers);
+    if (several && several.length > 1) return multipartResponse(version, readClusters(several, range ?? ''), headers);
     const r = several ? several[0] : parseRange(range, info.size);
     try {
-      const { body } = await store.read(key, { version: info.id, ...(r ? { offset: r.start, length: r.end - r.start + 1 } : {}) });
+      const body = r ? await version.read(r.start, r.end - r.start + 1) : await version.read(0, info.size);
       if (!r) return new Response(body, { status: 200, headers });
       headers['Content-Length'] = String(r.end - r.start + 1);
       headers['Content-Range'] = `bytes ${r.start}-${r.end}/${info.size}`;

@@ -13,11 +13,18 @@ import { buildManifest } from './manifest-builder.js';
 import type { Store } from './store/store.js';
 import { Semaphore } from '../sdk/base/semaphore.js';
 import { ApiError } from './errors.js';
+import { toHex } from '../sdk/protocol/hex.js';
 
 /** A basis manifest and (made on first use) its weak index. */
 export class BasisEntry {
   private weak?: WeakIndex;
+  private rootHex?: string;
   constructor(readonly manifest: Manifest) {}
+  /** The manifest root (BLAKE3 of its digests, hex), hashed once per entry (32 MB for 2^20 chunks). */
+  root(kernels: Kernels): string {
+    this.rootHex ??= toHex(kernels.blake3(this.manifest.hashes));
+    return this.rootHex;
+  }
   /** The CRC-sorted index: 12 more bytes per chunk, built once per entry. */
   get index(): WeakIndex {
     this.weak ??= new WeakIndex(this.manifest);

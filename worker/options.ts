@@ -33,6 +33,13 @@ export interface AppOptions {
    * bodyBudgetBytes + inflateBudgetBytes.
    */
   inflateBudgetBytes?: number;
+  /**
+   * Bytes reads hold in memory at once (default 32 MiB): a block-digests
+   * request holds its spans' bytes (8 MiB at most) while it hashes them; one
+   * that finds no room within 10 s is refused with 503 BUSY and Retry-After.
+   * Streamed reads (files, ranges, manifests) hold a piece each and need none.
+   */
+  readBudgetBytes?: number;
   /** Where request bodies wait while they arrive, outside the budget (body-intake.ts); the Node server passes files in the store's folder. Default none. */
   spool?: Spool;
   /** Basis manifests kept decoded with their weak index, counted in chunks (default 2^20 chunks, ~56 MB at 56 B/chunk). */

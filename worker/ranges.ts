@@ -5,11 +5,11 @@
 // is streamed from the store part by part with an exact Content-Length.
 // Every delimiter, the first too, starts with CRLF, as nginx and Apache send
 // it (zsync reads nothing else).
-import { MAX_RANGES } from '../sdk/base/limits.js';
+import { MAX_RANGE_READS, MAX_RANGES, RANGE_MERGE_GAP } from '../sdk/base/limits.js';
 import { DEFLATE_RAW, RANGE_ENCODING_HEADER } from '../sdk/protocol/byteranges.js';
 import { deflateRaw } from '../sdk/protocol/compress.js';
 import { ApiError } from './errors.js';
-import type { Store, VersionInfo } from './store/store.js';
+import type { VersionReader } from './store/store.js';
 
 /** A satisfiable byte range, both ends inclusive as in Content-Range. */
 export interface ByteRange {
@@ -90,39 +90,73 @@ export function parseRanges(header: string | null | undefined, size: number): By
 const enc = new TextEncoder();
 
 /**
- * A 206 multipart/byteranges answer of `ranges` of `key` at `info`'s
- * version (a single merged range is answered as a plain 206).
+ * Sorted, disjoint ranges grouped into the store reads that serve them:
+ * neighbours less than RANGE_MERGE_GAP apart share one read (the gap read
+ * and skipped). More than MAX_RANGE_READS reads is 416 naming the limit: on
+ * R2 each read is a subrequest, which a Worker has a bounded number of.
  */
-export function multipartResponse(store: Store, key: string, info: VersionInfo, ranges: ByteRange[], headers: Record<string, string>): Response {
+export function readClusters(ranges: ByteRange[], header: string): ByteRange[][] {
+  const clusters: ByteRange[][] = [];
+  for (const r of ranges) {
+    const last = clusters[clusters.length - 1];
+    if (last && r.start - last[last.length - 1].end - 1 < RANGE_MERGE_GAP) last.push(r);
+    else clusters.push([r]);
+  }
+  if (clusters.length > MAX_RANGE_READS) {
+    throw new ApiError(
+      'INVALID_ARGUMENT',
+      `Range ${JSON.stringify(header.slice(0, 60))}... has ${ranges.length} ranges in ${clusters.length} places more than ${RANGE_MERGE_GAP} bytes apart, above the limit ${MAX_RANGE_READS}: ask for them in several requests`,
+      { status: 416 },
+    );
+  }
+  return clusters;
+}
+
+/**
+ * A 206 multipart/byteranges answer of `clusters` (readClusters) of a
+ * version, one store read per cluster (a single merged range is answered
+ * as a plain 206).
+ */
+export function multipartResponse(version: VersionReader, clusters: ByteRange[][], headers: Record<string, string>): Response {
+  const { info } = version;
+  const ranges = clusters.flat();
   const boundary = `deltaflare-${info.id.slice(-16)}-${ranges.length}`;
   const heads = ranges.map((r) =>
     enc.encode(`\r\n--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${r.start}-${r.end}/${info.size}\r\n\r\n`),
   );
   const tail = enc.encode(`\r\n--${boundary}--\r\n`);
   const length = heads.reduce((n, h, i) => n + h.length + ranges[i].end - ranges[i].start + 1, tail.length);
-  let i = 0;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let cursor: ByteCursor | undefined;
+  async function* parts(): AsyncGenerator<Uint8Array> {
+    let i = 0;
+    for (const cluster of clusters) {
+      const start = cluster[0].start;
+      cursor = new ByteCursor(await version.read(start, cluster[cluster.length - 1].end - start + 1));
+      let at = start;
+      for (const r of cluster) {
+        await cursor.skip(r.start - at);
+        yield heads[i++];
+        for (let left = r.end - r.start + 1; left > 0; ) {
+          const piece = await cursor.take(left);
+          left -= piece.length;
+          yield piece;
+        }
+        at = r.end + 1;
+      }
+      await cursor.finish();
+    }
+    yield tail;
+  }
+  const it = parts();
   const body = new ReadableStream<Uint8Array>({
     async pull(c) {
-      for (;;) {
-        if (reader) {
-          const { done, value } = await reader.read();
-          if (!done) return c.enqueue(value);
-          reader = undefined;
-          i++;
-        }
-        if (i === ranges.length) {
-          c.enqueue(tail);
-          return c.close();
-        }
-        const r = ranges[i];
-        c.enqueue(heads[i]);
-        reader = (await store.read(key, { version: info.id, offset: r.start, length: r.end - r.start + 1 })).body.getReader();
-        return;
-      }
+      const { done, value } = await it.next();
+      if (done) c.close();
+      else c.enqueue(value);
     },
     async cancel(reason) {
-      await reader?.cancel(reason);
+      await cursor?.cancel(reason);
+      await it.return(undefined);
     },
   });
   return new Response(body, {
@@ -173,4 +207,39 @@ export async function deflateWhenItPays(res: Response): Promise<Response> {
   headers.set(RANGE_ENCODING_HEADER, DEFLATE_RAW);
   const deflate = new CompressionStream(DEFLATE_RAW) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
   return new Response(body.pipeThrough(deflate), { status: res.status, headers });
+}
+
+/** Takes and skips bytes of a stream, piece by piece. */
+class ByteCursor {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private piece: Uint8Array = new Uint8Array(0);
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.reader = stream.getReader();
+  }
+
+  /** Up to `max` bytes (at least one); the stream ending early is an error. */
+  async take(max: number): Promise<Uint8Array> {
+    if (this.piece.length === 0) {
+      const { done, value } = await this.reader.read();
+      if (done) throw new Error('deltaflare: a store read ended before its length');
+      this.piece = value;
+    }
+    const out = this.piece.subarray(0, max);
+    this.piece = this.piece.subarray(out.length);
+    return out;
+  }
+
+  async skip(n: number): Promise<void> {
+    for (let left = n; left > 0; ) left -= (await this.take(left)).length;
+  }
+
+  /** Reads the stream to its end (canceling a store read that ended is logged by workerd as a cut pump); more bytes is an error. */
+  async finish(): Promise<void> {
+    if (this.piece.length > 0 || !(await this.reader.read()).done) throw new Error('deltaflare: a store read ran past its length');
+  }
+
+  async cancel(reason?: unknown): Promise<void> {
+    await this.reader.cancel(reason).catch(() => undefined);
+  }
 }

@@ -53,6 +53,8 @@ export type DeltaflareErrorCode =
   /** The client holds the endpoint's maximum of open sessions (429): commit or abort one first. */
   | 'TOO_MANY_SESSIONS'
   | 'ROOT_MISMATCH'
+  /** The endpoint's read budget is full (503, with Retry-After): ask again later; retried by default. */
+  | 'BUSY'
   /** The server's disk cannot hold the file beside the uploads already open (507). */
   | 'INSUFFICIENT_STORAGE'
   /** No token, or not the endpoint's (401): pass `token` (CLI: --token or DELTAFLARE_TOKEN). */

@@ -145,6 +145,17 @@ export const MAX_RANGES = 1024;
  */
 export const MAX_RANGE_HEADER_BYTES = 8000;
 
+/**
+ * Ranges (and block spans) of one request closer than this many bytes are
+ * read from the store as one read, the gap skipped: on R2 every read is a
+ * subrequest (Workers Free allows 1,000 per request), and 64 KiB of gap
+ * costs less than a read.
+ */
+export const RANGE_MERGE_GAP = 64 << 10;
+
+/** Separate store reads one multi-range GET or block-digests request may need (ranges farther apart than RANGE_MERGE_GAP). */
+export const MAX_RANGE_READS = 64;
+
 /** Largest JSON body (session and commit requests): 64 KiB. */
 export const MAX_JSON_BYTES = 64 * 1024;
 
@@ -173,6 +184,8 @@ export const ENDPOINT_DEFAULTS = {
   bodyBudgetBytes: 12 << 20,
   /** Basis manifests kept decoded: 2^20 chunks, ~56 MB at 56 B/chunk. */
   manifestCacheChunks: 1 << 20,
+  /** Bytes reads hold in memory at once (block digests: 8 MiB a request at most): four such requests. */
+  readBudgetBytes: 32 << 20,
   /** Expired sessions are swept at most once a minute. */
   sweepIntervalMs: 60_000,
 } as const;

@@ -45,18 +45,70 @@ const MANIFEST_HEADER = 36;
 
 /** Encodes a manifest as bytes (36 + 40 per chunk). */
 export function encodeManifest(m: Manifest): Uint8Array {
+  return gather(manifestPieces(m, 0));
+}
+
+/**
+ * A manifest's encoding (digestBytes 0: the full form; 1..32: the short
+ * form), made piece by piece as it is read: its length, and pieces of at
+ * most PIECE_CHUNKS chunks' worth (a digest run of the full form is a view of
+ * `m.hashes`, not a copy). An endpoint streams a manifest of a million
+ * chunks to many readers holding one piece each, not one encoding each.
+ */
+export function manifestPieces(m: Manifest, digestBytes: number): { length: number; pieces(): Generator<Uint8Array> } {
   const n = m.lengths.length;
-  if (m.crcs.length !== n || m.hashes.length !== n * 32) {
+  const full = digestBytes === 0;
+  if (full && (m.crcs.length !== n || m.hashes.length !== n * 32)) {
     throw new DeltaflareError('INVALID_ARGUMENT', `manifest has ${n} lengths, ${m.crcs.length} crcs and ${m.hashes.length} hash bytes (want ${n * 32})`);
   }
-  const out = new Uint8Array(MANIFEST_HEADER + 40 * n);
-  const v = new DataView(out.buffer);
-  writeHeader(v, MANIFEST_MAGIC, m);
-  for (let i = 0; i < n; i++) {
-    v.setUint32(MANIFEST_HEADER + 4 * i, m.lengths[i], true);
-    v.setUint32(MANIFEST_HEADER + 4 * n + 4 * i, m.crcs[i], true);
+  if (!full && !(Number.isInteger(digestBytes) && digestBytes >= 1 && digestBytes <= 32)) {
+    throw new DeltaflareError('INVALID_ARGUMENT', `digestBytes ${digestBytes} is outside 1..32`);
   }
-  out.set(m.hashes, MANIFEST_HEADER + 8 * n);
+  const fixed = m.chunking.kind === 'fixed';
+  const header = full ? MANIFEST_HEADER : SHORT_HEADER;
+  const length = full ? MANIFEST_HEADER + 40 * n : SHORT_HEADER + (fixed ? 0 : 4 * n) + digestBytes * n;
+  function* pieces(): Generator<Uint8Array> {
+    const head = new Uint8Array(header);
+    const v = new DataView(head.buffer);
+    writeHeader(v, full ? MANIFEST_MAGIC : SHORT_MAGIC, m);
+    if (!full) v.setUint32(36, digestBytes, true);
+    yield head;
+    const words = function* (a: Uint32Array) {
+      for (let i = 0; i < n; i += PIECE_CHUNKS) {
+        const part = a.subarray(i, Math.min(n, i + PIECE_CHUNKS));
+        const out = new Uint8Array(4 * part.length);
+        const w = new DataView(out.buffer);
+        for (let j = 0; j < part.length; j++) w.setUint32(4 * j, part[j], true);
+        yield out;
+      }
+    };
+    if (full || !fixed) yield* words(m.lengths);
+    if (full) {
+      yield* words(m.crcs);
+      for (let i = 0; i < n; i += PIECE_CHUNKS) yield m.hashes.subarray(32 * i, 32 * Math.min(n, i + PIECE_CHUNKS));
+      return;
+    }
+    for (let i = 0; i < n; i += PIECE_CHUNKS) {
+      const end = Math.min(n, i + PIECE_CHUNKS);
+      const out = new Uint8Array(digestBytes * (end - i));
+      for (let j = i; j < end; j++) out.set(m.hashes.subarray(32 * j, 32 * j + digestBytes), digestBytes * (j - i));
+      yield out;
+    }
+  }
+  return { length, pieces };
+}
+
+/** Chunks per piece of a streamed manifest: 16,384 x 32-byte digests = 512 KiB at most. */
+const PIECE_CHUNKS = 16384;
+
+/** The pieces of `manifestPieces` in one array. */
+function gather(p: { length: number; pieces(): Generator<Uint8Array> }): Uint8Array {
+  const out = new Uint8Array(p.length);
+  let at = 0;
+  for (const piece of p.pieces()) {
+    out.set(piece, at);
+    at += piece.length;
+  }
   return out;
 }
 
@@ -128,16 +180,7 @@ export function shortManifestBound(maxChunks: number, digestBytes: number): numb
 
 /** Encodes the short form of `m` with `digestBytes` (1..32) of each digest. */
 export function encodeShortManifest(m: Manifest, digestBytes: number): Uint8Array {
-  const n = m.lengths.length;
-  const fixed = m.chunking.kind === 'fixed';
-  const out = new Uint8Array(SHORT_HEADER + (fixed ? 0 : 4 * n) + digestBytes * n);
-  const v = new DataView(out.buffer);
-  writeHeader(v, SHORT_MAGIC, m);
-  v.setUint32(36, digestBytes, true);
-  let at = SHORT_HEADER;
-  if (!fixed) for (let i = 0; i < n; i++, at += 4) v.setUint32(at, m.lengths[i], true);
-  for (let i = 0; i < n; i++, at += digestBytes) out.set(m.hashes.subarray(32 * i, 32 * i + digestBytes), at);
-  return out;
+  return gather(manifestPieces(m, digestBytes));
 }
 
 /**

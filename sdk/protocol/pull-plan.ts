@@ -3,7 +3,7 @@
 // an array `from` over the version's chunks: FETCH, LANDED (already in
 // place), FETCHING, DUP, ZERO, or an offset in the local copy; and how that
 // becomes copies and multi-range requests. sdk/pull.ts runs it.
-import { MAX_RANGE_HEADER_BYTES, MAX_RANGES } from '../base/limits.js';
+import { MAX_RANGE_HEADER_BYTES, MAX_RANGE_READS, MAX_RANGES, RANGE_MERGE_GAP } from '../base/limits.js';
 import type { Span } from './byteranges.js';
 import { orderInPlace } from './in-place.js';
 import type { ShortManifest } from './manifest.js';
@@ -119,22 +119,30 @@ export function* spansOf(
 }
 
 /**
- * Spans packed into requests of about `requestBytes`, at most MAX_RANGES
- * ranges and a Range header of at most MAX_RANGE_HEADER_BYTES each.
+ * Spans (in file order) packed into requests of about `requestBytes`, at
+ * most MAX_RANGES ranges, a Range header of at most MAX_RANGE_HEADER_BYTES
+ * and MAX_RANGE_READS groups of ranges less than RANGE_MERGE_GAP apart (the
+ * endpoint's store reads) each.
  */
 export function packSpans(spans: Iterable<Span>, requestBytes: number): Span[][] {
   const batches: Span[][] = [];
   let batch: Span[] = [];
   let bytes = 0;
   let header = 'bytes='.length;
+  let reads = 0;
   for (const span of spans) {
     const range = rangeBytes(span);
-    if (batch.length > 0 && (bytes + span.length > requestBytes || batch.length >= MAX_RANGES || header + range > MAX_RANGE_HEADER_BYTES)) {
+    const last = batch[batch.length - 1];
+    const newRead = !last || span.offset - (last.offset + last.length) >= RANGE_MERGE_GAP || span.offset < last.offset;
+    const full = bytes + span.length > requestBytes || batch.length >= MAX_RANGES || header + range > MAX_RANGE_HEADER_BYTES;
+    if (batch.length > 0 && (full || (newRead && reads >= MAX_RANGE_READS))) {
       batches.push(batch);
       batch = [];
       bytes = 0;
       header = 'bytes='.length;
+      reads = 0;
     }
+    if (batch.length === 0 || newRead) reads++;
     batch.push(span);
     bytes += span.length;
     header += range;

@@ -9,8 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { MAX_RANGES } from '../../sdk/base/limits.js';
 import { blockQuery, MAX_BLOCK_SPAN_BYTES } from '../../sdk/protocol/block-digests.js';
 import { toHex } from '../../sdk/protocol/hex.js';
-import { push } from './client.js';
-import { kernels, makeApp, randomBytes } from './setup.js';
+import { createApp, Endpoint } from '../../worker/app.js';
+import { errorResponse } from '../../worker/errors.js';
+import { ReadBudget } from '../../worker/read-budget.js';
+import { FsStore } from '../../worker/store/fs/store.js';
+import { push, type Send, typed } from './client.js';
+import { kernels, makeApp, randomBytes, tempDir } from './setup.js';
 
 /** b3sum's digests of `bytes` cut into blocks of `block` bytes (the last shorter), each its first `n` bytes in hex. */
 function b3sumBlocks(bytes: Uint8Array, block: number, n: number): string[] {
@@ -77,5 +81,33 @@ describe('block digests', () => {
     expect(3 * (3 << 20)).toBeGreaterThan(MAX_BLOCK_SPAN_BYTES);
     const res = await send(`/v1/blocks/big.bin?${blockQuery({ version: info.version, block: 4096, digestBytes: 8, spans })}`);
     expect(res.status).toBe(413);
+  });
+
+  it('should hold the bytes of concurrent requests within the read budget, and refuse one that waits too long with 503 and Retry-After', async () => {
+    const MiB = 1 << 20;
+    const store = await FsStore.open(tempDir());
+    const options = { store, kernels, readBudgetBytes: 4 * MiB, log: () => undefined };
+    const endpoint = new Endpoint(options);
+    const app = createApp(options, endpoint);
+    const send: Send = async (path, init) => app.request(path, typed(init));
+    const { info } = await push(send, kernels, randomBytes(8 * MiB, 6), { key: 'busy.bin' });
+    const spans = [0, 1, 2].map((i) => ({ offset: i * MiB, length: MiB })); // 3 MiB a request
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => send(`/v1/blocks/busy.bin?${blockQuery({ version: info.version, block: 4096, digestBytes: 8, spans })}`)),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(12).fill(200));
+    expect(endpoint.reads.peak).toBe(3 * MiB); // one request at a time: two do not fit in 4 MiB
+
+    const budget = new ReadBudget(MiB);
+    let release!: () => void;
+    const holding = budget.run(MiB, 'a first read', () => new Promise<void>((r) => (release = r)));
+    const refused = await budget.run(MiB, 'a second read', async () => 'ran', 0).catch((e: unknown) => errorResponse(e));
+    expect(refused).toBeInstanceOf(Response);
+    const res = refused as Response;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('2');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BUSY');
+    release();
+    await holding;
   });
 });

@@ -114,6 +114,25 @@ describe('multi-range reads', () => {
     expect((await send('/v1/manifests/none.bin')).status).toBe(404);
     expect((await send('/v1/manifests/f.bin?chunking=zigzag')).status).toBe(400);
   });
+
+  it('should serve readers only the chunkings stored, so readers cannot fill the slots a writer needs', async () => {
+    const data = randomBytes(300_000, 8);
+    const { send } = await stored('slots.bin', data);
+    expect((await send('/v1/manifests/slots.bin')).status).toBe(200); // none stored: the default built once, stored
+    for (const block of [1024, 2048, 4096, 8192, 16384]) {
+      const res = await send(`/v1/manifests/slots.bin?chunking=fixed-${block}`);
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('it has cdc-2048-8192-65536-1');
+    }
+    expect((await send('/v1/manifests/slots.bin?chunking=cdc-2048-8192-65536-1&digest=8')).status).toBe(200);
+    // A writer's session with another chunking still finds a free slot (maxChunkingsPerVersion 4).
+    const session = await send('/v1/sessions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'slots.bin', size: data.length, basis: 'slots.bin', chunking: { kind: 'fixed', block: 4096 } }),
+    });
+    expect(session.status).toBe(201);
+  });
 });
 
 describe('short manifests', () => {
@@ -123,12 +142,12 @@ describe('short manifests', () => {
     const full = decodeManifest(new Uint8Array(await (await send('/v1/manifests/s.bin')).arrayBuffer()));
     for (const [query, perChunk] of [
       ['digest=8', 12],
-      ['digest=32&chunking=fixed-4096', 32],
+      ['digest=32', 36],
     ] as const) {
       const res = await send(`/v1/manifests/s.bin?${query}`);
       const bytes = new Uint8Array(await res.arrayBuffer());
       const short = decodeShortManifest(bytes);
-      const want = query.includes('fixed') ? decodeManifest(new Uint8Array(await (await send('/v1/manifests/s.bin?chunking=fixed-4096')).arrayBuffer())) : full;
+      const want = full;
       expect(Array.from(short.lengths)).toEqual(Array.from(want.lengths));
       expect(bytes.length).toBe(40 + perChunk * want.lengths.length);
       for (let i = 0; i < want.lengths.length; i++) {
@@ -137,5 +156,11 @@ describe('short manifests', () => {
       }
     }
     expect((await send('/v1/manifests/s.bin?digest=3')).status).toBe(400);
+    // Fixed blocks: no lengths, only the digest prefixes (the first chunking asked of a hand-placed file is built).
+    const fixedApp = await stored('sf.bin', data);
+    const fixedBytes = new Uint8Array(await (await fixedApp.send('/v1/manifests/sf.bin?chunking=fixed-4096&digest=32')).arrayBuffer());
+    const fixed = decodeShortManifest(fixedBytes);
+    expect(fixedBytes.length).toBe(40 + 32 * Math.ceil(data.length / 4096));
+    expect(toHex(fixed.digests.subarray(32, 64))).toBe(toHex(kernels.blake3(data.subarray(4096, 8192))));
   });
 });

@@ -116,6 +116,13 @@ export interface Staging {
   discard(): Promise<void>;
 }
 
+/** One version's bytes, read span by span after one look-up (on R2: one head for all of a request's reads). */
+export interface VersionReader {
+  info: VersionInfo;
+  /** Streams [offset, offset + length) of that version; CONFLICT if the key has moved on. */
+  read(offset: number, length: number): Promise<ReadableStream<Uint8Array>>;
+}
+
 /** The storage an endpoint needs. Every method may throw `StoreError`. */
 export interface Store {
   /** The key's current version, or null if the key does not exist. INVALID_KEY for a refused key. */
@@ -127,6 +134,12 @@ export interface Store {
   read(key: string, opts?: { version?: string; offset?: number; length?: number }): Promise<{ info: VersionInfo; body: ReadableStream<Uint8Array> }>;
   /** Bytes of exactly `version` (CONFLICT if the key has moved on); at most MAX_READ. */
   readRange(key: string, version: string, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * The current version (or exactly `version`) for several reads, looked up
+   * once: NOT_FOUND, INCOMPLETE, CONFLICT as `read`. Optional: without it a
+   * reader heads the key, then reads each span with `read`.
+   */
+  reader?(key: string, version?: string): Promise<VersionReader>;
   /** Keys starting with `prefix`, ascending, at most `limit` (1..1000) per page. */
   list(prefix: string, limit: number, cursor?: string): Promise<ListPage>;
   /** Removes a key, its manifests and marker. NOT_FOUND if absent; CONFLICT if `expectedVersion` differs. */

@@ -1,7 +1,7 @@
 // The pure part of a pull's plan: which gaps a scan in file order closes
 // (their fetches start before the scan ends) and how spans become requests.
 import { describe, expect, it } from 'vitest';
-import { MAX_RANGE_HEADER_BYTES, MAX_RANGES } from '../../../sdk/base/limits.js';
+import { MAX_RANGE_HEADER_BYTES, MAX_RANGE_READS, MAX_RANGES, RANGE_MERGE_GAP } from '../../../sdk/base/limits.js';
 import { rangeHeader } from '../../../sdk/protocol/byteranges.js';
 import { ClosedGaps, FETCH, fetchBatches, LANDED, packSpans, spansOf } from '../../../sdk/protocol/pull-plan.js';
 import type { ShortManifest } from '../../../sdk/protocol/manifest.js';
@@ -72,5 +72,15 @@ describe('fetch batches', () => {
         1000,
       ),
     ).toEqual([[{ offset: 0, length: 700 }], [{ offset: 1000, length: 700 }]]);
+  });
+});
+
+describe('request packing', () => {
+  it('should end a request at MAX_RANGE_READS groups of ranges RANGE_MERGE_GAP apart (the endpoint refuses more)', () => {
+    const far = Array.from({ length: 3 * MAX_RANGE_READS }, (_, i) => ({ offset: i * 2 * RANGE_MERGE_GAP, length: 10 }));
+    expect(packSpans(far, 1 << 20).map((b) => b.length)).toEqual([MAX_RANGE_READS, MAX_RANGE_READS, MAX_RANGE_READS]);
+    // Neighbours share a read: 64 groups of 4 ranges fit one request.
+    const near = far.slice(0, MAX_RANGE_READS).flatMap((s) => [0, 1, 2, 3].map((j) => ({ offset: s.offset + 100 * j, length: 10 })));
+    expect(packSpans(near, 1 << 20).map((b) => b.length)).toEqual([4 * MAX_RANGE_READS]);
   });
 });

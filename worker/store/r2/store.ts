@@ -23,6 +23,7 @@ import {
   type Store,
   StoreError,
   type VersionInfo,
+  type VersionReader,
   checkBlob,
   checkReadLength,
   checkSessionId,
@@ -119,6 +120,20 @@ export class R2Store implements Store {
     const o = await this.bucket.get(meta.data, { range: { offset, length } });
     if (!o) throw new StoreError('CONFLICT', `key ${JSON.stringify(key)} moved on from version ${info.id} while it was being read`);
     return { info, body: o.body as ReadableStream<Uint8Array> };
+  }
+
+  async reader(key: string, version?: string): Promise<VersionReader> {
+    const { info, meta } = await this.readable(key, version);
+    return {
+      info,
+      read: async (offset, length) => {
+        checkSpan(`read ${JSON.stringify(key)}`, offset, length, info.size);
+        if (length === 0) return new Blob([]).stream() as ReadableStream<Uint8Array>;
+        const o = await this.bucket.get(meta.data, { range: { offset, length } });
+        if (!o) throw new StoreError('CONFLICT', `key ${JSON.stringify(key)} moved on from version ${info.id} while it was being read`);
+        return o.body as ReadableStream<Uint8Array>;
+      },
+    };
   }
 
   async readRange(key: string, version: string, offset: number, length: number): Promise<Uint8Array> {

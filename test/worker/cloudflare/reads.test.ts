@@ -1,0 +1,91 @@
+// Reads on R2 make a bounded number of R2 calls, counted on a bucket that
+// records them: one head per request, then one ranged get per group of
+// neighbouring ranges (or block spans) less than RANGE_MERGE_GAP apart; more
+// than MAX_RANGE_READS such groups is refused before any get.
+import { env, SELF } from 'cloudflare:test';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_RANGE_READS, RANGE_MERGE_GAP } from '../../../sdk/base/limits.js';
+import type { Kernels } from '../../../sdk/kernels/api.js';
+import { init } from '../../../sdk/kernels/workerd.js';
+import { blockQuery, digestBlocks } from '../../../sdk/protocol/block-digests.js';
+import { byteRangeParts, rangeHeader, type Span } from '../../../sdk/protocol/byteranges.js';
+import { createApp } from '../../../worker/app.js';
+import { R2Store } from '../../../worker/store/r2/store.js';
+import { randomBytes } from '../../support/bytes.js';
+import { push, type Send, typed } from '../client.js';
+import { emptyBucket } from './in-object.js';
+
+let k: Kernels;
+beforeAll(async () => {
+  k = await init();
+});
+afterEach(emptyBucket);
+
+const send: Send = (path, init) => SELF.fetch(`http://deltaflare.test${path}`, typed(init));
+
+/** A read-only app over the test bucket whose R2 calls are counted by method. */
+function countingApp() {
+  const calls: Record<string, number> = {};
+  const bucket = new Proxy(env.BUCKET, {
+    get(target, name, receiver) {
+      const v = Reflect.get(target, name, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        calls[String(name)] = (calls[String(name)] ?? 0) + 1;
+        return v.apply(target, args);
+      };
+    },
+  });
+  const app = createApp({ store: new R2Store(bucket), kernels: k });
+  const total = () => Object.values(calls).reduce((n, c) => n + c, 0);
+  const reset = () => {
+    for (const name of Object.keys(calls)) delete calls[name];
+  };
+  return { app, calls, total, reset };
+}
+
+describe('reads on R2', () => {
+  it('should answer 1024 neighbouring ranges with one head and one get, and far ranges with one get each', async () => {
+    const data = randomBytes(12 << 20, 1);
+    await push(send, k, data, { key: 'ranges.bin' });
+    const { app, calls, total, reset } = countingApp();
+
+    const near: Span[] = Array.from({ length: 1024 }, (_, i) => ({ offset: 4096 * i, length: 2048 })); // every other 2 KiB
+    const res = await app.request('/v1/files/ranges.bin', { headers: { range: rangeHeader(near) } });
+    expect(res.status).toBe(206);
+    const parts = byteRangeParts(res.headers.get('content-type'), null, new Uint8Array(await res.arrayBuffer()));
+    expect(parts.length).toBe(1024);
+    for (const p of parts) expect(p.bytes.every((b, j) => b === data[p.offset + j])).toBe(true);
+    expect(calls).toEqual({ head: 1, get: 1 }); // <= 1 + ceil(1024 / 64)
+
+    reset();
+    const far: Span[] = Array.from({ length: MAX_RANGE_READS }, (_, i) => ({ offset: i * (RANGE_MERGE_GAP + 4096), length: 100 }));
+    const farRes = await app.request('/v1/files/ranges.bin', { headers: { range: rangeHeader(far) } });
+    expect(farRes.status).toBe(206);
+    await farRes.arrayBuffer();
+    expect(calls).toEqual({ head: 1, get: MAX_RANGE_READS });
+
+    reset();
+    const tooFar = [...far, { offset: MAX_RANGE_READS * (RANGE_MERGE_GAP + 4096), length: 100 }];
+    const refused = await app.request('/v1/files/ranges.bin', { headers: { range: rangeHeader(tooFar) } });
+    expect(refused.status).toBe(416);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(`above the limit ${MAX_RANGE_READS}`);
+    expect(total()).toBe(1); // the head only
+  });
+
+  it('should answer a block-digests request with one head and one get per group of spans', async () => {
+    const data = randomBytes(6 << 20, 2);
+    const { info } = await push(send, k, data, { key: 'blocks.bin' });
+    const { app, calls, reset } = countingApp();
+    reset();
+    const spans: Span[] = Array.from({ length: 256 }, (_, i) => ({ offset: 20_000 * i, length: 8192 }));
+    const res = await app.request(`/v1/blocks/blocks.bin?${blockQuery({ version: info.version, block: 1024, digestBytes: 8, spans })}`);
+    expect(res.status).toBe(200);
+    const got = new Uint8Array(await res.arrayBuffer());
+    const want = new Uint8Array(got.length);
+    let at = 0;
+    for (const s of spans) at = digestBlocks(k, data.subarray(s.offset, s.offset + s.length), 1024, 8, want, at);
+    expect(got).toEqual(want);
+    expect(calls).toEqual({ head: 1, get: 1 });
+  });
+});
