@@ -127,11 +127,14 @@ export function multipartResponse(version: VersionReader, clusters: ByteRange[][
   const tail = enc.encode(`\r\n--${boundary}--\r\n`);
   const length = heads.reduce((n, h, i) => n + h.length + ranges[i].end - ranges[i].start + 1, tail.length);
   let cursor: ByteCursor | undefined;
+  let canceled = false;
   async function* parts(): AsyncGenerator<Uint8Array> {
     let i = 0;
     for (const cluster of clusters) {
       const start = cluster[0].start;
       cursor = new ByteCursor(await version.read(start, cluster[cluster.length - 1].end - start + 1));
+      // Canceled while the read was opening: closed here, or its file stays open until garbage collection.
+      if (canceled) return await cursor.cancel();
       let at = start;
       for (const r of cluster) {
         await cursor.skip(r.start - at);
@@ -155,8 +158,8 @@ export function multipartResponse(version: VersionReader, clusters: ByteRange[][
       else c.enqueue(value);
     },
     async cancel(reason) {
+      canceled = true;
       await cursor?.cancel(reason);
-      await it.return(undefined);
     },
   });
   return new Response(body, {

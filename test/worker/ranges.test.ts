@@ -5,7 +5,7 @@ import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangeHeader } from 
 import { inflateRawSync } from 'node:zlib';
 import { toHex } from '../../sdk/protocol/hex.js';
 import { decodeManifest, decodeShortManifest } from '../../sdk/protocol/manifest.js';
-import { parseRanges } from '../../worker/ranges.js';
+import { multipartResponse, parseRanges } from '../../worker/ranges.js';
 import { kernels, makeApp, randomBytes } from './setup.js';
 
 /** An app with `data` stored at `key` (a plain file: the store serves it as a hand-placed version). */
@@ -26,6 +26,33 @@ describe('multi-range reads', () => {
     expect(parseRanges('bytes=0-9,x', 100)).toBeNull(); // bad syntax: the whole file
     expect(() => parseRanges('bytes=200-300,400-', 100)).toThrow(/holds no byte/);
     expect(() => parseRanges(`bytes=${Array.from({ length: 1025 }, (_, i) => `${2 * i}-${2 * i}`).join(',')}`, 1e6)).toThrow(/above the limit 1024/);
+  });
+
+  it('should close a store read that opens after its answer was canceled (a client gone meanwhile)', async () => {
+    let opened = 0;
+    let closed = 0;
+    let open!: () => void;
+    let asked!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const reading = new Promise<void>((r) => (asked = r));
+    const version = {
+      info: { id: 'v-1', size: 1000, time: 0 },
+      read: async () => {
+        asked();
+        await gate;
+        opened++;
+        return new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(10)), cancel: () => void closed++ });
+      },
+    };
+    const res = multipartResponse(version, [[{ start: 0, end: 9 }], [{ start: 500, end: 509 }]], {});
+    const reader = res.body!.getReader();
+    const first = reader.read(); // asks for the first part
+    await reading; // the store read is opening
+    await reader.cancel('client gone');
+    open();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    expect({ opened, closed }).toEqual({ opened: 1, closed: 1 });
   });
 
   it('should answer multipart/byteranges with an exact length, each part the file bytes at its Content-Range', async () => {
@@ -97,6 +124,7 @@ describe('multi-range reads', () => {
     const whole = await app.send('/v1/files/text.txt', { headers: { [RANGE_ENCODING_HEADER]: DEFLATE_RAW } });
     expect(whole.status).toBe(200);
     expect(whole.headers.get(RANGE_ENCODING_HEADER)).toBeNull();
+    await whole.body?.cancel(); // its file is closed now, not at garbage collection
   });
 
   it('should serve a manifest that names its version and root, under the chunking asked for', async () => {

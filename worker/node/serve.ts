@@ -3,12 +3,14 @@ import type { Limits } from '../../sdk/base/limits.js';
 import { serve as serveNode } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { init, type Kernels } from '../../sdk/kernels/index.js';
 import { createApp } from '../app.js';
 import type { AccessOptions } from '../auth.js';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type ConnectionLimits, guardConnections } from './connections.js';
 import { FsSpool } from './spool.js';
 import { FsStore } from '../store/fs/store.js';
 import { META_DIR } from '../store/keys.js';
@@ -31,12 +33,16 @@ export interface ServeOptions {
   corsOrigins?: string[];
   /** Open sessions per client address (default 64). */
   maxSessionsPerClient?: number;
+  /** Timeouts and socket caps (connections.ts, CONNECTION_DEFAULTS): idle 30 s, stalled response 60 s, 256 sockets per client address. */
+  connections?: Partial<ConnectionLimits>;
 }
 
 /** A running server. */
 export interface ServeHandle {
   /** e.g. "http://127.0.0.1:19876" */
   url: string;
+  /** Sockets open now (the guard's count: connections.ts). */
+  sockets(): number;
   close(): Promise<void>;
 }
 
@@ -66,10 +72,12 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
     const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));
     s.once('error', reject);
   });
+  const guard = guardConnections(server as Server, opts.connections);
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url,
+    sockets: guard.sockets,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((e) => (e ? reject(e) : resolve()));

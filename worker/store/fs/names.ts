@@ -1,5 +1,7 @@
 // Keys that one file system would store as one file: on a case-insensitive
-// one (macOS and Windows by default) "A" and "a" are the same path, and
+// one (macOS and Windows by default) "A" and "a" are the same path, macOS
+// also takes a name's NFC and NFD spellings ("é" as one code point or as
+// "e" and a combining accent) as one, and
 // Windows also maps away trailing dots and spaces, reserves device names
 // (CON, NUL, COM1, ...) and characters (<>:"|?*), and answers to 8.3 short
 // names (PROGRA~1). Two keys on one file would share bytes while the store
@@ -48,10 +50,13 @@ export function checkPortableKey(key: string): void {
   }
 }
 
+/** A name as a case- and normalization-insensitive file system compares it. */
+const folded = (name: string) => name.normalize('NFC').toLowerCase();
+
 /**
- * INVALID_KEY if a segment of `key` exists on disk under another case (the
- * file system would give another key's file): each parent's entries are
- * compared by name, ignoring case.
+ * INVALID_KEY if a segment of `key` exists on disk under another case or
+ * Unicode normalization (the file system would give another key's file):
+ * each parent's entries are compared by name, in NFC, ignoring case.
  */
 export async function checkCase(fs: FsFacade, root: string, key: string): Promise<void> {
   const segments = key.split('/');
@@ -65,12 +70,13 @@ export async function checkCase(fs: FsFacade, root: string, key: string): Promis
       throw ioError(`list ${JSON.stringify(segments.slice(0, i).join('/'))}`, e);
     }
     const want = segments[i];
-    const other = names.find((n) => n !== want && n.toLowerCase() === want.toLowerCase());
+    const other = names.find((n) => n !== want && folded(n) === folded(want));
     if (other) {
       const existing = [...segments.slice(0, i), other].join('/');
+      const how = other.toLowerCase() === want.toLowerCase() ? 'case' : 'case or Unicode normalization (NFC/NFD)';
       throw new StoreError(
         'INVALID_KEY',
-        `key ${JSON.stringify(key)} differs only in case from ${JSON.stringify(existing)}, the same file on this store's case-insensitive file system`,
+        `key ${JSON.stringify(key)} differs only in ${how} from ${JSON.stringify(existing)}, the same file on this store's case-insensitive file system`,
       );
     }
     if (!names.includes(want)) return;

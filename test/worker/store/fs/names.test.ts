@@ -60,5 +60,9 @@ describe('fs store keys on case-insensitive file systems', () => {
     }
     expect((await store.head('Photos/Summer.JPG'))?.size).toBe(3);
     await put(store, 'Photos/Autumn.JPG', data, null); // other names are fine
+    // One name in NFC and in NFD (macOS's file systems take both as one file).
+    await put(store, 'caf\u00e9.txt', data, null);
+    await refused(put(store, 'cafe\u0301.txt', data, null), /differs only in case or Unicode normalization \(NFC\/NFD\) from "café.txt"/);
+    await refused(put(store, 'CAFE\u0301.txt', data, null), /Unicode normalization/);
   });
 });
