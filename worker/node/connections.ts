@@ -5,7 +5,8 @@
 // sockets with no request in progress that moved no byte for idleMs, and
 // responses that moved no byte for stallMs while bytes wait to be sent; one
 // client address holds at most maxPerClient sockets, and all of them at most
-// maxConnections (below the process's file limit, so files still open).
+// maxConnections (half the process's file limit: a socket may hold a store
+// file), a new one taking the place of the socket idle the longest.
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -23,7 +24,11 @@ export interface ConnectionLimits {
   keepAliveMs: number;
   /** Sockets one client address may hold open; more are closed at once. */
   maxPerClient: number;
-  /** Sockets in all (default: the process's open-file limit less 256 for the store's files, at most 16,384). */
+  /**
+   * Sockets in all (default: half the process's open-file limit less 64, at
+   * most 16,384: each may hold a store file open). When full, a new socket
+   * closes the one idle the longest (no request in progress), or is closed.
+   */
   maxConnections: number;
 }
 
@@ -58,20 +63,19 @@ interface Tracked {
 export function guardConnections(server: Server, limits: Partial<ConnectionLimits> = {}): { sockets(): number; stop(): void } {
   const l: ConnectionLimits = {
     ...CONNECTION_DEFAULTS,
-    maxConnections: Math.min(16_384, Math.max(64, (openFileLimit() ?? 4096) - 256)),
+    maxConnections: Math.min(16_384, Math.max(32, Math.floor(((openFileLimit() ?? 4096) - 64) / 2))),
     ...limits,
   };
   server.headersTimeout = l.headersMs;
   server.requestTimeout = l.requestMs;
   server.keepAliveTimeout = l.keepAliveMs;
-  server.maxConnections = l.maxConnections;
   const tracked = new Map<Socket, Tracked>();
   const perClient = new Map<string, number>();
 
   server.on('connection', (socket: Socket) => {
     const client = socket.remoteAddress ?? '';
     const n = (perClient.get(client) ?? 0) + 1;
-    if (n > l.maxPerClient) {
+    if (n > l.maxPerClient || (tracked.size >= l.maxConnections && !evictIdle())) {
       socket.destroy();
       return;
     }
@@ -94,6 +98,16 @@ export function guardConnections(server: Server, limits: Partial<ConnectionLimit
       t.since = Date.now();
     });
   });
+
+  /** Closes the socket idle the longest (none with a request in progress); false if every socket is busy. */
+  const evictIdle = (): boolean => {
+    let oldest: [Socket, Tracked] | undefined;
+    for (const entry of tracked) if (entry[1].requests === 0 && (!oldest || entry[1].since < oldest[1].since)) oldest = entry;
+    if (!oldest) return false;
+    tracked.delete(oldest[0]); // counted out now: its close event comes later
+    oldest[0].destroy();
+    return true;
+  };
 
   const sweep = () => {
     const now = Date.now();

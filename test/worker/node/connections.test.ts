@@ -55,4 +55,25 @@ describe('connections of the Node server', () => {
     await once(s, 'close');
     expect(s.bytesRead).toBeLessThan(32 << 20);
   }, 20_000);
+
+  it('should make room for a new client by closing the socket idle the longest when maxConnections are open', async () => {
+    const small = await serve({ dir: join(dir, 'store-small'), port: 0, connections: { maxConnections: 20, idleMs: 60_000 } });
+    const smallPort = Number(new URL(small.url).port);
+    try {
+      const idle: Socket[] = [];
+      for (let i = 0; i < 20; i++) {
+        const s = connect({ port: smallPort, host: '127.0.0.1', localAddress: `127.0.0.${10 + (i % 5)}` });
+        s.on('error', () => undefined);
+        await once(s, 'connect');
+        idle.push(s);
+      }
+      await vi.waitFor(() => expect(small.sockets()).toBe(20), { interval: 20 });
+      const firstClosed = once(idle[0], 'close');
+      expect((await fetch(`${small.url}/v1/info`)).status).toBe(200); // a 21st socket: the oldest idle one made room
+      await firstClosed;
+      for (const s of idle) s.destroy();
+    } finally {
+      await small.close();
+    }
+  });
 });
