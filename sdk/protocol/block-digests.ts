@@ -82,6 +82,15 @@ export function parseBlockQuery(get: (name: string) => string | undefined, size:
  * index after the last.
  */
 export function digestBlocks(k: Kernels, bytes: Uint8Array, block: number, digestBytes: number, out: Uint8Array, at = 0): number {
-  for (let o = 0; o < bytes.length; o += block, at += digestBytes) out.set(k.blake3(bytes.subarray(o, o + block)).subarray(0, digestBytes), at);
+  // One kernel call per 1 MiB of blocks, not one per block (8,192 calls for 8 MiB of 1 KiB blocks).
+  for (let start = 0; start < bytes.length; start += DIGEST_WINDOW) {
+    const piece = bytes.subarray(start, Math.min(bytes.length, start + DIGEST_WINDOW));
+    const ends = Uint32Array.from({ length: Math.ceil(piece.length / block) }, (_, i) => Math.min(piece.length, (i + 1) * block));
+    const digests = k.blake3Chunks(piece, ends);
+    for (let i = 0; i < ends.length; i++, at += digestBytes) out.set(digests.subarray(32 * i, 32 * i + digestBytes), at);
+  }
   return at;
 }
+
+/** Bytes hashed per kernel call: a whole number of blocks of any allowed size (at most 64 KiB). */
+const DIGEST_WINDOW = 1 << 20;

@@ -6,7 +6,8 @@
 // responses that moved no byte for stallMs while bytes wait to be sent; one
 // client address holds at most maxPerClient sockets, and all of them at most
 // maxConnections (half the process's file limit: a socket may hold a store
-// file), a new one taking the place of the socket idle the longest.
+// file), a new one taking the place of the socket idle, or stalled, the
+// longest.
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -99,13 +100,24 @@ export function guardConnections(server: Server, limits: Partial<ConnectionLimit
     });
   });
 
-  /** Closes the socket idle the longest (none with a request in progress); false if every socket is busy. */
+  /**
+   * Closes the socket idle the longest (no request in progress), else the
+   * response stalled the longest (bytes waiting, none sent since the last
+   * look); false if every socket is moving bytes or working.
+   */
   const evictIdle = (): boolean => {
-    let oldest: [Socket, Tracked] | undefined;
-    for (const entry of tracked) if (entry[1].requests === 0 && (!oldest || entry[1].since < oldest[1].since)) oldest = entry;
-    if (!oldest) return false;
-    tracked.delete(oldest[0]); // counted out now: its close event comes later
-    oldest[0].destroy();
+    let idle: [Socket, Tracked] | undefined;
+    let stalled: [Socket, Tracked] | undefined;
+    for (const entry of tracked) {
+      const [socket, t] = entry;
+      if (t.requests === 0) {
+        if (!idle || t.since < idle[1].since) idle = entry;
+      } else if (socket.writableLength > 0 && socket.bytesWritten === t.written && (!stalled || t.since < stalled[1].since)) stalled = entry;
+    }
+    const victim = idle ?? stalled;
+    if (!victim) return false;
+    tracked.delete(victim[0]); // counted out now: its close event comes later
+    victim[0].destroy();
     return true;
   };
 
