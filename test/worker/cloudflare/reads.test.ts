@@ -88,4 +88,21 @@ describe('reads on R2', () => {
     expect(got).toEqual(want);
     expect(calls).toEqual({ head: 1, get: 1 });
   });
+
+  it('should serve readers only the chunkings a push stored, leaving the slots to writers', async () => {
+    const data = randomBytes(1 << 20, 3);
+    await push(send, k, data, { key: 'slots.bin' });
+    for (const block of [1024, 2048, 4096, 8192, 16384]) {
+      const res = await send(`/v1/manifests/slots.bin?chunking=fixed-${block}`);
+      expect(res.status).toBe(404);
+      await res.arrayBuffer();
+    }
+    const stored = await send('/v1/manifests/slots.bin?digest=8');
+    expect(stored.status).toBe(200);
+    expect(stored.headers.get('x-deltaflare-chunking')).toBe('cdc-2048-8192-65536-1');
+    await stored.arrayBuffer();
+    // A writer's push with another chunking still gets a slot.
+    const fixed = await push(send, k, data, { key: 'slots.bin', chunking: { kind: 'fixed', block: 4096 } });
+    expect(fixed.info.size).toBe(data.length);
+  });
 });
