@@ -5,6 +5,7 @@
 // output published (renamed over the copy) only when every chunk landed.
 // The runtime gives the sources and the output (node/pull.ts: files).
 import { DeltaflareError } from './base/errors.js';
+import { checkOptions, type OptionKeys } from './base/options.js';
 import { DEFAULT_LIMITS, WIRE_LIMITS } from './base/limits.js';
 import type { Kernels } from './kernels/api.js';
 import { init } from './kernels/index.js';
@@ -103,6 +104,27 @@ export interface PullOptions extends HttpOptions {
   onProgress?: (p: PullProgress) => void;
 }
 
+/** Every option of the core `pull`, checked when it is called (sdk/base/options.ts). */
+export const PULL_OPTIONS: OptionKeys<PullOptions> = {
+  endpoint: true,
+  key: true,
+  pool: true,
+  requestBytes: true,
+  concurrency: true,
+  version: true,
+  digestBytes: true,
+  blockSize: true,
+  maxChunks: true,
+  onProgress: true,
+  fetch: true,
+  signal: true,
+  retry: true,
+  token: true,
+  timeoutMs: true,
+  onBytes: true,
+  streamBodies: true,
+};
+
 export interface PullProgress {
   phase: 'manifest' | 'scanning' | 'fetching' | 'done';
   size: number;
@@ -152,6 +174,7 @@ const DEFAULT_BLOCK_SIZE = 1024;
  * @example await pull(await fileSource('disk.img'), output, { endpoint, key: 'disk.img', pool })
  */
 export async function pull(local: SyncSource | null, open: (size: number) => Promise<PullOutput>, options: PullOptions): Promise<PullResult> {
+  checkOptions('pull', options, PULL_OPTIONS);
   const block = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (block !== 0 && !isBlockSize(block)) {
     throw new DeltaflareError('INVALID_ARGUMENT', `blockSize ${block} is not 0 or a power of two in ${BLOCK_SIZE_RANGE.join('..')}`);

@@ -18,6 +18,7 @@
 // browser entry make one) and the source (a file, a Blob, bytes).
 import { DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type Limits } from './base/limits.js';
 import { ChunkTable } from './chunk-table.js';
+import { checkOptions, type OptionKeys } from './base/options.js';
 import { DeltaflareError } from './base/errors.js';
 import { Http, type RetryOptions } from './http.js';
 import { init } from './kernels/index.js';
@@ -113,8 +114,33 @@ export interface SyncResult extends FileInfo {
   seconds: number;
 }
 
+/** Every option of `sync`, checked when it is called (sdk/base/options.ts). */
+export const SYNC_OPTIONS: OptionKeys<SyncOptions> = {
+  endpoint: true,
+  key: true,
+  basis: true,
+  chunking: true,
+  pool: true,
+  inPlace: true,
+  concurrency: true,
+  partConcurrency: true,
+  segmentSize: true,
+  signal: true,
+  onProgress: true,
+  retry: true,
+  timeoutMs: true,
+  streamBodies: true,
+  token: true,
+  fetch: true,
+  resume: true,
+  fileHandle: true,
+  onPlan: true,
+  onPart: true,
+};
+
 /** Pushes `source` to `options.key` on the endpoint and returns the new version. */
 export async function sync(source: SyncSource, options: SyncOptions): Promise<SyncResult> {
+  checkOptions('sync', options, SYNC_OPTIONS, { workers: 'pool (push() and the browser sync() take workers)' });
   const started = performance.now();
   const k = await init();
   const chunking = options.chunking ?? chunkingFor(source.size, DEFAULT_LIMITS.maxManifestChunks);

@@ -13,7 +13,8 @@ import { Endpoint } from './endpoint.js';
 import { checkRange } from '../sdk/base/errors.js';
 import { bodyCaps, ENDPOINT_DEFAULTS, MAX_SESSIONS_PER_CLIENT_RANGE } from '../sdk/base/limits.js';
 import { ApiError, errorResponse } from './errors.js';
-import type { AppOptions } from './options.js';
+import { APP_OPTIONS, type AppOptions, checkAppOptions } from './options.js';
+import type { OptionKeys } from '../sdk/base/options.js';
 
 export type { AppOptions } from './options.js';
 export { ApiError } from './errors.js';
@@ -34,6 +35,8 @@ export interface CreateAppOptions extends AppOptions {
   basePath?: string;
 }
 
+const CREATE_APP_OPTIONS: OptionKeys<CreateAppOptions> = { ...APP_OPTIONS, fallback: true, basePath: true };
+
 const octets = { 'Content-Type': 'application/octet-stream' };
 
 /**
@@ -43,7 +46,10 @@ const octets = { 'Content-Type': 'application/octet-stream' };
  * const app = createApp({ store: new MemoryStore(), kernels: await init() });
  * const res = await app.request('/v1/info');
  */
-export function createApp(opts: CreateAppOptions, ep: Endpoint = new Endpoint(opts)): Hono<AppEnv> {
+export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<AppEnv> {
+  checkAppOptions('createApp', opts, CREATE_APP_OPTIONS);
+  const { fallback: _fallback, basePath: _basePath, ...endpointOptions } = opts;
+  const ep = endpoint ?? new Endpoint(endpointOptions);
   const app = opts.basePath ? new Hono<AppEnv>().basePath(opts.basePath) : new Hono<AppEnv>();
   const maxSessions = opts.maxSessionsPerClient ?? ENDPOINT_DEFAULTS.maxSessionsPerClient;
   checkRange('maxSessionsPerClient', maxSessions, ...MAX_SESSIONS_PER_CLIENT_RANGE);

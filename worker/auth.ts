@@ -3,6 +3,7 @@
 // token, so a web app's backend can let one browser push one key), and the
 // constant-time comparison both rest on. Web APIs only (crypto.subtle): the
 // same code runs on Node and workerd. docs/protocol.md "Access" says the rules.
+import type { OptionKeys } from '../sdk/base/options.js';
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import {
   hmacSha256Hex,
@@ -31,6 +32,9 @@ export interface AccessOptions {
    */
   uploadSecret?: string;
 }
+
+/** Every option of AccessOptions, checked by createApp (sdk/base/options.ts). */
+export const ACCESS_OPTIONS: OptionKeys<AccessOptions> = { token: true, protectReads: true, readToken: true, uploadSecret: true };
 
 /** What an upload token allows: one key, and files of at most `maxSize` bytes when it says so. */
 export interface UploadScope {

@@ -22,7 +22,7 @@ import { currentVersion, getFile, listFiles } from './files.js';
 import { ManifestCache } from './manifests.js';
 import { getBlockDigests } from './blocks.js';
 import { ReadBudget } from './read-budget.js';
-import type { AppOptions } from './options.js';
+import { type AppOptions, checkAppOptions } from './options.js';
 import { Parts } from './parts.js';
 import { CopyJobs } from './rebuild.js';
 import { type Session, type SessionState, Sessions, newSessionId } from './sessions.js';
@@ -57,6 +57,7 @@ export class Endpoint {
   private lastSweep = -Infinity;
 
   constructor(opts: AppOptions) {
+    checkAppOptions('Endpoint', opts);
     this.store = opts.store;
     this.kernels = opts.kernels;
     this.limits = resolveLimits(opts.limits);

@@ -1,16 +1,19 @@
 // What an endpoint is built from: a Store, the wasm kernels and its limits.
 // The Node adapter passes an fs store and Node-loaded kernels; the Workers
 // entry will pass an R2 store and kernels from an imported module.
+import { DeltaflareError } from '../sdk/base/errors.js';
+import { checkOptions, type OptionKeys, required } from '../sdk/base/options.js';
 import type { Kernels } from '../sdk/kernels/api.js';
 import type { Limits } from '../sdk/base/limits.js';
 import type { Context } from 'hono';
 import type { Spool } from './body-intake.js';
-import type { AccessOptions } from './auth.js';
+import { ACCESS_OPTIONS, type AccessOptions } from './auth.js';
 import type { Store } from './store/store.js';
 
 /** Options of `createApp`. */
 export interface AppOptions {
   store: Store;
+  /** The wasm kernels (`await initKernels()`); from `deltaflare/server` they load by default when not given. */
   kernels: Kernels;
   /** Overrides of DEFAULT_LIMITS; checked against WIRE_LIMITS. */
   limits?: Partial<Limits>;
@@ -71,4 +74,61 @@ export interface AppOptions {
   allowedHost?: (host: string) => boolean;
   /** Where unexpected errors go (default console.error). */
   log?: (e: unknown) => void;
+}
+
+/** Every option of AppOptions (the compiler keeps the list complete). */
+export const APP_OPTIONS: OptionKeys<AppOptions> = {
+  store: true,
+  kernels: true,
+  limits: true,
+  now: true,
+  sweepIntervalMs: true,
+  bodyBudgetBytes: true,
+  inflateBudgetBytes: true,
+  readBudgetBytes: true,
+  spool: true,
+  manifestCacheChunks: true,
+  waitUntil: true,
+  access: true,
+  corsOrigins: true,
+  maxSessionsPerClient: true,
+  maxStagedBytes: true,
+  freeSpace: true,
+  clientId: true,
+  allowedHost: true,
+  log: true,
+};
+
+/** Names a user may reach for, and where they live. */
+const HINTS: Record<string, string> = {
+  token: 'access: { token }',
+  readToken: 'access: { readToken }',
+  protectReads: 'access: { protectReads }',
+  uploadSecret: 'access: { uploadSecret }',
+  dir: 'store: await FsStore.open(dir) (serve() takes dir)',
+  cors: 'corsOrigins',
+  origins: 'corsOrigins',
+  init: 'kernels: await initKernels()',
+};
+
+/**
+ * Checks options given to `where` (createApp, the Endpoint): every key known
+ * (`known`, AppOptions' by default), `access` too, a store and kernels given.
+ * INVALID_ARGUMENT naming the option otherwise: a misspelt `token` must not
+ * leave an endpoint open.
+ */
+export function checkAppOptions(where: string, opts: unknown, known: OptionKeys<object> = APP_OPTIONS): asserts opts is AppOptions {
+  checkOptions(where, opts, known, HINTS);
+  const o = opts as Partial<AppOptions>;
+  required(where, 'a store', o.store, 'store: await FsStore.open(dir), or new MemoryStore() (deltaflare/server)');
+  required(where, 'the kernels', o.kernels, 'kernels: await initKernels() (deltaflare/server loads them when not given)');
+  if (o.access !== undefined) {
+    checkOptions(`${where} access`, o.access, ACCESS_OPTIONS);
+    for (const name of ['token', 'readToken', 'uploadSecret'] as const) {
+      const v = o.access[name];
+      if (v !== undefined && (typeof v !== 'string' || v === '')) {
+        throw new DeltaflareError('INVALID_ARGUMENT', `${where}: access.${name} must be a non-empty string (leave it out for none)`);
+      }
+    }
+  }
 }

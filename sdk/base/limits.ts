@@ -4,6 +4,7 @@
 // runtimes' defaults. Routes, stores, the SDK and the CLI import them from
 // here; test/sdk/base/limits.test.ts checks them against the kernels' own.
 import { checkRange } from './errors.js';
+import { checkOptions, type OptionKeys } from './options.js';
 
 // ---------------------------------------------------------------- chunking
 
@@ -111,8 +112,24 @@ export const DEFAULT_LIMITS: Limits = {
 
 const YEAR_SECONDS = 365 * 86400;
 
-/** Fills and checks limits: each within the wire format's hard caps (INVALID_ARGUMENT naming the limit). */
+/** Every key of Limits: an unknown one (a misspelt limit) is an error, not a default kept in silence. */
+const LIMIT_KEYS: OptionKeys<Limits> = {
+  maxFileSize: true,
+  partSize: true,
+  maxPartOps: true,
+  maxSignaturesPerBatch: true,
+  maxPlanOps: true,
+  sessionTtlSeconds: true,
+  maxSessionLifetimeSeconds: true,
+  maxManifestChunks: true,
+  maxChunkingsPerVersion: true,
+  maxStagedBytesPerClient: true,
+  emptySessionTtlSeconds: true,
+};
+
+/** Fills and checks limits: each known and within the wire format's hard caps (INVALID_ARGUMENT naming the limit). */
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
+  checkOptions('limits', overrides, LIMIT_KEYS);
   const l = { ...DEFAULT_LIMITS, ...overrides };
   checkRange('limits.maxFileSize', l.maxFileSize, 0, WIRE_LIMITS.maxOffset);
   // A literal chunk is never split across parts, so a part must hold the smallest CDC max (1 KiB).

@@ -8,7 +8,8 @@ import type { WorkerPool } from '../pool/pool.js';
 import type { WorkerApi } from '../pool/worker-api.js';
 import type { ResumeRecord, ResumeStore } from '../resume.js';
 import { blobSource } from '../source.js';
-import { sync as syncSource, type SyncOptions, type SyncResult } from '../sync.js';
+import { checkOptions, type OptionKeys } from '../base/options.js';
+import { SYNC_OPTIONS, sync as syncSource, type SyncOptions, type SyncResult } from '../sync.js';
 import { idbResumeStore } from './idb-store.js';
 import { type BrowserPullOptions, pullInto, pullIntoHandle } from './pull.js';
 
@@ -38,6 +39,8 @@ export type BrowserSyncOptions = Omit<SyncOptions, 'pool' | 'resume'> & {
   /** Where resume records live (default IndexedDB); false: not resumable. */
   resume?: ResumeStore | false;
 };
+
+const BROWSER_SYNC_OPTIONS: OptionKeys<BrowserSyncOptions> = { ...SYNC_OPTIONS, workers: true };
 
 const pools = new Map<number, Promise<WorkerPool<WorkerApi>>>();
 
@@ -73,11 +76,13 @@ export { BROWSER_PARTS_IN_FLIGHT };
  * input.onchange = () => sync(input.files[0], { endpoint: location.origin, key: input.files[0].name, onProgress: show });
  */
 export async function sync(file: Blob | FileSystemFileHandle, options: BrowserSyncOptions): Promise<SyncResult> {
+  checkOptions('sync', options, BROWSER_SYNC_OPTIONS);
+  const { workers, ...rest } = options;
   const handle = file instanceof Blob ? undefined : file;
   const blob = handle ? await handle.getFile() : (file as Blob);
-  const pool = options.pool ?? (await sharedPool(options.workers));
+  const pool = options.pool ?? (await sharedPool(workers));
   const resume = options.resume === false ? undefined : (options.resume ?? defaultResumeStore());
-  return syncSource(blobSource(blob), { partConcurrency: BROWSER_PARTS_IN_FLIGHT, ...options, pool, resume, fileHandle: handle });
+  return syncSource(blobSource(blob), { partConcurrency: BROWSER_PARTS_IN_FLIGHT, ...rest, pool, resume, fileHandle: handle });
 }
 
 /** The permission calls of a FileSystemHandle (Chromium has them; TypeScript's DOM library does not yet). */

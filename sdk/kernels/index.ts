@@ -1,7 +1,9 @@
 // deltaflare/kernels for Node and browsers: the module is compiled from bytes
 // embedded at build time (base64), so no file lookup or bundler rule is needed.
 import { Kernels, setDefaultKernels } from './api.js';
-import { instantiate } from './instance.js';
+import { DeltaflareError } from '../base/errors.js';
+import type { KernelExports } from './abi.js';
+import { KernelInstance, instantiate, simdSupported } from './instance.js';
 import { scalarWasm, simdWasm } from './wasm.generated.js';
 
 export * from './api.js';
@@ -39,4 +41,28 @@ export async function init(options: { simd?: boolean } = {}): Promise<Kernels> {
   const kernels = new Kernels(instance);
   setDefaultKernels(kernels);
   return kernels;
+}
+
+let loadedSync: Kernels | undefined;
+
+/**
+ * The kernels, loaded synchronously (once per thread) and made the default:
+ * for Node, which compiles a module of any size synchronously (~5 ms for
+ * these 25 KB), so `createApp` from deltaflare/server needs no `await`.
+ * Browsers refuse synchronous compiles of more than 4 KB on the main thread:
+ * use `init()` there.
+ * @example const app = createApp({ store, kernels: initSync() })
+ */
+export function initSync(): Kernels {
+  if (loadedSync) return loadedSync;
+  const simd = simdSupported();
+  try {
+    const module = new WebAssembly.Module(decode(simd ? simdWasm : scalarWasm));
+    const instance = new WebAssembly.Instance(module, {});
+    loadedSync = new Kernels(new KernelInstance(instance.exports as unknown as KernelExports, simd));
+  } catch (cause) {
+    throw new DeltaflareError('KERNELS_UNAVAILABLE', `cannot load the ${simd ? 'SIMD' : 'scalar'} kernels synchronously: ${cause}`, { cause });
+  }
+  setDefaultKernels(loadedSync);
+  return loadedSync;
 }

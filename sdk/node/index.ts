@@ -1,7 +1,8 @@
 // deltaflare for Node: sync() with a file path and a worker_threads pool made for you.
 import { availableParallelism } from 'node:os';
 import { createNodePool } from '../pool/node-pool.js';
-import { sync, type SyncOptions, type SyncResult } from '../sync.js';
+import { checkOptions, type OptionKeys } from '../base/options.js';
+import { SYNC_OPTIONS, sync, type SyncOptions, type SyncResult } from '../sync.js';
 import { fileSource } from './file-source.js';
 
 export { sync, type SyncOptions, type SyncProgress, type SyncResult } from '../sync.js';
@@ -12,6 +13,7 @@ export { signUploadToken } from '../protocol/upload-token.js';
 
 /** Options of `push`: those of `sync` with the pool made from `workers`. */
 export type PushOptions = Omit<SyncOptions, 'pool'> & { pool?: SyncOptions['pool']; workers?: number };
+const PUSH_OPTIONS: OptionKeys<PushOptions> = { ...SYNC_OPTIONS, workers: true };
 
 /**
  * Pushes a file on disk: opens it, runs the signature pass on `workers`
@@ -19,13 +21,15 @@ export type PushOptions = Omit<SyncOptions, 'pool'> & { pool?: SyncOptions['pool
  * @example await push('./disk.img', { endpoint: 'http://127.0.0.1:19876', key: 'disk.img' })
  */
 export async function push(path: string, options: PushOptions): Promise<SyncResult> {
+  checkOptions('push', options, PUSH_OPTIONS);
+  const { workers, ...rest } = options;
   const source = await fileSource(path);
   // Not awaited here: the workers start (~100-300 ms: threads, kernels) while sync() opens the session.
-  const pool = options.pool ?? createNodePool(options.workers ?? availableParallelism());
+  const pool = options.pool ?? createNodePool(workers ?? availableParallelism());
   if (pool instanceof Promise) pool.catch(() => undefined); // a failure surfaces where sync() awaits it
   try {
     // Node's fetch streams request bodies over HTTP/1.1: part bodies go uncopied.
-    return await sync(source, { streamBodies: true, ...options, pool });
+    return await sync(source, { streamBodies: true, ...rest, pool });
   } finally {
     if (!options.pool)
       await Promise.resolve(pool).then(

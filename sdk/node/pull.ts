@@ -9,7 +9,8 @@ import { dirname } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { DeltaflareError } from '../base/errors.js';
 import { createNodePool } from '../pool/node-pool.js';
-import { PULL_SUFFIX, pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
+import { checkOptions, type OptionKeys } from '../base/options.js';
+import { PULL_OPTIONS, PULL_SUFFIX, pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
 import type { SyncSource } from '../source.js';
 import { fileSource } from './file-source.js';
 
@@ -33,6 +34,8 @@ export type PullFileOptions = Omit<PullOptions, 'pool'> & {
   fsync?: boolean;
 };
 
+const PULL_FILE_OPTIONS: OptionKeys<PullFileOptions & { path: string }> = { ...PULL_OPTIONS, workers: true, inPlace: true, fsync: true, path: true };
+
 /**
  * Updates the file at `path` to the key's current version, fetching only the
  * chunks it lacks (a missing file is a plain download). The path may also
@@ -45,15 +48,16 @@ export async function pull(first: string | (PullFileOptions & { path: string }),
   const [path, options] = typeof first === 'string' ? [first, second!] : [first.path, first];
   if (typeof path !== 'string' || !options)
     throw new DeltaflareError('INVALID_ARGUMENT', 'pull needs a path and options: pull(path, { endpoint, key }) or pull({ endpoint, key, path })');
+  checkOptions('pull', options, PULL_FILE_OPTIONS);
+  const { workers, inPlace, fsync: fsyncOption, path: _path, ...core } = options as PullFileOptions & { path?: string };
   const before = await stat(path).catch(() => null);
-  const fsync = options.fsync ?? true;
+  const fsync = fsyncOption ?? true;
   const local = before ? await fileSource(path) : null;
-  const pool = options.pool ?? createNodePool(options.workers ?? availableParallelism());
+  const pool = options.pool ?? createNodePool(workers ?? availableParallelism());
   if (pool instanceof Promise) pool.catch(() => undefined); // surfaced where pull awaits it
   try {
-    const open =
-      options.inPlace && before ? (size: number) => openInPlace(path, size, before.size, fsync) : (size: number) => openOutput(path, size, before, fsync);
-    return await pullCore(local, open, { ...options, pool });
+    const open = inPlace && before ? (size: number) => openInPlace(path, size, before.size, fsync) : (size: number) => openOutput(path, size, before, fsync);
+    return await pullCore(local, open, { ...core, pool });
   } finally {
     await local?.close?.();
     if (!options.pool)

@@ -1,5 +1,4 @@
 // The bindings of wrangler.toml, as the Worker and its Durable Object see them.
-import type { AccessOptions } from '../auth.js';
 
 /** What one client's object (client-object.ts) answers over RPC: its open sessions over every key. */
 export interface ClientObjectRpc extends Rpc.DurableObjectBranded {
@@ -42,18 +41,3 @@ export interface Env {
   /** Comma-separated browser origins allowed by CORS (e.g. "https://app.example"); default none. */
   CORS_ORIGINS?: string;
 }
-
-/** The access options of an Env. @example createApp({ ..., access: accessOf(env) }) */
-export const accessOf = (env: Env): AccessOptions => ({
-  token: env.DELTAFLARE_TOKEN || undefined,
-  readToken: env.DELTAFLARE_READ_TOKEN || undefined,
-  uploadSecret: env.DELTAFLARE_UPLOAD_SECRET || undefined,
-  protectReads: env.PROTECT_READS === 'true',
-});
-
-/** The CORS origins of an Env. */
-export const corsOf = (env: Env): string[] =>
-  (env.CORS_ORIGINS ?? '')
-    .split(',')
-    .map((o) => o.trim())
-    .filter(Boolean);

@@ -5,9 +5,9 @@ import { createApp } from '../app.js';
 import { checkToken, requestClass } from '../auth.js';
 import { withCors } from '../cors.js';
 import { errorResponse } from '../errors.js';
-import { accessOf, corsOf, type Env } from './env.js';
+import { workerConfig } from './config.js';
+import type { Env } from './env.js';
 import { workerKernels } from './kernels.js';
-import { workersLimits } from './limits.js';
 import { R2Store } from '../store/r2/store.js';
 import { route } from './routing.js';
 
@@ -19,20 +19,25 @@ let reader: Promise<ReturnType<typeof createApp>> | undefined;
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
+    let config: ReturnType<typeof workerConfig>;
+    try {
+      config = workerConfig(env); // checked on the first request, logged, and named in every answer while wrong
+    } catch (e) {
+      return errorResponse(e);
+    }
+    const { access, corsOrigins } = config;
     // Writes are checked here too (token and signature, not the key scope), so a refused one never reaches a Durable Object.
     const kind = requestClass(request.method, new URL(request.url).pathname);
     if (kind === 'write') {
       try {
-        await checkToken(kind, request.headers.get('authorization') ?? undefined, accessOf(env), Math.floor(Date.now() / 1000));
+        await checkToken(kind, request.headers.get('authorization') ?? undefined, access, Math.floor(Date.now() / 1000));
       } catch (e) {
-        return withCors(errorResponse(e), request, corsOf(env));
+        return withCors(errorResponse(e), request, corsOrigins);
       }
     }
     const routed = await route(request, env);
-    if (routed) return routed.ok ? routed : withCors(routed, request, corsOf(env));
-    reader ??= workerKernels().then((kernels) =>
-      createApp({ store: new R2Store(env.BUCKET), kernels, limits: workersLimits(env.LIMITS), access: accessOf(env), corsOrigins: corsOf(env) }),
-    );
+    if (routed) return routed.ok ? routed : withCors(routed, request, corsOrigins);
+    reader ??= workerKernels().then((kernels) => createApp({ store: new R2Store(env.BUCKET), kernels, limits: config.limits, access, corsOrigins }));
     return (await reader).fetch(request);
   },
 } satisfies ExportedHandler<Env>;

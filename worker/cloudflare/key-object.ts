@@ -10,10 +10,10 @@ import { DurableObject } from 'cloudflare:workers';
 import { createApp, Endpoint } from '../app.js';
 import { ApiError } from '../errors.js';
 import { ClientLimit } from './client-limit.js';
-import { accessOf, corsOf, type Env, type KeyObjectRpc } from './env.js';
+import type { Env, KeyObjectRpc } from './env.js';
+import { workerConfig } from './config.js';
 import { workerKernels } from './kernels.js';
 import { WORKERS_MANIFEST_CACHE_CHUNKS } from '../../sdk/base/limits.js';
-import { workersLimits, workersMaxSessions } from './limits.js';
 import { R2Store } from '../store/r2/store.js';
 
 /** Sweeps run at most hourly from the alarm (3,600,000 ms); requests also sweep every minute. */
@@ -35,28 +35,23 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new R2Store(env.BUCKET, ctx.storage.sql);
-    const limits = workersLimits(env.LIMITS);
-    this.clients = new ClientLimit(
-      env,
-      ctx.storage.sql,
-      ctx.id.toString(),
-      workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT),
-      limits.sessionTtlSeconds,
-      limits.maxStagedBytesPerClient,
-    );
+    // The entry checked the configuration before routing here (config.ts): it cannot throw now.
+    const { limits, maxSessionsPerClient } = workerConfig(env);
+    this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), maxSessionsPerClient, limits.sessionTtlSeconds, limits.maxStagedBytesPerClient);
   }
 
   /** The app of this object, and the endpoint state behind it (sessions, expiry). */
   private serve(): Promise<{ app: ReturnType<typeof createApp>; endpoint: Endpoint }> {
     this.served ??= workerKernels().then((kernels) => {
+      const { limits, access, corsOrigins } = workerConfig(this.env);
       const opts = {
         store: this.store,
         kernels,
-        limits: workersLimits(this.env.LIMITS),
+        limits,
         manifestCacheChunks: WORKERS_MANIFEST_CACHE_CHUNKS,
         waitUntil: (p: Promise<unknown>) => this.ctx.waitUntil(p),
-        access: accessOf(this.env),
-        corsOrigins: corsOf(this.env),
+        access,
+        corsOrigins,
         maxSessionsPerClient: this.clients.max,
       };
       const endpoint = new Endpoint(opts);

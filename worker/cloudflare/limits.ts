@@ -16,15 +16,16 @@ import { checkRange } from '../../sdk/base/errors.js';
 
 /**
  * The Workers limits: DEFAULT_LIMITS with a 4 MiB part, overridden by the
- * `LIMITS` variable (JSON) of wrangler.toml; throws if any body could pass
- * the 100 MB cap.
+ * `LIMITS` variable of wrangler.toml (JSON, or parsed); throws if a limit is
+ * unknown or any body could pass the 100 MB cap.
  * @example workersLimits('{"partSize": 8388608}')
  */
-export function workersLimits(json?: string): Limits {
-  const l = resolveLimits({ ...DEFAULT_LIMITS, partSize: WORKERS_PART_SIZE, ...(json ? (JSON.parse(json) as Partial<Limits>) : {}) });
+export function workersLimits(overrides?: string | Partial<Limits>): Limits {
+  const given = typeof overrides === 'string' ? (JSON.parse(overrides) as Partial<Limits>) : (overrides ?? {});
+  const l = resolveLimits({ ...DEFAULT_LIMITS, partSize: WORKERS_PART_SIZE, ...given });
   for (const [what, n] of Object.entries(bodyCaps(l))) {
     if (n >= WORKERS_BODY_CAP)
-      throw new RangeError(`deltaflare: a ${what} body could be ${n} bytes, above Workers' ${WORKERS_BODY_CAP}-byte request cap; lower the limits`);
+      throw new RangeError(`a ${what} body could be ${n} bytes, above Workers' ${WORKERS_BODY_CAP}-byte request cap; lower the limits`);
   }
   return l;
 }

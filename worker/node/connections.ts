@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { OptionKeys } from '../../sdk/base/options.js';
 
 export interface ConnectionLimits {
   /** A socket with no request in progress that sends and receives nothing this long is closed (ms). */
@@ -32,6 +33,17 @@ export interface ConnectionLimits {
    */
   maxConnections: number;
 }
+
+/** Every key of ConnectionLimits, for checking `serve({ connections })`. */
+export const CONNECTION_OPTIONS: OptionKeys<ConnectionLimits> = {
+  idleMs: true,
+  stallMs: true,
+  headersMs: true,
+  requestMs: true,
+  keepAliveMs: true,
+  maxPerClient: true,
+  maxConnections: true,
+};
 
 export const CONNECTION_DEFAULTS: Omit<ConnectionLimits, 'maxConnections'> = {
   idleMs: 30_000,

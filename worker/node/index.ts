@@ -1,12 +1,13 @@
 // deltaflare/server: the endpoint as a library for Node. `createApp` is a Hono
 // app to mount in your own (`app.route('/sync', createApp(...))`) or serve
 // yourself; `serve` starts the whole server as `deltaflare serve` does.
-export { createApp, Endpoint, ApiError, type AppOptions, type CreateAppOptions } from '../app.js';
+export { Endpoint, ApiError, type AppOptions, type CreateAppOptions } from '../app.js';
+export { createApp, type NodeAppOptions } from './app.js';
 export { serve, type ServeOptions, type ServeHandle } from './serve.js';
 export { FsStore, type FsStoreOptions } from '../store/fs/store.js';
 export { MemoryStore } from '../store/memory.js';
 export type { Store, Staging, SessionRecord, VersionInfo } from '../store/store.js';
 export type { AccessOptions } from '../auth.js';
-export { init as initKernels, type Kernels } from '../../sdk/kernels/index.js';
+export { init as initKernels, initSync as initKernelsSync, type Kernels } from '../../sdk/kernels/index.js';
 export { signUploadToken } from '../../sdk/protocol/upload-token.js';
 export { DEFAULT_LIMITS, type Limits } from '../../sdk/base/limits.js';

@@ -10,7 +10,9 @@ import { createApp } from '../app.js';
 import type { AccessOptions } from '../auth.js';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ConnectionLimits, guardConnections } from './connections.js';
+import { checkOptions, type OptionKeys } from '../../sdk/base/options.js';
+import { ACCESS_OPTIONS } from '../auth.js';
+import { CONNECTION_OPTIONS, type ConnectionLimits, guardConnections } from './connections.js';
 import { FsSpool } from './spool.js';
 import { FsStore } from '../store/fs/store.js';
 import { META_DIR } from '../store/keys.js';
@@ -37,6 +39,19 @@ export interface ServeOptions {
   connections?: Partial<ConnectionLimits>;
 }
 
+const SERVE_OPTIONS: OptionKeys<ServeOptions> = {
+  dir: true,
+  port: true,
+  host: true,
+  kernels: true,
+  limits: true,
+  static: true,
+  access: true,
+  corsOrigins: true,
+  maxSessionsPerClient: true,
+  connections: true,
+};
+
 /** A running server. */
 export interface ServeHandle {
   /** e.g. "http://127.0.0.1:19876" */
@@ -51,6 +66,9 @@ export interface ServeHandle {
  * @example const { url, close } = await serve({ dir: './data', port: 0 })
  */
 export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
+  checkOptions('serve', opts, SERVE_OPTIONS, { token: 'access: { token }', store: 'dir (createApp takes a store)', cors: 'corsOrigins' });
+  if (opts.access !== undefined) checkOptions('serve access', opts.access, ACCESS_OPTIONS);
+  if (opts.connections !== undefined) checkOptions('serve connections', opts.connections, CONNECTION_OPTIONS);
   const store = await FsStore.open(opts.dir ?? './data');
   const spool = await FsSpool.open(join(store.dir, META_DIR, 'spool'));
   const host = opts.host ?? '127.0.0.1';

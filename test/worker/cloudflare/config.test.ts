@@ -1,0 +1,43 @@
+// The Worker's configuration (worker/cloudflare/config.ts), checked in
+// workerd as createApp checks its options: a misspelt limit, a LIMITS that is
+// not JSON, PROTECT_READS that is not a boolean, a CORS origin with a path
+// are named in a 500 answer (and the log), never ignored in silence.
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import handler from '../../../worker/cloudflare/index.js';
+import { workerConfig } from '../../../worker/cloudflare/config.js';
+import type { Env } from '../../../worker/cloudflare/env.js';
+
+const withVars = (vars: Partial<Env>): Env => ({ ...(env as unknown as Env), ...vars });
+
+describe('the Worker configuration', () => {
+  it('should name each wrong variable', () => {
+    for (const [vars, why] of [
+      [{ LIMITS: '{"partsize": 1}' }, /limits: unknown option "partsize" \(did you mean partSize\?\)/],
+      [{ LIMITS: '{partSize: 1}' }, /LIMITS is not JSON/],
+      [{ LIMITS: '[1]' }, /LIMITS must be a JSON object/],
+      [{ LIMITS: '{"maxFileSize": -1}' }, /limits\.maxFileSize -1 is below the minimum 0/],
+      [{ PROTECT_READS: 'yes' }, /PROTECT_READS is "yes", not "true" or "false"/],
+      [{ CORS_ORIGINS: 'https://app.example/' }, /CORS_ORIGINS has "https:\/\/app.example\/", not an origin/],
+      [{ DELTAFLARE_TOKEN: ' spaced ' }, /DELTAFLARE_TOKEN must be a string without surrounding spaces/],
+      [{ MAX_SESSIONS_PER_CLIENT: 'many' }, /MAX_SESSIONS_PER_CLIENT must be an integer/],
+    ] as const) {
+      expect(() => workerConfig(withVars(vars))).toThrow(why);
+    }
+    const ok = workerConfig(withVars({ LIMITS: '{"partSize": 5242880}', PROTECT_READS: 'true', CORS_ORIGINS: 'https://a.example, http://b.example:8080' }));
+    expect(ok.limits.partSize).toBe(5 << 20);
+    expect(ok.access.protectReads).toBe(true);
+    expect(ok.corsOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
+  });
+
+  it('should answer every request 500 naming the mistake while the configuration is wrong', async () => {
+    const bad = withVars({ LIMITS: '{"maxfilesize": 10}' });
+    for (const path of ['/v1/info', '/v1/files/a.bin']) {
+      const res = await handler.fetch(new Request(`http://deltaflare.test${path}`), bad);
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('INTERNAL');
+      expect(body.error.message).toContain('the Worker\'s configuration is wrong: limits: unknown option "maxfilesize" (did you mean maxFileSize?)');
+    }
+  });
+});

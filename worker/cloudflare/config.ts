@@ -1,0 +1,88 @@
+// The Worker's configuration from its env (wrangler.toml's vars and
+// secrets), checked as createApp checks its options: LIMITS (JSON of known
+// limits), MAX_SESSIONS_PER_CLIENT, the tokens, PROTECT_READS and
+// CORS_ORIGINS. Checked once per env; a mistake is logged and every request
+// answered 500 naming it, instead of a Worker that starts with a limit or a
+// token silently ignored.
+import { DeltaflareError } from '../../sdk/base/errors.js';
+import type { Limits } from '../../sdk/base/limits.js';
+import type { AccessOptions } from '../auth.js';
+import { ApiError } from '../errors.js';
+import type { Env } from './env.js';
+import { workersLimits, workersMaxSessions } from './limits.js';
+
+export interface WorkerConfig {
+  limits: Limits;
+  maxSessionsPerClient: number;
+  access: AccessOptions;
+  corsOrigins: string[];
+}
+
+const checked = new WeakMap<Env, WorkerConfig | ApiError>();
+
+/** The configuration of `env`, checked once; throws (the same error every time) if it is wrong. */
+export function workerConfig(env: Env): WorkerConfig {
+  let c = checked.get(env);
+  if (!c) {
+    try {
+      c = readConfig(env);
+    } catch (e) {
+      const why = e instanceof Error ? e.message.replace(/^deltaflare: /, '') : String(e);
+      c = new ApiError('INTERNAL', `the Worker's configuration is wrong: ${why} (wrangler.toml vars or secrets)`, { cause: e });
+      console.error(c.message);
+    }
+    checked.set(env, c);
+  }
+  if (c instanceof ApiError) throw c;
+  return c;
+}
+
+function readConfig(env: Env): WorkerConfig {
+  let overrides: unknown;
+  try {
+    overrides = env.LIMITS ? JSON.parse(env.LIMITS) : undefined;
+  } catch (e) {
+    throw new DeltaflareError('INVALID_ARGUMENT', `LIMITS is not JSON: ${(e as Error).message}`);
+  }
+  if (overrides !== undefined && (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides))) {
+    throw new DeltaflareError('INVALID_ARGUMENT', 'LIMITS must be a JSON object of limits, e.g. {"maxFileSize": 10737418240}');
+  }
+  const secret = (name: 'DELTAFLARE_TOKEN' | 'DELTAFLARE_READ_TOKEN' | 'DELTAFLARE_UPLOAD_SECRET') => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string' || v.trim() !== v) throw new DeltaflareError('INVALID_ARGUMENT', `${name} must be a string without surrounding spaces`);
+    return v;
+  };
+  if (env.PROTECT_READS !== undefined && env.PROTECT_READS !== '' && env.PROTECT_READS !== 'true' && env.PROTECT_READS !== 'false') {
+    throw new DeltaflareError('INVALID_ARGUMENT', `PROTECT_READS is ${JSON.stringify(env.PROTECT_READS)}, not "true" or "false"`);
+  }
+  const corsOrigins = (env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    let ok = false;
+    try {
+      const u = new URL(origin);
+      ok = (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === origin;
+    } catch {
+      // not a URL
+    }
+    if (!ok)
+      throw new DeltaflareError(
+        'INVALID_ARGUMENT',
+        `CORS_ORIGINS has ${JSON.stringify(origin)}, not an origin like "https://app.example" (no path, no trailing slash)`,
+      );
+  }
+  return {
+    limits: workersLimits(overrides as Partial<Limits> | undefined),
+    maxSessionsPerClient: workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT),
+    access: {
+      token: secret('DELTAFLARE_TOKEN'),
+      readToken: secret('DELTAFLARE_READ_TOKEN'),
+      uploadSecret: secret('DELTAFLARE_UPLOAD_SECRET'),
+      protectReads: env.PROTECT_READS === 'true',
+    },
+    corsOrigins,
+  };
+}
