@@ -30,9 +30,10 @@ const seen = { requests: 0, sentBytes: 0 };
 /** Writes `piece` until the client hangs up or `limit` bytes went out; counts them. */
 async function endless(res: ServerResponse, piece: Uint8Array, limit = 1 << 30): Promise<void> {
   res.on('error', () => undefined);
+  const closed = once(res, 'close');
   while (!res.destroyed && seen.sentBytes < limit) {
     seen.sentBytes += piece.length;
-    if (!res.write(piece)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (!res.write(piece)) await Promise.race([once(res, 'drain'), closed]);
   }
   res.end();
 }
