@@ -4,6 +4,7 @@
 // same request would fail again), except those a predicate allows.
 import { DEFAULT_TIMEOUT_MS, MAX_ANSWER_BYTES, MAX_ERROR_BODY_BYTES } from './base/limits.js';
 import { DeltaflareError, type DeltaflareErrorCode } from './base/errors.js';
+import { PROTOCOL_VERSION } from './protocol/messages.js';
 
 export interface RetryOptions {
   /** Attempts after the first (default 4). */
@@ -74,7 +75,9 @@ export class Http {
   constructor(
     readonly base: string,
     private readonly options: HttpOptions = {},
-  ) {}
+  ) {
+    checkEndpoint(base);
+  }
 
   /** Sends a request (retried per the options) and returns the response body as bytes. */
   async bytes(method: string, path: string, body?: Body, type?: string): Promise<Uint8Array> {
@@ -108,10 +111,15 @@ export class Http {
     }
   }
 
-  /** A JSON request and answer. */
+  /** A JSON request and answer; an answer that is not JSON is MALFORMED naming the endpoint (not a deltaflare endpoint). */
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const answer = await this.bytes(method, path, body === undefined ? undefined : JSON.stringify(body), 'application/json');
-    return JSON.parse(new TextDecoder().decode(answer)) as T;
+    const text = new TextDecoder().decode(answer);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw notDeltaflare(this.base, `${method} ${path} answered ${JSON.stringify(text.slice(0, 40))}, not JSON`);
+    }
   }
 
   private async once(
@@ -222,7 +230,8 @@ const retryAfterMs = (e: DeltaflareError) => retryAfter.get(e) ?? 0;
 
 function endpointError(method: string, path: string, status: number, body: Uint8Array): DeltaflareError {
   let code: DeltaflareErrorCode = status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
-  let message = `HTTP ${status}`;
+  // A deltaflare endpoint answers every error with a JSON body: without one, something else answered.
+  let message = `HTTP ${status} without deltaflare's JSON error body (a proxy, or not a deltaflare endpoint?)`;
   try {
     const parsed = JSON.parse(new TextDecoder().decode(body)) as { error?: { code?: string; message?: string } };
     if (parsed.error?.code) code = parsed.error.code as DeltaflareErrorCode;
@@ -250,6 +259,35 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/** INVALID_ARGUMENT unless `endpoint` is an http(s) URL. */
+export function checkEndpoint(endpoint: unknown): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(String(endpoint));
+  } catch {
+    // not a URL
+  }
+  if (typeof endpoint !== 'string' || !url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new DeltaflareError('INVALID_ARGUMENT', `endpoint ${JSON.stringify(endpoint)} is not an http:// or https:// URL (e.g. http://127.0.0.1:19876)`);
+  }
+}
+
+/**
+ * Asks the endpoint's GET /v1/info (one retry): a server that answers with
+ * no deltaflare info is MALFORMED naming it, before any file is read.
+ */
+export async function probeEndpoint(http: Http): Promise<void> {
+  const info = await http.json<{ protocol?: unknown }>('GET', '/v1/info');
+  if (info?.protocol !== PROTOCOL_VERSION) {
+    throw notDeltaflare(http.base, `GET /v1/info answered ${JSON.stringify(info).slice(0, 60)}, not protocol ${PROTOCOL_VERSION}`);
+  }
+}
+
+/** MALFORMED: what answered at `endpoint` is not a deltaflare endpoint. */
+export function notDeltaflare(endpoint: string, what: string): DeltaflareError {
+  return new DeltaflareError('MALFORMED', `${endpoint} is not a deltaflare endpoint: ${what} (its GET /v1/info names the protocol)`);
 }
 
 /**

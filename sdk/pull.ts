@@ -9,7 +9,7 @@ import { checkOptions, type OptionKeys } from './base/options.js';
 import { DEFAULT_LIMITS, WIRE_LIMITS } from './base/limits.js';
 import type { Kernels } from './kernels/api.js';
 import { init } from './kernels/index.js';
-import { Http, type HttpOptions } from './http.js';
+import { Http, type HttpOptions, notDeltaflare } from './http.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { Placed, WorkerApi } from './pool/worker-api.js';
 import type { Span } from './protocol/byteranges.js';
@@ -207,7 +207,12 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     if (e.code !== 'MALFORMED') throw e;
     throw new DeltaflareError('MALFORMED', `${e.message.replace(/^deltaflare: /, '')}: a manifest of at most ${maxChunks} chunks (maxChunks) takes ${bound}`);
   });
-  manifest = decodeShortManifest(answer.bytes, { digestBytes, maxChunks });
+  try {
+    manifest = decodeShortManifest(answer.bytes, { digestBytes, maxChunks });
+  } catch (e) {
+    const what = (e as Error).message.replace(/^deltaflare: /, '');
+    throw /magic|shorter than the/.test(what) ? notDeltaflare(options.endpoint, `GET ${path} answered no manifest (${what})`) : e;
+  }
   const version = answer.headers.get('x-deltaflare-version') ?? '';
   if (options.version !== undefined && options.version !== version) {
     throw new DeltaflareError('VERSION_CONFLICT', `${options.key} is at version ${version}, not the version ${options.version} asked for: nothing was changed`);

@@ -30,6 +30,8 @@ export interface SyncSource {
   slice?(offset: number, length: number): Blob;
   /** Where workers may read the same bytes (the signature pass then reads in its workers). */
   readonly location?: SourceLocation;
+  /** Whether the source is no longer what it was when opened (written, truncated, grown or replaced); checked before the commit and after a failure. */
+  changed?(): Promise<boolean>;
   close?(): Promise<void>;
 }
 

@@ -20,7 +20,7 @@ import { DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type Limits } from './base/limits.
 import { ChunkTable } from './chunk-table.js';
 import { checkOptions, type OptionKeys } from './base/options.js';
 import { DeltaflareError } from './base/errors.js';
-import { Http, type RetryOptions } from './http.js';
+import { Http, probeEndpoint, type RetryOptions } from './http.js';
 import { init } from './kernels/index.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { WorkerApi } from './pool/worker-api.js';
@@ -158,6 +158,9 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     onBytes: (sent, received) => progress.transferred(sent, received),
   });
 
+  // Before any byte is hashed: a URL that is not deltaflare's says so now, not after the pass.
+  const probe = probeEndpoint(http);
+  probe.catch(() => {}); // awaited below
   const inPlace = options.inPlace ?? false;
   // Parts in flight at once, early (sent while hashing) and later ones alike:
   // each holds one part body (at most partSize) in memory.
@@ -173,6 +176,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     ? await Resumer.open(options.resume, { endpoint: options.endpoint, key: options.key, source, k, http, handle: options.fileHandle })
     : undefined;
   try {
+    await probe;
     const reused = await resumer?.session({ size: source.size, chunking, inPlace });
     const cached = resumer?.signature(chunking);
     const table = new ChunkTable();
@@ -247,8 +251,26 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     return await upload(session, table, status, planner);
   } catch (e) {
     failed.abort(e);
-    await resumer?.failed(e);
-    throw e;
+    // A part refused as damaged, a read past a shrunk end, a root that does not match: the file changed under the push.
+    const settled = e instanceof DeltaflareError && (e.code === 'SOURCE_CHANGED' || e.code === 'ABORTED');
+    const error = !settled && (await sourceChanged()) ? changedSource(e) : e;
+    await resumer?.failed(error);
+    throw error;
+  }
+
+  /** Whether the source changed since it was opened (false where it cannot tell). */
+  async function sourceChanged(): Promise<boolean> {
+    return (await source.changed?.().catch(() => false)) ?? false;
+  }
+  function changedSource(cause?: unknown): DeltaflareError {
+    const name = source.name ?? 'the source';
+    return new DeltaflareError(
+      'SOURCE_CHANGED',
+      `${name} changed during the push (written, truncated, grown or replaced): nothing was committed; push it again`,
+      {
+        cause,
+      },
+    );
   }
 
   /**
@@ -471,6 +493,8 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
       parts: p.parts.length,
       baseVersion: session.basis?.version ?? null,
     };
+    // Bytes read early may be of the old file and later ones of the new: no commit of such a mix.
+    if (await sourceChanged()) throw changedSource();
     const commitDone = stage('commit');
     const info = await http.json<FileInfo>('POST', `${path}/commit`, commit);
     commitDone();

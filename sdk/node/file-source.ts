@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { open, stat as statPath } from 'node:fs/promises';
+import { DeltaflareError } from '../base/errors.js';
 import { basename, resolve } from 'node:path';
 import type { SyncSource } from '../source.js';
 
@@ -10,7 +11,7 @@ export async function fileSource(path: string): Promise<SyncSource & { readInto(
   const readInto = async (offset: number, target: Uint8Array): Promise<void> => {
     for (let done = 0; done < target.length; ) {
       const { bytesRead } = await handle.read(target, done, target.length - done, offset + done);
-      if (bytesRead === 0) throw new Error(`${path} shrank while being read (at ${offset + done} of ${stat.size} bytes)`);
+      if (bytesRead === 0) throw changedError(path, `it shrank while being read (at ${offset + done} of ${stat.size} bytes)`);
       done += bytesRead;
     }
   };
@@ -25,6 +26,16 @@ export async function fileSource(path: string): Promise<SyncSource & { readInto(
       return buffer;
     },
     readInto,
+    // Written, truncated or grown in place (same inode: size or mtime differ), or replaced at its path (another inode).
+    async changed() {
+      const [now, atPath] = await Promise.all([handle.stat(), statPath(path).catch(() => null)]);
+      return now.size !== stat.size || now.mtimeMs !== stat.mtimeMs || atPath === null || atPath.ino !== stat.ino;
+    },
     close: () => handle.close(),
   };
+}
+
+/** SOURCE_CHANGED naming the file and what happened to it. */
+export function changedError(path: string, what: string, cause?: unknown): DeltaflareError {
+  return new DeltaflareError('SOURCE_CHANGED', `${path} changed during the push (${what}): nothing was committed; push it again`, { cause });
 }
