@@ -13,8 +13,7 @@ import { Endpoint } from './endpoint.js';
 import { checkRange } from '../sdk/base/errors.js';
 import { bodyCaps, ENDPOINT_DEFAULTS, MAX_SESSIONS_PER_CLIENT_RANGE } from '../sdk/base/limits.js';
 import { ApiError, errorResponse } from './errors.js';
-import { APP_OPTIONS, type AppOptions, checkAppOptions } from './options.js';
-import type { OptionKeys } from '../sdk/base/options.js';
+import { type AppOptions, CREATE_APP_OPTIONS, checkAppOptions } from './options.js';
 
 export type { AppOptions } from './options.js';
 export { ApiError } from './errors.js';
@@ -34,8 +33,6 @@ export interface CreateAppOptions extends AppOptions {
    */
   basePath?: string;
 }
-
-const CREATE_APP_OPTIONS: OptionKeys<CreateAppOptions> = { ...APP_OPTIONS, fallback: true, basePath: true };
 
 const octets = { 'Content-Type': 'application/octet-stream' };
 

@@ -99,8 +99,11 @@ export const APP_OPTIONS: OptionKeys<AppOptions> = {
   log: true,
 };
 
+/** Every option of createApp: the endpoint's, its fallback and its base path. */
+export const CREATE_APP_OPTIONS: OptionKeys<AppOptions & { fallback: unknown; basePath: unknown }> = { ...APP_OPTIONS, fallback: true, basePath: true };
+
 /** Names a user may reach for, and where they live. */
-const HINTS: Record<string, string> = {
+export const APP_HINTS: Record<string, string> = {
   token: 'access: { token }',
   readToken: 'access: { readToken }',
   protectReads: 'access: { protectReads }',
@@ -118,7 +121,7 @@ const HINTS: Record<string, string> = {
  * leave an endpoint open.
  */
 export function checkAppOptions(where: string, opts: unknown, known: OptionKeys<object> = APP_OPTIONS): asserts opts is AppOptions {
-  checkOptions(where, opts, known, HINTS);
+  checkOptions(where, opts, known, APP_HINTS);
   const o = opts as Partial<AppOptions>;
   required(where, 'a store', o.store, 'store: await FsStore.open(dir), or new MemoryStore() (deltaflare/server)');
   required(where, 'the kernels', o.kernels, 'kernels: await initKernels() (deltaflare/server loads them when not given)');

@@ -4,6 +4,7 @@
 export { Endpoint, ApiError, type AppOptions, type CreateAppOptions } from '../app.js';
 export { createApp, type NodeAppOptions } from './app.js';
 export { serve, type ServeOptions, type ServeHandle } from './serve.js';
+export { guardConnections, type ConnectionLimits } from './connections.js';
 export { FsStore, type FsStoreOptions } from '../store/fs/store.js';
 export { MemoryStore } from '../store/memory.js';
 export type { Store, Staging, SessionRecord, VersionInfo } from '../store/store.js';

@@ -1,14 +1,12 @@
 // The Node adapter: the app over the fs store, served by @hono/node-server.
 import type { Limits } from '../../sdk/base/limits.js';
 import { serve as serveNode } from '@hono/node-server';
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { init, type Kernels } from '../../sdk/kernels/index.js';
-import { createApp } from '../app.js';
+import { createApp, LOOPBACK } from './app.js';
 import type { AccessOptions } from '../auth.js';
-import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkOptions, type OptionKeys } from '../../sdk/base/options.js';
 import { ACCESS_OPTIONS } from '../auth.js';
@@ -70,21 +68,20 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   if (opts.access !== undefined) checkOptions('serve access', opts.access, ACCESS_OPTIONS);
   if (opts.connections !== undefined) checkOptions('serve connections', opts.connections, CONNECTION_OPTIONS);
   const store = await FsStore.open(opts.dir ?? './data');
-  const spool = await FsSpool.open(join(store.dir, META_DIR, 'spool'));
   const host = opts.host ?? '127.0.0.1';
-  const open = !opts.access?.token && LOOPBACK.test(host);
+  // Open beyond loopback is the caller's choice (the CLI warns): every Host is answered then.
+  const anyHost = !opts.access?.token && !LOOPBACK.test(host);
+  // The spool, free-space check, client address and Host rule are createApp's own (app.ts).
   const app = createApp({
     store,
-    spool,
+    spool: await FsSpool.open(join(store.dir, META_DIR, 'spool')),
     kernels: opts.kernels ?? (await init()),
     limits: opts.limits,
     access: opts.access,
     corsOrigins: opts.corsOrigins,
     maxSessionsPerClient: opts.maxSessionsPerClient,
-    clientId: (c) => getConnInfo(c).remote.address ?? '',
     fallback: opts.static ? serveStatic({ root: opts.static }) : undefined,
-    allowedHost: open ? loopbackHost : undefined,
-    freeSpace: () => statfs(store.dir).then((s) => s.bavail * s.bsize),
+    allowedHost: anyHost ? () => true : undefined,
   });
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
     const s = serveNode({ fetch: (req, env) => closeAfterTooLarge(app.fetch(req, env)), port: opts.port ?? 19876, hostname: host }, () => resolve(s));
@@ -104,14 +101,7 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   };
 }
 
-/** Loopback addresses: an open endpoint listening on one answers only to loopback names (AppOptions.allowedHost). */
-export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
-
-/** Whether a Host header names this machine's loopback (any port: a relay or proxy in between keeps the name). */
-function loopbackHost(host: string): boolean {
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
-  return LOOPBACK.test(name.toLowerCase());
-}
+export { LOOPBACK } from './app.js';
 
 /**
  * A 413 stops reading the body half-way (readBody cancels it), which ends the

@@ -22,6 +22,17 @@ export class FsSpool implements Spool {
     return new FsSpool(dir);
   }
 
+  /** A spool in `dir`, emptied (or made) on its first use: for a createApp that cannot wait. */
+  static at(dir: string): Spool {
+    let opened: Promise<FsSpool> | undefined;
+    return {
+      create: () => {
+        opened ??= FsSpool.open(dir);
+        return opened.then((s) => s.create());
+      },
+    };
+  }
+
   async create(): Promise<SpoolFile> {
     const path = join(this.dir, randomHex(12));
     const fh = await open(path, 'wx+');
