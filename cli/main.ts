@@ -44,11 +44,13 @@ const HELP: Record<string, string> = {
                                          the demo page (or DIR) at /; writes need T (--token or
                                          DELTAFLARE_TOKEN) when given; --cors adds browser origins`,
   push: `  push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
-       [--workers N] [--in-place] [--token T] [--timeout S] [--json]
+       [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume] [--json]
                                          send only what changed; the key defaults to FILE's name;
                                          URL may carry a path (an endpoint mounted under /sync);
                                          the token defaults to DELTAFLARE_TOKEN; a request unanswered
                                          after S seconds (default 300, 0 never) is retried;
+                                         a push cut short and run again sends only what the endpoint
+                                         lacks (records in D, default ~/.local/state/deltaflare/resume);
                                          --json prints the result (or the error) as one JSON object`,
   pull: `  pull URL FILE [--key K] [--in-place] [--no-fsync] [--workers N] [--token T] [--timeout S] [--json]
                                          update FILE to the key's version, fetching only the chunks

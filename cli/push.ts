@@ -2,12 +2,12 @@ import { CDC_DEFAULTS, CDC_RANGES } from '../sdk/base/limits.js';
 import { DeltaflareError } from '../sdk/base/errors.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Worker } from 'node:worker_threads';
-import { push, type SyncProgress } from '../sdk/node/index.js';
+import { defaultResumeDir, fileResumeStore, push, type SyncProgress } from '../sdk/node/index.js';
 import { type EarlyPool, poolFor, withEarlyPool } from './early-pool.js';
 import { integer, mb, parse, UsageError } from './usage.js';
 
 /**
- * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--json]`
+ * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume] [--json]`
  * `threads`: pool threads main.ts started before loading this; owned (terminated) here.
  */
 export function pushCommand(args: string[], threads?: Worker[]): Promise<void> {
@@ -26,6 +26,8 @@ async function pushWith(args: string[], early?: EarlyPool): Promise<void> {
     token: { type: 'string' },
     timeout: { type: 'string' },
     json: { type: 'boolean', default: false },
+    'resume-dir': { type: 'string' },
+    'no-resume': { type: 'boolean', default: false },
   });
   if (positionals.length !== 2) throw new UsageError('give FILE and URL');
   const [file, endpoint] = positionals;
@@ -42,6 +44,11 @@ async function pushWith(args: string[], early?: EarlyPool): Promise<void> {
     inPlace: values['in-place'] === true,
     token: typeof values.token === 'string' ? values.token : process.env.DELTAFLARE_TOKEN,
     timeoutMs: values.timeout === undefined ? undefined : 1000 * integer('timeout', values.timeout, 0),
+    // Two parts in flight: a cut costs a resume at most two parts (16 MiB), and on loopback a 256 MiB push
+    // took 1.65-1.90 s with two against 1.88-2.63 s with four (the endpoint lands one part at a time).
+    partConcurrency: 2,
+    // A push cut short (killed, connection lost) and run again sends only what the endpoint lacks.
+    resume: values['no-resume'] ? undefined : fileResumeStore(typeof values['resume-dir'] === 'string' ? values['resume-dir'] : defaultResumeDir()),
   };
   const bar = !values.json && process.stderr.isTTY ? new ProgressBar() : undefined;
   const result = await push(file, { ...options, onProgress: bar && ((p) => bar.draw(p)) }).catch((e: unknown) => {
