@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,5 +11,7 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // The CLI keeps resume records under XDG_STATE_HOME: a folder of this run's, not the user's (or CI's) home.
+    env: { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'deltaflare-test-state-')) },
   },
 });
