@@ -44,7 +44,8 @@ const HELP: Record<string, string> = {
                                          the demo page (or DIR) at /; writes need T (--token or
                                          DELTAFLARE_TOKEN) when given; --cors adds browser origins`,
   push: `  push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
-       [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume] [--json]
+       [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume]
+       [--progress | --no-progress] [--json]
                                          send only what changed; the key defaults to FILE's name;
                                          URL may carry a path (an endpoint mounted under /sync);
                                          the token defaults to DELTAFLARE_TOKEN; a request unanswered
@@ -52,13 +53,16 @@ const HELP: Record<string, string> = {
                                          a push cut short and run again sends only what the endpoint
                                          lacks (records in D, default ~/.local/state/deltaflare/resume);
                                          --json prints the result (or the error) as one JSON object`,
-  pull: `  pull URL FILE [--key K] [--in-place] [--no-fsync] [--workers N] [--token T] [--timeout S] [--json]
+  pull: `  pull URL FILE [--key K] [--in-place] [--no-fsync] [--workers N] [--token T] [--timeout S]
+       [--progress | --no-progress] [--json]
                                          update FILE to the key's version, fetching only the chunks
                                          it lacks (a missing FILE is downloaded); FILE is replaced
                                          only once every chunk is checked; an interrupted pull
                                          resumes from FILE.deltaflare-pull; --in-place rebuilds
                                          inside FILE (no second copy; torn if it fails); --no-fsync
-                                         leaves the new bytes to the kernel's writeback, as rsync does`,
+                                         leaves the new bytes to the kernel's writeback, as rsync does;
+                                         one progress line with rate and ETA on a terminal
+                                         (--progress draws it anyway, --no-progress never)`,
   bench: `  bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]
                                          the whole pipeline in one process, no network: time per phase
                                          and literal bytes, to compare settings on your own data`,

@@ -1,7 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import { pull } from '../sdk/node/index.js';
 import { type EarlyPool, poolFor, withEarlyPool } from './early-pool.js';
-import { integer, mb, parse, UsageError } from './usage.js';
+import { ProgressBar } from './progress-bar.js';
+import { integer, mb, parse, progressFlag, UsageError } from './usage.js';
 
 /**
  * `deltaflare pull URL FILE [--key K] [--in-place] [--no-fsync] [--workers N] [--token T] [--timeout S] [--json]`
@@ -20,12 +21,15 @@ async function pullWith(args: string[], early?: EarlyPool): Promise<void> {
     json: { type: 'boolean', default: false },
     'in-place': { type: 'boolean', default: false },
     'no-fsync': { type: 'boolean', default: false },
+    progress: { type: 'boolean' },
+    'no-progress': { type: 'boolean' },
   });
   if (positionals.length !== 2) throw new UsageError('give URL and FILE');
   const [endpoint, file] = positionals;
   if (!/^https?:\/\//.test(endpoint)) throw new UsageError(`URL must start with http:// or https://, got '${endpoint}'`);
   const workers = values.workers === undefined ? undefined : integer('workers', values.workers, 0);
   const pool = poolFor(early, workers);
+  const bar = ProgressBar.wanted(progressFlag(values), values.json === true) ? new ProgressBar() : undefined;
   const result = await pull(file, {
     endpoint,
     key: typeof values.key === 'string' ? values.key : file.split(/[\\/]/).pop()!,
@@ -35,7 +39,8 @@ async function pullWith(args: string[], early?: EarlyPool): Promise<void> {
     timeoutMs: values.timeout === undefined ? undefined : 1000 * integer('timeout', values.timeout, 0),
     inPlace: values['in-place'] === true,
     fsync: values['no-fsync'] !== true,
-  });
+    onProgress: bar && ((p) => bar.pull(p)),
+  }).finally(() => bar?.clear());
   if (values.json) {
     console.log(JSON.stringify(result));
     return;

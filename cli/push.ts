@@ -2,9 +2,10 @@ import { CDC_DEFAULTS, CDC_RANGES } from '../sdk/base/limits.js';
 import { DeltaflareError } from '../sdk/base/errors.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Worker } from 'node:worker_threads';
-import { defaultResumeDir, fileResumeStore, push, type SyncProgress } from '../sdk/node/index.js';
+import { defaultResumeDir, fileResumeStore, push } from '../sdk/node/index.js';
+import { ProgressBar } from './progress-bar.js';
 import { type EarlyPool, poolFor, withEarlyPool } from './early-pool.js';
-import { integer, mb, parse, UsageError } from './usage.js';
+import { integer, mb, parse, progressFlag, UsageError } from './usage.js';
 
 /**
  * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume] [--json]`
@@ -28,6 +29,8 @@ async function pushWith(args: string[], early?: EarlyPool): Promise<void> {
     json: { type: 'boolean', default: false },
     'resume-dir': { type: 'string' },
     'no-resume': { type: 'boolean', default: false },
+    progress: { type: 'boolean' },
+    'no-progress': { type: 'boolean' },
   });
   if (positionals.length !== 2) throw new UsageError('give FILE and URL');
   const [file, endpoint] = positionals;
@@ -50,8 +53,8 @@ async function pushWith(args: string[], early?: EarlyPool): Promise<void> {
     // A push cut short (killed, connection lost) and run again sends only what the endpoint lacks.
     resume: values['no-resume'] ? undefined : fileResumeStore(typeof values['resume-dir'] === 'string' ? values['resume-dir'] : defaultResumeDir()),
   };
-  const bar = !values.json && process.stderr.isTTY ? new ProgressBar() : undefined;
-  const result = await push(file, { ...options, onProgress: bar && ((p) => bar.draw(p)) }).catch((e: unknown) => {
+  const bar = ProgressBar.wanted(progressFlag(values), values.json === true) ? new ProgressBar() : undefined;
+  const result = await push(file, { ...options, onProgress: bar && ((p) => bar.push(p)) }).catch((e: unknown) => {
     bar?.clear();
     if (e instanceof DeltaflareError && e.code === 'UNAUTHORIZED') {
       e.message += options.token
@@ -87,21 +90,4 @@ export function chunkingOption(values: Record<string, string | boolean | undefin
   const min = Math.max(CDC_RANGES.min[0], (avg * CDC_DEFAULTS.min) / CDC_DEFAULTS.avg);
   const max = Math.min(CDC_RANGES.max[1], (avg * CDC_DEFAULTS.max) / CDC_DEFAULTS.avg);
   return { kind: 'cdc', min: Math.floor(min), avg, max: Math.floor(max), level: CDC_DEFAULTS.level };
-}
-
-/** One line on stderr, redrawn in place: phase, percent, MB/s, ETA. */
-class ProgressBar {
-  draw(p: SyncProgress): void {
-    const [done, total] = p.phase === 'signatures' ? [p.bytesHashed, p.size] : [p.literalBytesSent, p.literalBytes];
-    const pct = total ? Math.min(100, (100 * done) / total) : 100;
-    const width = 30;
-    const fill = Math.round((pct / 100) * width);
-    process.stderr.write(
-      `\r${p.phase.padEnd(10)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct.toFixed(0).padStart(3)}% ` +
-        `${(p.rate / 1e6).toFixed(1)} MB/s ETA ${p.eta.toFixed(0)} s   `,
-    );
-  }
-  clear(): void {
-    process.stderr.write('\r\x1b[K');
-  }
 }

@@ -32,3 +32,9 @@ export const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 export { hex32 } from '../sdk/protocol/hex.js';
+
+/** --progress / --no-progress: true, false, or undefined (a terminal decides); both given is a usage error. */
+export function progressFlag(values: Record<string, string | boolean | undefined>): boolean | undefined {
+  if (values.progress && values['no-progress']) throw new UsageError('give --progress or --no-progress, not both');
+  return values.progress === true ? true : values['no-progress'] === true ? false : undefined;
+}

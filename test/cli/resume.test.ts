@@ -25,12 +25,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the CLI; answers its exit code and its last stdout line parsed as JSON (the result or the error). */
-function cli(args: string[]): Promise<{ code: number; json: Record<string, unknown> }> {
+/** Runs the CLI; answers its exit code, its last stdout line parsed as JSON (the result or the error) and its stderr. */
+function cli(args: string[]): Promise<{ code: number; json: Record<string, unknown>; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24 }, (e, stdout) => {
-      const last = stdout.trim().split('\n').pop() ?? '{}';
-      resolve({ code: e ? Number(e.code ?? 1) : 0, json: JSON.parse(last) as Record<string, unknown> });
+    execFile(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24 }, (e, stdout, stderr) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(last) as Record<string, unknown>;
+      } catch {
+        // not --json: a line for people
+      }
+      resolve({ code: e ? Number(e.code ?? 1) : 0, json, stderr });
     });
   });
 }
@@ -66,4 +72,19 @@ describe('deltaflare push, cut and run again', () => {
     expect(full.code).toBe(0);
     expect(full.json.bytesSent as number).toBeGreaterThan(0.95 * size);
   }, 120_000);
+
+  it('should draw one progress line with --progress (off by default when stderr is not a terminal), for push and pull', async () => {
+    const file = join(dir, 'progress.bin');
+    writeFileSync(file, randomBytes(16 << 20, 2));
+    const quiet = await cli(['push', file, server.url, '--key', 'progress.bin', '--no-resume']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toContain('ETA');
+    const shown = await cli(['push', file, server.url, '--key', 'progress2.bin', '--no-resume', '--progress', '--json']);
+    expect(shown.code).toBe(0);
+    expect(shown.stderr).toMatch(/\rpush (signatures|uploading|done) +\[[#.]{30}\] +\d+% .* MB\/s ETA/);
+    expect(shown.stderr.endsWith('\r\x1b[K')).toBe(true); // cleared before the result
+    const pulled = await cli(['pull', server.url, join(dir, 'pulled.bin'), '--key', 'progress2.bin', '--progress', '--json']);
+    expect(pulled.code).toBe(0);
+    expect(pulled.stderr).toMatch(/\rpull (manifest|scanning|fetching|done) +\[/);
+  }, 60_000);
 });
