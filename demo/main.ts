@@ -2,7 +2,16 @@
 // the page (or the one in Settings), under the file's name (or the key in
 // Settings). Phases, rates, matched vs uploaded bytes and the file strip
 // update live; an unfinished upload found in IndexedDB is offered for resume.
-import { DeltaflareError, idbResumeStore, type ResumeRecord, reopenFile, sync, type SyncProgress, type SyncResult } from '../sdk/browser/index.js';
+import {
+  DeltaflareError,
+  discard as discardPush,
+  idbResumeStore,
+  type ResumeRecord,
+  reopenFile,
+  sync,
+  type SyncProgress,
+  type SyncResult,
+} from '../sdk/browser/index.js';
 import { type PullRun, pullView } from './pull-view.js';
 import { mb, Strip } from './strip.js';
 
@@ -196,8 +205,7 @@ function offer(r: ResumeRecord): HTMLElement {
   discard.type = 'button';
   discard.textContent = 'Discard';
   discard.onclick = async () => {
-    await fetch(`${r.endpoint.replace(/\/+$/, '')}/v1/sessions/${encodeURIComponent(s.id)}`, { method: 'DELETE' }).catch(() => {});
-    await store.delete(r.id);
+    await discardPush(store, { endpoint: r.endpoint, key: r.key }).catch(() => {});
     await showOffers();
   };
   box.append(text, pick, discard);

@@ -16,8 +16,11 @@ export interface RetryOptions {
 }
 
 export interface HttpOptions {
+  /** The fetch to use (default the global one): for a proxy agent, tracing or tests. */
   fetch?: typeof fetch;
+  /** Aborts every request (ABORTED). */
   signal?: AbortSignal;
+  /** Retries of failed requests (default 4, with backoff from 250 ms; NETWORK, INTERNAL, 5xx and BUSY). */
   retry?: RetryOptions;
   /** Bearer token for writes. */
   token?: string;

@@ -19,7 +19,7 @@
 // deleted on the server): the plan is recomputed and nothing stale committed.
 import type { Limits } from './base/limits.js';
 import { DeltaflareError } from './base/errors.js';
-import type { Http } from './http.js';
+import { Http, type HttpOptions } from './http.js';
 import type { Kernels } from './kernels/index.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
 import type { SessionStatus } from './protocol/messages.js';
@@ -340,6 +340,22 @@ export class Resumer {
 /** Whether batch bounds follow each other from chunk 0 (a record written by this code always does). */
 function consecutive(batches: Array<[number, number]>): boolean {
   return batches.every(([first, end], i) => Number.isInteger(first) && end > first && first === (i === 0 ? 0 : batches[i - 1][1]));
+}
+
+/**
+ * Gives up an unfinished push of `key` to `endpoint` kept in `store`: its
+ * session is deleted on the endpoint (its staged bytes freed now, not when
+ * it expires) and its record forgotten. Answers whether there was a session.
+ * @example await discard(fileResumeStore(defaultResumeDir()), { endpoint, key: 'disk.img', token })
+ */
+export async function discard(store: ResumeStore, o: { endpoint: string; key: string } & HttpOptions): Promise<boolean> {
+  const { endpoint, key, ...http } = o;
+  const id = resumeId(endpoint, key);
+  const record = await store.get(id);
+  if (!record) return false;
+  if (record.session) await deleteSession(new Http(endpoint, http), record.session.id);
+  await store.delete(id);
+  return record.session !== undefined;
 }
 
 /** DELETE /v1/sessions/:id, ignoring failures (the server expires it anyway). */

@@ -61,6 +61,7 @@ export interface SyncOptions {
   key: string;
   /** The stored file to diff against: default the key itself; another key; null for none. */
   basis?: string | null;
+  /** How the file is cut (default: FastCDC-2020 with 2/8/64 KiB chunks, scaled up past 8 GiB; `{ kind: 'fixed', block }` for disk images). */
   chunking?: ChunkingSpec;
   /**
    * The pool that runs the signature pass. A promise is awaited only when
@@ -80,14 +81,19 @@ export interface SyncOptions {
   partConcurrency?: number;
   /** Bytes read and scanned per worker task (default 8 MiB). */
   segmentSize?: number;
+  /** Aborts the push (ABORTED); with `resume`, what landed stays for the next call. */
   signal?: AbortSignal;
+  /** Called at most every 100 ms and at each phase change: bytes hashed, matched, sent, rate and ETA. */
   onProgress?: (progress: SyncProgress) => void;
+  /** Retries of failed requests (default 4, with backoff from 250 ms; NETWORK, INTERNAL, 5xx and BUSY). */
   retry?: RetryOptions;
   /** Per request attempt: unanswered after this many ms, it is retried as a lost connection (default 5 min; 0 never). */
   timeoutMs?: number;
   /** Part bodies go as streams, not copied by fetch (HttpOptions.streamBodies; push() on Node sets it). */
   streamBodies?: boolean;
+  /** The endpoint's write token (or an upload token for this key), sent as a Bearer token. */
   token?: string;
+  /** The fetch to use (default the global one): for a proxy agent, tracing or tests. */
   fetch?: typeof fetch;
   /**
    * Makes the push resumable: the session, the matches and the file's

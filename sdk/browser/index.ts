@@ -113,6 +113,7 @@ export async function reopenFile(record: ResumeRecord): Promise<File | null> {
 
 export type { BrowserPullOptions } from './pull.js';
 export { PULL_SUFFIX } from '../pull.js';
+export { discard } from '../resume.js';
 export type { PullProgress, PullResult } from '../pull.js';
 
 /**

@@ -8,6 +8,7 @@ import { fileSource } from './file-source.js';
 export { sync, type SyncOptions, type SyncProgress, type SyncResult } from '../sync.js';
 export { fileSource } from './file-source.js';
 export { defaultResumeDir, fileResumeStore } from './file-resume-store.js';
+export { discard } from '../resume.js';
 export { createNodePool } from '../pool/node-pool.js';
 export { DeltaflareError } from '../base/errors.js';
 export { signUploadToken } from '../protocol/upload-token.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodePool, push, type SyncProgress } from '../../sdk/node/index.js';
+import { createNodePool, discard, push, type SyncProgress } from '../../sdk/node/index.js';
 import type { SyncLayout } from '../../sdk/sync.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
@@ -132,5 +132,20 @@ describe('resumable push', () => {
     await expect(push(path, { endpoint: server.url, key: 'racing.bin', pool, resume, onPlan, onPart })).rejects.toMatchObject({ code: 'SOURCE_CHANGED' });
     const head = await fetch(`${server.url}/v1/files/racing.bin`, { method: 'HEAD' });
     expect(head.status).toBe(404);
+  });
+
+  it('should discard an unfinished push: its session deleted on the endpoint, its record forgotten', async () => {
+    const bytes = randomBytes(12 * PART, seed++);
+    const path = join(dir, 'discarded.bin');
+    writeFileSync(path, bytes);
+    const resume = new MemoryResumeStore();
+    await pushAndAbort(path, 'discarded.bin', resume, 3);
+    const record = await resume.get(resumeId(server.url, 'discarded.bin'));
+    const sessionId = record!.session!.id;
+    expect((await fetch(`${server.url}/v1/sessions/${encodeURIComponent(sessionId)}`)).status).toBe(200);
+    expect(await discard(resume, { endpoint: server.url, key: 'discarded.bin' })).toBe(true);
+    expect(await resume.get(resumeId(server.url, 'discarded.bin'))).toBeUndefined();
+    expect((await fetch(`${server.url}/v1/sessions/${encodeURIComponent(sessionId)}`)).status).toBe(404);
+    expect(await discard(resume, { endpoint: server.url, key: 'discarded.bin' })).toBe(false);
   });
 });
