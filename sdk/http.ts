@@ -4,6 +4,7 @@
 // same request would fail again), except those a predicate allows.
 import { DEFAULT_TIMEOUT_MS, MAX_ANSWER_BYTES, MAX_ERROR_BODY_BYTES } from './base/limits.js';
 import { DeltaflareError, type DeltaflareErrorCode } from './base/errors.js';
+import { concatBytes } from './protocol/bytes.js';
 import { PROTOCOL_VERSION } from './protocol/messages.js';
 
 export interface RetryOptions {
@@ -217,14 +218,7 @@ async function readBody(response: Response, max: number, truncate: boolean, what
     pieces.push(value);
     total += value.length;
   }
-  if (pieces.length === 1) return pieces[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(pieces);
 }
 
 /** The wait an endpoint asked for with Retry-After (seconds, at most 60), by error. */

@@ -4,6 +4,18 @@ import { DeltaflareError } from '../base/errors.js';
 
 const TWO32 = 2 ** 32;
 
+/** `pieces` one after another in one array (the piece itself when there is one). */
+export function concatBytes(pieces: readonly Uint8Array[]): Uint8Array {
+  if (pieces.length === 1) return pieces[0];
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** A MALFORMED error. */
 export const malformed = (message: string): DeltaflareError => new DeltaflareError('MALFORMED', message);
 

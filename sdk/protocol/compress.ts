@@ -2,6 +2,7 @@
 // browsers, Node >= 18 and workerd all have. Inflation stops as soon as the
 // output passes the size the part declares, so a small hostile body cannot
 // expand into a large allocation (deflate reaches ~1000:1 on zeros).
+import { concatBytes } from './bytes.js';
 import { DeltaflareError } from '../base/errors.js';
 
 type ByteTransform = { writable: WritableStream<Uint8Array>; readable: ReadableStream<Uint8Array> };
@@ -30,14 +31,7 @@ async function pipe(bytes: Uint8Array, stream: ByteTransform, limit: number, wha
     if (e instanceof DeltaflareError) throw e;
     throw new DeltaflareError('MALFORMED', `${what}: not valid deflate-raw data`, { cause: e });
   }
-  if (into) return into.subarray(0, total);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return into ? into.subarray(0, total) : concatBytes(pieces);
 }
 
 /** deflate-raw of `bytes`. @example const z = await deflateRaw(payload); if (z.length < payload.length) ... */
