@@ -40,8 +40,20 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('the packed package', () => {
   it('should pack only what users run, with its metadata, and pass publint and attw', () => {
     const files = run('tar', ['-tzf', tarball], work).trim().split('\n');
-    const outside = files.filter((f) => !/^package\/(dist\/(sdk|worker|cli|build|demo)\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(f));
+    const outside = files.filter(
+      (f) =>
+        !/^package\/(dist\/(sdk|worker|cli|build|demo)\/|docs\/[a-z-]+\.md$|examples\/cloudflare\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(f),
+    );
     expect(outside).toEqual([]);
+    // Every file the README links is in the package, so its links work from node_modules.
+    const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+    for (const [, link] of readme.matchAll(/\]\(((?:docs|examples)\/[^)#\s]+)/g)) {
+      const path = link.replace(/\/$/, '');
+      expect(
+        files.some((f) => f === `package/${path}` || f.startsWith(`package/${path}/`)),
+        link,
+      ).toBe(true);
+    }
     expect(files.filter((f) => f.endsWith('.map') || f.endsWith('.tgz'))).toEqual([]);
     for (const f of [
       'dist/build/kernels.wasm',
@@ -65,7 +77,7 @@ describe('the packed package', () => {
     const out = JSON.parse(run('node', ['push.mjs'], project).trim().split('\n').pop()!) as Record<
       string,
       { first: number; second: number; size: number; same: boolean; root: number }
-    >;
+    > & { misspelt: unknown };
     for (const name of ['hono', 'http']) {
       const r = out[name];
       expect(r.same, name).toBe(true);
@@ -73,6 +85,7 @@ describe('the packed package', () => {
       expect(r.second, name).toBeLessThan(r.size / 10); // the edit: 64 KiB inserted, plus the chunks around it
     }
     expect(out.hono.root).toBe(200); // the host app's own route is still its own
+    expect(out.misspelt).toContain('unknown option "token" (did you mean access: { token }?)');
   }, 120_000);
 
   it('should build a Vite page that uploads from Chromium to an endpoint mounted under a prefix', async () => {

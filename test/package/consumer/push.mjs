@@ -41,6 +41,13 @@ for (const [name, { url }] of Object.entries({ hono: inHono, http: inHttp })) {
   const root = await (await fetch(url.replace(/\/(sync|files)$/, '/'))).status;
   out[name] = { first: first.literalBytes, second: second.literalBytes, size: v2.length, same: stored.equals(v2), root };
 }
+// The mistake the README warns of: the token beside `access`. Refused when made, never an open endpoint.
+try {
+  createApp({ store: new MemoryStore(), token: 's3cret' });
+  out.misspelt = 'accepted';
+} catch (e) {
+  out.misspelt = e.message;
+}
 console.log(JSON.stringify(out));
 inHono.s.close();
 plain.close();
