@@ -5,11 +5,10 @@
 // output published (renamed over the copy) only when every chunk landed.
 // The runtime gives the sources and the output (node/pull.ts: files).
 import { DeltaflareError } from './base/errors.js';
-import { checkOptions, type OptionKeys } from './base/options.js';
-import { DEFAULT_LIMITS, WIRE_LIMITS } from './base/limits.js';
-import type { Kernels } from './kernels/api.js';
+import { checkOptions } from './base/options.js';
+import { DEFAULT_LIMITS } from './base/limits.js';
 import { init } from './kernels/index.js';
-import { Http, type HttpOptions, notDeltaflare } from './http.js';
+import { Http, notDeltaflare } from './http.js';
 import type { WorkerPool } from './pool/pool.js';
 import type { Placed, WorkerApi } from './pool/worker-api.js';
 import type { Span } from './protocol/byteranges.js';
@@ -30,140 +29,16 @@ import {
   spansOf,
   ZERO,
 } from './protocol/pull-plan.js';
-import { DigestIndex } from './protocol/digest-index.js';
+import { DigestIndex, zeroChunkClasses } from './protocol/digest-index.js';
 import { BLOCK_SIZE_RANGE, isBlockSize } from './protocol/block-digests.js';
 import { BlockRefiner } from './pull-blocks.js';
 import { checkChunk, RangeFetcher } from './pull-fetch.js';
+import { copyInPlace, sourceChanged } from './pull-in-place.js';
+import { PULL_OPTIONS, type PullOptions, type PullOutput, type PullProgress, type PullResult } from './pull-options.js';
 import { chunkOffsets, decodeShortManifest, type ShortManifest, shortManifestBound } from './protocol/manifest.js';
 import { toHex } from './protocol/hex.js';
-import type { CopyOp } from './protocol/wire.js';
 import { signatures } from './signatures.js';
 import type { SyncSource } from './source.js';
-
-/** The suffix of an unfinished pull's output, beside the file (both runtimes write it there). */
-export const PULL_SUFFIX = '.deltaflare-pull';
-
-/** Where a pull writes the new version. */
-export interface PullOutput {
-  /** Bytes the output already holds from an interrupted pull of the same size (read to find what landed), or null. */
-  readonly resumed: SyncSource | null;
-  /** Every byte not written reads as zero (a new, sparse file): all-zero chunks need no write. */
-  readonly zeroed?: boolean;
-  writeAt(offset: number, bytes: Uint8Array): Promise<void>;
-  /**
-   * The output's path, when pool workers can write to it (Node): the workers
-   * that hash the local copy then write the chunks the version wants
-   * themselves, so nothing is read or hashed twice.
-   */
-  readonly path?: string;
-  /** Makes the output durable and puts it in place of the local copy. */
-  publish(): Promise<void>;
-  /** Keeps what landed for a later pull (after a failure). */
-  close(): Promise<void>;
-  /**
-   * Set when the output is the local copy itself (a pull in place): moved
-   * chunks are copied within it in an order where no copy reads bytes an
-   * earlier one overwrote (sdk/protocol/in-place.ts); a failure leaves it torn.
-   */
-  readonly inPlace?: { oldSize: number; readAt(offset: number, length: number): Promise<Uint8Array>; resize(size: number): Promise<void> };
-}
-
-export interface PullOptions extends HttpOptions {
-  /** The endpoint's URL (it may carry a path: an endpoint mounted under /sync). */
-  endpoint: string;
-  /** The key to pull. */
-  key: string;
-  /** Workers that chunk the local copy (createNodePool / createBrowserPool); owned by the caller. */
-  pool: WorkerPool<WorkerApi> | Promise<WorkerPool<WorkerApi>>;
-  /** Bytes asked for per ranged GET (default 2 MiB). */
-  requestBytes?: number;
-  /** Ranged GETs in flight (default 4). */
-  concurrency?: number;
-  /** The version expected (an id from a push's result or a file's X-Deltaflare-Version): VERSION_CONFLICT if the key is at another. */
-  version?: string;
-  /**
-   * Digest bytes per chunk in the manifest asked for (default 8; 32: whole
-   * digests). Chunks are found and checked by these; the whole file is then
-   * checked against the version's root with whole digests, and a mismatch
-   * (a prefix collision) pulls again with 32.
-   */
-  digestBytes?: number;
-  /**
-   * Bytes per block when a run of chunks not found in the local copy is
-   * rebuilt from the copy's blocks that stay (GET /v1/blocks): a power of
-   * two, 256..65536 (default 1024); 0 fetches such chunks whole.
-   */
-  blockSize?: number;
-  /**
-   * The most chunks a version may have (default 2^20, the endpoint's default
-   * maxManifestChunks): what the pull holds grows with the chunk count
-   * (~100 bytes a chunk), so this bounds its memory. A manifest over it is
-   * refused before it is read.
-   */
-  maxChunks?: number;
-  onProgress?: (p: PullProgress) => void;
-}
-
-/** Every option of the core `pull`, checked when it is called (sdk/base/options.ts). */
-export const PULL_OPTIONS: OptionKeys<PullOptions> = {
-  endpoint: true,
-  key: true,
-  pool: true,
-  requestBytes: true,
-  concurrency: true,
-  version: true,
-  digestBytes: true,
-  blockSize: true,
-  maxChunks: true,
-  onProgress: true,
-  fetch: true,
-  signal: true,
-  retry: true,
-  token: true,
-  timeoutMs: true,
-  onBytes: true,
-  streamBodies: true,
-};
-
-export interface PullProgress {
-  phase: 'manifest' | 'scanning' | 'fetching' | 'done';
-  size: number;
-  /** Bytes found in the local copy or already landed, so far. */
-  foundBytes: number;
-  /** Bytes fetched and checked, so far. */
-  fetchedBytes: number;
-  /** Once, when fetching starts: where the version's bytes come from, as [offset, length] runs of the new file. */
-  layout?: { found: Array<[number, number]>; fetch: Array<[number, number]> };
-  /** The spans of the new file that landed since the last report (fetched and checked). */
-  landed?: Array<[number, number]>;
-}
-
-export interface PullResult {
-  key: string;
-  version: string;
-  size: number;
-  /** BLAKE3 of the manifest's chunk digests: the version's root. */
-  root: string;
-  chunks: number;
-  /** Bytes copied from the local copy. */
-  copiedBytes: number;
-  /** Of those, bytes the scan's workers wrote into the output as they hashed them (the rest were read and hashed again to be copied). */
-  placedBytes: number;
-  /** Bytes an interrupted pull had already written where they belong. */
-  resumedBytes: number;
-  /** Bytes of chunks not found whole that were rebuilt from the local copy's blocks (the rest of those chunks is in fetchedBytes). */
-  blockBytes: number;
-  /** Bytes fetched from the endpoint (chunk bytes, not counting framing). */
-  fetchedBytes: number;
-  /** Bytes of chunks that repeat an earlier fetched chunk, written from its bytes instead of fetched again. */
-  dupBytes: number;
-  /** Bytes of all-zero chunks: neither read nor fetched (written from memory, or left as holes of a new output). */
-  zeroBytes: number;
-  /** Ranged GETs sent (and block digest requests). */
-  requests: number;
-  bytesReceived: number;
-  seconds: number;
-}
 
 const DEFAULT_REQUEST_BYTES = 2 << 20;
 const DEFAULT_BLOCK_SIZE = 1024;
@@ -485,61 +360,4 @@ async function startPlacement(pool: WorkerPool<WorkerApi>, path: string, m: Shor
   const manifest = { lengths: m.lengths, digestBytes: m.digestBytes, digests: m.digests };
   await pool.all((api) => api.setPlacement(id, { path, manifest, skip }));
   return { id, onPlaced, stop: () => pool.all((api) => api.setPlacement(id, null)).then(() => undefined) };
-}
-
-const sourceChanged = (key: string, at: number) =>
-  new DeltaflareError('SOURCE_CHANGED', `the local copy of ${key} changed during the pull (at byte ${at}): nothing was replaced; pull again`);
-
-/** Runs the ordered copies within the output (memmove-wise, in chunk-aligned pieces), each chunk checked; answers the bytes copied. */
-async function copyInPlace(
-  k: Kernels,
-  output: PullOutput,
-  place: NonNullable<PullOutput['inPlace']>,
-  copies: CopyOp[],
-  m: ShortManifest,
-  offsets: Float64Array,
-  whole: Uint8Array,
-  key: string,
-): Promise<number> {
-  if (m.size > place.oldSize) await place.resize(m.size);
-  let copied = 0;
-  for (const c of copies) {
-    // Pieces of whole chunks, at most COPY_GROUP each; back to front when the destination is after the source.
-    const pieces: Array<[number, number]> = [];
-    for (let i = chunkAt(offsets, c.newOffset); offsets[i] < c.newOffset + c.length; ) {
-      const start = offsets[i];
-      while (offsets[i] < c.newOffset + c.length && (offsets[i + 1] - start <= COPY_GROUP || offsets[i] === start)) i++;
-      pieces.push([start - c.newOffset, offsets[i] - start]);
-    }
-    if (c.newOffset > c.oldOffset) pieces.reverse();
-    for (const [at, length] of pieces) {
-      const bytes = await place.readAt(c.oldOffset + at, length);
-      for (let i = chunkAt(offsets, c.newOffset + at), o = 0; o < length; o += m.lengths[i], i++) {
-        if (!checkChunk(k, bytes.subarray(o, o + m.lengths[i]), m, i, whole)) throw sourceChanged(key, c.oldOffset + at + o);
-      }
-      await output.writeAt(c.newOffset + at, bytes);
-      copied += length;
-    }
-  }
-  return copied;
-}
-
-/**
- * The classes of the version's all-zero chunks, with their digest. A run of
- * zeros is cut into chunks of the chunking's largest size (CDC: the Gear hash
- * of zeros never meets a mask; fixed: the block), so only that length and the
- * last chunk's are tried: two BLAKE3 calls, however large the file.
- */
-function zeroChunkClasses(k: Kernels, m: ShortManifest, index: DigestIndex): Array<{ c: number; digest: Uint8Array }> {
-  const n = m.lengths.length;
-  if (n === 0) return [];
-  const largest = m.chunking.kind === 'fixed' ? m.chunking.block : m.chunking.max;
-  const found: Array<{ c: number; digest: Uint8Array }> = [];
-  for (const length of new Set([largest, m.lengths[n - 1]])) {
-    if (length < 1 || length > WIRE_LIMITS.maxChunkLength) continue;
-    const digest = k.blake3(new Uint8Array(length));
-    const c = index.lookup(digest, length);
-    if (c >= 0) found.push({ c, digest });
-  }
-  return found;
 }

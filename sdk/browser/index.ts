@@ -112,9 +112,9 @@ export async function reopenFile(record: ResumeRecord): Promise<File | null> {
 }
 
 export type { BrowserPullOptions } from './pull.js';
-export { PULL_SUFFIX } from '../pull.js';
+export { PULL_SUFFIX } from '../pull-options.js';
 export { discard } from '../resume.js';
-export type { PullProgress, PullResult } from '../pull.js';
+export type { PullProgress, PullResult } from '../pull-options.js';
 
 /**
  * Updates the page's own copy of a file, `name` in the origin private file
@@ -125,7 +125,7 @@ export type { PullProgress, PullResult } from '../pull.js';
  * stream: replaced whole at the end, not resumable.
  * @example await pull('model.bin', { endpoint: location.origin, key: 'model.bin', onProgress: show })
  */
-export async function pull(name: string | FileSystemFileHandle, options: BrowserPullOptions): Promise<import('../pull.js').PullResult> {
+export async function pull(name: string | FileSystemFileHandle, options: BrowserPullOptions): Promise<import('../pull-options.js').PullResult> {
   const o = { ...options, pool: options.pool ?? (await sharedPool()) };
   return typeof name === 'string' ? pullInto(name, o) : pullIntoHandle(name, o);
 }

@@ -8,7 +8,8 @@ import { type Remote, wrap } from 'comlink';
 import { DeltaflareError } from '../base/errors.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { WorkerApi } from '../pool/worker-api.js';
-import { PULL_SUFFIX, pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
+import { pull as pullCore } from '../pull.js';
+import { PULL_SUFFIX, type PullOptions, type PullOutput, type PullResult } from '../pull-options.js';
 import { blobSource } from '../source.js';
 import type { OpfsWriter } from './opfs-worker.js';
 

@@ -42,5 +42,4 @@ export async function push(path: string, options: PushOptions): Promise<SyncResu
   }
 }
 export { pull, type PullFileOptions } from './pull.js';
-export { PULL_SUFFIX } from '../pull.js';
-export type { PullProgress, PullResult } from '../pull.js';
+export { PULL_SUFFIX, type PullProgress, type PullResult } from '../pull-options.js';

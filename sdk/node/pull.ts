@@ -10,7 +10,8 @@ import { rename } from 'node:fs/promises';
 import { DeltaflareError } from '../base/errors.js';
 import { createNodePool } from '../pool/node-pool.js';
 import { checkOptions, type OptionKeys } from '../base/options.js';
-import { PULL_OPTIONS, PULL_SUFFIX, pull as pullCore, type PullOptions, type PullOutput, type PullResult } from '../pull.js';
+import { pull as pullCore } from '../pull.js';
+import { PULL_OPTIONS, PULL_SUFFIX, type PullOptions, type PullOutput, type PullResult } from '../pull-options.js';
 import type { SyncSource } from '../source.js';
 import { fileSource } from './file-source.js';
 

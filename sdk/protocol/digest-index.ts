@@ -4,6 +4,8 @@
 // fetched once per class, and every chunk of the class follows from it. Each
 // lookup and each step of the build is O(1) whatever repeats: a pull is
 // linear in the chunk count. Typed arrays only, ~16 bytes a chunk.
+import { WIRE_LIMITS } from '../base/limits.js';
+import type { Kernels } from '../kernels/api.js';
 import type { ShortManifest } from './manifest.js';
 
 /** Whether `digest` starts with the `n` bytes of `prefixes` at `at` (a short manifest's digest prefixes, or block digests). */
@@ -89,4 +91,24 @@ export class DigestIndex {
     for (let j = 0; j < this.n; j++) if (digest[at + j] !== digests[o + j]) return false;
     return true;
   }
+}
+
+/**
+ * The classes of the version's all-zero chunks, with their digest. A run of
+ * zeros is cut into chunks of the chunking's largest size (CDC: the Gear hash
+ * of zeros never meets a mask; fixed: the block), so only that length and the
+ * last chunk's are tried: two BLAKE3 calls, however large the file.
+ */
+export function zeroChunkClasses(k: Kernels, m: ShortManifest, index: DigestIndex): Array<{ c: number; digest: Uint8Array }> {
+  const n = m.lengths.length;
+  if (n === 0) return [];
+  const largest = m.chunking.kind === 'fixed' ? m.chunking.block : m.chunking.max;
+  const found: Array<{ c: number; digest: Uint8Array }> = [];
+  for (const length of new Set([largest, m.lengths[n - 1]])) {
+    if (length < 1 || length > WIRE_LIMITS.maxChunkLength) continue;
+    const digest = k.blake3(new Uint8Array(length));
+    const c = index.lookup(digest, length);
+    if (c >= 0) found.push({ c, digest });
+  }
+  return found;
 }
