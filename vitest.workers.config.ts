@@ -21,8 +21,10 @@ const worker = (bindings: Record<string, string> = {}) =>
 
 /** The token and origin of test/worker/cloudflare/auth.test.ts. */
 export const AUTH_TEST_BINDINGS = { DELTAFLARE_TOKEN: 'workers-test-token-0123456789abcdef', CORS_ORIGINS: 'https://app.example' };
+/** The name the tests call the Worker by: an open Worker answers loopback names and ALLOWED_HOSTS only. */
+const OPEN_TEST_BINDINGS = { ALLOWED_HOSTS: 'deltaflare.test' };
 /** The small limits of test/worker/cloudflare/client-sessions.test.ts and hostile.test.ts. */
-export const SMALL_LIMITS_TEST_BINDINGS = { MAX_SESSIONS_PER_CLIENT: '4', LIMITS: JSON.stringify(HOSTILE_LIMITS) };
+export const SMALL_LIMITS_TEST_BINDINGS = { ...OPEN_TEST_BINDINGS, MAX_SESSIONS_PER_CLIENT: '4', LIMITS: JSON.stringify(HOSTILE_LIMITS) };
 const SMALL_LIMITS_TESTS = ['test/worker/cloudflare/client-sessions*.test.ts', 'test/worker/cloudflare/hostile*.test.ts'];
 const ALL = ['test/worker/cloudflare/**/*.test.ts', 'test/worker/store/r2/**/*.test.ts'];
 
@@ -35,7 +37,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, plugins: [worker()], test: { name: 'workers', include: ALL, exclude: ['test/worker/cloudflare/auth*.test.ts', ...SMALL_LIMITS_TESTS] } },
+      {
+        extends: true,
+        plugins: [worker(OPEN_TEST_BINDINGS)],
+        test: { name: 'workers', include: ALL, exclude: ['test/worker/cloudflare/auth*.test.ts', ...SMALL_LIMITS_TESTS] },
+      },
       { extends: true, plugins: [worker(AUTH_TEST_BINDINGS)], test: { name: 'workers-auth', include: ['test/worker/cloudflare/auth*.test.ts'] } },
       { extends: true, plugins: [worker(SMALL_LIMITS_TEST_BINDINGS)], test: { name: 'workers-small-limits', include: SMALL_LIMITS_TESTS } },
     ],

@@ -8,6 +8,7 @@ import { DeltaflareError } from '../../sdk/base/errors.js';
 import type { Limits } from '../../sdk/base/limits.js';
 import type { AccessOptions } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { openHosts } from '../hosts.js';
 import type { Env } from './env.js';
 import { workersLimits, workersMaxSessions } from './limits.js';
 
@@ -16,6 +17,8 @@ export interface WorkerConfig {
   maxSessionsPerClient: number;
   access: AccessOptions;
   corsOrigins: string[];
+  /** While open for writes (no token): the Host names answered (loopback and ALLOWED_HOSTS). */
+  allowedHost?: (host: string) => boolean;
 }
 
 const checked = new WeakMap<Env, WorkerConfig | ApiError>();
@@ -74,11 +77,20 @@ function readConfig(env: Env): WorkerConfig {
         `CORS_ORIGINS has ${JSON.stringify(origin)}, not an origin like "https://app.example" (no path, no trailing slash)`,
       );
   }
+  const allowedHosts = (env.ALLOWED_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  for (const host of allowedHosts) {
+    if (!/^[a-z0-9.-]+(:\d+)?$/i.test(host)) throw new DeltaflareError('INVALID_ARGUMENT', `ALLOWED_HOSTS has ${JSON.stringify(host)}, not a host name`);
+  }
+  const token = secret('DELTAFLARE_TOKEN');
   return {
     limits: workersLimits(overrides as Partial<Limits> | undefined),
     maxSessionsPerClient: workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT),
+    allowedHost: token ? undefined : openHosts(allowedHosts),
     access: {
-      token: secret('DELTAFLARE_TOKEN'),
+      token,
       readToken: secret('DELTAFLARE_READ_TOKEN'),
       uploadSecret: secret('DELTAFLARE_UPLOAD_SECRET'),
       protectReads: env.PROTECT_READS === 'true',

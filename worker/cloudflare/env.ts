@@ -40,4 +40,10 @@ export interface Env {
   PROTECT_READS?: string;
   /** Comma-separated browser origins allowed by CORS (e.g. "https://app.example"); default none. */
   CORS_ORIGINS?: string;
+  /**
+   * Comma-separated host names a Worker open for writes (no DELTAFLARE_TOKEN)
+   * answers besides loopback ones (e.g. "files.example.dev"); with a token,
+   * every name is answered.
+   */
+  ALLOWED_HOSTS?: string;
 }

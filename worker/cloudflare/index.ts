@@ -4,7 +4,7 @@
 import { createApp } from '../app.js';
 import { checkToken, requestClass } from '../auth.js';
 import { withCors } from '../cors.js';
-import { errorResponse } from '../errors.js';
+import { ApiError, errorResponse } from '../errors.js';
 import { workerConfig } from './config.js';
 import type { Env } from './env.js';
 import { workerKernels } from './kernels.js';
@@ -25,7 +25,16 @@ export default {
     } catch (e) {
       return errorResponse(e);
     }
-    const { access, corsOrigins } = config;
+    const { access, corsOrigins, allowedHost } = config;
+    const host = request.headers.get('host') ?? new URL(request.url).host;
+    if (allowedHost && !allowedHost(host)) {
+      return errorResponse(
+        new ApiError(
+          'FORBIDDEN',
+          `Host ${JSON.stringify(host.slice(0, 100))} is not one this Worker answers: a Worker open for writes (no DELTAFLARE_TOKEN) answers loopback names and ALLOWED_HOSTS only`,
+        ),
+      );
+    }
     // Writes are checked here too (token and signature, not the key scope), so a refused one never reaches a Durable Object.
     const kind = requestClass(request.method, new URL(request.url).pathname);
     if (kind === 'write') {

@@ -20,6 +20,7 @@ import { type CreateAppOptions, createApp as createCoreApp, type Endpoint } from
 import { FsStore } from '../store/fs/store.js';
 import { META_DIR } from '../store/keys.js';
 import { APP_HINTS, CREATE_APP_OPTIONS } from '../options.js';
+import { openHosts } from '../hosts.js';
 import { FsSpool } from './spool.js';
 
 /** Options of `createApp` on Node: the endpoint's, the kernels optional, and who may be trusted or named. */
@@ -33,14 +34,6 @@ export type NodeAppOptions = Omit<CreateAppOptions, 'kernels'> & {
 
 const NODE_APP_OPTIONS: OptionKeys<NodeAppOptions> = { ...CREATE_APP_OPTIONS, allowedHosts: true, trustedProxies: true };
 
-/** Loopback addresses and names. */
-export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
-
-/** The name of a Host header, without its port, lower case. */
-export function hostName(host: string): string {
-  return (host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '')).toLowerCase();
-}
-
 /**
  * Builds the endpoint app with the protections above; every option is
  * checked now (an unknown one is an error listing the known ones).
@@ -50,14 +43,13 @@ export function createApp(opts: NodeAppOptions, endpoint?: Endpoint): ReturnType
   checkOptions('createApp', opts, NODE_APP_OPTIONS, APP_HINTS);
   const { allowedHosts, trustedProxies, ...core } = opts;
   const open = !core.access?.token;
-  const names = new Set((allowedHosts ?? []).map((h) => hostName(h)));
   const fs = core.store instanceof FsStore ? core.store : undefined;
   return createCoreApp(
     {
       ...core,
       kernels: core.kernels ?? initSync(),
       clientId: core.clientId ?? clientAddress(new Set(trustedProxies ?? [])),
-      allowedHost: core.allowedHost ?? (open ? (host) => LOOPBACK.test(hostName(host)) || names.has(hostName(host)) : undefined),
+      allowedHost: core.allowedHost ?? (open ? openHosts(allowedHosts) : undefined),
       spool: core.spool ?? (fs ? FsSpool.at(join(fs.dir, META_DIR, 'spool')) : undefined),
       freeSpace: core.freeSpace ?? (fs ? () => statfs(fs.dir).then((s) => s.bavail * s.bsize) : undefined),
     },

@@ -5,7 +5,8 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { init, type Kernels } from '../../sdk/kernels/index.js';
-import { createApp, LOOPBACK } from './app.js';
+import { createApp } from './app.js';
+import { LOOPBACK } from '../hosts.js';
 import type { AccessOptions } from '../auth.js';
 import { join } from 'node:path';
 import { checkOptions, type OptionKeys } from '../../sdk/base/options.js';
@@ -101,7 +102,7 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   };
 }
 
-export { LOOPBACK } from './app.js';
+export { LOOPBACK } from '../hosts.js';
 
 /**
  * A 413 stops reading the body half-way (readBody cancels it), which ends the

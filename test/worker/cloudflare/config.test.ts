@@ -40,4 +40,14 @@ describe('the Worker configuration', () => {
       expect(body.error.message).toContain('the Worker\'s configuration is wrong: limits: unknown option "maxfilesize" (did you mean maxFileSize?)');
     }
   });
+
+  it('should answer an open Worker only under loopback names and ALLOWED_HOSTS, and any name once it has a token', async () => {
+    const open = withVars({ ALLOWED_HOSTS: 'files.example.dev', DELTAFLARE_TOKEN: undefined });
+    const status = async (url: string, e: Env) => (await handler.fetch(new Request(url), e)).status;
+    expect(await status('http://127.0.0.1:8787/v1/info', open)).toBe(200);
+    expect(await status('http://files.example.dev/v1/info', open)).toBe(200);
+    expect(await status('http://attacker.example/v1/info', open)).toBe(403);
+    expect(await status('http://attacker.example/v1/info', withVars({ DELTAFLARE_TOKEN: 'a-token-of-the-worker-0123456789' }))).toBe(200);
+    expect(() => workerConfig(withVars({ ALLOWED_HOSTS: 'https://x.example/' }))).toThrow(/ALLOWED_HOSTS has "https:\/\/x.example\/", not a host name/);
+  });
 });
