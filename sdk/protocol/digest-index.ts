@@ -3,7 +3,7 @@
 // VM image, a preallocated file, a table of equal pages) is found, placed and
 // fetched once per class, and every chunk of the class follows from it. Each
 // lookup and each step of the build is O(1) whatever repeats: a pull is
-// linear in the chunk count. Typed arrays only, ~16 bytes a chunk.
+// linear in the chunk count. Typed arrays only, ~24 bytes a chunk.
 import { WIRE_LIMITS } from '../base/limits.js';
 import type { Kernels } from '../kernels/api.js';
 import type { ShortManifest } from './manifest.js';
