@@ -15,6 +15,7 @@ import type { Span } from './protocol/byteranges.js';
 import {
   ClosedGaps,
   chunkAt,
+  chunkOfClassAt,
   claimFetches,
   COPY_GROUP,
   copyGroups,
@@ -177,8 +178,8 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
         let at = b.offset;
         for (let j = 0; j < b.lengths.length; j++) {
           const d = b.hashes.subarray(32 * j, 32 * j + 32);
-          const i = chunkAt(offsets, at);
-          if (i < n && offsets[i] === at && (from[i] === FETCH || from[i] === ZERO) && wanted.classOf[i] === wanted.lookup(d, b.lengths[j])) {
+          const i = chunkOfClassAt(wanted, offsets, at, wanted.lookup(d, b.lengths[j]));
+          if (i >= 0 && (from[i] === FETCH || from[i] === ZERO)) {
             if (from[i] === FETCH) found += m.lengths[i];
             from[i] = LANDED;
             whole.set(d, 32 * i);
@@ -229,8 +230,8 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
           if (c < 0) continue;
           if (output.inPlace) {
             // In place, a chunk already where the version wants it needs no copy: prefer it.
-            const i = chunkAt(offsets, at);
-            if (i < n && offsets[i] === at && wanted.classOf[i] === c) {
+            const i = chunkOfClassAt(wanted, offsets, at, c);
+            if (i >= 0) {
               if (from[i] === FETCH) found += m.lengths[i];
               from[i] = at;
               whole.set(d, 32 * i);

@@ -6,9 +6,9 @@
 // MAX_RANGE_READS reads. The spans' bytes (at most MAX_BLOCK_SPAN_BYTES, and
 // the gaps between them) are held within the endpoint's read budget: a
 // request over it waits, then is refused with 503 BUSY.
-import { MAX_RANGE_READS, RANGE_MERGE_GAP } from '../sdk/base/limits.js';
+import { MAX_RANGE_READS } from '../sdk/base/limits.js';
 import type { Kernels } from '../sdk/kernels/api.js';
-import type { Span } from '../sdk/protocol/byteranges.js';
+import { type Span, sameRead } from '../sdk/protocol/byteranges.js';
 import { blockCount, digestBlocks, parseBlockQuery } from '../sdk/protocol/block-digests.js';
 import { ApiError } from './errors.js';
 import { openCurrent } from './files.js';
@@ -42,13 +42,12 @@ export async function getBlockDigests(
   });
 }
 
-/** Spans grouped in the order asked into store reads: a span starting less than RANGE_MERGE_GAP after the previous one's end joins its read. */
+/** Spans grouped in the order asked into store reads (sameRead: a span just after the previous one joins its read). */
 function spanReads(spans: Span[]): Array<Span & { spans: Span[] }> {
   const reads: Array<Span & { spans: Span[] }> = [];
   for (const s of spans) {
     const last = reads[reads.length - 1];
-    const end = last ? last.offset + last.length : 0;
-    if (last && s.offset >= end && s.offset - end < RANGE_MERGE_GAP) {
+    if (last && sameRead(last.offset + last.length, s.offset)) {
       last.length = s.offset + s.length - last.offset;
       last.spans.push(s);
     } else reads.push({ offset: s.offset, length: s.length, spans: [s] });

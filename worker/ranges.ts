@@ -6,7 +6,7 @@
 // Every delimiter, the first too, starts with CRLF, as nginx and Apache send
 // it (zsync reads nothing else).
 import { MAX_RANGE_READS, MAX_RANGES, RANGE_MERGE_GAP } from '../sdk/base/limits.js';
-import { DEFLATE_RAW, RANGE_ENCODING_HEADER } from '../sdk/protocol/byteranges.js';
+import { DEFLATE_RAW, RANGE_ENCODING_HEADER, sameRead } from '../sdk/protocol/byteranges.js';
 import { deflateRaw } from '../sdk/protocol/compress.js';
 import { ApiError } from './errors.js';
 import type { VersionReader } from './store/store.js';
@@ -99,7 +99,7 @@ export function readClusters(ranges: ByteRange[], header: string): ByteRange[][]
   const clusters: ByteRange[][] = [];
   for (const r of ranges) {
     const last = clusters[clusters.length - 1];
-    if (last && r.start - last[last.length - 1].end - 1 < RANGE_MERGE_GAP) last.push(r);
+    if (last && sameRead(last[last.length - 1].end + 1, r.start)) last.push(r);
     else clusters.push([r]);
   }
   if (clusters.length > MAX_RANGE_READS) {

@@ -4,6 +4,7 @@
 // located by their Content-Range, never by searching the data for the
 // boundary, so no byte of a file can break the framing.
 import { DeltaflareError } from '../base/errors.js';
+import { RANGE_MERGE_GAP } from '../base/limits.js';
 
 /** A span of a file: `length` bytes from `offset`. */
 export interface Span {
@@ -21,6 +22,16 @@ export interface Span {
  */
 export const RANGE_ENCODING_HEADER = 'X-Deltaflare-Encoding';
 export const DEFLATE_RAW = 'deflate-raw';
+
+/**
+ * Whether a range starting at `start` is served by the same store read as
+ * the one before it, which ends (exclusive) at `end`: it follows it, less
+ * than RANGE_MERGE_GAP on. The endpoint groups its reads by this rule and
+ * the client packs its requests by it, so they count reads alike.
+ */
+export function sameRead(end: number, start: number): boolean {
+  return start >= end && start - end < RANGE_MERGE_GAP;
+}
 
 /** At most the bytes of a 206 body for `spans`: their bytes and each part's delimiter and headers (well under 256 bytes). */
 export function rangedBodyBound(spans: readonly Span[]): number {

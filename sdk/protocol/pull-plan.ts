@@ -3,8 +3,8 @@
 // an array `from` over the version's chunks: FETCH, LANDED (already in
 // place), FETCHING, DUP, ZERO, or an offset in the local copy; and how that
 // becomes copies and multi-range requests. sdk/pull.ts runs it.
-import { MAX_RANGE_HEADER_BYTES, MAX_RANGE_READS, MAX_RANGES, RANGE_MERGE_GAP } from '../base/limits.js';
-import type { Span } from './byteranges.js';
+import { MAX_RANGE_HEADER_BYTES, MAX_RANGE_READS, MAX_RANGES } from '../base/limits.js';
+import { type Span, sameRead } from './byteranges.js';
 import { orderInPlace } from './in-place.js';
 import type { ShortManifest } from './manifest.js';
 import type { DigestIndex } from './digest-index.js';
@@ -72,6 +72,12 @@ export function chunkAt(offsets: Float64Array, offset: number): number {
   return lo;
 }
 
+/** The version's chunk that starts at `offset` and is of class `c` (DigestIndex), or -1. */
+export function chunkOfClassAt(index: DigestIndex, offsets: Float64Array, offset: number, c: number): number {
+  const i = chunkAt(offsets, offset);
+  return c >= 0 && i < index.classOf.length && offsets[i] === offset && index.classOf[i] === c ? i : -1;
+}
+
 /** Runs of chunks copied from consecutive local bytes, at most COPY_GROUP each. */
 export function* copyGroups(
   from: Float64Array,
@@ -133,7 +139,7 @@ export function packSpans(spans: Iterable<Span>, requestBytes: number): Span[][]
   for (const span of spans) {
     const range = rangeBytes(span);
     const last = batch[batch.length - 1];
-    const newRead = !last || span.offset - (last.offset + last.length) >= RANGE_MERGE_GAP || span.offset < last.offset;
+    const newRead = !last || !sameRead(last.offset + last.length, span.offset);
     const full = bytes + span.length > requestBytes || batch.length >= MAX_RANGES || header + range > MAX_RANGE_HEADER_BYTES;
     if (batch.length > 0 && (full || (newRead && reads >= MAX_RANGE_READS))) {
       batches.push(batch);
