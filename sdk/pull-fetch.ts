@@ -99,10 +99,7 @@ export async function getRanges(c: Pick<FetchContext, 'http' | 'key' | 'version'
     throw new DeltaflareError('MALFORMED', `the endpoint answered ${got.status}, not 206, to a ranged GET of ${key}: a server or proxy that ignores Range`);
   }
   // Inflated within what the spans can take with their framing: a deflate bomb stops there.
-  const body =
-    got.headers.get(RANGE_ENCODING_HEADER) === DEFLATE_RAW
-      ? await inflateRawAtMost(got.bytes, rangedBodyBound(spans), `the ranged answer for ${key}`)
-      : got.bytes;
+  const body = got.headers.get(RANGE_ENCODING_HEADER) === DEFLATE_RAW ? await inflateRawAtMost(got.bytes, bound, `the ranged answer for ${key}`) : got.bytes;
   checkVersion(got.headers, c);
   const parts = byteRangeParts(got.headers.get('content-type'), got.headers.get('content-range'), body);
   return (span) => {

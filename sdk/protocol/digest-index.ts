@@ -8,9 +8,12 @@ import { WIRE_LIMITS } from '../base/limits.js';
 import type { Kernels } from '../kernels/api.js';
 import type { ShortManifest } from './manifest.js';
 
-/** Whether `digest` starts with the `n` bytes of `prefixes` at `at` (a short manifest's digest prefixes, or block digests). */
-export function hasPrefix(digest: Uint8Array, prefixes: Uint8Array, at: number, n: number): boolean {
-  for (let j = 0; j < n; j++) if (digest[j] !== prefixes[at + j]) return false;
+/**
+ * Whether `digest` (from `from`) starts with the `n` bytes of `prefixes` at
+ * `at` (a short manifest's digest prefixes, or block digests).
+ */
+export function hasPrefix(digest: Uint8Array, prefixes: Uint8Array, at: number, n: number, from = 0): boolean {
+  for (let j = 0; j < n; j++) if (digest[from + j] !== prefixes[at + j]) return false;
   return true;
 }
 
@@ -81,15 +84,8 @@ export class DigestIndex {
       const c = this.slots[slot] - 1;
       if (c < 0) return slot;
       const i = this.first[c];
-      if (this.m.lengths[i] === length && this.same(digest, at, i)) return slot;
+      if (this.m.lengths[i] === length && hasPrefix(digest, this.m.digests, this.n * i, this.n, at)) return slot;
     }
-  }
-
-  private same(digest: Uint8Array, at: number, i: number): boolean {
-    const { digests } = this.m;
-    const o = this.n * i;
-    for (let j = 0; j < this.n; j++) if (digest[at + j] !== digests[o + j]) return false;
-    return true;
   }
 }
 
