@@ -6,8 +6,9 @@
 // The file digest is the BLAKE3 of the concatenated chunk digests (the
 // manifest root), so a server can verify a rebuilt file from hashes it already
 // has: copied chunks keep their stored digests, only literal bytes are hashed.
-import { DeltaflareError } from '../base/errors.js';
-import { CDC_RANGES, FIXED_BLOCK_MIN, WIRE_LIMITS } from '../base/limits.js';
+import { checkRange, DeltaflareError } from '../base/errors.js';
+import { FIXED_BLOCK_MIN, WIRE_LIMITS } from '../base/limits.js';
+import { resolveOptions } from '../kernels/chunker.js';
 import type { ChunkingSpec } from './chunking.js';
 
 export interface Manifest {
@@ -205,8 +206,12 @@ export function decodeShortManifest(bytes: Uint8Array, expect: { digestBytes?: n
   const digestBytes = v.getUint32(36, true);
   if (digestBytes < 1 || digestBytes > 32) throw bad(`digestBytes ${digestBytes} is outside 1..32`);
   if (expect.digestBytes !== undefined && digestBytes !== expect.digestBytes) throw bad(`digestBytes ${digestBytes}, not the ${expect.digestBytes} asked for`);
-  const largest = chunkingLargest(chunking);
-  if (largest === null) throw bad(`chunking ${JSON.stringify(chunking)} is outside the kernels' ranges`);
+  let largest: number;
+  try {
+    largest = chunkingLargest(chunking);
+  } catch (e) {
+    throw bad(`chunking ${JSON.stringify(chunking)} is outside the kernels' ranges (${(e as Error).message.replace(/^deltaflare: /, '')})`);
+  }
   if (expect.maxChunks !== undefined && n > expect.maxChunks) throw bad(`${n} chunks, over the ${expect.maxChunks} this pull takes (maxChunks)`);
   if (n > size || n < Math.ceil(size / largest)) throw bad(`${n} chunks cannot hold ${size} bytes in chunks of 1..${largest}`);
   const fixed = chunking.kind === 'fixed';
@@ -224,10 +229,13 @@ export function decodeShortManifest(bytes: Uint8Array, expect: { digestBytes?: n
   return { chunking, size, lengths, digestBytes, digests };
 }
 
-/** The largest chunk `c` cuts, or null if `c` is outside the kernels' ranges. */
-function chunkingLargest(c: ChunkingSpec): number | null {
-  const within = (x: number, [lo, hi]: readonly [number, number]) => Number.isInteger(x) && x >= lo && x <= hi;
-  if (c.kind === 'fixed') return within(c.block, [FIXED_BLOCK_MIN, WIRE_LIMITS.maxChunkLength]) ? c.block : null;
-  const ok = within(c.min, CDC_RANGES.min) && within(c.avg, CDC_RANGES.avg) && within(c.max, CDC_RANGES.max) && within(c.level, CDC_RANGES.level);
-  return ok && c.min <= c.avg && c.avg <= c.max ? c.max : null;
+/** The largest chunk `c` cuts; INVALID_ARGUMENT naming the parameter if `c` is outside the kernels' ranges (the chunker's own check). */
+function chunkingLargest(c: ChunkingSpec): number {
+  if (c.kind === 'fixed') {
+    checkRange('fixed block', c.block, FIXED_BLOCK_MIN, WIRE_LIMITS.maxChunkLength);
+    return c.block;
+  }
+  const { min, avg, max } = resolveOptions(c);
+  if (min > avg) throw new DeltaflareError('INVALID_ARGUMENT', `min ${min} is above avg ${avg}`);
+  return max;
 }
