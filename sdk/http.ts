@@ -272,8 +272,9 @@ export function checkEndpoint(endpoint: unknown): void {
 }
 
 /**
- * Asks the endpoint's GET /v1/info (one retry): a server that answers with
- * no deltaflare info is MALFORMED naming it, before any file is read.
+ * Asks the endpoint's GET /v1/info (retried as any request): a server that
+ * answers with no deltaflare info is MALFORMED naming it, before any file
+ * is read.
  */
 export async function probeEndpoint(http: Http): Promise<void> {
   const info = await http.json<{ protocol?: unknown }>('GET', '/v1/info');

@@ -18,12 +18,12 @@
 // A record whose fingerprint differs from the source is dropped (its session
 // deleted on the server): the plan is recomputed and nothing stale committed.
 import type { Limits } from './base/limits.js';
-import { DeltaflareError } from './base/errors.js';
+import type { DeltaflareError } from './base/errors.js';
 import { Http, type HttpOptions } from './http.js';
 import type { Kernels } from './kernels/index.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
 import type { SessionStatus } from './protocol/messages.js';
-import type { SyncSource } from './source.js';
+import { type SyncSource, sourceChangedError } from './source.js';
 import { toHex } from './protocol/hex.js';
 
 /** What identifies a file's content cheaply: metadata plus a hash of sampled windows. */
@@ -306,7 +306,7 @@ export class Resumer {
     await this.dropSession(true);
     this.stored = undefined; // of the old content
     await this.store.putSignature(this.record.id, undefined);
-    throw new DeltaflareError('SOURCE_CHANGED', `${source.name ?? 'the source'} changed during the push: nothing was committed; push it again`);
+    throw sourceChangedError(source.name);
   }
 
   /** After an error: forgets the session unless the error leaves it usable (network, abort, 5xx). */

@@ -2,6 +2,14 @@
 // signature pass and the part uploads read only the ranges they need and
 // memory stays bounded by their settings, never by the file size.
 
+import { DeltaflareError } from './base/errors.js';
+
+/** SOURCE_CHANGED: the file a push reads (`name`) changed under it; `how` says what happened, when known. */
+export function sourceChangedError(name: string | undefined, how?: string, cause?: unknown): DeltaflareError {
+  const what = `${name ?? 'the source'} changed during the push${how ? ` (${how})` : ''}`;
+  return new DeltaflareError('SOURCE_CHANGED', `${what}: nothing was committed; push it again`, { cause });
+}
+
 /**
  * Where pool workers can read a source's bytes themselves, so the calling
  * thread never holds a segment: a file path (Node's worker_threads read it

@@ -34,7 +34,7 @@ import { partBody } from './part-body.js';
 import { ProgressReporter, type SyncProgress } from './progress.js';
 import { Resumer, type ResumeStore } from './resume.js';
 import { signatures } from './signatures.js';
-import type { SyncSource } from './source.js';
+import { type SyncSource, sourceChangedError } from './source.js';
 import { toHex } from './protocol/hex.js';
 import { Semaphore } from './base/semaphore.js';
 import { stage } from './trace.js';
@@ -119,6 +119,9 @@ export interface SyncResult extends FileInfo {
   bytesReceived: number;
   seconds: number;
 }
+
+/** What SyncSource.changed() tells: the file is not what it was when opened. */
+const CHANGED_HOW = 'written, truncated, grown or replaced';
 
 /** Every option of `sync`, checked when it is called (sdk/base/options.ts). */
 export const SYNC_OPTIONS: OptionKeys<SyncOptions> = {
@@ -259,7 +262,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     failed.abort(e);
     // A part refused as damaged, a read past a shrunk end, a root that does not match: the file changed under the push.
     const settled = e instanceof DeltaflareError && (e.code === 'SOURCE_CHANGED' || e.code === 'ABORTED');
-    const error = !settled && (await sourceChanged()) ? changedSource(e) : e;
+    const error = !settled && (await sourceChanged()) ? sourceChangedError(source.name, CHANGED_HOW, e) : e;
     await resumer?.failed(error);
     throw error;
   }
@@ -267,16 +270,6 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
   /** Whether the source changed since it was opened (false where it cannot tell). */
   async function sourceChanged(): Promise<boolean> {
     return (await source.changed?.().catch(() => false)) ?? false;
-  }
-  function changedSource(cause?: unknown): DeltaflareError {
-    const name = source.name ?? 'the source';
-    return new DeltaflareError(
-      'SOURCE_CHANGED',
-      `${name} changed during the push (written, truncated, grown or replaced): nothing was committed; push it again`,
-      {
-        cause,
-      },
-    );
   }
 
   /**
@@ -500,7 +493,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
       baseVersion: session.basis?.version ?? null,
     };
     // Bytes read early may be of the old file and later ones of the new: no commit of such a mix.
-    if (await sourceChanged()) throw changedSource();
+    if (await sourceChanged()) throw sourceChangedError(source.name, CHANGED_HOW);
     const commitDone = stage('commit');
     const info = await http.json<FileInfo>('POST', `${path}/commit`, commit);
     commitDone();

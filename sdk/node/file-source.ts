@@ -1,7 +1,6 @@
 import { open, stat as statPath } from 'node:fs/promises';
-import { DeltaflareError } from '../base/errors.js';
 import { basename, resolve } from 'node:path';
-import type { SyncSource } from '../source.js';
+import { type SyncSource, sourceChangedError } from '../source.js';
 
 /** A file on disk as a source; reads are positional, so several may run at once. */
 export async function fileSource(path: string): Promise<SyncSource & { readInto(offset: number, target: Uint8Array): Promise<void> }> {
@@ -11,7 +10,7 @@ export async function fileSource(path: string): Promise<SyncSource & { readInto(
   const readInto = async (offset: number, target: Uint8Array): Promise<void> => {
     for (let done = 0; done < target.length; ) {
       const { bytesRead } = await handle.read(target, done, target.length - done, offset + done);
-      if (bytesRead === 0) throw changedError(path, `it shrank while being read (at ${offset + done} of ${stat.size} bytes)`);
+      if (bytesRead === 0) throw sourceChangedError(path, `it shrank while being read (at ${offset + done} of ${stat.size} bytes)`);
       done += bytesRead;
     }
   };
@@ -33,9 +32,4 @@ export async function fileSource(path: string): Promise<SyncSource & { readInto(
     },
     close: () => handle.close(),
   };
-}
-
-/** SOURCE_CHANGED naming the file and what happened to it. */
-export function changedError(path: string, what: string, cause?: unknown): DeltaflareError {
-  return new DeltaflareError('SOURCE_CHANGED', `${path} changed during the push (${what}): nothing was committed; push it again`, { cause });
 }
