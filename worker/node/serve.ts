@@ -72,7 +72,8 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   const host = opts.host ?? '127.0.0.1';
   // Open beyond loopback is the caller's choice (the CLI warns): every Host is answered then.
   const anyHost = !opts.access?.token && !LOOPBACK.test(host);
-  // The spool, free-space check, client address and Host rule are createApp's own (app.ts).
+  // The free-space check, client address and Host rule are createApp's own (app.ts); the spool is its too, but
+  // emptied here at start rather than at first use: a body left by a killed run is dead.
   const app = createApp({
     store,
     spool: await FsSpool.open(join(store.dir, META_DIR, 'spool')),
