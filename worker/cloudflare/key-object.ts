@@ -2,8 +2,10 @@
 // requests, DELETE) reaches the same instance, which holds the endpoint's
 // in-process state (session locks, part reservations, manifest cache, copy
 // jobs) and serializes commits. Its SQLite holds sessions, staging extents
-// and multipart ETags; bytes live in R2 (worker/store/r2/store.ts). An alarm sweeps
-// expired sessions even when no request comes back. Session creation, commit
+// and which R2 objects the key's versions hold; bytes live in R2
+// (worker/store/r2/store.ts). An alarm compacts a fragmented version step by
+// step, sweeps expired sessions and collects unheld objects even when no
+// request comes back. Session creation, commit
 // and DELETE also go by the client's object (client-limit.ts), which counts
 // a client's open sessions over all keys.
 import { DurableObject } from 'cloudflare:workers';
@@ -18,6 +20,8 @@ import { R2Store } from '../store/r2/store.js';
 
 /** Sweeps run at most hourly from the alarm (3,600,000 ms); requests also sweep every minute. */
 const ALARM_MS = 3_600_000;
+/** A compaction takes one step per alarm, the next one this soon after (100 ms): each invocation stays short, and requests get the object in between. */
+const COMPACT_STEP_MS = 100;
 
 /** A session's commit (POST) or its DELETE: a 2xx answer frees the client's slot. */
 const ENDING = /^\/v1\/sessions\/(s_[0-9a-f]{24})(\/commit)?$/;
@@ -69,6 +73,7 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
     await drain(request);
     const end = ENDING.exec(path);
     if (end && res.ok && request.method === (end[2] ? 'POST' : 'DELETE')) await this.clients.ended(end[1]);
+    if (end?.[2] && res.ok && (await this.store.compactor!.due())) await this.ctx.storage.setAlarm(Date.now() + COMPACT_STEP_MS);
     return res;
   }
 
@@ -84,6 +89,7 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
   }
 
   override async alarm(): Promise<void> {
+    if (await this.store.compactor!.step()) return void (await this.ctx.storage.setAlarm(Date.now() + COMPACT_STEP_MS));
     for (const id of await this.store.sweep(Date.now())) await this.clients.ended(id);
     await this.endOverAge();
     if (this.store.hasState()) await this.ctx.storage.setAlarm(Date.now() + ALARM_MS);

@@ -50,9 +50,14 @@ describe('endpoint on Workers', () => {
     const range = await download(send, 'disk/a.img', { range: 'bytes=5242000-5243000' });
     expect(range.status).toBe(206);
     expect(same(range.bytes, v2.subarray(5_242_000, 5_243_001))).toBe(true);
-    // Literal pieces are gone after the commit; the old version waits out its grace period.
-    expect(await objects('p/')).toEqual([]);
-    expect((await objects('d/')).length).toBe(2);
+    // A version is a recipe over pieces: the second reads the first's pieces where nothing changed and adds only
+    // pieces of literal bytes (the 1 MiB insert and six 3,000-byte edits); the old recipe waits out its grace period.
+    expect(await objects('d/')).toEqual([]);
+    expect((await objects('r/')).length).toBe(2);
+    const pieces = await Promise.all((await objects('p/')).map((name) => env.BUCKET.head(name)));
+    const firstPush = pieces.filter((o) => o!.key.startsWith(`p/${first.info.version.slice(2)}/`));
+    expect(firstPush.reduce((n, o) => n + o!.size, 0)).toBe(v1.length);
+    expect(pieces.reduce((n, o) => n + o!.size, 0) - v1.length).toBe(second.sync.literalBytes);
   });
 
   it('should keep the old version readable until the commit', async () => {

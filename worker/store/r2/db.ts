@@ -1,6 +1,7 @@
 // The Durable Object's SQLite tables: upload sessions and their blobs, staging
-// areas, their extents (which bytes of the new file come from which R2 object)
-// and the multipart parts already uploaded with their ETags. A row holds at
+// areas, their extents (which bytes of the new file come from which R2 object),
+// the R2 objects the key owns and who holds them (objects.ts), and a
+// compaction in progress with its multipart parts' ETags (compaction.ts). A row holds at
 // most 2 MB on Durable Objects, so session records and blobs (up to 64 MiB)
 // are cut into 1 MiB pieces.
 import { StoreError } from '../store.js';
@@ -19,6 +20,15 @@ CREATE TABLE IF NOT EXISTS staging (
 CREATE TABLE IF NOT EXISTS extents (st TEXT NOT NULL, dst INTEGER NOT NULL, len INTEGER NOT NULL, obj TEXT NOT NULL, off INTEGER NOT NULL, PRIMARY KEY (st, dst));
 CREATE TABLE IF NOT EXISTS garbage (obj TEXT PRIMARY KEY, due INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS parts (st TEXT NOT NULL, n INTEGER NOT NULL, etag TEXT NOT NULL, PRIMARY KEY (st, n));
+CREATE INDEX IF NOT EXISTS extents_obj ON extents (obj);
+CREATE TABLE IF NOT EXISTS self (one INTEGER PRIMARY KEY CHECK (one = 1), key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (obj TEXT PRIMARY KEY, born INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS holders (holder TEXT PRIMARY KEY, until INTEGER);
+CREATE TABLE IF NOT EXISTS refs (holder TEXT NOT NULL, obj TEXT NOT NULL, PRIMARY KEY (holder, obj));
+CREATE INDEX IF NOT EXISTS refs_obj ON refs (obj);
+CREATE TABLE IF NOT EXISTS compaction (
+  obj TEXT PRIMARY KEY, holder TEXT NOT NULL, first INTEGER NOT NULL, count INTEGER NOT NULL, start INTEGER NOT NULL, len INTEGER NOT NULL,
+  part_size INTEGER NOT NULL, upload_id TEXT);
 `;
 
 /** A run of the new file `[dst, dst + len)` whose bytes are `obj` at `off`. */
@@ -148,9 +158,21 @@ export class Db {
     this.sql.exec('INSERT INTO extents (st, dst, len, obj, off) VALUES (?, ?, ?, ?, ?)', st, e.dst, e.len, e.obj, e.off);
   }
 
-  /** Bytes of `[start, end)` covered by extents. */
-  covered(st: string, start: number, end: number): number {
-    return this.extents(st, start, end).reduce((n, e) => n + Math.min(end, e.dst + e.len) - Math.max(start, e.dst), 0);
+  /** The key this object serves (a Durable Object does not know the name it was reached by), once it has written. */
+  selfKey(): string | null {
+    return this.sql.exec<{ key: string }>('SELECT key FROM self').toArray()[0]?.key ?? null;
+  }
+
+  setSelfKey(key: string): void {
+    this.sql.exec('INSERT OR REPLACE INTO self (one, key) VALUES (1, ?)', key);
+  }
+
+  /** Every extent of a staging area, ascending. */
+  allExtents(st: string): Extent[] {
+    return this.sql
+      .exec<Extent & Record<string, SqlStorageValue>>('SELECT dst, len, obj, off FROM extents WHERE st = ? ORDER BY dst', st)
+      .toArray()
+      .map((e) => ({ dst: e.dst, len: e.len, obj: e.obj, off: e.off }));
   }
 
   etags(st: string): Map<number, string> {

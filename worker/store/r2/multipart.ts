@@ -1,4 +1,6 @@
-// Turning a staging area's extents into R2 multipart parts. R2 wants every
+// Reading extents as bytes: a stream of ranged R2 reads (and zeros) for a
+// version's reads, one array for a staging area's readAt, and R2 multipart
+// parts for a compaction. R2 wants every
 // part but the last of one size, 5 MiB .. 5 GiB, at most 10,000 parts, and a
 // body of known length; the Workers binding has no UploadPartCopy. So a part
 // is assembled as a stream: ranged reads of the objects its extents point to
@@ -41,6 +43,7 @@ export function segments(extents: readonly Extent[], start: number, end: number)
   };
   let at = start;
   for (const e of extents) {
+    if (e.obj === '') continue; // zeros: a gap
     const a = Math.max(start, e.dst);
     const b = Math.min(end, e.dst + e.len);
     if (b <= a) continue;
@@ -74,6 +77,46 @@ export async function writeSegments(bucket: R2Bucket, segs: readonly Segment[], 
   }
 }
 
+/**
+ * The segments' bytes as one stream: each object range read in turn, the
+ * next one requested while the current one streams (R2's first-byte latency
+ * hidden behind the bytes, so a version of many extents reads about as fast
+ * as one flat object), zeros for gaps. At most two reads are open at once.
+ */
+export function streamSegments(bucket: R2Bucket, segs: readonly Segment[]): ReadableStream<Uint8Array> {
+  const open = (s: Segment | undefined) => {
+    if (!s || s.obj === null) return undefined;
+    const p = bucket.get(s.obj, { range: { offset: s.off, length: s.len } });
+    p.catch(() => undefined); // awaited in turn; a read ahead of a canceled stream must not surface as unhandled
+    return p;
+  };
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  void (async () => {
+    let next = open(segs[0]);
+    try {
+      for (let i = 0; i < segs.length; i++) {
+        const s = segs[i];
+        const current = next;
+        next = open(segs[i + 1]);
+        if (s.obj === null) {
+          const w = writable.getWriter();
+          for (let left = s.len; left > 0; left -= ZERO_PIECE) await w.write(new Uint8Array(Math.min(ZERO_PIECE, left)));
+          w.releaseLock();
+          continue;
+        }
+        const got = await current!;
+        if (!got) throw gone(s.obj);
+        await got.body.pipeTo(writable, { preventClose: true });
+      }
+      await writable.close();
+    } catch (e) {
+      await writable.abort(e).catch(() => undefined);
+      void (await next?.catch(() => null))?.body.cancel();
+    }
+  })();
+  return readable;
+}
+
 /** Uploads one part (1-based `number`) of `upload` assembled from `segs`; answers its ETag record. */
 export async function uploadSegments(bucket: R2Bucket, upload: R2MultipartUpload, number: number, segs: readonly Segment[]): Promise<R2UploadedPart> {
   const length = segs.reduce((n, s) => n + s.len, 0);
@@ -103,7 +146,7 @@ export async function readSegments(bucket: R2Bucket, segs: readonly Segment[]): 
   return out;
 }
 
-/** A source object deleted under a staging area: its version was replaced more than an hour ago, or deleted. */
+/** A source object deleted under a reader or staging area: its version was replaced more than an hour ago, or deleted. */
 function gone(obj: string): StoreError {
-  return new StoreError('CONFLICT', `R2 object ${obj} is gone: the version a copy reads from was replaced or deleted; start a new session`);
+  return new StoreError('CONFLICT', `R2 object ${obj} is gone: the version it belonged to was replaced or deleted more than an hour ago; read or start again`);
 }

@@ -1,12 +1,18 @@
 // The Store on R2 and a Durable Object (one per key). R2 objects:
 //   h/<key>          empty; its custom metadata is the key's current version
-//                    (id, size, time, root, data object, incomplete): the one
+//                    (id, size, time, root, recipe, incomplete): the one
 //                    atomic switch of a commit, and what list() reads
-//   d/<hex>          a version's bytes, written once (multipart) and never changed
-//   m/<hex>/<cid>    that version's manifest under one chunking
-//   p/<hex>/<seq>    literal bytes of a staging area, until its commit
-// Sessions, blobs, staging extents and part ETags live in the Durable Object's
-// SQLite (db.ts). Commits, deletes and in-place opens of a key run in its
+//   r/<hex>/<gen>    that version's recipe (recipe.ts): the extents of
+//                    immutable objects that spell its bytes; a compaction
+//                    writes the next generation
+//   p/<hex>/<seq>    literal bytes a push uploaded (a piece), read by recipes
+//   c/<hex>          a compacted run of extents (compaction.ts)
+//   d/<hex>          a version of the older flat layout (one object), still
+//                    read as a recipe of one extent
+//   m/<hex>/<cid>    a version's manifest under one chunking
+// Sessions, blobs, staging extents and which objects the key owns and who
+// holds them (objects.ts) live in the Durable Object's SQLite (db.ts).
+// Commits, deletes, compactions and in-place opens of a key run in its
 // object, one at a time; reads (GET, HEAD, list) may run anywhere with no
 // Durable Object (`new R2Store(bucket)`).
 import { chunkingId } from '../../../sdk/protocol/chunking.js';
@@ -34,21 +40,36 @@ import {
   checkStagingSize,
   conflict,
 } from '../store.js';
+import { Compactor } from './compaction.js';
 import { Db, RECORD } from './db.js';
+import { readSegments, segments, streamSegments } from './multipart.js';
+import { Objects } from './objects.js';
+import { type Recipe, decodeRecipe, encodeRecipe, flatRecipe, objectsOf, recipeObject, slice } from './recipe.js';
 import { R2Stagings, hexOf } from './staging.js';
 
-/** A head record's custom metadata (R2 metadata values are strings). */
-type Head = Record<'id' | 'size' | 'time' | 'data', string> & { root?: string; incomplete?: string; basis?: string };
+/**
+ * A head record's custom metadata (R2 metadata values are strings): `recipe`
+ * names the version's recipe; a version of the older layout has `data`, its
+ * one flat object, instead.
+ */
+export type Head = Record<'id' | 'size' | 'time', string> & { recipe?: string; data?: string; root?: string; incomplete?: string; basis?: string };
+
+/** The R2 name a head's bytes are read through: its recipe, or its flat object. */
+export const layoutOf = (meta: Head): string => meta.recipe ?? meta.data!;
+
+/**
+ * R2 reads one request may make for a version's bytes (900 of the 1,000
+ * subrequests Workers allow, the rest for heads, recipes and manifests). A
+ * version has at most MAX_EXTENTS extents (compaction.ts), so a whole-file
+ * GET fits.
+ */
+export const MAX_READ_CALLS = 900;
+
+/** Decoded recipes by name (they never change), shared by the requests of an isolate: a read costs a head, not a head and a recipe. */
+const recipes = new Map<string, Recipe>();
+const RECIPES_CACHED = 64;
 
 const headKey = (key: string) => `h/${key}`;
-/**
- * A replaced version's bytes stay one hour (3,600,000 ms): long enough for
- * sessions of other keys that copy from it to commit, short enough that a
- * file pushed every few minutes is not stored many times over. A session
- * that takes longer fails its commit with VERSION_CONFLICT, never with
- * wrong bytes.
- */
-const GRACE_MS = 3_600_000;
 /** R2 object names are at most 1024 bytes; "h/" takes 2 of them. */
 const MAX_R2_KEY_BYTES = 1022;
 
@@ -66,8 +87,11 @@ export function checkR2Key(key: string): string {
  */
 export class R2Store implements Store {
   private readonly db: Db | null;
+  private readonly objects: Objects | null;
   private readonly stagings: R2Stagings | null;
   private readonly locks = new KeyLocks();
+  /** Runs this key's compaction (only with Durable Object storage). */
+  readonly compactor: Compactor | null;
 
   constructor(
     private readonly bucket: R2Bucket,
@@ -75,13 +99,34 @@ export class R2Store implements Store {
     private readonly now: () => number = Date.now,
   ) {
     this.db = sql ? new Db(sql) : null;
-    this.stagings = this.db ? new R2Stagings(bucket, this.db, (k, v) => this.source(k, v), now) : null;
+    this.objects = this.db ? new Objects(this.db, now) : null;
+    this.stagings =
+      this.db && this.objects
+        ? new R2Stagings(
+            bucket,
+            this.db,
+            this.objects,
+            async (k, v) => this.recipeOf((await this.readable(k, v)).meta),
+            (layout, size) => this.recipeAt(layout, size),
+            now,
+          )
+        : null;
+    this.compactor =
+      this.db && this.objects
+        ? new Compactor(bucket, this.db, this.objects, {
+            key: () => this.db!.selfKey(),
+            head: (k) => this.headOf(k),
+            recipe: (meta) => this.recipeOf(meta),
+            publish: (k, meta) => this.publish(k, meta),
+            locked: (k, fn) => this.locks.run(k, fn),
+          })
+        : null;
   }
 
-  private state(): { db: Db; stagings: R2Stagings } {
-    if (!this.db || !this.stagings)
+  private state(): { db: Db; stagings: R2Stagings; objects: Objects } {
+    if (!this.db || !this.stagings || !this.objects)
       throw new StoreError('IO', "this R2Store has no Durable Object storage: sessions, staging and commits run in the key's Durable Object");
-    return { db: this.db, stagings: this.stagings };
+    return { db: this.db, stagings: this.stagings, objects: this.objects };
   }
 
   private async headOf(key: string): Promise<{ info: VersionInfo; meta: Head } | null> {
@@ -106,32 +151,52 @@ export class R2Store implements Store {
     return h;
   }
 
-  private async source(key: string, version: string): Promise<{ obj: string; size: number }> {
-    const h = await this.readable(key, version);
-    return { obj: h.meta.data, size: h.info.size };
+  /** A version's recipe from its head. */
+  private recipeOf(meta: Head): Promise<Recipe> {
+    return this.recipeAt(layoutOf(meta), Number(meta.size));
+  }
+
+  /** The recipe named `layout` ("r/…"), or a flat object of `size` bytes as one extent. */
+  private async recipeAt(layout: string, size: number): Promise<Recipe> {
+    if (!layout.startsWith('r/')) return flatRecipe(layout, size);
+    const hit = recipes.get(layout);
+    if (hit) return hit;
+    const o = await this.bucket.get(layout);
+    if (!o) throw new StoreError('CONFLICT', `recipe ${layout} is gone: its version was replaced more than an hour ago; read again`);
+    const r = decodeRecipe(new Uint8Array(await o.arrayBuffer()), layout);
+    if (recipes.size >= RECIPES_CACHED) recipes.delete(recipes.keys().next().value!);
+    recipes.set(layout, r);
+    return r;
+  }
+
+  /** The segments of a version's `[offset, offset + length)`, within MAX_READ_CALLS reads per request (`used` counts them). */
+  private async spans(recipe: Recipe, offset: number, length: number, used: { calls: number }) {
+    const segs = segments(slice(recipe, offset, offset + length), offset, offset + length);
+    used.calls += segs.filter((x) => x.obj !== null).length;
+    if (used.calls > MAX_READ_CALLS)
+      throw new StoreError(
+        'LIMIT',
+        `this read needs ${used.calls} R2 reads, above the ${MAX_READ_CALLS} a request may make; the version of ${recipe.extents.length} extents is being compacted, read again later or in smaller ranges`,
+      );
+    return segs;
   }
 
   async read(key: string, opts: { version?: string; offset?: number; length?: number } = {}) {
-    const { info, meta } = await this.readable(key, opts.version);
+    const r = await this.reader(key, opts.version);
     const offset = opts.offset ?? 0;
-    const length = opts.length ?? Math.max(0, info.size - offset);
-    checkSpan(`read ${JSON.stringify(key)}`, offset, length, info.size);
-    if (length === 0) return { info, body: new Blob([]).stream() as ReadableStream<Uint8Array> };
-    const o = await this.bucket.get(meta.data, { range: { offset, length } });
-    if (!o) throw new StoreError('CONFLICT', `key ${JSON.stringify(key)} moved on from version ${info.id} while it was being read`);
-    return { info, body: o.body as ReadableStream<Uint8Array> };
+    const length = opts.length ?? Math.max(0, r.info.size - offset);
+    return { info: r.info, body: await r.read(offset, length) };
   }
 
   async reader(key: string, version?: string): Promise<VersionReader> {
     const { info, meta } = await this.readable(key, version);
+    const recipe = await this.recipeOf(meta);
+    const used = { calls: 0 };
     return {
       info,
       read: async (offset, length) => {
         checkSpan(`read ${JSON.stringify(key)}`, offset, length, info.size);
-        if (length === 0) return new Blob([]).stream() as ReadableStream<Uint8Array>;
-        const o = await this.bucket.get(meta.data, { range: { offset, length } });
-        if (!o) throw new StoreError('CONFLICT', `key ${JSON.stringify(key)} moved on from version ${info.id} while it was being read`);
-        return o.body as ReadableStream<Uint8Array>;
+        return streamSegments(this.bucket, await this.spans(recipe, offset, length, used));
       },
     };
   }
@@ -140,10 +205,7 @@ export class R2Store implements Store {
     checkReadLength('readRange', length);
     const { info, meta } = await this.readable(key, version);
     checkSpan(`readRange ${JSON.stringify(key)}`, offset, length, info.size);
-    if (length === 0) return new Uint8Array(0);
-    const o = await this.bucket.get(meta.data, { range: { offset, length } });
-    if (!o) throw conflict(key, '(replaced)', version);
-    return new Uint8Array(await o.arrayBuffer());
+    return readSegments(this.bucket, await this.spans(await this.recipeOf(meta), offset, length, { calls: 0 }));
   }
 
   async list(prefix: string, limit: number, cursor?: string): Promise<ListPage> {
@@ -168,26 +230,32 @@ export class R2Store implements Store {
   }
 
   async delete(key: string, expectedVersion?: string): Promise<void> {
-    const { stagings } = this.state();
+    const { db, stagings } = this.state();
+    db.setSelfKey(checkR2Key(key));
     await this.locks.run(key, async () => {
       const h = await this.headOf(key);
       if (!h) throw new StoreError('NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
       if (expectedVersion !== undefined && h.info.id !== expectedVersion) throw conflict(key, h.info.id, expectedVersion);
       await this.bucket.delete(headKey(key));
       if (h.meta.incomplete) await stagings.discard(h.info.id, true);
-      await this.dropVersion(h.meta.data);
+      this.retire(h.meta);
     });
   }
 
+  /** Manifests are named by the version's hex, the same in both layouts ("v-<hex>" was "d/<hex>"). */
+  private manifestPrefix(info: VersionInfo): string {
+    return `m/${hexOf(info.id)}/`;
+  }
+
   async getManifest(key: string, version: string, cid: string): Promise<Manifest | null> {
-    const { meta } = await this.readable(key, version);
-    const o = await this.bucket.get(`m/${hexOf(meta.data)}/${cid}`);
+    const { info } = await this.readable(key, version);
+    const o = await this.bucket.get(`${this.manifestPrefix(info)}${cid}`);
     return o ? decodeManifest(new Uint8Array(await o.arrayBuffer())) : null;
   }
 
   async listManifests(key: string, version: string): Promise<string[]> {
-    const { meta } = await this.readable(key, version);
-    const prefix = `m/${hexOf(meta.data)}/`;
+    const { info } = await this.readable(key, version);
+    const prefix = this.manifestPrefix(info);
     const ids: string[] = [];
     let cursor: string | undefined;
     do {
@@ -199,10 +267,10 @@ export class R2Store implements Store {
   }
 
   async putManifest(key: string, version: string, manifest: Manifest): Promise<void> {
-    const { info, meta } = await this.readable(key, version);
+    const { info } = await this.readable(key, version);
     if (manifest.size !== info.size)
       throw new StoreError('INVALID_ARGUMENT', `manifest size ${manifest.size} is not the size ${info.size} of ${JSON.stringify(key)}`);
-    await this.bucket.put(`m/${hexOf(meta.data)}/${chunkingId(manifest.chunking)}`, encodeManifest(manifest));
+    await this.bucket.put(`${this.manifestPrefix(info)}${chunkingId(manifest.chunking)}`, encodeManifest(manifest));
   }
 
   async createStaging(size: number): Promise<Staging> {
@@ -218,15 +286,17 @@ export class R2Store implements Store {
   }
 
   async openInPlace(key: string, expectedVersion: string): Promise<Staging> {
-    const { stagings } = this.state();
+    const { db, stagings } = this.state();
+    db.setSelfKey(checkR2Key(key));
     return this.locks.run(key, async () => {
       const h = await this.headOf(key);
       if (!h) throw new StoreError('NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
       if (h.info.incomplete) throw new StoreError('CONFLICT', `key ${JSON.stringify(key)} is already being rewritten in place (${h.info.id})`);
       if (h.info.id !== expectedVersion) throw conflict(key, h.info.id, expectedVersion);
+      this.adopt(h.meta);
       const id = `ip-${hex(16)}`;
-      // The basis object stays as it is until the commit; the marker only makes reads answer INCOMPLETE, as the protocol asks.
-      const handle = stagings.create(id, h.info.size, { key, version: h.info.id, obj: h.meta.data, size: h.info.size });
+      // The basis's objects stay as they are until the commit; the marker only makes reads answer INCOMPLETE, as the protocol asks.
+      const handle = stagings.create(id, h.info.size, { key, version: h.info.id, layout: layoutOf(h.meta), size: h.info.size });
       await this.bucket.put(headKey(key), new Uint8Array(0), {
         customMetadata: { ...h.meta, id, time: String(this.now()), incomplete: '1', basis: h.info.id },
       });
@@ -235,9 +305,10 @@ export class R2Store implements Store {
   }
 
   async commit(key: string, stagingId: string, opts: CommitOptions): Promise<VersionInfo> {
-    const { db, stagings } = this.state();
+    const { db, stagings, objects } = this.state();
     checkRoot(opts.root);
-    return this.locks.run(key, async () => {
+    db.setSelfKey(checkR2Key(key));
+    const info = await this.locks.run(key, async () => {
       const h = await this.headOf(key);
       const ip = stagingId.startsWith('ip-');
       if (ip) {
@@ -247,35 +318,76 @@ export class R2Store implements Store {
       const row = db.live(stagingId);
       if (opts.manifest && opts.manifest.size !== row.size)
         throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the staged size ${row.size}`);
-      const { obj, size } = await stagings.finish(stagingId);
-      if (opts.manifest) await this.bucket.put(`m/${hexOf(obj)}/${chunkingId(opts.manifest.chunking)}`, encodeManifest(opts.manifest));
-      const meta: Head = { id: `v-${hexOf(stagingId)}`, size: String(size), time: String(this.now()), data: obj, ...(opts.root ? { root: opts.root } : {}) };
-      await this.bucket.put(headKey(key), new Uint8Array(0), { customMetadata: meta }); // the publish: one atomic put
+      if (h) this.adopt(h.meta); // a basis of the older layout: its flat object becomes this key's, so copies of it need no copy of bytes
+      const recipe = await stagings.recipe(stagingId);
+      const vhex = hexOf(stagingId);
+      const name = recipeObject(vhex, 0);
+      // Held before it exists: a crash from here on leaves a live holder the next collection releases (objects.ts).
+      objects.own(name);
+      objects.hold(name, [name, ...objectsOf(recipe)]);
+      await this.bucket.put(name, encodeRecipe(recipe));
+      if (opts.manifest) await this.bucket.put(`m/${vhex}/${chunkingId(opts.manifest.chunking)}`, encodeManifest(opts.manifest));
+      const meta: Head = { id: `v-${vhex}`, size: String(row.size), time: String(this.now()), recipe: name, ...(opts.root ? { root: opts.root } : {}) };
+      await this.publish(key, meta);
       db.dropStaging(stagingId, ip);
-      await stagings.cleanup(stagingId, null);
-      if (h && h.meta.data !== obj) await this.dropVersion(h.meta.data);
+      if (h) this.retire(h.meta);
       return toInfo(meta);
     });
+    await this.compactor!.bound();
+    return info;
+  }
+
+  /** Makes `meta` the key's head: the one atomic put that switches readers to a version (or a compacted recipe of it). */
+  private async publish(key: string, meta: Head): Promise<void> {
+    await this.bucket.put(headKey(key), new Uint8Array(0), { customMetadata: meta });
+  }
+
+  /** A head of the older layout: its flat object becomes one this key owns and holds, like a recipe's objects. */
+  private adopt(meta: Head): void {
+    const { objects } = this.state();
+    if (meta.recipe || !meta.data || objects.owns(meta.data)) return;
+    objects.own(meta.data, 0);
+    objects.hold(meta.data, [meta.data]);
+  }
+
+  /** A replaced or deleted version: its objects go after the grace period unless a later version reads them too. */
+  private retire(meta: Head): void {
+    this.adopt(meta);
+    this.state().objects.release(layoutOf(meta));
   }
 
   /**
-   * Schedules a replaced version's data object and manifests for deletion
-   * after GRACE_MS: staging areas of other keys may still point at it (a
-   * basis copy is an extent, not a copy of bytes), and a GET already
-   * streaming it finishes. The object is never referenced by a head again.
+   * Deletes what nothing holds (objects.ts): releases holders a crash left
+   * live, drops holders whose grace period ended (and the manifests of
+   * versions left with none), then deletes unheld objects. Also drains the
+   * `garbage` table of the older layout (flat objects due for deletion).
    */
-  private async dropVersion(obj: string): Promise<void> {
-    this.state().db.sql.exec('INSERT OR REPLACE INTO garbage (obj, due) VALUES (?, ?)', obj, this.now() + GRACE_MS);
-  }
-
-  /** Deletes replaced versions whose grace period is over. */
   private async collect(now: number): Promise<void> {
-    const { db } = this.state();
+    const { db, objects } = this.state();
     for (const { obj } of db.sql.exec<{ obj: string }>('SELECT obj FROM garbage WHERE due <= ?', now).toArray()) {
       const page = await this.bucket.list({ prefix: `m/${hexOf(obj)}/` });
       await this.bucket.delete([obj, ...page.objects.map((o) => o.key)]);
       db.sql.exec('DELETE FROM garbage WHERE obj = ?', obj);
     }
+    const key = db.selfKey();
+    if (key === null) return;
+    await this.locks.run(key, async () => {
+      const h = await this.headOf(key);
+      const current = h ? layoutOf(h.meta) : null;
+      for (const s of objects.strays(current)) objects.release(s);
+      for (const x of objects.expire(now, current)) {
+        for (let cursor: string | undefined; ; ) {
+          const page = await this.bucket.list({ prefix: `m/${x}/`, cursor });
+          if (page.objects.length) await this.bucket.delete(page.objects.map((o) => o.key));
+          if (!page.truncated) break;
+          cursor = page.cursor;
+        }
+      }
+      for (let dead = objects.unheld(now); dead.length > 0; dead = objects.unheld(now)) {
+        await this.bucket.delete(dead);
+        objects.forget(dead);
+      }
+    });
   }
 
   async putSession(record: SessionRecord): Promise<void> {
@@ -323,14 +435,15 @@ export class R2Store implements Store {
     return this.db?.sessionIds() ?? [];
   }
 
-  /** True while sessions or staging areas remain (the Durable Object keeps its sweep alarm). */
+  /** True while sessions, staging areas, objects to collect or a compaction remain (the Durable Object keeps its alarm). */
   hasState(): boolean {
-    return !!this.db && this.db.sql.exec('SELECT 1 FROM sessions UNION ALL SELECT 1 FROM staging UNION ALL SELECT 1 FROM garbage LIMIT 1').toArray().length > 0;
+    if (!this.db || !this.objects) return false;
+    const rows = this.db.sql.exec('SELECT 1 FROM sessions UNION ALL SELECT 1 FROM staging UNION ALL SELECT 1 FROM garbage LIMIT 1').toArray();
+    return rows.length > 0 || this.objects.pending();
   }
 
   async sweep(now: number): Promise<string[]> {
     if (!this.db || !this.stagings) return []; // a read-only store has no sessions
-    await this.collect(now);
     const expired = await this.sessionsOf(this.db.sessionIds(now));
     for (const s of expired) {
       await this.stagings.discard(s.stagingId);
@@ -344,6 +457,7 @@ export class R2Store implements Store {
       if (o.retired) this.db.sql.exec('DELETE FROM staging WHERE id = ?', o.id);
       else await this.stagings.discard(o.id, false);
     }
+    await this.collect(now);
     return expired.map((s) => s.id);
   }
 }

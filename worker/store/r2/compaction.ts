@@ -1,0 +1,214 @@
+// Compaction: keeps a version's recipe short. Every delta push adds a few
+// extents (the new literal pieces, and the old extents they split), and a
+// first push one per part; reads make one R2 call per extent. Past
+// COMPACT_AT extents the key's Durable Object rewrites runs of neighbouring
+// extents into fresh objects ("c/<hex>", R2 multipart), a few parts per alarm
+// invocation so each stays well inside the CPU limit, and publishes the next
+// generation of the recipe. It picks the runs that cost the fewest bytes
+// (neighbours with the smallest sum merge first, as restic's prune repacks
+// the packs with the least live data), so a delta's small pieces merge with
+// each other before a large extent is rewritten. Resumable: the job and its
+// part ETags are rows in SQLite; a compaction whose version was replaced is
+// abandoned (its object, never referenced, is collected).
+import { randomHex } from '../../../sdk/protocol/hex.js';
+import type { Db, Extent } from './db.js';
+import { partSizeFor, segments, uploadSegments } from './multipart.js';
+import type { Objects } from './objects.js';
+import { type Recipe, encodeRecipe, objectsOf, recipeObject, slice } from './recipe.js';
+import type { Head } from './store.js';
+
+/** Extents past which a version is compacted in the background (128: a whole-file GET then makes ~130 R2 calls). */
+export const COMPACT_AT = 128;
+/** What a compaction aims for (64 extents), so it does not start again after the next few pushes. */
+const COMPACT_TO = 64;
+/**
+ * Extents no version keeps even for a moment (900): past this a commit
+ * compacts before it answers, so every read of the version fits in the
+ * 1,000 R2 calls a request may make.
+ */
+export const MAX_EXTENTS = 900;
+/** Largest compacted object (1 GiB): a bound on what one run rewrites. */
+const TARGET = 1 << 30;
+/** Multipart parts uploaded per step (4 of >= 5 MiB): an alarm invocation moves ~20-40 MiB. */
+const STEP_PARTS = 4;
+
+/** What the compactor needs of the store: the key, its head and recipe, publishing a head, and the key's lock. */
+export interface CompactorHost {
+  key(): string | null;
+  head(key: string): Promise<{ meta: Head } | null>;
+  recipe(meta: Head): Promise<Recipe>;
+  publish(key: string, meta: Head): Promise<void>;
+  locked<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** The one compaction a key runs at a time (a row of the compaction table). */
+interface Job {
+  obj: string;
+  /** The recipe being compacted: the job is abandoned once the head names another. */
+  holder: string;
+  first: number;
+  count: number;
+  start: number;
+  len: number;
+  part_size: number;
+  upload_id: string | null;
+}
+
+/**
+ * The runs of neighbouring extents to merge so that at most `goal` remain:
+ * repeatedly the neighbouring pair with the smallest total length (within
+ * TARGET), as [first, count) pairs of runs of two or more.
+ * @example planRuns([{len:1},{len:1},{len:100}], 2) // [[0, 2]]
+ */
+export function planRuns(extents: readonly Pick<Extent, 'len'>[], goal: number): Array<[number, number]> {
+  const groups = extents.map((e, i) => ({ first: i, count: 1, len: e.len }));
+  while (groups.length > goal) {
+    let best = -1;
+    for (let i = 0; i + 1 < groups.length; i++) {
+      const sum = groups[i].len + groups[i + 1].len;
+      if (sum <= TARGET && (best < 0 || sum < groups[best].len + groups[best + 1].len)) best = i;
+    }
+    if (best < 0) break;
+    const [a, b] = [groups[best], groups[best + 1]];
+    groups.splice(best, 2, { first: a.first, count: a.count + b.count, len: a.len + b.len });
+  }
+  return groups.filter((g) => g.count > 1).map((g) => [g.first, g.count]);
+}
+
+/**
+ * Runs a key's compaction in bounded steps.
+ * @example while (await compactor.step()) {} // or one step per alarm
+ */
+export class Compactor {
+  constructor(
+    private readonly bucket: R2Bucket,
+    private readonly db: Db,
+    private readonly objects: Objects,
+    private readonly host: CompactorHost,
+  ) {}
+
+  private job(): Job | null {
+    return this.db.sql.exec<Job & Record<string, SqlStorageValue>>('SELECT * FROM compaction LIMIT 1').toArray()[0] ?? null;
+  }
+
+  /** True when the current version has more than COMPACT_AT extents or a job is under way (the Durable Object sets an alarm). */
+  async due(): Promise<boolean> {
+    if (this.job()) return true;
+    const key = this.host.key();
+    const h = key === null ? null : await this.host.head(key);
+    if (!h?.meta.recipe || h.meta.incomplete) return false;
+    return (await this.host.recipe(h.meta)).extents.length > COMPACT_AT;
+  }
+
+  /** After a commit: compacts at once while the version has more than MAX_EXTENTS extents (a first push of thousands of parts). */
+  async bound(): Promise<void> {
+    for (;;) {
+      const key = this.host.key();
+      const h = key === null ? null : await this.host.head(key);
+      if (!h?.meta.recipe || h.meta.incomplete || (await this.host.recipe(h.meta)).extents.length <= MAX_EXTENTS) return;
+      if (!(await this.step())) return;
+    }
+  }
+
+  /**
+   * One step: starts a job if the current version needs one, uploads up to
+   * STEP_PARTS of its parts, and publishes the compacted recipe once all are
+   * in. True while there is more to do.
+   */
+  async step(): Promise<boolean> {
+    const key = this.host.key();
+    if (key === null) return false;
+    const started = await this.host.locked(key, () => this.start(key));
+    if (!started) return false;
+    const { job, recipe } = started;
+    const P = job.part_size;
+    const count = Math.ceil(job.len / P);
+    const have = this.db.etags(job.obj);
+    const missing = Array.from({ length: count }, (_, k) => k + 1).filter((n) => !have.has(n));
+    const upload = this.bucket.resumeMultipartUpload(job.obj, job.upload_id!);
+    for (const n of missing.slice(0, STEP_PARTS)) {
+      const a = job.start + (n - 1) * P;
+      const b = Math.min(job.start + job.len, a + P);
+      const part = await uploadSegments(this.bucket, upload, n, segments(slice(recipe, a, b), a, b));
+      this.db.sql.exec('INSERT OR REPLACE INTO parts (st, n, etag) VALUES (?, ?, ?)', job.obj, part.partNumber, part.etag);
+    }
+    if (missing.length > STEP_PARTS) return true;
+    return this.host.locked(key, () => this.finish(key, job, recipe));
+  }
+
+  /** The job under way (abandoned if its version was replaced) or a new one; null when nothing needs compacting. */
+  private async start(key: string): Promise<{ job: Job; recipe: Recipe } | null> {
+    const h = await this.host.head(key);
+    const current = h && !h.meta.incomplete && h.meta.recipe ? h.meta.recipe : null;
+    let job = this.job();
+    if (job && job.holder !== current) {
+      await this.abandon(job);
+      job = null;
+    }
+    if (!current || !h) return null;
+    const recipe = await this.host.recipe(h.meta);
+    if (job) return { job, recipe };
+    if (recipe.extents.length <= COMPACT_AT) return null;
+    const run = planRuns(recipe.extents, COMPACT_TO)[0];
+    if (!run) return null;
+    const [first, n] = run;
+    const start = recipe.extents[first].dst;
+    const last = recipe.extents[first + n - 1];
+    const obj = `c/${randomHex(16)}`;
+    this.objects.own(obj); // before the upload exists; the job row holds it (objects.ts)
+    const len = last.dst + last.len - start;
+    this.db.sql.exec(
+      'INSERT INTO compaction (obj, holder, first, count, start, len, part_size) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      obj,
+      current,
+      first,
+      n,
+      start,
+      len,
+      partSizeFor(len),
+    );
+    const upload = await this.bucket.createMultipartUpload(obj);
+    this.db.sql.exec('UPDATE compaction SET upload_id = ? WHERE obj = ?', upload.uploadId, obj);
+    return { job: { obj, holder: current, first, count: n, start, len, part_size: partSizeFor(len), upload_id: upload.uploadId }, recipe };
+  }
+
+  /** Completes the object and publishes the recipe's next generation, if the version is still current. */
+  private async finish(key: string, job: Job, recipe: Recipe): Promise<boolean> {
+    const h = await this.host.head(key);
+    if (!h || h.meta.incomplete || h.meta.recipe !== job.holder) {
+      await this.abandon(job);
+      return this.due();
+    }
+    const parts = [...this.db.etags(job.obj)].sort((a, b) => a[0] - b[0]).map(([partNumber, etag]) => ({ partNumber, etag }));
+    await this.bucket.resumeMultipartUpload(job.obj, job.upload_id!).complete(parts);
+    const extents = [
+      ...recipe.extents.slice(0, job.first),
+      { dst: job.start, len: job.len, obj: job.obj, off: 0 },
+      ...recipe.extents.slice(job.first + job.count),
+    ];
+    const next: Recipe = { size: recipe.size, extents };
+    const [, hex, gen] = job.holder.split('/');
+    const name = recipeObject(hex, Number(gen) + 1);
+    this.objects.own(name);
+    this.objects.hold(name, [name, ...objectsOf(next)]);
+    await this.bucket.put(name, encodeRecipe(next));
+    await this.host.publish(key, { ...h.meta, recipe: name }); // same version, same bytes: readers see the old recipe or the new, both exact
+    this.objects.release(job.holder); // a GET still on the old recipe has GRACE_MS to finish
+    this.drop(job);
+    return next.extents.length > COMPACT_AT;
+  }
+
+  private async abandon(job: Job): Promise<void> {
+    if (job.upload_id)
+      await this.bucket
+        .resumeMultipartUpload(job.obj, job.upload_id)
+        .abort()
+        .catch(() => undefined);
+    this.drop(job);
+  }
+
+  private drop(job: Job): void {
+    this.db.sql.exec('DELETE FROM parts WHERE st = ?', job.obj);
+    this.db.sql.exec('DELETE FROM compaction WHERE obj = ?', job.obj);
+  }
+}
