@@ -55,9 +55,11 @@ interface Job {
 }
 
 /**
- * The runs of neighbouring extents to merge so that at most `goal` remain:
- * repeatedly the neighbouring pair with the smallest total length (within
- * TARGET), as [first, count) pairs of runs of two or more.
+ * The runs of neighbouring extents to rewrite so that at most `goal` remain:
+ * repeatedly the neighbouring pair with the smallest total length merges
+ * (within TARGET); then groups of two or more that touch join into one run
+ * (within TARGET), so a version of many small pieces is one job, not dozens.
+ * As [first, count) pairs.
  * @example planRuns([{len:1},{len:1},{len:100}], 2) // [[0, 2]]
  */
 export function planRuns(extents: readonly Pick<Extent, 'len'>[], goal: number): Array<[number, number]> {
@@ -72,7 +74,16 @@ export function planRuns(extents: readonly Pick<Extent, 'len'>[], goal: number):
     const [a, b] = [groups[best], groups[best + 1]];
     groups.splice(best, 2, { first: a.first, count: a.count + b.count, len: a.len + b.len });
   }
-  return groups.filter((g) => g.count > 1).map((g) => [g.first, g.count]);
+  const runs: typeof groups = [];
+  for (const g of groups) {
+    if (g.count < 2) continue;
+    const last = runs[runs.length - 1];
+    if (last && last.first + last.count === g.first && last.len + g.len <= TARGET) {
+      last.count += g.count;
+      last.len += g.len;
+    } else runs.push({ ...g });
+  }
+  return runs.map((g) => [g.first, g.count]);
 }
 
 /**
@@ -141,7 +152,8 @@ export class Compactor {
     const h = await this.host.head(key);
     const current = h && !h.meta.incomplete && h.meta.recipe ? h.meta.recipe : null;
     let job = this.job();
-    if (job && job.holder !== current) {
+    // Replaced meanwhile, or cut before its upload was recorded (an upload R2 created then is aborted by the bucket's lifecycle rule).
+    if (job && (job.holder !== current || job.upload_id === null)) {
       await this.abandon(job);
       job = null;
     }

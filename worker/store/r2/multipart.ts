@@ -117,6 +117,35 @@ export function streamSegments(bucket: R2Bucket, segs: readonly Segment[]): Read
   return readable;
 }
 
+/**
+ * Puts `obj` of `length` bytes from a stream `fill` writes (R2 needs a known
+ * length: a FixedLengthStream). If either side fails, the other is stopped
+ * and the first error thrown: a writer left waiting on a stream nobody reads
+ * would hold its memory and any R2 read feeding it.
+ */
+export async function putStreamed(
+  bucket: R2Bucket,
+  obj: string,
+  length: number,
+  fill: (writable: WritableStream<Uint8Array>, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const { readable, writable } = new FixedLengthStream(length);
+  const stop = new AbortController();
+  const filled = fill(writable, stop.signal);
+  filled.catch(() => undefined);
+  let put: Promise<unknown>;
+  try {
+    put = bucket.put(obj, readable);
+  } catch (e) {
+    put = Promise.reject(e);
+  }
+  put.catch((e) => {
+    stop.abort(e);
+    void writable.abort(e).catch(() => undefined);
+  });
+  await Promise.all([put, filled]);
+}
+
 /** Uploads one part (1-based `number`) of `upload` assembled from `segs`; answers its ETag record. */
 export async function uploadSegments(bucket: R2Bucket, upload: R2MultipartUpload, number: number, segs: readonly Segment[]): Promise<R2UploadedPart> {
   const length = segs.reduce((n, s) => n + s.len, 0);

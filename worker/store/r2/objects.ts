@@ -46,6 +46,11 @@ export class Objects {
     return this.db.sql.exec('SELECT 1 FROM objects WHERE obj = ?', obj).toArray().length > 0;
   }
 
+  /** True if any holder (live or in its grace period) holds `obj`. */
+  held(obj: string): boolean {
+    return this.db.sql.exec('SELECT 1 FROM refs WHERE obj = ? LIMIT 1', obj).toArray().length > 0;
+  }
+
   /** Makes `holder` a live holder of `objs` (replacing what it held). */
   hold(holder: string, objs: readonly string[]): void {
     this.db.sql.exec('DELETE FROM refs WHERE holder = ?', holder);

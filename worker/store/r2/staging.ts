@@ -8,7 +8,7 @@
 import { KeyLocks } from '../key-lock.js';
 import { type Staging, StoreError, checkReadLength, checkSpan, checkStagingSize } from '../store.js';
 import type { Db, Extent, StagingRow } from './db.js';
-import { readSegments, segments, writeSegments } from './multipart.js';
+import { putStreamed, readSegments, segments, writeSegments } from './multipart.js';
 import type { Objects } from './objects.js';
 import { type Recipe, recipeOf, slice } from './recipe.js';
 
@@ -113,13 +113,11 @@ export class R2Stagings {
       const obj = `p/${hexOf(id)}/${seq}`;
       this.objects.own(obj); // before the object exists: a crash now leaves a row the collection deletes, never an unknown object
       const total = batch.reduce((n, w) => n + w.bytes.length, 0);
-      const { readable, writable } = new FixedLengthStream(total);
-      const write = (async () => {
+      await putStreamed(this.bucket, obj, total, async (writable) => {
         const w = writable.getWriter();
         for (const b of batch) await w.write(b.bytes);
         await w.close();
-      })();
-      await Promise.all([this.bucket.put(obj, readable), write]);
+      });
       let at = 0;
       const extents = batch.map((b) => {
         const extent = { dst: b.dst, len: b.bytes.length, obj, off: at };
@@ -153,8 +151,7 @@ export class R2Stagings {
         const len = Math.min(MATERIALIZE_PIECE, e.len - done);
         const obj = `p/${hexOf(id)}/m${n++}`;
         this.objects.own(obj);
-        const { readable, writable } = new FixedLengthStream(len);
-        await Promise.all([this.bucket.put(obj, readable), writeSegments(this.bucket, [{ len, obj: e.obj, off: e.off + done }], writable)]);
+        await putStreamed(this.bucket, obj, len, (writable, signal) => writeSegments(this.bucket, [{ len, obj: e.obj, off: e.off + done }], writable, signal));
         extents.push({ dst: e.dst + done, len, obj, off: 0 });
       }
     }
@@ -182,10 +179,11 @@ export class R2Stagings {
         .resumeMultipartUpload(`d/${hexOf(id)}`, row.upload_id)
         .abort()
         .catch(() => undefined);
-    // Only this area's extents pointed at its pieces: they go now, not after the collection's grace period.
+    // Its pieces go now, not after the collection's grace period, unless a version holds them: a commit that
+    // published but died before dropping its area leaves the area to the sweep, and its pieces to the version.
     for (let cursor: string | undefined; ; ) {
       const page = await this.bucket.list({ prefix: `p/${hexOf(id)}/`, cursor });
-      const names = page.objects.map((o) => o.key);
+      const names = page.objects.map((o) => o.key).filter((obj) => !this.objects.held(obj));
       if (names.length) await this.bucket.delete(names);
       this.objects.forget(names);
       if (!page.truncated) break;
