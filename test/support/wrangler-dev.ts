@@ -51,10 +51,12 @@ function configWithoutBuild(root: string, dir: string): string {
  * Starts `wrangler dev --local` on a free port with state in a temp folder
  * (removed on close); resolves once `/v1/info` answers. `npm run build:wasm`
  * must have run (the Worker imports build/*.wasm; this dev server does not
- * build them). `root` is the project folder to serve (default this checkout).
+ * build them). `root` is the project folder to serve (default this checkout); `vars` are set as the Worker's variables; `onOutput` sees everything printed.
  * @example const dev = await startWranglerDev(); await fetch(dev.url + '/v1/info'); await dev.close();
  */
-export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean; root?: string } = {}): Promise<WranglerDev> {
+export async function startWranglerDev(
+  opts: { timeoutMs?: number; log?: boolean; root?: string; vars?: Record<string, string>; onOutput?: (text: string) => void } = {},
+): Promise<WranglerDev> {
   const root = opts.root ?? resolve(import.meta.dirname, '../..');
   const state = mkdtempSync(join(tmpdir(), 'deltaflare-wrangler-'));
   const port = await freePort();
@@ -72,6 +74,7 @@ export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean
     '--persist-to',
     state,
     '--show-interactive-dev-session=false',
+    ...Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   ];
   // Its own process group, so close() stops wrangler and the workerd it started, and nothing else.
   const child = spawn(join(root, 'node_modules/.bin/wrangler'), args, {
@@ -85,6 +88,7 @@ export async function startWranglerDev(opts: { timeoutMs?: number; log?: boolean
   let reloaded = false;
   const collect = (b: Buffer) => {
     output = (output + b.toString()).slice(-20_000);
+    opts.onOutput?.(b.toString());
     reloaded ||= /Reloading local server|restarting build/.test(output.slice(-b.length - 40));
     if (opts.log) process.stderr.write(b);
   };

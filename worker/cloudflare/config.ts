@@ -56,6 +56,9 @@ function readConfig(env: Env): WorkerConfig {
     if (typeof v !== 'string' || v.trim() !== v) throw new DeltaflareError('INVALID_ARGUMENT', `${name} must be a string without surrounding spaces`);
     return v;
   };
+  if (env.DELTAFLARE_R2_STATS !== undefined && env.DELTAFLARE_R2_STATS !== '' && env.DELTAFLARE_R2_STATS !== 'true' && env.DELTAFLARE_R2_STATS !== 'false') {
+    throw new DeltaflareError('INVALID_ARGUMENT', `DELTAFLARE_R2_STATS is ${JSON.stringify(env.DELTAFLARE_R2_STATS)}, not "true" or "false"`);
+  }
   if (env.PROTECT_READS !== undefined && env.PROTECT_READS !== '' && env.PROTECT_READS !== 'true' && env.PROTECT_READS !== 'false') {
     throw new DeltaflareError('INVALID_ARGUMENT', `PROTECT_READS is ${JSON.stringify(env.PROTECT_READS)}, not "true" or "false"`);
   }

@@ -46,4 +46,6 @@ export interface Env {
    * every name is answered.
    */
   ALLOWED_HOSTS?: string;
+  /** "true" prints each request's R2 calls and bytes (r2-stats.ts), for benchmarks. */
+  DELTAFLARE_R2_STATS?: string;
 }

@@ -9,6 +9,7 @@ import { workerConfig } from './config.js';
 import type { Env } from './env.js';
 import { workerKernels } from './kernels.js';
 import { R2Store } from '../store/r2/store.js';
+import { endWithBody, r2Stats } from './r2-stats.js';
 import { route } from './routing.js';
 
 export type { Env } from './env.js';
@@ -46,7 +47,11 @@ export default {
     }
     const routed = await route(request, env);
     if (routed) return routed.ok ? routed : withCors(routed, request, corsOrigins);
-    reader ??= workerKernels().then((kernels) => createApp({ store: new R2Store(env.BUCKET), kernels, limits: config.limits, access, corsOrigins }));
-    return (await reader).fetch(request);
+    const stats = r2Stats(env);
+    const bucket = stats ? stats.wrap(env.BUCKET) : env.BUCKET;
+    reader ??= workerKernels().then((kernels) => createApp({ store: new R2Store(bucket), kernels, limits: config.limits, access, corsOrigins }));
+    if (!stats) return (await reader).fetch(request);
+    const end = stats.begin(`${request.method} ${new URL(request.url).pathname}`);
+    return endWithBody(await (await reader).fetch(request), end);
   },
 } satisfies ExportedHandler<Env>;

@@ -17,6 +17,7 @@ import { workerConfig } from './config.js';
 import { workerKernels } from './kernels.js';
 import { WORKERS_MANIFEST_CACHE_CHUNKS } from '../../sdk/base/limits.js';
 import { R2Store } from '../store/r2/store.js';
+import { endWithBody, r2Stats } from './r2-stats.js';
 
 /** Sweeps run at most hourly from the alarm (3,600,000 ms); requests also sweep every minute. */
 const ALARM_MS = 3_600_000;
@@ -38,7 +39,8 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new R2Store(env.BUCKET, ctx.storage.sql);
+    const stats = r2Stats(env);
+    this.store = new R2Store(stats ? stats.wrap(env.BUCKET) : env.BUCKET, ctx.storage.sql);
     // The entry checked the configuration before routing here (config.ts): it cannot throw now.
     const { limits, maxSessionsPerClient } = workerConfig(env);
     this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), maxSessionsPerClient, limits.sessionTtlSeconds, limits.maxStagedBytesPerClient);
@@ -65,6 +67,12 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
   }
 
   override async fetch(request: Request): Promise<Response> {
+    const end = r2Stats(this.env)?.begin(`${request.method} ${new URL(request.url).pathname}`);
+    const res = await this.answer(request);
+    return end ? endWithBody(res, end) : res;
+  }
+
+  private async answer(request: Request): Promise<Response> {
     const { app } = await this.serve();
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
     const path = new URL(request.url).pathname;
@@ -89,6 +97,15 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
   }
 
   override async alarm(): Promise<void> {
+    const end = r2Stats(this.env)?.begin('alarm');
+    try {
+      await this.onAlarm();
+    } finally {
+      end?.();
+    }
+  }
+
+  private async onAlarm(): Promise<void> {
     if (await this.store.compactor!.step()) return void (await this.ctx.storage.setAlarm(Date.now() + COMPACT_STEP_MS));
     for (const id of await this.store.sweep(Date.now())) await this.clients.ended(id);
     await this.endOverAge();

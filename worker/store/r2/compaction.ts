@@ -17,10 +17,22 @@ import type { Objects } from './objects.js';
 import { type Recipe, encodeRecipe, objectsOf, recipeObject, slice } from './recipe.js';
 import type { Head } from './store.js';
 
-/** Extents past which a version is compacted in the background (128: a whole-file GET then makes ~130 R2 calls). */
-export const COMPACT_AT = 128;
-/** What a compaction aims for (64 extents), so it does not start again after the next few pushes. */
-const COMPACT_TO = 64;
+/**
+ * Extents past which a version is compacted in the background (512): a
+ * first push of up to ~2 GiB in Workers' 4 MiB parts is left as it is, and a
+ * whole-file GET makes at most ~512 R2 reads, each requested while the one
+ * before streams.
+ */
+export const COMPACT_AT = 512;
+/** What a compaction aims for (256 extents), so it does not start again after the next few pushes. */
+export const COMPACT_TO = 256;
+
+/** When to compact: past `at` extents in the background, down to `to`; past `max` before a commit answers (COMPACT_AT, COMPACT_TO, MAX_EXTENTS; tests use fewer). */
+export interface CompactionBounds {
+  at: number;
+  to: number;
+  max: number;
+}
 /**
  * Extents no version keeps even for a moment (900): past this a commit
  * compacts before it answers, so every read of the version fits in the
@@ -96,6 +108,7 @@ export class Compactor {
     private readonly db: Db,
     private readonly objects: Objects,
     private readonly host: CompactorHost,
+    private readonly bounds: CompactionBounds = { at: COMPACT_AT, to: COMPACT_TO, max: MAX_EXTENTS },
   ) {}
 
   private job(): Job | null {
@@ -108,7 +121,7 @@ export class Compactor {
     const key = this.host.key();
     const h = key === null ? null : await this.host.head(key);
     if (!h?.meta.recipe || h.meta.incomplete) return false;
-    return (await this.host.recipe(h.meta)).extents.length > COMPACT_AT;
+    return (await this.host.recipe(h.meta)).extents.length > this.bounds.at;
   }
 
   /** After a commit: compacts at once while the version has more than MAX_EXTENTS extents (a first push of thousands of parts). */
@@ -116,7 +129,7 @@ export class Compactor {
     for (;;) {
       const key = this.host.key();
       const h = key === null ? null : await this.host.head(key);
-      if (!h?.meta.recipe || h.meta.incomplete || (await this.host.recipe(h.meta)).extents.length <= MAX_EXTENTS) return;
+      if (!h?.meta.recipe || h.meta.incomplete || (await this.host.recipe(h.meta)).extents.length <= this.bounds.max) return;
       if (!(await this.step())) return;
     }
   }
@@ -160,8 +173,8 @@ export class Compactor {
     if (!current || !h) return null;
     const recipe = await this.host.recipe(h.meta);
     if (job) return { job, recipe };
-    if (recipe.extents.length <= COMPACT_AT) return null;
-    const run = planRuns(recipe.extents, COMPACT_TO)[0];
+    if (recipe.extents.length <= this.bounds.at) return null;
+    const run = planRuns(recipe.extents, this.bounds.to)[0];
     if (!run) return null;
     const [first, n] = run;
     const start = recipe.extents[first].dst;
@@ -207,7 +220,7 @@ export class Compactor {
     await this.host.publish(key, { ...h.meta, recipe: name }); // same version, same bytes: readers see the old recipe or the new, both exact
     this.objects.release(job.holder); // a GET still on the old recipe has GRACE_MS to finish
     this.drop(job);
-    return next.extents.length > COMPACT_AT;
+    return next.extents.length > this.bounds.at;
   }
 
   private async abandon(job: Job): Promise<void> {

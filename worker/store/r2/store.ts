@@ -40,7 +40,7 @@ import {
   checkStagingSize,
   conflict,
 } from '../store.js';
-import { Compactor } from './compaction.js';
+import { type CompactionBounds, Compactor } from './compaction.js';
 import { Db, RECORD } from './db.js';
 import { readSegments, segments, streamSegments } from './multipart.js';
 import { Objects } from './objects.js';
@@ -97,6 +97,7 @@ export class R2Store implements Store {
     private readonly bucket: R2Bucket,
     sql?: SqlStorage,
     private readonly now: () => number = Date.now,
+    compaction?: CompactionBounds,
   ) {
     this.db = sql ? new Db(sql) : null;
     this.objects = this.db ? new Objects(this.db, now) : null;
@@ -113,13 +114,19 @@ export class R2Store implements Store {
         : null;
     this.compactor =
       this.db && this.objects
-        ? new Compactor(bucket, this.db, this.objects, {
-            key: () => this.db!.selfKey(),
-            head: (k) => this.headOf(k),
-            recipe: (meta) => this.recipeOf(meta),
-            publish: (k, meta) => this.publish(k, meta),
-            locked: (k, fn) => this.locks.run(k, fn),
-          })
+        ? new Compactor(
+            bucket,
+            this.db,
+            this.objects,
+            {
+              key: () => this.db!.selfKey(),
+              head: (k) => this.headOf(k),
+              recipe: (meta) => this.recipeOf(meta),
+              publish: (k, meta) => this.publish(k, meta),
+              locked: (k, fn) => this.locks.run(k, fn),
+            },
+            compaction,
+          )
         : null;
   }
 

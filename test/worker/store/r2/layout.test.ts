@@ -9,7 +9,7 @@
 // key's current version exact and every object it reads in place.
 import { env, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
-import { COMPACT_AT, planRuns } from '../../../../worker/store/r2/compaction.js';
+import { planRuns } from '../../../../worker/store/r2/compaction.js';
 import { GRACE_MS } from '../../../../worker/store/r2/objects.js';
 import { decodeRecipe } from '../../../../worker/store/r2/recipe.js';
 import { R2Store } from '../../../../worker/store/r2/store.js';
@@ -57,7 +57,9 @@ function bucket(failAt = 0) {
 }
 
 const clock = { t: Date.now() };
-const store = (sql: SqlStorage, b: R2Bucket = env.BUCKET) => new R2Store(b, sql, () => clock.t);
+/** Compaction past 64 extents, down to 16, and before a commit answers past 100 (in production 512, 256, 900): versions of a few MiB exercise it. */
+const BOUNDS = { at: 64, to: 16, max: 100 };
+const store = (sql: SqlStorage, b: R2Bucket = env.BUCKET) => new R2Store(b, sql, () => clock.t, BOUNDS);
 
 async function readAll(s: R2Store, key: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response((await s.read(key)).body).arrayBuffer());
@@ -165,10 +167,10 @@ describe('R2 layout', () => {
   it('should compact a version of many pieces in bounded steps, each read exact during and after', async () => {
     await inObject(async (sql) => {
       const s = store(sql);
-      const v1 = randomBytes(200 * 128 * 1024, 6); // 200 pieces of 128 KiB: 25 MiB, five 5 MiB parts
-      await pushNew(s, 'many.bin', null, v1, 128 * 1024);
+      const v1 = randomBytes(90 * 256 * 1024, 6); // 90 pieces of 256 KiB: 22.5 MiB, five 5 MiB parts
+      await pushNew(s, 'many.bin', null, v1, 256 * 1024);
       const pieces = (await heldObjects('many.bin')).length - 1;
-      expect(pieces).toBe(200);
+      expect(pieces).toBe(90);
       let steps = 0;
       for (;;) {
         const reader = await s.reader('many.bin'); // opened on the recipe before the step
@@ -180,10 +182,20 @@ describe('R2 layout', () => {
         expect(steps).toBeLessThan(20);
       }
       expect(steps).toBeGreaterThan(1); // five parts at four per step
-      expect((await heldObjects('many.bin')).length - 1).toBeLessThanOrEqual(COMPACT_AT);
+      expect((await heldObjects('many.bin')).length - 1).toBeLessThanOrEqual(BOUNDS.at);
       await collect(s, GRACE_MS + 1000);
       expect(await names(['p/'])).toEqual([]);
       await intact(s, 'many.bin', v1);
+    });
+  });
+
+  it('should compact before the commit answers when a version would pass the most extents any read can take', async () => {
+    await inObject(async (sql) => {
+      const s = store(sql);
+      const v1 = randomBytes(150 * 16384, 9);
+      await pushNew(s, 'over.bin', null, v1, 16384);
+      expect((await heldObjects('over.bin')).length - 1).toBeLessThanOrEqual(BOUNDS.max);
+      await intact(s, 'over.bin', v1);
     });
   });
 
@@ -191,12 +203,17 @@ describe('R2 layout', () => {
     const M = 1 << 20;
     // Large extents split by small pieces: the small ones merge with each other before any large one is rewritten.
     expect(planRuns([{ len: 500 * M }, { len: M }, { len: M }, { len: 500 * M }, { len: M }], 4)).toEqual([[1, 2]]);
-    expect(planRuns(Array.from({ length: 10 }, () => ({ len: M })), 2)).toEqual([[0, 10]]);
+    expect(
+      planRuns(
+        Array.from({ length: 10 }, () => ({ len: M })),
+        2,
+      ),
+    ).toEqual([[0, 10]]);
     expect(planRuns([{ len: 700 << 20 }, { len: 700 << 20 }], 1)).toEqual([]); // over 1 GiB together: left as they are
   });
 
   it('should leave the current version exact and every object it reads in place when an R2 call fails anywhere in a commit, a compaction or a collection', async () => {
-    const v1 = randomBytes((COMPACT_AT + 12) * 16384, 7); // more pieces than COMPACT_AT: the step has work
+    const v1 = randomBytes((BOUNDS.at + 12) * 16384, 7); // more pieces than BOUNDS.at: the step has work
     const v2 = v1.slice();
     v2.set(randomBytes(3000, 8), 1_000_000);
     const DAY = 86_400_000; // past ORPHAN_AGE_MS: a staging area a cut commit left is swept
