@@ -1,48 +1,22 @@
-// Benchmark of the Worker under `wrangler dev --local`: CPU time of the
-// Worker's isolate per GB of file synced (a sampling profile through the
-// inspector, workers-inspector.ts) and its peak JS heap, for a
-// 100 MiB file then the same with 8 MiB inserted, and a 1 GiB file then the
-// same with 8 MiB inserted. The whole workerd process's CPU and peak RSS are
-// printed too: they also cover the local R2 and Durable Object simulation and
-// wrangler's proxy, an upper bound of what the Worker would be billed. Run: npm run bench:workers [-- --no-1g]
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+// Benchmark of the Worker under `wrangler dev --local` against the Node
+// endpoint on the same files in the same run (issue 19): per push, the wall
+// time of both, the Worker's own CPU (a sampling profile through the
+// inspector, workers-inspector.ts), the bytes the Worker read from and wrote
+// to R2 and the most R2 calls any one request made (DELTAFLARE_R2_STATS,
+// worker/cloudflare/r2-stats.ts), and the requests answered 5xx or cut (each
+// one an SDK retry). After each push it waits for the key's background
+// compaction (alarms) to settle and reports what that moved. Files: 100 MiB,
+// 1 GiB and 4 GiB, a first push then the same with 8 MiB inserted in the
+// middle; then the GET throughput of the last version against a GET of the
+// Node endpoint. Run: npm run bench:workers [-- --no-1g] [-- --no-4g]
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createNodePool, push } from '../sdk/node/index.js';
+import { serve } from '../worker/node/serve.js';
 import { Inspector } from './workers-inspector.js';
 import { startWranglerDev } from '../test/support/wrangler-dev.js';
-
-const TICK = 100; // clock ticks per second (getconf CLK_TCK on Linux)
-
-/** PIDs in the process group of `pgid`. */
-function group(pgid: number): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .map((l) => Number(l.trim()))
-    .filter((n) => n > 0);
-}
-const isWorkerd = (pid: number) => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd';
-  } catch {
-    return false;
-  }
-};
-/** user + system CPU ms of a process. */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-}
-const status = (pid: number, field: string) =>
-  Number(
-    /(\d+) kB/.exec(
-      readFileSync(`/proc/${pid}/status`, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith(field))!,
-    )![1],
-  ) * 1024;
 
 let seed = 12345;
 /** Writes `size` pseudo-random bytes to `path` in 16 MiB pieces; inserts `insert` fresh bytes at `at` when given (same seed: same base). */
@@ -89,53 +63,131 @@ function snapshot(): string {
   return snap;
 }
 
+/** One R2 stats line of the Worker (r2-stats.ts). */
+interface Tally {
+  what: string;
+  calls: number;
+  read: number;
+  written: number;
+}
+
+/** Sums the tallies printed since the last call; `alarms` counts the alarm invocations among them. */
+class Tallies {
+  private lines: Tally[] = [];
+  private partial = '';
+  lastAlarm = 0;
+  feed(text: string): void {
+    const all = this.partial + text;
+    const lines = all.split('\n');
+    this.partial = lines.pop()!;
+    for (const l of lines) {
+      const m = /deltaflare-r2 (\{.*\})/.exec(l);
+      if (!m) continue;
+      const t = JSON.parse(m[1]) as Tally;
+      if (t.what === 'alarm') this.lastAlarm = performance.now();
+      this.lines.push(t);
+    }
+  }
+  take(): { requests: number; alarms: number; read: number; written: number; maxCalls: number; maxWhat: string } {
+    const ls = this.lines;
+    this.lines = [];
+    const top = ls.reduce<Tally | null>((m, t) => (m && m.calls >= t.calls ? m : t), null);
+    return {
+      requests: ls.filter((t) => t.what !== 'alarm').length,
+      alarms: ls.filter((t) => t.what === 'alarm').length,
+      read: ls.reduce((n, t) => n + t.read, 0),
+      written: ls.reduce((n, t) => n + t.written, 0),
+      maxCalls: top?.calls ?? 0,
+      maxWhat: top?.what.replace(/s_[0-9a-f]+/, ':id').replace(/\/\d+$/, '/:n') ?? '',
+    };
+  }
+}
+
+/** fetch that counts answers >= 500 and cut requests (each makes the SDK retry). */
+function countingFetch() {
+  const c = { failed: 0 };
+  const f: typeof fetch = async (input, init) => {
+    try {
+      const res = await fetch(input, init);
+      if (res.status >= 500) c.failed++;
+      return res;
+    } catch (e) {
+      c.failed++;
+      throw e;
+    }
+  };
+  return { f, c };
+}
+
+const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
 async function run(name: string, size: number) {
   const dir = mkdtempSync(join(tmpdir(), 'deltaflare-bench-'));
   const snap = snapshot();
-  const dev = await startWranglerDev({ log: !!process.env.WRANGLER_LOG, root: snap });
+  const tallies = new Tallies();
+  const dev = await startWranglerDev({
+    log: !!process.env.WRANGLER_LOG,
+    root: snap,
+    vars: { DELTAFLARE_R2_STATS: 'true' },
+    onOutput: (t) => tallies.feed(t),
+  });
+  const node = await serve({ dir: join(dir, 'store'), port: 0 });
   const pool = await createNodePool(2);
   try {
-    const pids = group(dev.process.pid!).filter(isWorkerd);
-    const cpu = () => pids.reduce((n, p) => n + cpuMs(p), 0);
     const args = dev.process.spawnargs;
     const insp = await Inspector.connect(Number(args[args.indexOf('--inspector-port') + 1]));
-    let heapPeak = 0;
-    const poll = setInterval(
-      () =>
-        void insp.heapUsed().then(
-          (h) => (heapPeak = Math.max(heapPeak, h)),
-          () => undefined,
-        ),
-      20,
-    );
-    const rows: string[] = [];
+    const key = `${name.replace(' ', '')}.bin`;
+    const path = join(dir, 'f');
     for (const [label, insert] of [
-      ['first push (all literal)', undefined],
+      ['first push', undefined],
       ['+ 8 MiB inserted', { at: Math.floor(size / 2 / 4096) * 4096 + 777, size: 8 << 20 }],
     ] as const) {
-      const path = join(dir, 'f');
       writeFile(path, size, insert);
-      const fileSize = size + (insert?.size ?? 0);
-      heapPeak = 0;
+      let t0 = performance.now();
+      await push(path, { endpoint: node.url, key, pool });
+      const nodeMs = performance.now() - t0;
+      const { f, c } = countingFetch();
+      tallies.take();
       await insp.startProfile();
-      const c0 = cpu();
-      const t0 = performance.now();
-      const r = await push(path, { endpoint: dev.url, key: `${name}.bin`, pool });
+      t0 = performance.now();
+      const r = await push(path, { endpoint: dev.url, key, pool, fetch: f });
       const ms = performance.now() - t0;
-      const c = cpu() - c0;
-      const worker = await insp.stopProfile();
-      const gb = fileSize / 1e9;
-      rows.push(
-        `| ${name} | ${label} | ${(r.literalBytes / 2 ** 20).toFixed(1)} MiB | ${(ms / 1000).toFixed(1)} s | ${worker.js.toFixed(0)} ms | ${(worker.js / gb).toFixed(0)} ms/GB | ${worker.busy.toFixed(0)} ms |` +
-          ` ${(heapPeak / 2 ** 20).toFixed(1)} MiB | ${c.toFixed(0)} ms |`,
+      const cpu = await insp.stopProfile();
+      const t = tallies.take();
+      // Background compaction: alarms keep coming 100 ms apart while it runs; settled after 3 s without one.
+      await insp.startProfile();
+      const s0 = performance.now();
+      await new Promise((res) => setTimeout(res, 1500));
+      while (performance.now() - Math.max(tallies.lastAlarm, s0) < 3000 && performance.now() - s0 < 900_000) await new Promise((res) => setTimeout(res, 500));
+      const bgCpu = await insp.stopProfile();
+      const bg = tallies.take();
+      console.log(
+        `| ${name} | ${label} | ${MiB(r.literalBytes)} | ${sec(nodeMs)} | ${sec(ms)} | ${(ms / nodeMs).toFixed(2)}x | ${(cpu.js / 1000).toFixed(2)} s |` +
+          ` ${MiB(t.read)} | ${MiB(t.written)} | ${t.maxCalls} (${t.maxWhat}) | ${c.failed} |` +
+          ` ${bg.alarms ? `${bg.alarms} alarms, ${MiB(bg.read)} read, ${MiB(bg.written)} written, ${(bgCpu.js / 1000).toFixed(2)} s CPU, max ${bg.maxCalls} calls` : 'none'} |`,
       );
     }
-    clearInterval(poll);
+    // Whole-file GET of the last version: the Worker's recipe of extents against the Node endpoint's flat file.
+    tallies.take();
+    const get = async (url: string) => {
+      const t0 = performance.now();
+      const res = await fetch(`${url}/v1/files/${key}`);
+      let n = 0;
+      const reader = res.body!.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) n += r.value.length;
+      return { ms: performance.now() - t0, n };
+    };
+    const gn = await get(node.url);
+    const gw = await get(dev.url);
+    const gt = tallies.take();
+    console.log(
+      `| ${name} | GET whole file | ${MiB(gw.n)} | ${sec(gn.ms)} | ${sec(gw.ms)} | ${(gw.ms / gn.ms).toFixed(2)}x | | ${MiB(gt.read)} | | ${gt.maxCalls} (${gt.maxWhat}) | | |`,
+    );
     insp.close();
-    const peak = pids.reduce((n, p) => n + status(p, 'VmHWM:'), 0);
-    for (const r of rows) console.log(`${r} ${(peak / 2 ** 20).toFixed(0)} MiB |`);
   } finally {
     pool.terminate();
+    await node.close();
     await dev.close();
     rmSync(dir, { recursive: true, force: true });
     rmSync(snap, { recursive: true, force: true });
@@ -143,8 +195,9 @@ async function run(name: string, size: number) {
 }
 
 console.log(
-  '| file | push | literal sent | wall | Worker own CPU (script, wasm, GC) | per GB of file | isolate busy incl. native calls | Worker JS heap peak | whole workerd CPU (with local R2/DO) | workerd peak RSS |',
+  '| file | push | literal sent | Node wall | Worker wall | Worker / Node | Worker own CPU | R2 read | R2 written | most R2 calls in one request | 5xx or cut (retries) | background compaction after the push |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 await run('100 MiB', 100 << 20);
 if (!process.argv.includes('--no-1g')) await run('1 GiB', 1 << 30);
+if (!process.argv.includes('--no-1g') && !process.argv.includes('--no-4g')) await run('4 GiB', 4 << 30);

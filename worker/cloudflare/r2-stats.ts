@@ -70,8 +70,11 @@ export class R2Stats {
         return (...args: unknown[]) => {
           this.add('calls', 1);
           const r = v.apply(target, args);
-          if (name === 'complete') return (r as Promise<R2Object>).then((o) => (this.add('written', o.size), o));
-          return r;
+          if (name !== 'complete') return r;
+          return (r as Promise<R2Object>).then((o) => {
+            this.add('written', o.size);
+            return o;
+          });
         };
       },
     });
