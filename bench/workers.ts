@@ -8,7 +8,8 @@
 // compaction (alarms) to settle and reports what that moved. Files: 100 MiB,
 // 1 GiB and 4 GiB, a first push then the same with 8 MiB inserted in the
 // middle; then the GET throughput of the last version against a GET of the
-// Node endpoint. Run: npm run bench:workers [-- --no-1g] [-- --no-4g]
+// Node endpoint; last, reads of a version of ~100 extents against one
+// object. Run: npm run bench:workers [-- --no-1g] [-- --no-4g] [-- --no-reads]
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -63,10 +64,11 @@ function snapshot(): string {
   return snap;
 }
 
-/** One R2 stats line of the Worker (r2-stats.ts). */
+/** One R2 stats line of the Worker (r2-stats.ts): `read` and `written` are its isolate's running totals. */
 interface Tally {
   what: string;
   calls: number;
+  isolate: string;
   read: number;
   written: number;
 }
@@ -75,6 +77,9 @@ interface Tally {
 class Tallies {
   private lines: Tally[] = [];
   private partial = '';
+  /** Per isolate: the totals at the last take, and the latest seen. */
+  private readonly base = new Map<string, { read: number; written: number }>();
+  private readonly latest = new Map<string, { read: number; written: number }>();
   lastAlarm = 0;
   feed(text: string): void {
     const all = this.partial + text;
@@ -85,18 +90,30 @@ class Tallies {
       if (!m) continue;
       const t = JSON.parse(m[1]) as Tally;
       if (t.what === 'alarm') this.lastAlarm = performance.now();
+      const l = this.latest.get(t.isolate);
+      this.latest.set(t.isolate, { read: Math.max(l?.read ?? 0, t.read), written: Math.max(l?.written ?? 0, t.written) });
       this.lines.push(t);
     }
   }
-  take(): { requests: number; alarms: number; read: number; written: number; maxCalls: number; maxWhat: string } {
+  /** What was printed since the last take (waits 1 s first: wrangler forwards output with a delay). */
+  async take(): Promise<{ requests: number; alarms: number; read: number; written: number; maxCalls: number; maxWhat: string }> {
+    await new Promise((res) => setTimeout(res, 1000));
     const ls = this.lines;
     this.lines = [];
     const top = ls.reduce<Tally | null>((m, t) => (m && m.calls >= t.calls ? m : t), null);
+    let read = 0;
+    let written = 0;
+    for (const [iso, l] of this.latest) {
+      const b = this.base.get(iso) ?? { read: 0, written: 0 };
+      read += l.read - b.read;
+      written += l.written - b.written;
+      this.base.set(iso, { ...l });
+    }
     return {
       requests: ls.filter((t) => t.what !== 'alarm').length,
       alarms: ls.filter((t) => t.what === 'alarm').length,
-      read: ls.reduce((n, t) => n + t.read, 0),
-      written: ls.reduce((n, t) => n + t.written, 0),
+      read,
+      written,
       maxCalls: top?.calls ?? 0,
       maxWhat: top?.what.replace(/s_[0-9a-f]+/, ':id').replace(/\/\d+$/, '/:n') ?? '',
     };
@@ -148,20 +165,20 @@ async function run(name: string, size: number) {
       await push(path, { endpoint: node.url, key, pool });
       const nodeMs = performance.now() - t0;
       const { f, c } = countingFetch();
-      tallies.take();
+      await tallies.take();
       await insp.startProfile();
       t0 = performance.now();
       const r = await push(path, { endpoint: dev.url, key, pool, fetch: f });
       const ms = performance.now() - t0;
       const cpu = await insp.stopProfile();
-      const t = tallies.take();
+      const t = await tallies.take();
       // Background compaction: alarms keep coming 100 ms apart while it runs; settled after 3 s without one.
       await insp.startProfile();
       const s0 = performance.now();
       await new Promise((res) => setTimeout(res, 1500));
       while (performance.now() - Math.max(tallies.lastAlarm, s0) < 3000 && performance.now() - s0 < 900_000) await new Promise((res) => setTimeout(res, 500));
       const bgCpu = await insp.stopProfile();
-      const bg = tallies.take();
+      const bg = await tallies.take();
       console.log(
         `| ${name} | ${label} | ${MiB(r.literalBytes)} | ${sec(nodeMs)} | ${sec(ms)} | ${(ms / nodeMs).toFixed(2)}x | ${(cpu.js / 1000).toFixed(2)} s |` +
           ` ${MiB(t.read)} | ${MiB(t.written)} | ${t.maxCalls} (${t.maxWhat}) | ${c.failed} |` +
@@ -169,7 +186,7 @@ async function run(name: string, size: number) {
       );
     }
     // Whole-file GET of the last version: the Worker's recipe of extents against the Node endpoint's flat file.
-    tallies.take();
+    await tallies.take();
     const get = async (url: string) => {
       const t0 = performance.now();
       const res = await fetch(`${url}/v1/files/${key}`);
@@ -180,7 +197,7 @@ async function run(name: string, size: number) {
     };
     const gn = await get(node.url);
     const gw = await get(dev.url);
-    const gt = tallies.take();
+    const gt = await tallies.take();
     console.log(
       `| ${name} | GET whole file | ${MiB(gw.n)} | ${sec(gn.ms)} | ${sec(gw.ms)} | ${(gw.ms / gn.ms).toFixed(2)}x | | ${MiB(gt.read)} | | ${gt.maxCalls} (${gt.maxWhat}) | | |`,
     );
@@ -194,6 +211,56 @@ async function run(name: string, size: number) {
   }
 }
 
+/**
+ * GET throughput of a version of ~100 extents (a 400 MiB first push in the
+ * Worker's 4 MiB parts) against the same bytes compacted into one object (a
+ * second Worker with COMPACTION {"at": 1, "to": 1}), both served at once,
+ * alternating three GETs each.
+ */
+async function reads() {
+  const dir = mkdtempSync(join(tmpdir(), 'deltaflare-bench-'));
+  const snap = snapshot();
+  const tallies = [new Tallies(), new Tallies()];
+  const devs = [
+    await startWranglerDev({ root: snap, vars: { DELTAFLARE_R2_STATS: 'true' }, onOutput: (t) => tallies[0].feed(t) }),
+    await startWranglerDev({ root: snap, vars: { DELTAFLARE_R2_STATS: 'true', COMPACTION: '{"at": 1, "to": 1}' }, onOutput: (t) => tallies[1].feed(t) }),
+  ];
+  const pool = await createNodePool(2);
+  try {
+    const path = join(dir, 'f');
+    writeFile(path, 400 << 20);
+    for (const d of devs) await push(path, { endpoint: d.url, key: 'reads.bin', pool });
+    const s0 = performance.now();
+    while (performance.now() - Math.max(tallies[1].lastAlarm, s0) < 3000 && performance.now() - s0 < 600_000) await new Promise((res) => setTimeout(res, 500));
+    const times: number[][] = [[], []];
+    const calls = [0, 0];
+    for (let round = 0; round < 3; round++) {
+      for (const i of [0, 1]) {
+        await tallies[i].take();
+        const t0 = performance.now();
+        const res = await fetch(`${devs[i].url}/v1/files/reads.bin`);
+        const reader = res.body!.getReader();
+        while (!(await reader.read()).done);
+        times[i].push(performance.now() - t0);
+        calls[i] = (await tallies[i].take()).maxCalls;
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
+    const mbs = times.map((t) => (400 * 2 ** 20) / 1e6 / (median(t) / 1000));
+    console.log('
+| 400 MiB version | R2 calls of the GET | GET median of 3 | MB/s |
+|---|---|---|---|');
+    console.log(`| as pushed (recipe of 4 MiB pieces) | ${calls[0]} | ${sec(median(times[0]))} | ${mbs[0].toFixed(0)} |`);
+    console.log(`| compacted into one object | ${calls[1]} | ${sec(median(times[1]))} | ${mbs[1].toFixed(0)} |`);
+    console.log(`\nthroughput, pieces / one object: ${(mbs[0] / mbs[1]).toFixed(2)}x`);
+  } finally {
+    pool.terminate();
+    for (const d of devs) await d.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(snap, { recursive: true, force: true });
+  }
+}
+
 console.log(
   '| file | push | literal sent | Node wall | Worker wall | Worker / Node | Worker own CPU | R2 read | R2 written | most R2 calls in one request | 5xx or cut (retries) | background compaction after the push |',
 );
@@ -201,3 +268,4 @@ console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 await run('100 MiB', 100 << 20);
 if (!process.argv.includes('--no-1g')) await run('1 GiB', 1 << 30);
 if (!process.argv.includes('--no-1g') && !process.argv.includes('--no-4g')) await run('4 GiB', 4 << 30);
+if (!process.argv.includes('--no-reads')) await reads();

@@ -1,7 +1,7 @@
 // The Worker's configuration from its env (wrangler.toml's vars and
 // secrets), checked as createApp checks its options: LIMITS (JSON of known
-// limits), MAX_SESSIONS_PER_CLIENT, the tokens, PROTECT_READS and
-// CORS_ORIGINS. Checked once per env; a mistake is logged and every request
+// limits), MAX_SESSIONS_PER_CLIENT, the tokens, PROTECT_READS,
+// CORS_ORIGINS, ALLOWED_HOSTS, COMPACTION and DELTAFLARE_R2_STATS. Checked once per env; a mistake is logged and every request
 // answered 500 naming it, instead of a Worker that starts with a limit or a
 // token silently ignored.
 import { DeltaflareError } from '../../sdk/base/errors.js';
@@ -9,6 +9,7 @@ import type { Limits } from '../../sdk/base/limits.js';
 import type { AccessOptions } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { openHosts } from '../hosts.js';
+import { COMPACT_AT, COMPACT_TO, type CompactionBounds, MAX_EXTENTS } from '../store/r2/compaction.js';
 import type { Env } from './env.js';
 import { workersLimits, workersMaxSessions } from './limits.js';
 
@@ -19,6 +20,27 @@ export interface WorkerConfig {
   corsOrigins: string[];
   /** While open for writes (no token): the Host names answered (loopback and ALLOWED_HOSTS). */
   allowedHost?: (host: string) => boolean;
+  /** When a key's versions are compacted (COMPACTION, default 512 extents down to 256). */
+  compaction: CompactionBounds;
+}
+
+/**
+ * COMPACTION: JSON {"at": n, "to": m}: compact a version past `at` extents
+ * down to `to` (1 <= to <= at <= 900, the most a version keeps).
+ */
+function compactionOf(text: string | undefined): CompactionBounds {
+  if (text === undefined || text === '') return { at: COMPACT_AT, to: COMPACT_TO, max: MAX_EXTENTS };
+  let j: { at?: unknown; to?: unknown };
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    throw new DeltaflareError('INVALID_ARGUMENT', `COMPACTION is not JSON: ${(e as Error).message}`);
+  }
+  const keys = j && typeof j === 'object' ? Object.keys(j) : [];
+  const { at, to } = j ?? {};
+  if (keys.some((k) => k !== 'at' && k !== 'to') || !Number.isInteger(at) || !Number.isInteger(to) || !(1 <= (to as number) && (to as number) <= (at as number) && (at as number) <= MAX_EXTENTS))
+    throw new DeltaflareError('INVALID_ARGUMENT', `COMPACTION is ${JSON.stringify(text)}, not {"at": n, "to": m} with 1 <= m <= n <= ${MAX_EXTENTS}`);
+  return { at: at as number, to: to as number, max: MAX_EXTENTS };
 }
 
 const checked = new WeakMap<Env, WorkerConfig | ApiError>();
@@ -91,6 +113,7 @@ function readConfig(env: Env): WorkerConfig {
   return {
     limits: workersLimits(overrides as Partial<Limits> | undefined),
     maxSessionsPerClient: workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT),
+    compaction: compactionOf(env.COMPACTION),
     allowedHost: token ? undefined : openHosts(allowedHosts),
     access: {
       token,

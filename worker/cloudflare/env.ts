@@ -46,6 +46,8 @@ export interface Env {
    * every name is answered.
    */
   ALLOWED_HOSTS?: string;
+  /** JSON {"at": n, "to": m}: compact a version past n extents down to m (default {"at": 512, "to": 256}; worker/store/r2/compaction.ts). */
+  COMPACTION?: string;
   /** "true" prints each request's R2 calls and bytes (r2-stats.ts), for benchmarks. */
   DELTAFLARE_R2_STATS?: string;
 }

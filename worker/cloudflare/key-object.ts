@@ -39,10 +39,10 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const stats = r2Stats(env);
-    this.store = new R2Store(stats ? stats.wrap(env.BUCKET) : env.BUCKET, ctx.storage.sql);
     // The entry checked the configuration before routing here (config.ts): it cannot throw now.
-    const { limits, maxSessionsPerClient } = workerConfig(env);
+    const { limits, maxSessionsPerClient, compaction } = workerConfig(env);
+    const stats = r2Stats(env);
+    this.store = new R2Store(stats ? stats.wrap(env.BUCKET) : env.BUCKET, ctx.storage.sql, Date.now, compaction);
     this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), maxSessionsPerClient, limits.sessionTtlSeconds, limits.maxStagedBytesPerClient);
   }
 

@@ -1,37 +1,42 @@
 // R2 traffic of the Worker, for benchmarks: with the variable
 // DELTAFLARE_R2_STATS = "true" the bucket is wrapped to count calls and
 // bytes, and each request (and each alarm) prints one line when it ends:
-//   deltaflare-r2 {"what":"PUT /v1/sessions/…/parts/3","calls":2,"read":0,"written":4194304}
+//   deltaflare-r2 {"what":"PUT /v1/sessions/…/parts/3","calls":2,"isolate":"k3f…","read":0,"written":420…}
 // Calls made while several requests of one isolate are open count for each
-// of them, so `calls` is an upper bound per request; bytes read are the
-// ranges asked for (the whole object without a range), bytes written the
-// size of each object put or completed (multipart parts count at completion).
+// of them, so `calls` is an upper bound per request. `read` and `written`
+// are the isolate's running totals (bytes cannot be told apart between
+// overlapping requests; the difference of two lines' totals is exact): bytes
+// read are the ranges asked for (the whole object without a range), bytes
+// written the size of each object put or completed (multipart parts count
+// at completion).
 // Off by default: a proxy per R2 call costs nothing worth keeping in production.
 
-/** What one request or alarm did to R2. */
+/** The R2 calls of one request or alarm. */
 interface Tally {
   what: string;
   calls: number;
-  read: number;
-  written: number;
 }
 
-/** Counts the R2 calls and bytes of the requests open in one isolate. */
+/** Counts the R2 calls of the requests open in one isolate, and its bytes. */
 export class R2Stats {
   private readonly open = new Set<Tally>();
+  private readonly isolate = Math.random().toString(36).slice(2, 10);
+  private read = 0;
+  private written = 0;
 
   /** Starts counting for `what`; call the answer when it ends to print its line. */
   begin(what: string): () => void {
-    const t: Tally = { what, calls: 0, read: 0, written: 0 };
+    const t: Tally = { what, calls: 0 };
     this.open.add(t);
     return () => {
       if (!this.open.delete(t)) return;
-      console.log(`deltaflare-r2 ${JSON.stringify(t)}`);
+      console.log(`deltaflare-r2 ${JSON.stringify({ ...t, isolate: this.isolate, read: this.read, written: this.written })}`);
     };
   }
 
   private add(field: 'calls' | 'read' | 'written', n: number): void {
-    for (const t of this.open) t[field] += n;
+    if (field === 'calls') for (const t of this.open) t.calls += n;
+    else this[field] += n;
   }
 
   /** `bucket` with every call counted. */

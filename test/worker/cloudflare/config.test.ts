@@ -21,6 +21,9 @@ describe('the Worker configuration', () => {
       [{ CORS_ORIGINS: 'https://app.example/' }, /CORS_ORIGINS has "https:\/\/app.example\/", not an origin/],
       [{ DELTAFLARE_TOKEN: ' spaced ' }, /DELTAFLARE_TOKEN must be a string without surrounding spaces/],
       [{ MAX_SESSIONS_PER_CLIENT: 'many' }, /MAX_SESSIONS_PER_CLIENT must be an integer/],
+      [{ COMPACTION: '{"at": 10, "too": 5}' }, /COMPACTION is .*, not \{"at": n, "to": m\} with 1 <= m <= n <= 900/],
+      [{ COMPACTION: '{"at": 5, "to": 10}' }, /COMPACTION is .*, not \{"at": n, "to": m\}/],
+      [{ DELTAFLARE_R2_STATS: 'on' }, /DELTAFLARE_R2_STATS is "on", not "true" or "false"/],
     ] as const) {
       expect(() => workerConfig(withVars(vars))).toThrow(why);
     }
@@ -28,6 +31,8 @@ describe('the Worker configuration', () => {
     expect(ok.limits.partSize).toBe(5 << 20);
     expect(ok.access.protectReads).toBe(true);
     expect(ok.corsOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
+    expect(ok.compaction).toEqual({ at: 512, to: 256, max: 900 });
+    expect(workerConfig(withVars({ COMPACTION: '{"at": 1, "to": 1}' })).compaction).toEqual({ at: 1, to: 1, max: 900 });
   });
 
   it('should answer every request 500 naming the mistake while the configuration is wrong', async () => {
