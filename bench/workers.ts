@@ -247,9 +247,7 @@ async function reads() {
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
     const mbs = times.map((t) => (400 * 2 ** 20) / 1e6 / (median(t) / 1000));
-    console.log('
-| 400 MiB version | R2 calls of the GET | GET median of 3 | MB/s |
-|---|---|---|---|');
+    console.log('\n| 400 MiB version | R2 calls of the GET | GET median of 3 | MB/s |\n|---|---|---|---|');
     console.log(`| as pushed (recipe of 4 MiB pieces) | ${calls[0]} | ${sec(median(times[0]))} | ${mbs[0].toFixed(0)} |`);
     console.log(`| compacted into one object | ${calls[1]} | ${sec(median(times[1]))} | ${mbs[1].toFixed(0)} |`);
     console.log(`\nthroughput, pieces / one object: ${(mbs[0] / mbs[1]).toFixed(2)}x`);
