@@ -85,8 +85,8 @@ class Tallies {
     const all = this.partial + text;
     const lines = all.split('\n');
     this.partial = lines.pop()!;
-    for (const l of lines) {
-      const m = /deltaflare-r2 (\{.*\})/.exec(l);
+    for (const line of lines) {
+      const m = /deltaflare-r2 (\{.*\})/.exec(line);
       if (!m) continue;
       const t = JSON.parse(m[1]) as Tally;
       if (t.what === 'alarm') this.lastAlarm = performance.now();
