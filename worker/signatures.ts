@@ -80,17 +80,28 @@ export class Signatures {
     return encodeMatches(matchBatch(index, batch, strong));
   }
 
-  /** The chunks [0, n) recorded without a gap from index 0 (n = 0 when chunk 0 is missing). */
+  /**
+   * The chunks [0, n) recorded without a gap from index 0 (n = 0 when chunk 0
+   * is missing). Recorded chunks never change, so a table grows from the one
+   * kept: only batches past its end are read (while a first push streams its
+   * signatures, rereading every batch for each part was the largest share of
+   * the Worker's own CPU).
+   */
   async table(s: Session): Promise<SignatureTable> {
     const n = s.signatures.length > 0 && s.signatures[0][0] === 0 ? s.signatures[0][1] : 0;
     const hit = this.tables.get(s.id);
-    if (hit && hit.count === n) return hit; // recorded chunks never change, so the same count is the same table
+    if (hit && hit.count === n) return hit;
+    const have = hit && hit.count < n ? hit.count : 0;
     const lengths = new Uint32Array(n);
     const crcs = new Uint32Array(n);
+    if (have > 0) {
+      lengths.set(hit!.lengths);
+      crcs.set(hit!.crcs);
+    }
     const names = await this.store.listSessionBlobs(s.id);
     for (const name of names) {
       const m = BLOB.exec(name);
-      if (!m || Number(m[1]) >= n) continue;
+      if (!m || Number(m[1]) >= n || Number(m[1]) + Number(m[2]) <= have) continue;
       const bytes = await this.store.getSessionBlob(s.id, name);
       if (!bytes) continue;
       const b = decodeSignatures(bytes);
@@ -99,7 +110,8 @@ export class Signatures {
       crcs.set(b.crcs, b.firstIndex);
     }
     const offsets = new Float64Array(n + 1);
-    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + lengths[i];
+    if (have > 0) offsets.set(hit!.offsets.subarray(0, have + 1));
+    for (let i = have; i < n; i++) offsets[i + 1] = offsets[i] + lengths[i];
     const table = { count: n, lengths, crcs, offsets };
     this.tables.delete(s.id);
     this.tables.set(s.id, table);
