@@ -53,7 +53,7 @@ export class Inspector {
    */
   async stopProfile(): Promise<{ busy: number; js: number }> {
     const { profile } = await this.send<{
-      profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url?: string } }>; samples: number[]; timeDeltas: number[] };
+      profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url?: string }; children?: number[] }>; samples: number[]; timeDeltas: number[] };
     }>('Profiler.stop');
     const named = (name: string) => new Set(profile.nodes.filter((n) => n.callFrame.functionName === name).map((n) => n.id));
     const idle = named('(idle)');
@@ -80,6 +80,28 @@ export class Inspector {
           .slice(0, 15)
           .map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`)
           .join('\n'),
+      );
+      // Inclusive time: each sample charged once to every function on its stack.
+      const parent = new Map<number, number>();
+      for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+      const total = new Map<string, number>();
+      profile.samples.forEach((id, i) => {
+        const seen = new Set<string>();
+        for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+          const f = byId.get(at)!.callFrame;
+          if (!f.url) continue;
+          const k = `${f.functionName} ${f.url.split('/').slice(-2).join('/')}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          total.set(k, (total.get(k) ?? 0) + profile.timeDeltas[i]);
+        }
+      });
+      console.error(
+        `inclusive:\n${[...total]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 30)
+          .map(([k, v]) => `${(v / 1000).toFixed(0)} ms ${k}`)
+          .join('\n')}`,
       );
     }
     return { busy: busy / 1000, js: js / 1000 };
