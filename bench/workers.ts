@@ -10,6 +10,8 @@
 // middle; then the GET throughput of the last version against a GET of the
 // Node endpoint; last, reads of a version of ~100 extents against one
 // object. Run: npm run bench:workers [-- --no-1g] [-- --no-4g] [-- --no-reads]
+// (`-- --only 256`: one file of 256 MiB, no reads; with PROFILE_TOP=1 the
+// profile's top functions too)
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -263,7 +265,11 @@ console.log(
   '| file | push | literal sent | Node wall | Worker wall | Worker / Node | Worker own CPU | R2 read | R2 written | most R2 calls in one request | 5xx or cut (retries) | background compaction after the push |',
 );
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
-await run('100 MiB', 100 << 20);
-if (!process.argv.includes('--no-1g')) await run('1 GiB', 1 << 30);
-if (!process.argv.includes('--no-1g') && !process.argv.includes('--no-4g')) await run('4 GiB', 4 << 30);
-if (!process.argv.includes('--no-reads')) await reads();
+const only = process.argv.indexOf('--only');
+if (only > 0) await run(`${process.argv[only + 1]} MiB`, Number(process.argv[only + 1]) << 20);
+else {
+  await run('100 MiB', 100 << 20);
+  if (!process.argv.includes('--no-1g')) await run('1 GiB', 1 << 30);
+  if (!process.argv.includes('--no-1g') && !process.argv.includes('--no-4g')) await run('4 GiB', 4 << 30);
+  if (!process.argv.includes('--no-reads')) await reads();
+}
