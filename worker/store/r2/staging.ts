@@ -14,6 +14,8 @@ import { type Recipe, recipeOf, slice } from './recipe.js';
 
 /** Pending writes above this many bytes (8 MiB) are flushed at once, bounding memory per staging area. */
 const FLUSH_BYTES = 8 << 20;
+/** How stale a staging area's `touched` may get (60,000 ms) against ORPHAN_AGE_MS (a day). */
+const TOUCH_EVERY_MS = 60_000;
 /** Largest object a foreign extent is copied into at a commit (1 GiB, under R2's 5 GiB single put). */
 const MATERIALIZE_PIECE = 1 << 30;
 
@@ -55,9 +57,11 @@ export class R2Stagings {
     };
   }
 
+  /** The live row, marked used: at most once a minute, since only the sweep's day-old orphan rule reads it (a write per part cost a SQLite write each). */
   private touch(id: string): StagingRow {
     const row = this.db.live(id);
-    this.db.sql.exec('UPDATE staging SET touched = ? WHERE id = ?', this.now(), id);
+    const now = this.now();
+    if (now - row.touched >= TOUCH_EVERY_MS) this.db.sql.exec('UPDATE staging SET touched = ? WHERE id = ?', now, id);
     return row;
   }
 
@@ -124,7 +128,7 @@ export class R2Stagings {
         at += b.bytes.length;
         return extent;
       });
-      this.db.live(id);
+      this.db.live(id); // discarded or committed during the put: no extents for it (they would hold the piece forever)
       for (const e of extents) this.db.putExtent(id, e);
       list.splice(0, taken);
       if (list.length === 0) this.pending.delete(id);
