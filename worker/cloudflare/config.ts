@@ -1,7 +1,7 @@
 // The Worker's configuration from its env (wrangler.toml's vars and
 // secrets), checked as createApp checks its options: LIMITS (JSON of known
 // limits), MAX_SESSIONS_PER_CLIENT, the tokens, PROTECT_READS,
-// CORS_ORIGINS, ALLOWED_HOSTS, COMPACTION and DELTAFLARE_R2_STATS. Checked once per env; a mistake is logged and every request
+// CORS_ORIGINS, ALLOWED_HOSTS, COMPACTION, FLAT_PREFIX and DELTAFLARE_R2_STATS. Checked once per env; a mistake is logged and every request
 // answered 500 naming it, instead of a Worker that starts with a limit or a
 // token silently ignored.
 import { DeltaflareError } from '../../sdk/base/errors.js';
@@ -9,7 +9,7 @@ import type { Limits } from '../../sdk/base/limits.js';
 import type { AccessOptions } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { openHosts } from '../hosts.js';
-import { COMPACT_AT, COMPACT_TO, type CompactionBounds, MAX_EXTENTS } from '../store/r2/compaction.js';
+import { COMPACT_AT, COMPACT_TO, type CompactionBounds, LAYOUT_PREFIXES, MAX_EXTENTS } from '../store/r2/compaction.js';
 import type { Env } from './env.js';
 import { workersLimits, workersMaxSessions } from './limits.js';
 
@@ -22,6 +22,19 @@ export interface WorkerConfig {
   allowedHost?: (host: string) => boolean;
   /** When a key's versions are compacted (COMPACTION, default 512 extents down to 256). */
   compaction: CompactionBounds;
+  /** FLAT_PREFIX: where each key's bytes are also kept as one flat object, or none. */
+  flatPrefix?: string;
+}
+
+/** FLAT_PREFIX: a folder of the bucket ("files/") outside the layout's own prefixes, or none. */
+function flatPrefixOf(text: string | undefined): string | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!text.endsWith('/') || text.startsWith('/') || LAYOUT_PREFIXES.some((p) => text.startsWith(p)) || new TextEncoder().encode(text).length > 512)
+    throw new DeltaflareError(
+      'INVALID_ARGUMENT',
+      `FLAT_PREFIX is ${JSON.stringify(text)}: it must be a folder ending in "/", at most 512 bytes, not starting with "/" or the layout's own ${LAYOUT_PREFIXES.join(' ')}`,
+    );
+  return text;
 }
 
 /**
@@ -38,7 +51,12 @@ function compactionOf(text: string | undefined): CompactionBounds {
   }
   const keys = j && typeof j === 'object' ? Object.keys(j) : [];
   const { at, to } = j ?? {};
-  if (keys.some((k) => k !== 'at' && k !== 'to') || !Number.isInteger(at) || !Number.isInteger(to) || !(1 <= (to as number) && (to as number) <= (at as number) && (at as number) <= MAX_EXTENTS))
+  if (
+    keys.some((k) => k !== 'at' && k !== 'to') ||
+    !Number.isInteger(at) ||
+    !Number.isInteger(to) ||
+    !(1 <= (to as number) && (to as number) <= (at as number) && (at as number) <= MAX_EXTENTS)
+  )
     throw new DeltaflareError('INVALID_ARGUMENT', `COMPACTION is ${JSON.stringify(text)}, not {"at": n, "to": m} with 1 <= m <= n <= ${MAX_EXTENTS}`);
   return { at: at as number, to: to as number, max: MAX_EXTENTS };
 }
@@ -114,6 +132,7 @@ function readConfig(env: Env): WorkerConfig {
     limits: workersLimits(overrides as Partial<Limits> | undefined),
     maxSessionsPerClient: workersMaxSessions(env.MAX_SESSIONS_PER_CLIENT),
     compaction: compactionOf(env.COMPACTION),
+    flatPrefix: flatPrefixOf(env.FLAT_PREFIX),
     allowedHost: token ? undefined : openHosts(allowedHosts),
     access: {
       token,

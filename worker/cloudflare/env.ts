@@ -48,6 +48,13 @@ export interface Env {
   ALLOWED_HOSTS?: string;
   /** JSON {"at": n, "to": m}: compact a version past n extents down to m (default {"at": 512, "to": 256}; worker/store/r2/compaction.ts). */
   COMPACTION?: string;
+  /**
+   * A bucket folder ("files/") where each key's current bytes are also kept
+   * as one flat object "<FLAT_PREFIX><key>" (metadata "deltaflare-version"),
+   * for serving the bucket directly; written in the background after each
+   * commit. Unset: none.
+   */
+  FLAT_PREFIX?: string;
   /** "true" prints each request's R2 calls and bytes (r2-stats.ts), for benchmarks. */
   DELTAFLARE_R2_STATS?: string;
 }

@@ -40,9 +40,9 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // The entry checked the configuration before routing here (config.ts): it cannot throw now.
-    const { limits, maxSessionsPerClient, compaction } = workerConfig(env);
+    const { limits, maxSessionsPerClient, compaction, flatPrefix } = workerConfig(env);
     const stats = r2Stats(env);
-    this.store = new R2Store(stats ? stats.wrap(env.BUCKET) : env.BUCKET, ctx.storage.sql, Date.now, compaction);
+    this.store = new R2Store(stats ? stats.wrap(env.BUCKET) : env.BUCKET, ctx.storage.sql, Date.now, { compaction, flatPrefix });
     this.clients = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), maxSessionsPerClient, limits.sessionTtlSeconds, limits.maxStagedBytesPerClient);
   }
 

@@ -23,6 +23,8 @@ describe('the Worker configuration', () => {
       [{ MAX_SESSIONS_PER_CLIENT: 'many' }, /MAX_SESSIONS_PER_CLIENT must be an integer/],
       [{ COMPACTION: '{"at": 10, "too": 5}' }, /COMPACTION is .*, not \{"at": n, "to": m\} with 1 <= m <= n <= 900/],
       [{ COMPACTION: '{"at": 5, "to": 10}' }, /COMPACTION is .*, not \{"at": n, "to": m\}/],
+      [{ FLAT_PREFIX: 'files' }, /FLAT_PREFIX is "files": it must be a folder ending in "\/"/],
+      [{ FLAT_PREFIX: 'h/files/' }, /FLAT_PREFIX is "h\/files\/".*not starting with "\/" or the layout's own h\//],
       [{ DELTAFLARE_R2_STATS: 'on' }, /DELTAFLARE_R2_STATS is "on", not "true" or "false"/],
     ] as const) {
       expect(() => workerConfig(withVars(vars))).toThrow(why);

@@ -10,6 +10,12 @@
 // each other before a large extent is rewritten. Resumable: the job and its
 // part ETags are rows in SQLite; a compaction whose version was replaced is
 // abandoned (its object, never referenced, is collected).
+//
+// The same steps keep a flat copy when the Worker has FLAT_PREFIX: once the
+// current version needs no compaction, its bytes are written as one object
+// "<FLAT_PREFIX><key>" (custom metadata "deltaflare-version": its version
+// id), for users who serve the bucket directly. Nothing reads it back; it
+// trails the current version by the time its parts take.
 import { randomHex } from '../../../sdk/protocol/hex.js';
 import type { Db, Extent } from './db.js';
 import { partSizeFor, segments, uploadSegments } from './multipart.js';
@@ -44,6 +50,11 @@ const TARGET = 1 << 30;
 /** Multipart parts uploaded per step (4 of >= 5 MiB): an alarm invocation moves ~20-40 MiB. */
 const STEP_PARTS = 4;
 
+/** The metadata field of a flat copy naming the version it holds. */
+export const FLAT_VERSION = 'deltaflare-version';
+/** Layout prefixes a FLAT_PREFIX may not start with (store.ts's object names). */
+export const LAYOUT_PREFIXES = ['h/', 'r/', 'p/', 'c/', 'd/', 'm/'];
+
 /** What the compactor needs of the store: the key, its head and recipe, publishing a head, and the key's lock. */
 export interface CompactorHost {
   key(): string | null;
@@ -53,10 +64,10 @@ export interface CompactorHost {
   locked<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }
 
-/** The one compaction a key runs at a time (a row of the compaction table). */
+/** The one job a key runs at a time (a row of the compaction table): a compaction, or a flat copy (`first` -1). */
 interface Job {
   obj: string;
-  /** The recipe being compacted: the job is abandoned once the head names another. */
+  /** The recipe (or flat object) being read: the job is abandoned once the head names another. */
   holder: string;
   first: number;
   count: number;
@@ -109,19 +120,39 @@ export class Compactor {
     private readonly objects: Objects,
     private readonly host: CompactorHost,
     private readonly bounds: CompactionBounds = { at: COMPACT_AT, to: COMPACT_TO, max: MAX_EXTENTS },
+    /** Where flat copies go (FLAT_PREFIX), or none. */
+    private readonly flatPrefix?: string,
   ) {}
+
+  /** The flat copy's name for `key`, or null without FLAT_PREFIX or when it would pass R2's 1,024-byte names. */
+  flatName(key: string): string | null {
+    if (!this.flatPrefix) return null;
+    const name = `${this.flatPrefix}${key}`;
+    return new TextEncoder().encode(name).length <= 1024 ? name : null;
+  }
+
+  /** The version the flat copy holds, as recorded when it completed. */
+  private flatVersion(): string | null {
+    return this.db.sql.exec<{ version: string }>('SELECT version FROM flat').toArray()[0]?.version ?? null;
+  }
+
+  /** Forgets the flat copy (its key was deleted). */
+  forgetFlat(): void {
+    this.db.sql.exec('DELETE FROM flat');
+  }
 
   private job(): Job | null {
     return this.db.sql.exec<Job & Record<string, SqlStorageValue>>('SELECT * FROM compaction LIMIT 1').toArray()[0] ?? null;
   }
 
-  /** True when the current version has more than COMPACT_AT extents or a job is under way (the Durable Object sets an alarm). */
+  /** True when a job is under way, the current version has more than COMPACT_AT extents, or its flat copy is due (the Durable Object sets an alarm). */
   async due(): Promise<boolean> {
     if (this.job()) return true;
     const key = this.host.key();
     const h = key === null ? null : await this.host.head(key);
-    if (!h?.meta.recipe || h.meta.incomplete) return false;
-    return (await this.host.recipe(h.meta)).extents.length > this.bounds.at;
+    if (!h || h.meta.incomplete) return false;
+    if (h.meta.recipe && (await this.host.recipe(h.meta)).extents.length > this.bounds.at) return true;
+    return this.flatName(key!) !== null && this.flatVersion() !== h.meta.id;
   }
 
   /** After a commit: compacts at once while the version has more than MAX_EXTENTS extents (a first push of thousands of parts). */
@@ -160,10 +191,10 @@ export class Compactor {
     return this.host.locked(key, () => this.finish(key, job, recipe));
   }
 
-  /** The job under way (abandoned if its version was replaced) or a new one; null when nothing needs compacting. */
+  /** The job under way (abandoned if its version was replaced) or a new one; null when there is nothing to do. */
   private async start(key: string): Promise<{ job: Job; recipe: Recipe } | null> {
     const h = await this.host.head(key);
-    const current = h && !h.meta.incomplete && h.meta.recipe ? h.meta.recipe : null;
+    const current = h && !h.meta.incomplete ? (h.meta.recipe ?? h.meta.data ?? null) : null;
     let job = this.job();
     // Replaced meanwhile, or cut before its upload was recorded (an upload R2 created then is aborted by the bucket's lifecycle rule).
     if (job && (job.holder !== current || job.upload_id === null)) {
@@ -173,39 +204,57 @@ export class Compactor {
     if (!current || !h) return null;
     const recipe = await this.host.recipe(h.meta);
     if (job) return { job, recipe };
-    if (recipe.extents.length <= this.bounds.at) return null;
-    const run = planRuns(recipe.extents, this.bounds.to)[0];
-    if (!run) return null;
-    const [first, n] = run;
-    const start = recipe.extents[first].dst;
-    const last = recipe.extents[first + n - 1];
-    const obj = `c/${randomHex(16)}`;
-    this.objects.own(obj); // before the upload exists; the job row holds it (objects.ts)
-    const len = last.dst + last.len - start;
+    const run = h.meta.recipe && recipe.extents.length > this.bounds.at ? planRuns(recipe.extents, this.bounds.to)[0] : undefined;
+    if (run) {
+      const [first, n] = run;
+      const start = recipe.extents[first].dst;
+      const last = recipe.extents[first + n - 1];
+      const obj = `c/${randomHex(16)}`;
+      this.objects.own(obj); // before the upload exists; the job row holds it (objects.ts)
+      return { job: await this.open({ obj, holder: current, first, count: n, start, len: last.dst + last.len - start }), recipe };
+    }
+    const flat = this.flatName(key);
+    if (flat === null || this.flatVersion() === h.meta.id) return null;
+    if (recipe.size === 0) {
+      await this.bucket.put(flat, new Uint8Array(0), { customMetadata: { [FLAT_VERSION]: h.meta.id } });
+      this.db.sql.exec('INSERT OR REPLACE INTO flat (one, version) VALUES (1, ?)', h.meta.id);
+      return null;
+    }
+    return { job: await this.open({ obj: flat, holder: current, first: -1, count: 0, start: 0, len: recipe.size }, h.meta.id), recipe };
+  }
+
+  /** Records a job, then creates its multipart upload (a flat copy's carries its version as metadata). */
+  private async open(j: Omit<Job, 'part_size' | 'upload_id'>, flatVersion?: string): Promise<Job> {
+    const part_size = partSizeFor(j.len);
     this.db.sql.exec(
       'INSERT INTO compaction (obj, holder, first, count, start, len, part_size) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      obj,
-      current,
-      first,
-      n,
-      start,
-      len,
-      partSizeFor(len),
+      j.obj,
+      j.holder,
+      j.first,
+      j.count,
+      j.start,
+      j.len,
+      part_size,
     );
-    const upload = await this.bucket.createMultipartUpload(obj);
-    this.db.sql.exec('UPDATE compaction SET upload_id = ? WHERE obj = ?', upload.uploadId, obj);
-    return { job: { obj, holder: current, first, count: n, start, len, part_size: partSizeFor(len), upload_id: upload.uploadId }, recipe };
+    const upload = await this.bucket.createMultipartUpload(j.obj, flatVersion ? { customMetadata: { [FLAT_VERSION]: flatVersion } } : undefined);
+    this.db.sql.exec('UPDATE compaction SET upload_id = ? WHERE obj = ?', upload.uploadId, j.obj);
+    return { ...j, part_size, upload_id: upload.uploadId };
   }
 
   /** Completes the object and publishes the recipe's next generation, if the version is still current. */
   private async finish(key: string, job: Job, recipe: Recipe): Promise<boolean> {
     const h = await this.host.head(key);
-    if (!h || h.meta.incomplete || h.meta.recipe !== job.holder) {
+    if (!h || h.meta.incomplete || (h.meta.recipe ?? h.meta.data) !== job.holder) {
       await this.abandon(job);
       return this.due();
     }
     const parts = [...this.db.etags(job.obj)].sort((a, b) => a[0] - b[0]).map(([partNumber, etag]) => ({ partNumber, etag }));
     await this.bucket.resumeMultipartUpload(job.obj, job.upload_id!).complete(parts);
+    if (job.first === -1) {
+      this.db.sql.exec('INSERT OR REPLACE INTO flat (one, version) VALUES (1, ?)', h.meta.id);
+      this.drop(job);
+      return this.due();
+    }
     const extents = [
       ...recipe.extents.slice(0, job.first),
       { dst: job.start, len: job.len, obj: job.obj, off: 0 },

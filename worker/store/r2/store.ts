@@ -97,7 +97,7 @@ export class R2Store implements Store {
     private readonly bucket: R2Bucket,
     sql?: SqlStorage,
     private readonly now: () => number = Date.now,
-    compaction?: CompactionBounds,
+    opts: { compaction?: CompactionBounds; flatPrefix?: string } = {},
   ) {
     this.db = sql ? new Db(sql) : null;
     this.objects = this.db ? new Objects(this.db, now) : null;
@@ -125,7 +125,8 @@ export class R2Store implements Store {
               publish: (k, meta) => this.publish(k, meta),
               locked: (k, fn) => this.locks.run(k, fn),
             },
-            compaction,
+            opts.compaction,
+            opts.flatPrefix,
           )
         : null;
   }
@@ -246,6 +247,11 @@ export class R2Store implements Store {
       await this.bucket.delete(headKey(key));
       if (h.meta.incomplete) await stagings.discard(h.info.id, true);
       this.retire(h.meta);
+      const flat = this.compactor!.flatName(key);
+      if (flat) {
+        await this.bucket.delete(flat);
+        this.compactor!.forgetFlat();
+      }
     });
   }
 
