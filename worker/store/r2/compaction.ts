@@ -110,6 +110,24 @@ export function planRuns(extents: readonly Pick<Extent, 'len'>[], goal: number):
 }
 
 /**
+ * The `count` neighbouring extents of the smallest total length, as
+ * [first, count]: what a commit past MAX_EXTENTS rewrites before it answers
+ * (the fewest bytes that bring the recipe back to the bound).
+ * @example cheapestWindow([{len:9},{len:1},{len:1}], 2) // [1, 2]
+ */
+export function cheapestWindow(extents: readonly Pick<Extent, 'len'>[], count: number): [number, number] {
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += extents[i].len;
+  let best = 0;
+  let bestSum = sum;
+  for (let i = count; i < extents.length; i++) {
+    sum += extents[i].len - extents[i - count].len;
+    if (sum < bestSum) [best, bestSum] = [i - count + 1, sum];
+  }
+  return [best, count];
+}
+
+/**
  * Runs a key's compaction in bounded steps.
  * @example while (await compactor.step()) {} // or one step per alarm
  */
@@ -161,7 +179,7 @@ export class Compactor {
       const key = this.host.key();
       const h = key === null ? null : await this.host.head(key);
       if (!h?.meta.recipe || h.meta.incomplete || (await this.host.recipe(h.meta)).extents.length <= this.bounds.max) return;
-      if (!(await this.step())) return;
+      if (!(await this.step(true))) return;
     }
   }
 
@@ -170,10 +188,10 @@ export class Compactor {
    * STEP_PARTS of its parts, and publishes the compacted recipe once all are
    * in. True while there is more to do.
    */
-  async step(): Promise<boolean> {
+  async step(bound = false): Promise<boolean> {
     const key = this.host.key();
     if (key === null) return false;
-    const started = await this.host.locked(key, () => this.start(key));
+    const started = await this.host.locked(key, () => this.start(key, bound));
     if (!started) return false;
     const { job, recipe } = started;
     const P = job.part_size;
@@ -192,7 +210,7 @@ export class Compactor {
   }
 
   /** The job under way (abandoned if its version was replaced) or a new one; null when there is nothing to do. */
-  private async start(key: string): Promise<{ job: Job; recipe: Recipe } | null> {
+  private async start(key: string, bound: boolean): Promise<{ job: Job; recipe: Recipe } | null> {
     const h = await this.host.head(key);
     const current = h && !h.meta.incomplete ? (h.meta.recipe ?? h.meta.data ?? null) : null;
     let job = this.job();
@@ -204,7 +222,14 @@ export class Compactor {
     if (!current || !h) return null;
     const recipe = await this.host.recipe(h.meta);
     if (job) return { job, recipe };
-    const run = h.meta.recipe && recipe.extents.length > this.bounds.at ? planRuns(recipe.extents, this.bounds.to)[0] : undefined;
+    const n = recipe.extents.length;
+    const run = !h.meta.recipe
+      ? undefined
+      : bound && n > this.bounds.max
+        ? cheapestWindow(recipe.extents, n - this.bounds.max + 1)
+        : n > this.bounds.at
+          ? planRuns(recipe.extents, this.bounds.to)[0]
+          : undefined;
     if (run) {
       const [first, n] = run;
       const start = recipe.extents[first].dst;

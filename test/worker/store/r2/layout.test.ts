@@ -11,7 +11,7 @@
 // local R2 logging the stream the store aborted.)
 import { env, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
-import { planRuns } from '../../../../worker/store/r2/compaction.js';
+import { cheapestWindow, planRuns } from '../../../../worker/store/r2/compaction.js';
 import { GRACE_MS } from '../../../../worker/store/r2/objects.js';
 import { decodeRecipe } from '../../../../worker/store/r2/recipe.js';
 import { R2Store } from '../../../../worker/store/r2/store.js';
@@ -196,7 +196,7 @@ describe('R2 layout', () => {
       const s = store(sql);
       const v1 = randomBytes(150 * 16384, 9);
       await pushNew(s, 'over.bin', null, v1, 16384);
-      expect((await heldObjects('over.bin')).length - 1).toBeLessThanOrEqual(BOUNDS.max);
+      expect((await heldObjects('over.bin')).length - 1).toBe(BOUNDS.max); // the fewest rewritten: exactly back at the bound
       await intact(s, 'over.bin', v1);
     });
   });
@@ -241,6 +241,9 @@ describe('R2 layout', () => {
       ),
     ).toEqual([[0, 10]]);
     expect(planRuns([{ len: 700 << 20 }, { len: 700 << 20 }], 1)).toEqual([]); // over 1 GiB together: left as they are
+    // Back under the bound at once: the neighbours of the smallest sum.
+    expect(cheapestWindow([{ len: 9 }, { len: 1 }, { len: 1 }, { len: 5 }], 2)).toEqual([1, 2]);
+    expect(cheapestWindow([{ len: 1 }, { len: 9 }, { len: 1 }, { len: 1 }, { len: 1 }], 3)).toEqual([2, 3]);
   });
 
   it('should leave the current version exact and every object it reads in place when an R2 call fails anywhere in a commit, a compaction or a collection', async () => {
