@@ -266,10 +266,10 @@ console.log(
 );
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 const only = process.argv.indexOf('--only');
-if (only > 0) await run(`${process.argv[only + 1]} MiB`, Number(process.argv[only + 1]) << 20);
+if (only > 0) await run(`${process.argv[only + 1]} MiB`, Number(process.argv[only + 1]) * 2 ** 20);
 else {
   await run('100 MiB', 100 << 20);
   if (!process.argv.includes('--no-1g')) await run('1 GiB', 1 << 30);
-  if (!process.argv.includes('--no-1g') && !process.argv.includes('--no-4g')) await run('4 GiB', 4 << 30);
+  if (!process.argv.includes('--no-1g') && !process.argv.includes('--no-4g')) await run('4 GiB', 4 * 2 ** 30);
   if (!process.argv.includes('--no-reads')) await reads();
 }

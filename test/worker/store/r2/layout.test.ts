@@ -11,10 +11,11 @@
 // local R2 logging the stream the store aborted.)
 import { env, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cheapestWindow, planRuns } from '../../../../worker/store/r2/compaction.js';
+import { MAX_EXTENTS, cheapestWindow, planRuns } from '../../../../worker/store/r2/compaction.js';
 import { GRACE_MS } from '../../../../worker/store/r2/objects.js';
 import { decodeRecipe } from '../../../../worker/store/r2/recipe.js';
-import { R2Store } from '../../../../worker/store/r2/store.js';
+import { MAX_READ_CALLS, R2Store } from '../../../../worker/store/r2/store.js';
+import { MAX_RANGE_READS } from '../../../../sdk/base/limits.js';
 import type { VersionInfo } from '../../../../worker/store/store.js';
 import { randomBytes } from '../../../support/bytes.js';
 import { emptyBucket, keyObjectStub, sliceRandomValues } from '../../cloudflare/in-object.js';
@@ -228,6 +229,12 @@ describe('R2 layout', () => {
       await s.delete('flat.bin');
       expect(await flat()).toBeNull();
     });
+  });
+
+  it('should fit every read of a version in the 1,000 R2 calls a request may make', () => {
+    // A whole-file GET reads each extent once; a multi-range GET's reads each cross the extents of their own span.
+    expect(MAX_EXTENTS + MAX_RANGE_READS).toBeLessThanOrEqual(MAX_READ_CALLS);
+    expect(MAX_READ_CALLS + 2).toBeLessThanOrEqual(1000); // with the head and the recipe
   });
 
   it('should plan compaction runs that merge the cheapest neighbours first', () => {
