@@ -62,6 +62,7 @@ export function describeError(e: unknown, log: (e: unknown) => void = console.er
 export function errorResponse(e: unknown, log?: (e: unknown) => void): Response {
   const { code, status, message } = describeError(e, log);
   const body: ErrorBody = { error: { code, message } };
-  const headers = { ...(e instanceof ApiError ? e.options.headers : {}), 'X-Deltaflare-Error': code };
+  const retry = e instanceof StoreError ? e.options?.retryAfterS : undefined;
+  const headers = { ...(e instanceof ApiError ? e.options.headers : {}), ...(retry ? { 'Retry-After': String(retry) } : {}), 'X-Deltaflare-Error': code };
   return Response.json(body, { status, headers });
 }

@@ -14,4 +14,11 @@ describe('error answers', () => {
     expect(body.error.message).toContain('out of storage');
     expect(logged).toHaveLength(1);
   });
+
+  it('should answer a store that is busy reorganizing with 503 BUSY and its Retry-After', async () => {
+    const res = errorResponse(new StoreError('BUSY', 'the version is being compacted', { retryAfterS: 10 }));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('10');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BUSY');
+  });
 });

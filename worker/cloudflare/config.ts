@@ -9,7 +9,7 @@ import type { Limits } from '../../sdk/base/limits.js';
 import type { AccessOptions } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { openHosts } from '../hosts.js';
-import { COMPACT_AT, COMPACT_TO, type CompactionBounds, LAYOUT_PREFIXES, MAX_EXTENTS } from '../store/r2/compaction.js';
+import { COMPACT_AT, COMPACT_TO, type CompactionBounds, LAYOUT_PREFIXES, MAX_COMPACT_AT } from '../store/r2/compaction.js';
 import type { Env } from './env.js';
 import { workersLimits, workersMaxSessions } from './limits.js';
 
@@ -42,7 +42,7 @@ function flatPrefixOf(text: string | undefined): string | undefined {
  * down to `to` (1 <= to <= at <= 900, the most a version keeps).
  */
 function compactionOf(text: string | undefined): CompactionBounds {
-  if (text === undefined || text === '') return { at: COMPACT_AT, to: COMPACT_TO, max: MAX_EXTENTS };
+  if (text === undefined || text === '') return { at: COMPACT_AT, to: COMPACT_TO };
   let j: { at?: unknown; to?: unknown };
   try {
     j = JSON.parse(text);
@@ -55,10 +55,10 @@ function compactionOf(text: string | undefined): CompactionBounds {
     keys.some((k) => k !== 'at' && k !== 'to') ||
     !Number.isInteger(at) ||
     !Number.isInteger(to) ||
-    !(1 <= (to as number) && (to as number) <= (at as number) && (at as number) <= MAX_EXTENTS)
+    !(1 <= (to as number) && (to as number) <= (at as number) && (at as number) <= MAX_COMPACT_AT)
   )
-    throw new DeltaflareError('INVALID_ARGUMENT', `COMPACTION is ${JSON.stringify(text)}, not {"at": n, "to": m} with 1 <= m <= n <= ${MAX_EXTENTS}`);
-  return { at: at as number, to: to as number, max: MAX_EXTENTS };
+    throw new DeltaflareError('INVALID_ARGUMENT', `COMPACTION is ${JSON.stringify(text)}, not {"at": n, "to": m} with 1 <= m <= n <= ${MAX_COMPACT_AT}`);
+  return { at: at as number, to: to as number };
 }
 
 const checked = new WeakMap<Env, WorkerConfig | ApiError>();

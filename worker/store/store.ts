@@ -216,6 +216,8 @@ export type StoreErrorCode =
   | 'RANGE'
   /** A size limit was hit; the message names it. */
   | 'LIMIT'
+  /** The data is being reorganized (R2: a version's compaction); ask again after `retryAfterS`. */
+  | 'BUSY'
   /** The storage failed (disk full, permissions, ...); `cause` holds the original error. */
   | 'IO';
 
@@ -233,6 +235,7 @@ export const STORE_TO_PROTOCOL: Record<StoreErrorCode, ProtocolErrorCode> = {
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   RANGE: 'INVALID_ARGUMENT',
   LIMIT: 'TOO_LARGE',
+  BUSY: 'BUSY',
   IO: 'INTERNAL',
 };
 
@@ -249,7 +252,8 @@ export class StoreError extends Error {
   constructor(
     readonly code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    /** `retryAfterS`: for BUSY, when to ask again (the answer's Retry-After). */
+    readonly options?: { cause?: unknown; retryAfterS?: number },
   ) {
     super(`deltaflare store: ${message}`, options);
   }

@@ -33,8 +33,8 @@ describe('the Worker configuration', () => {
     expect(ok.limits.partSize).toBe(5 << 20);
     expect(ok.access.protectReads).toBe(true);
     expect(ok.corsOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
-    expect(ok.compaction).toEqual({ at: 512, to: 256, max: 900 });
-    expect(workerConfig(withVars({ COMPACTION: '{"at": 1, "to": 1}' })).compaction).toEqual({ at: 1, to: 1, max: 900 });
+    expect(ok.compaction).toEqual({ at: 512, to: 256 });
+    expect(workerConfig(withVars({ COMPACTION: '{"at": 1, "to": 1}' })).compaction).toEqual({ at: 1, to: 1 });
   });
 
   it('should answer every request 500 naming the mistake while the configuration is wrong', async () => {

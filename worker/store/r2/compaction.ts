@@ -33,18 +33,13 @@ export const COMPACT_AT = 512;
 /** What a compaction aims for (256 extents), so it does not start again after the next few pushes. */
 export const COMPACT_TO = 256;
 
-/** When to compact: past `at` extents in the background, down to `to`; past `max` before a commit answers (COMPACT_AT, COMPACT_TO, MAX_EXTENTS; tests use fewer). */
+/** When to compact: past `at` extents, down to `to` (COMPACT_AT and COMPACT_TO; tests use fewer). */
 export interface CompactionBounds {
   at: number;
   to: number;
-  max: number;
 }
-/**
- * Extents no version keeps even for a moment (900): past this a commit
- * compacts before it answers, so every read of the version fits in the
- * 1,000 R2 calls a request may make.
- */
-export const MAX_EXTENTS = 900;
+/** The most a COMPACTION may set `at` to (900): a version of that many extents reads within one request's R2 calls (store.ts's MAX_READ_CALLS). */
+export const MAX_COMPACT_AT = 900;
 /** Largest compacted object (1 GiB): a bound on what one run rewrites. */
 const TARGET = 1 << 30;
 /** Multipart parts uploaded per step (4 of >= 5 MiB): an alarm invocation moves ~20-40 MiB. */
@@ -110,24 +105,6 @@ export function planRuns(extents: readonly Pick<Extent, 'len'>[], goal: number):
 }
 
 /**
- * The `count` neighbouring extents of the smallest total length, as
- * [first, count]: what a commit past MAX_EXTENTS rewrites before it answers
- * (the fewest bytes that bring the recipe back to the bound).
- * @example cheapestWindow([{len:9},{len:1},{len:1}], 2) // [1, 2]
- */
-export function cheapestWindow(extents: readonly Pick<Extent, 'len'>[], count: number): [number, number] {
-  let sum = 0;
-  for (let i = 0; i < count; i++) sum += extents[i].len;
-  let best = 0;
-  let bestSum = sum;
-  for (let i = count; i < extents.length; i++) {
-    sum += extents[i].len - extents[i - count].len;
-    if (sum < bestSum) [best, bestSum] = [i - count + 1, sum];
-  }
-  return [best, count];
-}
-
-/**
  * Runs a key's compaction in bounded steps.
  * @example while (await compactor.step()) {} // or one step per alarm
  */
@@ -137,7 +114,7 @@ export class Compactor {
     private readonly db: Db,
     private readonly objects: Objects,
     private readonly host: CompactorHost,
-    private readonly bounds: CompactionBounds = { at: COMPACT_AT, to: COMPACT_TO, max: MAX_EXTENTS },
+    private readonly bounds: CompactionBounds = { at: COMPACT_AT, to: COMPACT_TO },
     /** Where flat copies go (FLAT_PREFIX), or none. */
     private readonly flatPrefix?: string,
   ) {}
@@ -173,25 +150,15 @@ export class Compactor {
     return this.flatName(key!) !== null && this.flatVersion() !== h.meta.id;
   }
 
-  /** After a commit: compacts at once while the version has more than MAX_EXTENTS extents (a first push of thousands of parts). */
-  async bound(): Promise<void> {
-    for (;;) {
-      const key = this.host.key();
-      const h = key === null ? null : await this.host.head(key);
-      if (!h?.meta.recipe || h.meta.incomplete || (await this.host.recipe(h.meta)).extents.length <= this.bounds.max) return;
-      if (!(await this.step(true))) return;
-    }
-  }
-
   /**
    * One step: starts a job if the current version needs one, uploads up to
    * STEP_PARTS of its parts, and publishes the compacted recipe once all are
    * in. True while there is more to do.
    */
-  async step(bound = false): Promise<boolean> {
+  async step(): Promise<boolean> {
     const key = this.host.key();
     if (key === null) return false;
-    const started = await this.host.locked(key, () => this.start(key, bound));
+    const started = await this.host.locked(key, () => this.start(key));
     if (!started) return false;
     const { job, recipe } = started;
     const P = job.part_size;
@@ -210,7 +177,7 @@ export class Compactor {
   }
 
   /** The job under way (abandoned if its version was replaced) or a new one; null when there is nothing to do. */
-  private async start(key: string, bound: boolean): Promise<{ job: Job; recipe: Recipe } | null> {
+  private async start(key: string): Promise<{ job: Job; recipe: Recipe } | null> {
     const h = await this.host.head(key);
     const current = h && !h.meta.incomplete ? (h.meta.recipe ?? h.meta.data ?? null) : null;
     let job = this.job();
@@ -222,14 +189,7 @@ export class Compactor {
     if (!current || !h) return null;
     const recipe = await this.host.recipe(h.meta);
     if (job) return { job, recipe };
-    const n = recipe.extents.length;
-    const run = !h.meta.recipe
-      ? undefined
-      : bound && n > this.bounds.max
-        ? cheapestWindow(recipe.extents, n - this.bounds.max + 1)
-        : n > this.bounds.at
-          ? planRuns(recipe.extents, this.bounds.to)[0]
-          : undefined;
+    const run = h.meta.recipe && recipe.extents.length > this.bounds.at ? planRuns(recipe.extents, this.bounds.to)[0] : undefined;
     if (run) {
       const [first, n] = run;
       const start = recipe.extents[first].dst;

@@ -59,12 +59,16 @@ export const layoutOf = (meta: Head): string => meta.recipe ?? meta.data!;
 
 /**
  * R2 reads one request may make for a version's bytes (970 of the 1,000
- * calls Workers allow a request, besides its head and recipe). A version has
- * at most MAX_EXTENTS (900) extents (compaction.ts) and a multi-range GET
- * makes at most MAX_RANGE_READS (64) reads, each crossing the extents of its
- * own span: 900 + 64 fit, so only a hand-made request could pass it.
+ * calls Workers allow a request, besides its head and recipe). A multi-range
+ * GET makes at most MAX_RANGE_READS (64) reads, each crossing the extents of
+ * its own span, so any read of a version of up to 906 extents fits; a
+ * compaction keeps versions under 512 (compaction.ts). A read that would
+ * pass it (a first push of thousands of parts, until its compaction has run)
+ * answers 503 BUSY with Retry-After, before any R2 read.
  */
 export const MAX_READ_CALLS = 970;
+/** Seconds a read refused for a compaction under way suggests waiting (each alarm step moves ~20 MiB). */
+const COMPACTING_RETRY_S = 10;
 
 /** Decoded recipes by name (they never change), shared by the requests of an isolate: a read costs a head, not a head and a recipe. */
 const recipes = new Map<string, Recipe>();
@@ -91,6 +95,7 @@ export class R2Store implements Store {
   private readonly objects: Objects | null;
   private readonly stagings: R2Stagings | null;
   private readonly locks = new KeyLocks();
+  private readonly maxReadCalls: number;
   /** Runs this key's compaction (only with Durable Object storage). */
   readonly compactor: Compactor | null;
 
@@ -98,8 +103,9 @@ export class R2Store implements Store {
     private readonly bucket: R2Bucket,
     sql?: SqlStorage,
     private readonly now: () => number = Date.now,
-    opts: { compaction?: CompactionBounds; flatPrefix?: string } = {},
+    opts: { compaction?: CompactionBounds; flatPrefix?: string; maxReadCalls?: number } = {},
   ) {
+    this.maxReadCalls = opts.maxReadCalls ?? MAX_READ_CALLS;
     this.db = sql ? new Db(sql) : null;
     this.objects = this.db ? new Objects(this.db, now) : null;
     this.stagings =
@@ -182,10 +188,11 @@ export class R2Store implements Store {
   private async spans(recipe: Recipe, offset: number, length: number, used: { calls: number }) {
     const segs = segments(slice(recipe, offset, offset + length), offset, offset + length);
     used.calls += segs.filter((x) => x.obj !== null).length;
-    if (used.calls > MAX_READ_CALLS)
+    if (used.calls > this.maxReadCalls)
       throw new StoreError(
-        'LIMIT',
-        `this read needs ${used.calls} R2 reads, above the ${MAX_READ_CALLS} a request may make; the version of ${recipe.extents.length} extents is being compacted, read again later or in smaller ranges`,
+        'BUSY',
+        `this read needs ${used.calls} R2 reads, above the ${this.maxReadCalls} a request may make: the version's ${recipe.extents.length} extents are being compacted; ask again, or read smaller ranges`,
+        { retryAfterS: COMPACTING_RETRY_S },
       );
     return segs;
   }
@@ -347,7 +354,6 @@ export class R2Store implements Store {
       if (h) this.retire(h.meta);
       return toInfo(meta);
     });
-    await this.compactor!.bound();
     return info;
   }
 
