@@ -45,8 +45,9 @@ const HELP: Record<string, string> = {
                                          DELTAFLARE_TOKEN) when given; --cors adds browser origins`,
   push: `  push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N]
        [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume]
-       [--progress | --no-progress] [--json]
+       [--meta NAME=VALUE]... [--progress | --no-progress] [--json]
                                          send only what changed; the key defaults to FILE's name;
+                                         --meta pairs are stored with the version (HEAD shows them);
                                          URL may carry a path (an endpoint mounted under /sync);
                                          the token defaults to DELTAFLARE_TOKEN; a request unanswered
                                          after S seconds (default 300, 0 never) is retried;

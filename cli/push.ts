@@ -8,7 +8,7 @@ import { type EarlyPool, poolFor, withEarlyPool } from './early-pool.js';
 import { integer, mb, parse, progressFlag, UsageError } from './usage.js';
 
 /**
- * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume] [--json]`
+ * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume] [--meta NAME=VALUE]... [--json]`
  * `threads`: pool threads main.ts started before loading this; owned (terminated) here.
  */
 export function pushCommand(args: string[], threads?: Worker[]): Promise<void> {
@@ -31,6 +31,7 @@ async function pushWith(args: string[], early?: EarlyPool): Promise<void> {
     'no-resume': { type: 'boolean', default: false },
     progress: { type: 'boolean' },
     'no-progress': { type: 'boolean' },
+    meta: { type: 'string', multiple: true },
   });
   if (positionals.length !== 2) throw new UsageError('give FILE and URL');
   const [file, endpoint] = positionals;
@@ -52,6 +53,7 @@ async function pushWith(args: string[], early?: EarlyPool): Promise<void> {
     partConcurrency: 2,
     // A push cut short (killed, connection lost) and run again sends only what the endpoint lacks.
     resume: values['no-resume'] ? undefined : fileResumeStore(typeof values['resume-dir'] === 'string' ? values['resume-dir'] : defaultResumeDir()),
+    metadata: metadataOption(values.meta as string[] | undefined),
   };
   const bar = ProgressBar.wanted(progressFlag(values), values.json === true) ? new ProgressBar() : undefined;
   const result = await push(file, { ...options, onProgress: bar && ((p) => bar.push(p)) }).catch((e: unknown) => {
@@ -74,6 +76,18 @@ async function pushWith(args: string[], early?: EarlyPool): Promise<void> {
       `  size ${mb(result.size)}, matched ${pct}%, literal ${mb(result.literalBytes)}, ` +
       `sent ${mb(result.bytesSent)}, received ${mb(result.bytesReceived)}, ${result.seconds.toFixed(2)} s`,
   );
+}
+
+/** The metadata from --meta NAME=VALUE (repeated), or undefined; the SDK checks names and sizes. */
+export function metadataOption(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--meta takes NAME=VALUE, got '${p}'`);
+    out[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return out;
 }
 
 /** The chunking spec from --chunking, --block and --avg; undefined (the SDK's default for the file's size) for plain cdc. */

@@ -1,5 +1,6 @@
 // What a pull takes and answers (sdk/pull.ts runs it): where it writes, its
 // options (checked at the call), its progress reports and its result.
+import type { Metadata } from './protocol/metadata.js';
 import type { OptionKeys } from './base/options.js';
 import type { HttpOptions } from './http.js';
 import type { WorkerPool } from './pool/pool.js';
@@ -110,6 +111,8 @@ export interface PullResult {
   size: number;
   /** BLAKE3 of the manifest's chunk digests: the version's root. */
   root: string;
+  /** The metadata the push of this version sent, when any. */
+  metadata?: Metadata;
   chunks: number;
   /** Bytes copied from the local copy. */
   copiedBytes: number;

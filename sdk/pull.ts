@@ -4,6 +4,7 @@
 // every chunk checked against the manifest before it is written, and the
 // output published (renamed over the copy) only when every chunk landed.
 // The runtime gives the sources and the output (node/pull.ts: files).
+import { decodeMetadataHeader, METADATA_HEADER } from './protocol/metadata.js';
 import { DeltaflareError } from './base/errors.js';
 import { checkOptions } from './base/options.js';
 import { DEFAULT_LIMITS } from './base/limits.js';
@@ -94,6 +95,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
     throw new DeltaflareError('VERSION_CONFLICT', `${options.key} is at version ${version}, not the version ${options.version} asked for: nothing was changed`);
   }
   const root = answer.headers.get('x-deltaflare-root') ?? '';
+  const metadata = decodeMetadataHeader(answer.headers.get(METADATA_HEADER));
   const m = manifest;
   // Every chunk's whole digest, filled as chunks are found or fetched: their BLAKE3 must be the root.
   const whole = new Uint8Array(32 * m.lengths.length);
@@ -334,6 +336,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
       version,
       size: m.size,
       root,
+      ...(metadata ? { metadata } : {}),
       chunks: n,
       copiedBytes: copied,
       placedBytes: placed,

@@ -16,6 +16,7 @@
 //
 // Runtime-neutral: the caller brings the worker pool (node/index.ts and the
 // browser entry make one) and the source (a file, a Blob, bytes).
+import { checkMetadata, type Metadata } from './protocol/metadata.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_LIMITS, type Limits } from './base/limits.js';
 import { ChunkTable } from './chunk-table.js';
 import { checkOptions, type OptionKeys } from './base/options.js';
@@ -109,6 +110,12 @@ export interface SyncOptions {
   onPlan?: (layout: SyncLayout) => void;
   /** Called as each part lands on the server; parts that fill while hashing land before onPlan. */
   onPart?: (part: number) => void;
+  /**
+   * String pairs stored with the new version (tus's Upload-Metadata): returned
+   * by HEAD and GET of the file, listings, pull() and the endpoint's hooks. At
+   * most 32 pairs and 1,024 bytes as JSON; names of [A-Za-z0-9._-].
+   */
+  metadata?: Metadata;
 }
 
 export interface SyncResult extends FileInfo {
@@ -145,11 +152,13 @@ export const SYNC_OPTIONS: OptionKeys<SyncOptions> = {
   fileHandle: true,
   onPlan: true,
   onPart: true,
+  metadata: true,
 };
 
 /** Pushes `source` to `options.key` on the endpoint and returns the new version. */
 export async function sync(source: SyncSource, options: SyncOptions): Promise<SyncResult> {
-  checkOptions('sync', options, SYNC_OPTIONS, { workers: 'pool (push() and the browser sync() take workers)' });
+  checkOptions('sync', options, SYNC_OPTIONS, { workers: 'pool (push() and the browser sync() take workers)', meta: 'metadata' });
+  const metadata = options.metadata === undefined ? undefined : checkMetadata(options.metadata, 'sync metadata');
   const started = performance.now();
   const k = await init();
   const chunking = options.chunking ?? chunkingFor(source.size, DEFAULT_LIMITS.maxManifestChunks);
@@ -220,6 +229,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
           size: source.size,
           chunking,
           inPlace,
+          ...(metadata ? { metadata } : {}),
         });
         created.then(sessionDone, () => {});
         // Recorded before any batch or part goes, so a push cut from then on resumes this session.

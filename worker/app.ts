@@ -147,7 +147,7 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
           `a session of ${size} bytes does not fit: the store has ${free} bytes free and ${staged} are reserved by open sessions`,
         );
     }
-    const created = await ep.createSession(req, client);
+    const created = await ep.createSession(req, client, c.req.raw);
     clients.opened(client, created.id, size, Date.parse(created.expiresAt));
     return c.json(created, 201);
   });

@@ -4,6 +4,7 @@
 // The root is computed from digests the server already holds: stored ones
 // for copied chunks, the ones computed as parts landed for literal chunks;
 // copied bytes are never read or hashed again.
+import { type Hooks, notify } from './hooks.js';
 import { ChunkSource, chunkSources, fillChunkDigests } from '../sdk/protocol/chunk-sources.js';
 import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { Manifest } from '../sdk/protocol/manifest.js';
@@ -31,6 +32,7 @@ export interface CommitContext {
   manifests: ManifestCache;
   copies: CopyJobs;
   log: (e: unknown) => void;
+  hooks: Hooks;
   /** Drops in-process state of a session. */
   forget(id: string): void;
 }
@@ -122,20 +124,29 @@ export async function commitSession(ep: CommitContext, id: string, json: Record<
     }
 
     // 5. Rebuild and publish.
+    const metadata = s.state.metadata;
     const manifest: Manifest = { chunking: s.chunking as ChunkingSpec, size: s.size, lengths: table.lengths, crcs: table.crcs, hashes: digests };
     const staging = await ep.store.staging(s.stagingId);
     let info: VersionInfo;
     if (s.inPlace) {
-      info = await rebuildInPlace(ep.store, s.key, basis!, plan, literals, staging, { expectedVersion: basis!.version, manifest, root });
+      info = await rebuildInPlace(ep.store, s.key, basis!, plan, literals, staging, { expectedVersion: basis!.version, manifest, root, metadata });
       await staging.discard().catch((e) => ep.log(e));
     } else {
       if (basis && plan.copies.length > 0 && !(await ep.copies.finished(id))) await runCopies(staging, basis, plan.copies);
       await runDups(staging, plan.dups);
-      info = await ep.store.commit(s.key, s.stagingId, { expectedVersion: s.state.keyVersion, manifest, root });
+      info = await ep.store.commit(s.key, s.stagingId, { expectedVersion: s.state.keyVersion, manifest, root, metadata });
     }
     if (s.state.keyVersion) ep.manifests.forget(s.key, s.state.keyVersion);
-    const result: FileInfo = { key: s.key, version: info.id, size: info.size, root, updatedAt: new Date(info.time).toISOString() };
+    const result: FileInfo = {
+      key: s.key,
+      version: info.id,
+      size: info.size,
+      root,
+      updatedAt: new Date(info.time).toISOString(),
+      ...(metadata ? { metadata } : {}),
+    };
     await finish(ep, s, result);
+    await notify(ep.hooks.onCommit, { key: s.key, version: info.id, size: info.size, root, ...(metadata ? { metadata } : {}) }, ep.log);
     return result;
   });
 }

@@ -1,6 +1,7 @@
 // CORS for browser pages on other origins: a page's push sends Authorization
 // and Content-Type (a preflight each), and reads the error code, version and
 // range headers of the answers. Default: no origins, no CORS headers.
+import { METADATA_HEADER } from '../sdk/protocol/metadata.js';
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { RANGE_ENCODING_HEADER } from '../sdk/protocol/byteranges.js';
@@ -18,6 +19,7 @@ const EXPOSE_HEADERS = [
   'X-Deltaflare-Version',
   'X-Deltaflare-Root',
   'X-Deltaflare-Chunking',
+  METADATA_HEADER,
   RANGE_ENCODING_HEADER,
 ];
 

@@ -26,6 +26,8 @@ import { type AppOptions, checkAppOptions } from './options.js';
 import { Parts } from './parts.js';
 import { CopyJobs } from './rebuild.js';
 import { type Session, type SessionState, Sessions, newSessionId } from './sessions.js';
+import { admitSession, type Hooks, notify } from './hooks.js';
+import { checkMetadata, encodeMetadataHeader, METADATA_HEADER } from '../sdk/protocol/metadata.js';
 import { Signatures } from './signatures.js';
 import { validateKey } from './store/keys.js';
 import type { Store } from './store/store.js';
@@ -53,11 +55,14 @@ export class Endpoint {
   readonly inflation: ByteBudget;
   /** Bytes reads hold in memory at once (AppOptions.readBudgetBytes). */
   readonly reads: ReadBudget;
+  /** Lifecycle hooks (hooks.ts). */
+  readonly hooks: Hooks;
   private readonly sweepIntervalMs: number;
   private lastSweep = -Infinity;
 
   constructor(opts: AppOptions) {
     checkAppOptions('Endpoint', opts);
+    this.hooks = { onSessionCreate: opts.onSessionCreate, onCommit: opts.onCommit, onSessionExpire: opts.onSessionExpire };
     this.store = opts.store;
     this.kernels = opts.kernels;
     this.limits = resolveLimits(opts.limits);
@@ -91,12 +96,31 @@ export class Endpoint {
     const now = this.now();
     if (now - this.lastSweep < this.sweepIntervalMs) return undefined;
     this.lastSweep = now;
-    return this.store.sweep(now).then(
-      (ids) => {
-        for (const id of ids) this.forget(id);
-      },
+    return this.sweep(now).then(
+      () => undefined,
       (e) => this.log(e),
     );
+  }
+
+  /**
+   * Removes expired sessions and their staged bytes (store.sweep), forgets
+   * their in-process state and tells onSessionExpire; answers their ids.
+   */
+  async sweep(now: number): Promise<string[]> {
+    // The records go with the sweep: read first, only when a hook wants them.
+    const before = this.hooks.onSessionExpire ? new Map((await this.store.listSessions()).map((r) => [r.id, r as Session])) : null;
+    const ids = await this.store.sweep(now);
+    for (const id of ids) {
+      this.forget(id);
+      const r = before?.get(id);
+      if (r && !r.state?.committed) await this.expired(r);
+    }
+    return ids;
+  }
+
+  /** Tells onSessionExpire that session `s` ended without a commit. */
+  async expired(s: Session): Promise<void> {
+    await notify(this.hooks.onSessionExpire, { id: s.id, key: s.key, size: s.size, ...(s.state?.metadata ? { metadata: s.state.metadata } : {}) }, this.log);
   }
 
   /** Drops in-process state of a session. */
@@ -106,10 +130,11 @@ export class Endpoint {
   }
 
   /** `POST /v1/sessions`. */
-  async createSession(body: Record<string, unknown>, client = ''): Promise<CreateSessionResponse> {
+  async createSession(body: Record<string, unknown>, client = '', request?: Request): Promise<CreateSessionResponse> {
     const key = str(body.key, 'key');
     validateKey(key);
     const size = int(body.size, 'size', 0, WIRE_LIMITS.maxOffset);
+    const metadata = body.metadata === undefined ? undefined : checkMetadata(body.metadata, 'session metadata');
     if (size > this.limits.maxFileSize) throw new ApiError('TOO_LARGE', `size ${size} is above the limit maxFileSize ${this.limits.maxFileSize}`);
     const chunking = this.chunking(body.chunking);
     this.checkChunks(size, chunking, 'the new file');
@@ -138,9 +163,18 @@ export class Endpoint {
       await this.manifests.get(basis.key, basis.version, chunking); // built once here if missing, not in a match batch
     }
 
+    await admitSession(this.hooks, { request: request ?? new Request('http://deltaflare.invalid/v1/sessions'), key, size, metadata });
     const staging = await this.store.createStaging(size);
     const now = this.now();
-    const state: SessionState = { keyVersion: current?.id ?? null, basis, strongBytes, partSize: this.limits.partSize, sigBytes: 0, client };
+    const state: SessionState = {
+      keyVersion: current?.id ?? null,
+      basis,
+      strongBytes,
+      partSize: this.limits.partSize,
+      sigBytes: 0,
+      client,
+      ...(metadata ? { metadata } : {}),
+    };
     // Until its first batch or part a session holds a staging area for nothing: it ends sooner (the first write extends it).
     const expires = Math.min(this.sessions.expiry(now), now + this.limits.emptySessionTtlSeconds * 1000); // (or sooner: the idle TTL)
     const s: Session = {
@@ -311,6 +345,7 @@ export class Endpoint {
         'X-Deltaflare-Version': info.id,
         'X-Deltaflare-Chunking': chunkingId(spec),
         'X-Deltaflare-Root': entry.root(this.kernels),
+        ...(info.metadata ? { [METADATA_HEADER]: encodeMetadataHeader(info.metadata) } : {}),
       },
     });
   }

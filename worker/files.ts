@@ -2,8 +2,10 @@
 // multipart/byteranges; Range parsing in ranges.ts), head, delete and list
 // stored versions. Headers of a file: Content-Length, ETag (the version
 // id, quoted), Last-Modified, X-Deltaflare-Version, X-Deltaflare-Root (the
-// manifest root, when known) and Accept-Ranges.
+// manifest root, when known), X-Deltaflare-Metadata (the push's metadata,
+// when it sent any) and Accept-Ranges.
 import type { FileInfo, FileList } from '../sdk/protocol/messages.js';
+import { METADATA_HEADER, encodeMetadataHeader } from '../sdk/protocol/metadata.js';
 import { ApiError } from './errors.js';
 import { deflateWhenItPays, multipartResponse, parseRange, parseRanges, readClusters } from './ranges.js';
 import { StoreError, type Store, type VersionInfo, type VersionReader } from './store/store.js';
@@ -19,12 +21,13 @@ export function fileHeaders(info: VersionInfo): Record<string, string> {
     'X-Deltaflare-Version': info.id,
   };
   if (info.root) h['X-Deltaflare-Root'] = info.root;
+  if (info.metadata) h[METADATA_HEADER] = encodeMetadataHeader(info.metadata);
   return h;
 }
 
 /** A version as listed. `root` is "" for a file placed by hand (no commit recorded one). */
 export function fileInfo(key: string, v: VersionInfo): FileInfo {
-  return { key, version: v.id, size: v.size, root: v.root ?? '', updatedAt: new Date(v.time).toISOString() };
+  return { key, version: v.id, size: v.size, root: v.root ?? '', updatedAt: new Date(v.time).toISOString(), ...(v.metadata ? { metadata: v.metadata } : {}) };
 }
 
 /** The key's current version, readable: NOT_FOUND when there is none, INCOMPLETE while an in-place push is unfinished. */

@@ -8,10 +8,11 @@ import type { Limits } from '../sdk/base/limits.js';
 import type { Context } from 'hono';
 import type { Spool } from './body-intake.js';
 import { ACCESS_OPTIONS, type AccessOptions } from './auth.js';
+import { HOOK_NAMES, type Hooks } from './hooks.js';
 import type { Store } from './store/store.js';
 
-/** Options of `createApp`. */
-export interface AppOptions {
+/** Options of `createApp` (and the lifecycle hooks of hooks.ts). */
+export interface AppOptions extends Hooks {
   store: Store;
   /** The wasm kernels (`await initKernels()`); from `deltaflare/server` they load by default when not given. */
   kernels: Kernels;
@@ -97,6 +98,9 @@ export const APP_OPTIONS: OptionKeys<AppOptions> = {
   clientId: true,
   allowedHost: true,
   log: true,
+  onSessionCreate: true,
+  onCommit: true,
+  onSessionExpire: true,
 };
 
 /** Every option of createApp: the endpoint's, its fallback and its base path. */
@@ -112,6 +116,10 @@ export const APP_HINTS: Record<string, string> = {
   cors: 'corsOrigins',
   origins: 'corsOrigins',
   init: 'kernels: await initKernels()',
+  onUploadCreate: 'onSessionCreate',
+  onUploadFinish: 'onCommit',
+  onCreate: 'onSessionCreate',
+  onFinish: 'onCommit',
 };
 
 /**
@@ -125,6 +133,9 @@ export function checkAppOptions(where: string, opts: unknown, known: OptionKeys<
   const o = opts as Partial<AppOptions>;
   required(where, 'a store', o.store, 'store: await FsStore.open(dir), or new MemoryStore() (deltaflare/server)');
   required(where, 'the kernels', o.kernels, 'kernels: await initKernels() (deltaflare/server loads them when not given)');
+  for (const name of HOOK_NAMES) {
+    if (o[name] !== undefined && typeof o[name] !== 'function') throw new DeltaflareError('INVALID_ARGUMENT', `${where}: ${name} must be a function`);
+  }
   if (o.access !== undefined) {
     checkOptions(`${where} access`, o.access, ACCESS_OPTIONS);
     for (const name of ['token', 'readToken', 'uploadSecret'] as const) {

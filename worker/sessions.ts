@@ -15,6 +15,7 @@ import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
 import type { BasisInfo, FileInfo, SessionStatus } from '../sdk/protocol/messages.js';
 import { randomHex } from '../sdk/protocol/hex.js';
 import { ApiError } from './errors.js';
+import type { Metadata } from '../sdk/protocol/metadata.js';
 import { KeyLocks } from './store/key-lock.js';
 import type { SessionRecord, Store } from './store/store.js';
 
@@ -34,6 +35,8 @@ export type SessionState = {
   committed?: FileInfo;
   /** Who opened it (AppOptions.clientId): its size counts against that client's staged bytes, also after a restart. */
   client?: string;
+  /** The push's metadata (checked), stored with the version it commits. */
+  metadata?: Metadata;
 };
 
 /** A session record with the endpoint's own fields. */

@@ -28,6 +28,7 @@ export {
 export { blobSource } from '../source.js';
 export { createBrowserPool, type WorkerFactory } from '../pool/browser-pool.js';
 export { DeltaflareError } from '../base/errors.js';
+export { checkMetadata, METADATA_LIMITS, type Metadata } from '../protocol/metadata.js';
 export { idbResumeStore } from './idb-store.js';
 
 /** Options of the browser `sync`: those of the core one, with the pool and the resume store made for you. */

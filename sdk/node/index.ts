@@ -12,6 +12,7 @@ export { discard } from '../resume.js';
 export { createNodePool } from '../pool/node-pool.js';
 export { DeltaflareError } from '../base/errors.js';
 export { signUploadToken } from '../protocol/upload-token.js';
+export { checkMetadata, METADATA_LIMITS, type Metadata } from '../protocol/metadata.js';
 
 /** Options of `push`: those of `sync` with the pool made from `workers`. */
 export type PushOptions = Omit<SyncOptions, 'pool'> & { pool?: SyncOptions['pool']; workers?: number };

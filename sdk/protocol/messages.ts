@@ -1,6 +1,7 @@
 // The JSON control messages of protocol v1 and the limits both sides agree on.
 // Binary messages (signatures, matches, plan, parts) live in wire.ts; the
 // whole protocol is described in docs/protocol.md.
+import type { Metadata } from './metadata.js';
 import type { Limits } from '../base/limits.js';
 import type { ChunkingSpec } from './chunking.js';
 
@@ -29,6 +30,8 @@ export interface CreateSessionRequest {
   inPlace?: boolean;
   /** Strong-hash prefix bytes in match answers, 8..32 (default 8). 32 after a ROOT_MISMATCH. */
   strongBytes?: number;
+  /** String pairs stored with the version this session commits (metadata.ts: at most 32 pairs, 1,024 bytes as JSON). */
+  metadata?: Metadata;
 }
 
 /** A stored file version the session matches against. */
@@ -86,6 +89,8 @@ export interface FileInfo {
   root: string;
   /** ISO 8601. */
   updatedAt: string;
+  /** What the push that made this version sent as `metadata`, when it sent any. */
+  metadata?: Metadata;
 }
 
 /** `GET /v1/files?prefix=&cursor=`. */

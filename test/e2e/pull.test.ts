@@ -4,6 +4,8 @@
 // are fetched (multi-range GETs), the result equals the pushed bytes, and a
 // bad answer, a local copy edited meanwhile or a cut pull never leaves a mix
 // of versions in the file.
+import { execFileSync } from 'node:child_process';
+import { decodeMetadataHeader, METADATA_HEADER } from '../../sdk/protocol/metadata.js';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,6 +79,28 @@ for (const [name, start] of Object.entries(targets)) {
     const publish = async (key: string, bytes: Uint8Array, chunking?: { kind: 'fixed'; block: number }) => {
       await push(file(`pushed-${key}`, bytes), { endpoint: url, key, pool, chunking });
     };
+
+    it("should hand back a push's metadata: in push's result, HEAD's header and pull's result, and from the CLI's --meta", async () => {
+      const metadata = { owner: 'ana', title: 'Été ✓' };
+      const bytes = random(200_000);
+      const pushed = await push(file('meta-pushed.bin', bytes), { endpoint: url, key: 'meta.bin', pool, metadata });
+      expect(pushed.metadata).toEqual(metadata);
+      const head = await fetch(`${url}/v1/files/meta.bin`, { method: 'HEAD' });
+      expect(decodeMetadataHeader(head.headers.get(METADATA_HEADER))).toEqual(metadata);
+      const r = await pull(file(`${name}-meta.bin`), { endpoint: url, key: 'meta.bin', pool });
+      expect(r.metadata).toEqual(metadata);
+      const out = execFileSync(
+        process.execPath,
+        [CLI, 'push', file('meta-cli.bin', bytes), url, '--key', 'meta.bin', '--meta', 'owner=bo', '--meta', 'n=a=b', '--no-resume', '--json'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(JSON.parse(out).metadata).toEqual({ owner: 'bo', n: 'a=b' });
+      await expect(push(file('meta-bad.bin', bytes), { endpoint: url, key: 'meta.bin', pool, metadata: { 'a b': 'x' } })).rejects.toThrow(
+        /sync metadata: name "a b" is not 1..64/,
+      );
+    });
 
     it('should fetch only an insert, in few requests, and match the pushed bytes', async () => {
       const v1 = random(6 << 20);

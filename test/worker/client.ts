@@ -43,6 +43,8 @@ export interface StartOptions {
   strongBytes?: number;
   /** Signatures per match request (default 1000). */
   batch?: number;
+  /** Sent with the session (CreateSessionRequest.metadata). */
+  metadata?: unknown;
   /** Deflate part payloads when smaller. */
   deflate?: boolean;
 }
@@ -95,6 +97,7 @@ export async function start(send: Send, k: Kernels, data: Uint8Array, o: StartOp
   const chunking = o.chunking ?? DEFAULT_CHUNKING;
   const req: Record<string, unknown> = { key: o.key, size: data.length, chunking, inPlace: o.inPlace ?? false, strongBytes: o.strongBytes ?? 8 };
   if (o.basis !== undefined) req.basis = o.basis;
+  if (o.metadata !== undefined) req.metadata = o.metadata;
   const session = await json<CreateSessionResponse>(await send('/v1/sessions', { method: 'POST', body: JSON.stringify(req) }), 201);
   const chunks = describe(k, data, chunking);
   const n = chunks.lengths.length;

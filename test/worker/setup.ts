@@ -1,4 +1,5 @@
 // Apps over a real fs store in a fresh temp folder, and helpers on store state.
+import type { Hooks } from '../../worker/hooks.js';
 import type { Limits } from '../../sdk/base/limits.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,10 +26,12 @@ export function tempDir(): string {
 }
 
 /** An app over an fs store in a fresh folder; `send` goes through app.request (no server). */
-export async function makeApp(opts: { limits?: Partial<Limits>; now?: () => number; dir?: string; bootId?: string | null } = {}) {
+export async function makeApp(
+  opts: { limits?: Partial<Limits>; now?: () => number; dir?: string; bootId?: string | null; hooks?: Hooks; log?: (e: unknown) => void } = {},
+) {
   const dir = opts.dir ?? tempDir();
   const store = await FsStore.open(dir, { bootId: opts.bootId });
-  const options = { store, kernels, limits: opts.limits, now: opts.now, log: () => undefined };
+  const options = { store, kernels, limits: opts.limits, now: opts.now, log: opts.log ?? (() => undefined), ...opts.hooks };
   const endpoint = new Endpoint(options);
   const app = createApp(options, endpoint);
   const send: Send = async (path, init) => app.request(path, typed(init));

@@ -13,6 +13,8 @@ import { endWithBody, r2Stats } from './r2-stats.js';
 import { route } from './routing.js';
 
 export type { Env } from './env.js';
+export type { CommitEvent, Hooks, Refusal, SessionCreateEvent, SessionExpireEvent } from '../hooks.js';
+export type { Metadata } from '../../sdk/protocol/metadata.js';
 export { ClientObject } from './client-object.js';
 export { KeyObject } from './key-object.js';
 

@@ -11,6 +11,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import { createApp, Endpoint } from '../app.js';
 import { ApiError } from '../errors.js';
+import type { Hooks } from '../hooks.js';
+import type { Session } from '../sessions.js';
 import { ClientLimit } from './client-limit.js';
 import type { Env, KeyObjectRpc } from './env.js';
 import { workerConfig } from './config.js';
@@ -59,11 +61,26 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
         access,
         corsOrigins,
         maxSessionsPerClient: this.clients.max,
+        ...this.hooks(),
       };
       const endpoint = new Endpoint(opts);
       return { app: createApp(opts, endpoint), endpoint };
     });
     return this.served;
+  }
+
+  /**
+   * The endpoint's lifecycle hooks (worker/hooks.ts): none here; override in
+   * a subclass exported under this class's binding to add yours.
+   * @example
+   * export class KeyObject extends Base {
+   *   protected override hooks(): Hooks {
+   *     return { onCommit: (c) => this.env.COMMITS.send(c) };
+   *   }
+   * }
+   */
+  protected hooks(): Hooks {
+    return {};
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -107,7 +124,8 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
 
   private async onAlarm(): Promise<void> {
     if (await this.store.compactor!.step()) return void (await this.ctx.storage.setAlarm(Date.now() + COMPACT_STEP_MS));
-    for (const id of await this.store.sweep(Date.now())) await this.clients.ended(id);
+    const { endpoint } = await this.serve();
+    for (const id of await endpoint.sweep(Date.now())) await this.clients.ended(id);
     await this.endOverAge();
     if (this.store.hasState()) await this.ctx.storage.setAlarm(Date.now() + ALARM_MS);
   }
@@ -126,7 +144,9 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
         (e: unknown) => e,
       );
       if (!(refused instanceof ApiError) || refused.code !== 'SESSION_EXPIRED') continue;
+      const record = await this.store.getSession(id);
       await ep.abort(id);
+      if (record) await ep.expired(record as Session);
       await this.clients.ended(id);
     }
   }

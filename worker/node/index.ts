@@ -9,6 +9,8 @@ export { FsStore, type FsStoreOptions } from '../store/fs/store.js';
 export { MemoryStore } from '../store/memory.js';
 export type { Store, Staging, SessionRecord, VersionInfo } from '../store/store.js';
 export type { AccessOptions } from '../auth.js';
+export type { CommitEvent, Hooks, Refusal, SessionCreateEvent, SessionExpireEvent } from '../hooks.js';
+export type { Metadata } from '../../sdk/protocol/metadata.js';
 export { init as initKernels, initSync as initKernelsSync, type Kernels } from '../../sdk/kernels/index.js';
 export { signUploadToken } from '../../sdk/protocol/upload-token.js';
 export { DEFAULT_LIMITS, type Limits } from '../../sdk/base/limits.js';

@@ -183,7 +183,13 @@ export class MemoryStore implements Store {
         throw new StoreError('INVALID_ARGUMENT', `manifest size ${opts.manifest.size} is not the staged size ${data.length}`);
       this.stagings.delete(stagingId);
       if (e?.inPlace) this.retired.add(e.inPlace.id);
-      const info: VersionInfo = { id: `v-${hex(16)}`, size: data.length, time: this.now(), ...(opts.root ? { root: opts.root } : {}) };
+      const info: VersionInfo = {
+        id: `v-${hex(16)}`,
+        size: data.length,
+        time: this.now(),
+        ...(opts.root ? { root: opts.root } : {}),
+        ...(opts.metadata ? { metadata: { ...opts.metadata } } : {}),
+      };
       const manifests = new Map<string, Uint8Array>();
       if (opts.manifest) manifests.set(`${info.id}.${chunkingId(opts.manifest.chunking)}`, encodeManifest(opts.manifest));
       this.entries.set(key, { info, data, manifests });

@@ -10,6 +10,7 @@
 // and every handle can be reopened by id from another request.
 import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
 import type { Manifest } from '../../sdk/protocol/manifest.js';
+import type { Metadata } from '../../sdk/protocol/metadata.js';
 import { PROTOCOL_ERRORS, type ProtocolErrorCode } from '../../sdk/protocol/messages.js';
 
 /** What a committed (or hand-placed) version of a key is. */
@@ -23,6 +24,8 @@ export interface VersionInfo {
   time: number;
   /** True while an in-place push is rewriting the key: reads fail with INCOMPLETE. */
   incomplete?: boolean;
+  /** The metadata its push sent (sdk/protocol/metadata.ts), when any. */
+  metadata?: Metadata;
 }
 
 /** One row of `list()`. */
@@ -81,6 +84,8 @@ export interface CommitOptions {
   manifest?: Manifest;
   /** Manifest root of the new version, lowercase hex. */
   root?: string;
+  /** Stored with the version and answered in its VersionInfo (checked by the caller: sdk/protocol/metadata.ts). */
+  metadata?: Metadata;
 }
 
 /**

@@ -75,6 +75,19 @@ export function storeSuite(name: string, make: MakeStore): void {
       await rejectsWith(store.staging(s.id), 'NOT_FOUND'); // a commit consumes its staging area
     });
 
+    it("should keep a version's metadata with it, answer it from head and list, and drop it with the next version", async () => {
+      const metadata = { owner: 'ana', 'build.id': '412', note: 'é ü ✓' };
+      const s = await store.createStaging(3);
+      await s.writeAt(0, bytes(3));
+      const info = await store.commit('meta.bin', s.id, { expectedVersion: null, metadata });
+      expect(info.metadata).toEqual(metadata);
+      expect((await store.head('meta.bin'))?.metadata).toEqual(metadata);
+      expect((await store.list('meta', 10)).entries[0].version.metadata).toEqual(metadata);
+      const v2 = await put(store, 'meta.bin', bytes(4), info.id);
+      expect(v2.metadata).toBeUndefined();
+      expect((await store.head('meta.bin'))?.metadata).toBeUndefined();
+    });
+
     it('should commit and read an empty file', async () => {
       await put(store, 'empty', new Uint8Array(0), null);
       expect((await store.head('empty'))?.size).toBe(0);

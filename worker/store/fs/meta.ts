@@ -2,6 +2,7 @@
 // the version record, the in-place marker and the manifests. Every write is
 // temp + fsync + rename + fsync(dir) (writeFileAtomic), so a crash leaves the
 // old or the new file. See fs-store.ts for the whole layout.
+import type { Metadata } from '../../../sdk/protocol/metadata.js';
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ export interface VersionRecord {
   size: number;
   root?: string;
   time: number;
+  metadata?: Metadata;
   stat: StatId;
 }
 

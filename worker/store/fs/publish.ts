@@ -80,6 +80,7 @@ export async function recordVersion(h: PublishHost, key: string, st: BigIntStats
     size: Number(st.size),
     time: h.now(),
     ...(opts.root ? { root: opts.root } : {}),
+    ...(opts.metadata ? { metadata: opts.metadata } : {}),
   };
   let ok = await h.meta.writeRecord({ key, ...info, stat: statId(st) }).then(
     () => true,

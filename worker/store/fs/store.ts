@@ -412,7 +412,8 @@ export class FsStore implements Store, FsStagingHost {
     const marker = await this.meta.readMarker(key);
     if (marker) return { id: marker.id, size: Number(st.size), time: marker.created, incomplete: true };
     const rec = await this.meta.readRecord(key);
-    if (rec && sameStat(rec.stat, statId(st))) return { id: rec.id, size: rec.size, time: rec.time, ...(rec.root ? { root: rec.root } : {}) };
+    if (rec && sameStat(rec.stat, statId(st)))
+      return { id: rec.id, size: rec.size, time: rec.time, ...(rec.root ? { root: rec.root } : {}), ...(rec.metadata ? { metadata: rec.metadata } : {}) };
     return handPlacedVersion(st);
   }
 

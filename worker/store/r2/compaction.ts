@@ -146,8 +146,19 @@ export class Compactor {
     const key = this.host.key();
     const h = key === null ? null : await this.host.head(key);
     if (!h || h.meta.incomplete) return false;
-    if (h.meta.recipe && (await this.host.recipe(h.meta)).extents.length > this.bounds.at) return true;
+    if (h.meta.recipe && this.wants(h.meta.id, (await this.host.recipe(h.meta)).extents.length)) return true;
     return this.flatName(key!) !== null && this.flatVersion() !== h.meta.id;
+  }
+
+  /**
+   * Whether version `id` of `n` extents needs compacting: past `at`, or past
+   * `to` while a compaction of it is under way (once started it goes down to
+   * `to`, so the next few pushes do not start another).
+   */
+  private wants(id: string, n: number): boolean {
+    if (n > this.bounds.at) return true;
+    const going = this.db.sql.exec<{ version: string }>('SELECT version FROM compacting').toArray()[0]?.version;
+    return going === id && n > this.bounds.to;
   }
 
   /**
@@ -189,8 +200,9 @@ export class Compactor {
     if (!current || !h) return null;
     const recipe = await this.host.recipe(h.meta);
     if (job) return { job, recipe };
-    const run = h.meta.recipe && recipe.extents.length > this.bounds.at ? planRuns(recipe.extents, this.bounds.to)[0] : undefined;
+    const run = h.meta.recipe && this.wants(h.meta.id, recipe.extents.length) ? planRuns(recipe.extents, this.bounds.to)[0] : undefined;
     if (run) {
+      this.db.sql.exec('INSERT OR REPLACE INTO compacting (one, version) VALUES (1, ?)', h.meta.id);
       const [first, n] = run;
       const start = recipe.extents[first].dst;
       const last = recipe.extents[first + n - 1];
@@ -254,7 +266,7 @@ export class Compactor {
     await this.host.publish(key, { ...h.meta, recipe: name }); // same version, same bytes: readers see the old recipe or the new, both exact
     this.objects.release(job.holder); // a GET still on the old recipe has GRACE_MS to finish
     this.drop(job);
-    return next.extents.length > this.bounds.at;
+    return this.due();
   }
 
   private async abandon(job: Job): Promise<void> {

@@ -17,6 +17,7 @@
 // Durable Object (`new R2Store(bucket)`).
 import { chunkingId } from '../../../sdk/protocol/chunking.js';
 import { type Manifest, decodeManifest, encodeManifest } from '../../../sdk/protocol/manifest.js';
+import type { Metadata } from '../../../sdk/protocol/metadata.js';
 import { randomHex as hex } from '../../../sdk/protocol/hex.js';
 import { KeyLocks } from '../key-lock.js';
 import { validateKey, validatePrefix } from '../keys.js';
@@ -52,7 +53,15 @@ import { R2Stagings, hexOf } from './staging.js';
  * names the version's recipe; a version of the older layout has `data`, its
  * one flat object, instead.
  */
-export type Head = Record<'id' | 'size' | 'time', string> & { recipe?: string; data?: string; root?: string; incomplete?: string; basis?: string };
+export type Head = Record<'id' | 'size' | 'time', string> & {
+  recipe?: string;
+  data?: string;
+  root?: string;
+  incomplete?: string;
+  basis?: string;
+  /** The version's metadata as JSON (at most 1,024 bytes: the head's fields stay inside R2's 2 KiB). */
+  meta?: string;
+};
 
 /** The R2 name a head's bytes are read through: its recipe, or its flat object. */
 export const layoutOf = (meta: Head): string => meta.recipe ?? meta.data!;
@@ -348,7 +357,14 @@ export class R2Store implements Store {
       objects.hold(name, [name, ...objectsOf(recipe)]);
       await this.bucket.put(name, encodeRecipe(recipe));
       if (opts.manifest) await this.bucket.put(`m/${vhex}/${chunkingId(opts.manifest.chunking)}`, encodeManifest(opts.manifest));
-      const meta: Head = { id: `v-${vhex}`, size: String(row.size), time: String(this.now()), recipe: name, ...(opts.root ? { root: opts.root } : {}) };
+      const meta: Head = {
+        id: `v-${vhex}`,
+        size: String(row.size),
+        time: String(this.now()),
+        recipe: name,
+        ...(opts.root ? { root: opts.root } : {}),
+        ...(opts.metadata ? { meta: JSON.stringify(opts.metadata) } : {}),
+      };
       await this.publish(key, meta);
       db.dropStaging(stagingId, ip);
       if (h) this.retire(h.meta);
@@ -483,5 +499,12 @@ export class R2Store implements Store {
 }
 
 function toInfo(m: Head): VersionInfo {
-  return { id: m.id, size: Number(m.size), time: Number(m.time), ...(m.root ? { root: m.root } : {}), ...(m.incomplete ? { incomplete: true } : {}) };
+  return {
+    id: m.id,
+    size: Number(m.size),
+    time: Number(m.time),
+    ...(m.root ? { root: m.root } : {}),
+    ...(m.incomplete ? { incomplete: true } : {}),
+    ...(m.meta ? { metadata: JSON.parse(m.meta) as Metadata } : {}),
+  };
 }
