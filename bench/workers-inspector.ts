@@ -53,7 +53,11 @@ export class Inspector {
    */
   async stopProfile(): Promise<{ busy: number; js: number }> {
     const { profile } = await this.send<{
-      profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url?: string }; children?: number[] }>; samples: number[]; timeDeltas: number[] };
+      profile: {
+        nodes: Array<{ id: number; callFrame: { functionName: string; url?: string }; children?: number[] }>;
+        samples: number[];
+        timeDeltas: number[];
+      };
     }>('Profiler.stop');
     const named = (name: string) => new Set(profile.nodes.filter((n) => n.callFrame.functionName === name).map((n) => n.id));
     const idle = named('(idle)');

@@ -234,7 +234,8 @@ async function reads() {
     writeFile(path, 400 << 20);
     for (const d of devs) await push(path, { endpoint: d.url, key: 'reads.bin', pool });
     const s0 = performance.now();
-    while (performance.now() - Math.max(tallies[1].lastAlarm, s0) < 10_000 && performance.now() - s0 < 600_000) await new Promise((res) => setTimeout(res, 500));
+    while (performance.now() - Math.max(tallies[1].lastAlarm, s0) < 10_000 && performance.now() - s0 < 600_000)
+      await new Promise((res) => setTimeout(res, 500));
     const times: number[][] = [[], []];
     const calls = [0, 0];
     for (let round = 0; round < 3; round++) {

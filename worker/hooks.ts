@@ -59,7 +59,7 @@ export const HOOK_NAMES = ['onSessionCreate', 'onCommit', 'onSessionExpire'] as 
 /** Runs onSessionCreate; a refusal becomes an ApiError with its status (4xx only: a hook cannot make the endpoint answer 5xx or 2xx). */
 export async function admitSession(hooks: Hooks, e: SessionCreateEvent): Promise<void> {
   if (!hooks.onSessionCreate) return;
-  let refusal: void | Refusal | undefined;
+  let refusal: unknown;
   try {
     refusal = await hooks.onSessionCreate(e);
   } catch (x) {
