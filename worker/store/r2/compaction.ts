@@ -21,7 +21,7 @@ import type { Db, Extent } from './db.js';
 import { partSizeFor, segments, uploadSegments } from './multipart.js';
 import type { Objects } from './objects.js';
 import { type Recipe, encodeRecipe, objectsOf, recipeObject, slice } from './recipe.js';
-import type { Head } from './store.js';
+import type { Head } from './head.js';
 
 /**
  * Extents past which a version is compacted in the background (512): a

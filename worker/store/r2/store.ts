@@ -17,7 +17,6 @@
 // Durable Object (`new R2Store(bucket)`).
 import { chunkingId } from '../../../sdk/protocol/chunking.js';
 import { type Manifest, decodeManifest, encodeManifest } from '../../../sdk/protocol/manifest.js';
-import type { Metadata } from '../../../sdk/protocol/metadata.js';
 import { randomHex as hex } from '../../../sdk/protocol/hex.js';
 import { KeyLocks } from '../key-lock.js';
 import { validateKey, validatePrefix } from '../keys.js';
@@ -46,25 +45,8 @@ import { Db, RECORD } from './db.js';
 import { readSegments, segments, streamSegments } from './multipart.js';
 import { Objects } from './objects.js';
 import { type Recipe, decodeRecipe, encodeRecipe, flatRecipe, objectsOf, recipeObject, slice } from './recipe.js';
+import { type Head, headKey, layoutOf, toInfo } from './head.js';
 import { R2Stagings, hexOf } from './staging.js';
-
-/**
- * A head record's custom metadata (R2 metadata values are strings): `recipe`
- * names the version's recipe; a version of the older layout has `data`, its
- * one flat object, instead.
- */
-export type Head = Record<'id' | 'size' | 'time', string> & {
-  recipe?: string;
-  data?: string;
-  root?: string;
-  incomplete?: string;
-  basis?: string;
-  /** The version's metadata as JSON (at most 1,024 bytes: the head's fields stay inside R2's 2 KiB). */
-  meta?: string;
-};
-
-/** The R2 name a head's bytes are read through: its recipe, or its flat object. */
-export const layoutOf = (meta: Head): string => meta.recipe ?? meta.data!;
 
 /**
  * R2 reads one request may make for a version's bytes (970 of the 1,000
@@ -83,7 +65,6 @@ const COMPACTING_RETRY_S = 10;
 const recipes = new Map<string, Recipe>();
 const RECIPES_CACHED = 64;
 
-const headKey = (key: string) => `h/${key}`;
 /** R2 object names are at most 1024 bytes; "h/" takes 2 of them. */
 const MAX_R2_KEY_BYTES = 1022;
 
@@ -496,15 +477,4 @@ export class R2Store implements Store {
     await this.collect(now);
     return expired.map((s) => s.id);
   }
-}
-
-function toInfo(m: Head): VersionInfo {
-  return {
-    id: m.id,
-    size: Number(m.size),
-    time: Number(m.time),
-    ...(m.root ? { root: m.root } : {}),
-    ...(m.incomplete ? { incomplete: true } : {}),
-    ...(m.meta ? { metadata: JSON.parse(m.meta) as Metadata } : {}),
-  };
 }
