@@ -72,6 +72,40 @@ describe('the packed package', () => {
     run(bin('attw'), [tarball, '--profile', 'esm-only'], work);
   });
 
+  it('should compile every TypeScript example of the README against the installed package', () => {
+    const dir = join(project, 'readme');
+    mkdirSync(dir);
+    // Names the snippets use without defining them, as a reader's surrounding code would.
+    const preamble = 'declare const signal: AbortSignal, bytes: Uint8Array, ends: Uint32Array, a: Uint8Array, b: Uint8Array, piece: Uint8Array;\nexport {};\n';
+    const blocks = [...readFileSync(join(repo, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+    expect(blocks.length).toBeGreaterThanOrEqual(5);
+    blocks.forEach((code, i) => writeFileSync(join(dir, `example-${i + 1}.ts`), preamble + code));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'es2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          typeRoots: [join(repo, 'node_modules/@types')],
+          types: ['node'],
+        },
+        include: ['*.ts'],
+      }),
+    );
+    const out = (() => {
+      try {
+        return run(bin('tsc'), ['-p', dir], dir);
+      } catch (e) {
+        return String((e as { stdout?: string }).stdout ?? e);
+      }
+    })();
+    expect(out.trim()).toBe('');
+  }, 120_000);
+
   it('should push with plain node to the endpoint embedded under a prefix, in a Hono app and under Node http', () => {
     cpSync(join(consumer, 'push.mjs'), join(project, 'push.mjs'));
     const out = JSON.parse(run('node', ['push.mjs'], project).trim().split('\n').pop()!) as Record<
