@@ -79,7 +79,7 @@ describe('the packed package', () => {
     const preamble = 'declare const signal: AbortSignal, bytes: Uint8Array, ends: Uint32Array, a: Uint8Array, b: Uint8Array, piece: Uint8Array;\nexport {};\n';
     const blocks = [...readFileSync(join(repo, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
     expect(blocks.length).toBeGreaterThanOrEqual(5);
-    blocks.forEach((code, i) => writeFileSync(join(dir, `example-${i + 1}.ts`), preamble + code));
+    for (const [i, code] of blocks.entries()) writeFileSync(join(dir, `example-${i + 1}.ts`), preamble + code);
     writeFileSync(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
