@@ -4,9 +4,9 @@
 // are fetched (multi-range GETs), the result equals the pushed bytes, and a
 // bad answer, a local copy edited meanwhile or a cut pull never leaves a mix
 // of versions in the file.
-import { execFileSync } from 'node:child_process';
 import { decodeMetadataHeader, METADATA_HEADER } from '../../sdk/protocol/metadata.js';
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ const file = (name: string, bytes?: Uint8Array) => {
   if (bytes) writeFileSync(path, bytes);
   return path;
 };
+const runAsync = promisify(execFile);
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 const targets: Record<string, () => Promise<{ url: string; close(): Promise<void> }>> = {
@@ -89,13 +90,21 @@ for (const [name, start] of Object.entries(targets)) {
       expect(decodeMetadataHeader(head.headers.get(METADATA_HEADER))).toEqual(metadata);
       const r = await pull(file(`${name}-meta.bin`), { endpoint: url, key: 'meta.bin', pool });
       expect(r.metadata).toEqual(metadata);
-      const out = execFileSync(
-        process.execPath,
-        [CLI, 'push', file('meta-cli.bin', bytes), url, '--key', 'meta.bin', '--meta', 'owner=bo', '--meta', 'n=a=b', '--no-resume', '--json'],
-        {
-          encoding: 'utf8',
-        },
-      );
+      // Async: the Node endpoint runs in this process, so a synchronous child would wait on a server that cannot answer.
+      const { stdout: out } = await runAsync(process.execPath, [
+        CLI,
+        'push',
+        file('meta-cli.bin', bytes),
+        url,
+        '--key',
+        'meta.bin',
+        '--meta',
+        'owner=bo',
+        '--meta',
+        'n=a=b',
+        '--no-resume',
+        '--json',
+      ]);
       expect(JSON.parse(out).metadata).toEqual({ owner: 'bo', n: 'a=b' });
       await expect(push(file('meta-bad.bin', bytes), { endpoint: url, key: 'meta.bin', pool, metadata: { 'a b': 'x' } })).rejects.toThrow(
         /sync metadata: name "a b" is not 1..64/,
