@@ -79,12 +79,14 @@ describe('options checked at the call', () => {
       'pull: unknown option "inplace" (did you mean inPlace?)',
     );
     const pool = await createNodePool(1);
+    const source = await fileSource(file); // opened here and closed below: not left opening while the folder goes
     try {
-      expect((await thrown(() => sync(fileSource(file) as never, { endpoint, key: 'b', pool, workers: 2 } as never))).message).toContain(
+      expect((await thrown(() => sync(source, { endpoint, key: 'b', pool, workers: 2 } as never))).message).toContain(
         'sync: unknown option "workers" (did you mean pool',
       );
     } finally {
       pool.terminate();
+      await source.close?.();
     }
   });
 });
