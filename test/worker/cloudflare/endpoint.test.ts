@@ -1,8 +1,7 @@
 // The endpoint in workerd: the Worker entry, its routing to one Durable
-// Object per key and the R2 store, driven through SELF.fetch by the protocol
-// test client (test/worker/client.ts). Files of 12 MiB span three R2
-// multipart parts of 5 MiB, so parts are assembled from ranged reads of the
-// old version and staged literal bytes.
+// Object per key and the R2 store (versions as recipes over pieces), driven
+// through SELF.fetch by the protocol test client (test/worker/client.ts); a
+// KeyObject's hooks as a subclass would give them.
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '../../../sdk/kernels/api.js';
@@ -14,7 +13,10 @@ import { blockQuery, digestBlocks } from '../../../sdk/protocol/block-digests.js
 import { workersLimits } from '../../../worker/cloudflare/limits.js';
 import { partSizeFor } from '../../../worker/store/r2/multipart.js';
 import { download, expectError, json, push, type Send, sendAll, sendCommit, start, typed } from '../client.js';
-import { emptyBucket } from './in-object.js';
+import { emptyBucket, keyObjectStub } from './in-object.js';
+import { runInDurableObject } from 'cloudflare:test';
+import type { CommitEvent, Hooks } from '../../../worker/hooks.js';
+import type { KeyObject } from '../../../worker/cloudflare/key-object.js';
 import { concat, randomBytes } from '../../support/bytes.js';
 
 let k: Kernels;
@@ -58,6 +60,20 @@ describe('endpoint on Workers', () => {
     const firstPush = pieces.filter((o) => o!.key.startsWith(`p/${first.info.version.slice(2)}/`));
     expect(firstPush.reduce((n, o) => n + o!.size, 0)).toBe(v1.length);
     expect(pieces.reduce((n, o) => n + o!.size, 0) - v1.length).toBe(second.sync.literalBytes);
+  });
+
+  it("should run the key object's hooks (as a subclass's hooks() gives them): onCommit with the version and metadata, onSessionCreate's refusal", async () => {
+    const commits: CommitEvent[] = [];
+    await runInDurableObject(keyObjectStub(env.KEYS.idFromName('hooked.bin')), (o: KeyObject) => {
+      (o as unknown as { hooks(): Hooks }).hooks = () => ({
+        onCommit: (c) => void commits.push(c),
+        onSessionCreate: ({ size }) => (size > 1000 ? { status: 413, message: 'over 1000 bytes here' } : undefined),
+      });
+    });
+    const { info } = await push(send, k, random(500), { key: 'hooked.bin', metadata: { job: '9' } });
+    expect(commits).toEqual([{ key: 'hooked.bin', version: info.version, size: 500, root: info.root, metadata: { job: '9' } }]);
+    const open = send('/v1/sessions', { method: 'POST', body: JSON.stringify({ key: 'hooked.bin', size: 5000, chunking: { kind: 'fixed', block: 4096 } }) });
+    expect(await expectError(open, 413, 'FORBIDDEN')).toBe('over 1000 bytes here');
   });
 
   it('should keep the old version readable until the commit', async () => {
