@@ -124,6 +124,19 @@ export class Objects {
   }
 }
 
+/**
+ * The names under `prefix`, a page (up to 1,000) at a time.
+ * @example for await (const names of pages(bucket, 'm/ab/')) await bucket.delete(names);
+ */
+export async function* pages(bucket: R2Bucket, prefix: string): AsyncGenerator<string[]> {
+  for (let cursor: string | undefined; ; ) {
+    const page = await bucket.list({ prefix, cursor });
+    yield page.objects.map((o) => o.key);
+    if (!page.truncated) return;
+    cursor = page.cursor;
+  }
+}
+
 /** The version hex of a holder: "r/<hex>/<gen>" or "d/<hex>". */
 export function versionHexOf(holder: string): string {
   return holder.split('/')[1];

@@ -9,7 +9,7 @@ import { KeyLocks } from '../key-lock.js';
 import { type Staging, StoreError, checkReadLength, checkSpan, checkStagingSize } from '../store.js';
 import type { Db, Extent, StagingRow } from './db.js';
 import { putStreamed, readSegments, segments, writeSegments } from './multipart.js';
-import type { Objects } from './objects.js';
+import { type Objects, pages } from './objects.js';
 import { type Recipe, recipeOf, slice } from './recipe.js';
 
 /** Pending writes above this many bytes (8 MiB) are flushed at once, bounding memory per staging area. */
@@ -185,13 +185,10 @@ export class R2Stagings {
         .catch(() => undefined);
     // Its pieces go now, not after the collection's grace period, unless a version holds them: a commit that
     // published but died before dropping its area leaves the area to the sweep, and its pieces to the version.
-    for (let cursor: string | undefined; ; ) {
-      const page = await this.bucket.list({ prefix: `p/${hexOf(id)}/`, cursor });
-      const names = page.objects.map((o) => o.key).filter((obj) => !this.objects.held(obj));
+    for await (const page of pages(this.bucket, `p/${hexOf(id)}/`)) {
+      const names = page.filter((obj) => !this.objects.held(obj));
       if (names.length) await this.bucket.delete(names);
       this.objects.forget(names);
-      if (!page.truncated) break;
-      cursor = page.cursor;
     }
   }
 

@@ -43,7 +43,7 @@ import {
 import { type CompactionBounds, Compactor } from './compaction.js';
 import { Db, RECORD } from './db.js';
 import { readSegments, segments, streamSegments } from './multipart.js';
-import { Objects } from './objects.js';
+import { Objects, pages } from './objects.js';
 import { type Recipe, decodeRecipe, encodeRecipe, flatRecipe, objectsOf, recipeObject, slice } from './recipe.js';
 import { type Head, headKey, layoutOf, toInfo } from './head.js';
 import { R2Stagings, hexOf } from './staging.js';
@@ -268,12 +268,7 @@ export class R2Store implements Store {
     const { info } = await this.readable(key, version);
     const prefix = this.manifestPrefix(info);
     const ids: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.bucket.list({ prefix, cursor });
-      ids.push(...page.objects.map((o) => o.key.slice(prefix.length)));
-      cursor = page.truncated ? page.cursor : undefined;
-    } while (cursor);
+    for await (const page of pages(this.bucket, prefix)) ids.push(...page.map((name) => name.slice(prefix.length)));
     return ids.sort();
   }
 
@@ -393,12 +388,7 @@ export class R2Store implements Store {
       const current = h ? layoutOf(h.meta) : null;
       for (const s of objects.strays(current)) objects.release(s);
       for (const x of objects.expire(now, current)) {
-        for (let cursor: string | undefined; ; ) {
-          const page = await this.bucket.list({ prefix: `m/${x}/`, cursor });
-          if (page.objects.length) await this.bucket.delete(page.objects.map((o) => o.key));
-          if (!page.truncated) break;
-          cursor = page.cursor;
-        }
+        for await (const page of pages(this.bucket, `m/${x}/`)) if (page.length) await this.bucket.delete(page);
       }
       for (let dead = objects.unheld(now); dead.length > 0; dead = objects.unheld(now)) {
         await this.bucket.delete(dead);
