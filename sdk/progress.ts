@@ -1,10 +1,13 @@
 // What sync() reports through `onProgress`, and the reporter that throttles it.
 
+/** Where a push is: hashing (parts may already go), uploading the rest, committing, done. */
 export type SyncPhase = 'signatures' | 'uploading' | 'committing' | 'done';
 
 /** What `onProgress` receives, at most every 100 ms and at each phase change. */
 export interface SyncProgress {
+  /** The current phase (each change is reported at once). */
   phase: SyncPhase;
+  /** Bytes of the file being pushed. */
   size: number;
   /** Bytes chunked and hashed so far. */
   bytesHashed: number;
@@ -19,14 +22,17 @@ export interface SyncProgress {
   literalBytes: number;
   /** All bytes sent and received over HTTP, bodies only. */
   bytesSent: number;
+  /** Bytes received over HTTP, bodies only. */
   bytesReceived: number;
-  /** Bytes per second of the current phase's progress, and seconds left at that rate. */
+  /** Bytes per second of the current phase's progress. */
   rate: number;
+  /** Seconds left at `rate` for the current phase (0 until a rate is known). */
   eta: number;
   /** The signature came from the resume store (the file was not hashed again). */
   cached: boolean;
   /** An earlier session was resumed; `resumedBytes` of its literal bytes had already landed. */
   resumed: boolean;
+  /** Literal bytes of the resumed session that had already landed (not sent again). */
   resumedBytes: number;
 }
 

@@ -92,27 +92,40 @@ export const PULL_OPTIONS: OptionKeys<PullOptions> = {
   streamBodies: true,
 };
 
+/** What a pull's `onProgress` receives, at most every 100 ms and at each phase change. */
 export interface PullProgress {
+  /** Getting the version's manifest, scanning the local copy, fetching what it lacks (scanning may go on), done. */
   phase: 'manifest' | 'scanning' | 'fetching' | 'done';
+  /** Bytes of the version being pulled. */
   size: number;
   /** Bytes found in the local copy or already landed, so far. */
   foundBytes: number;
   /** Bytes fetched and checked, so far. */
   fetchedBytes: number;
   /** Once, when fetching starts: where the version's bytes come from, as [offset, length] runs of the new file. */
-  layout?: { found: Array<[number, number]>; fetch: Array<[number, number]> };
+  layout?: {
+    /** Runs found locally. */
+    found: Array<[number, number]>;
+    /** Runs to fetch. */
+    fetch: Array<[number, number]>;
+  };
   /** The spans of the new file that landed since the last report (fetched and checked). */
   landed?: Array<[number, number]>;
 }
 
+/** What a pull did: the version it wrote and where its bytes came from. */
 export interface PullResult {
+  /** The key pulled. */
   key: string;
+  /** The version now in the file. */
   version: string;
+  /** Bytes. */
   size: number;
   /** BLAKE3 of the manifest's chunk digests: the version's root. */
   root: string;
   /** The metadata the push of this version sent, when any. */
   metadata?: Metadata;
+  /** Chunks in the version's manifest. */
   chunks: number;
   /** Bytes copied from the local copy. */
   copiedBytes: number;
@@ -130,6 +143,8 @@ export interface PullResult {
   zeroBytes: number;
   /** Ranged GETs sent (and block digest requests). */
   requests: number;
+  /** All bytes received over HTTP, bodies only (manifest, chunks, framing). */
   bytesReceived: number;
+  /** Wall time of the pull. */
   seconds: number;
 }

@@ -177,7 +177,7 @@ const SAVE_EVERY_MS = 1000;
 
 /**
  * sync()'s view of one resume record: what it may reuse and when to save.
- * @example const r = await Resumer.open(store, { endpoint, key, source, chunking, k, http })
+ * @example const r = await Resumer.open(resume, { endpoint, key, source, k, http })
  */
 export class Resumer {
   private lastSave = 0;
@@ -348,7 +348,15 @@ function consecutive(batches: Array<[number, number]>): boolean {
  * it expires) and its record forgotten. Answers whether there was a session.
  * @example await discard(fileResumeStore(defaultResumeDir()), { endpoint, key: 'disk.img', token })
  */
-export async function discard(store: ResumeStore, o: { endpoint: string; key: string } & HttpOptions): Promise<boolean> {
+export async function discard(
+  store: ResumeStore,
+  o: {
+    /** The endpoint the push went to, as given to it. */
+    endpoint: string;
+    /** The key it pushed. */
+    key: string;
+  } & HttpOptions,
+): Promise<boolean> {
   const { endpoint, key, ...http } = o;
   const id = resumeId(endpoint, key);
   const record = await store.get(id);

@@ -100,7 +100,7 @@ class BatchOutput {
 /**
  * Joins speculative segment chunks, pushed in file order, into exactly the
  * sequential chunker's chunks (k.chunk of the whole file).
- * @example const r = new CdcResync(k, spec); for (...) out(await r.push(seg)); out(r.finish())
+ * @example const r = new CdcResync(k, spec); for (const seg of segments) send(await r.push(seg)); send(r.finish())
  */
 export class CdcResync {
   /** Bytes [tailStart, tailStart + tailLength): the open chunk and any bytes not yet chunked. */

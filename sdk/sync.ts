@@ -118,12 +118,19 @@ export interface SyncOptions {
   metadata?: Metadata;
 }
 
+/** The version a push committed, and what it cost. */
 export interface SyncResult extends FileInfo {
+  /** Chunks of the new version. */
   chunks: number;
+  /** Bytes copied on the endpoint from its stored version (not sent). */
   matchedBytes: number;
+  /** Bytes of the file that were not found there: sent, or already landed by the session resumed. */
   literalBytes: number;
+  /** All bytes sent over HTTP, bodies only (signatures, plan, parts after compression). */
   bytesSent: number;
+  /** All bytes received over HTTP, bodies only. */
   bytesReceived: number;
+  /** Wall time of the push, hashing included. */
   seconds: number;
 }
 

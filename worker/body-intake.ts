@@ -36,7 +36,7 @@ export const SPILL_AFTER_MS = 250;
 
 /**
  * Reads bodies within a byte budget, spooling those that would hold it idle.
- * @example await intake.run(req, cap, 'part 3', (body) => parts.put(s, 3, body))
+ * @example await intake.run(req, cap, 'part 3', (body) => handle(body))
  */
 export class BodyIntake {
   constructor(

@@ -22,7 +22,7 @@ interface Held {
 
 /**
  * Counts open sessions and their staged bytes per client.
- * @example const cs = new ClientSessions({ max: 64, maxBytes, ttlMs, now: Date.now }); cs.admit('1.2.3.4', size); cs.opened('1.2.3.4', id, size)
+ * @example const cs = new ClientSessions({ max: 64, maxBytes, ttlMs, now: Date.now }); cs.admit('1.2.3.4', size); cs.opened('1.2.3.4', id, size, Date.now() + ttlMs)
  */
 export class ClientSessions {
   private readonly held = new Map<string, Held>();

@@ -34,7 +34,7 @@ import type { Store } from './store/store.js';
 
 /**
  * Everything one app needs between requests.
- * @example const ep = new Endpoint({ store, kernels }); await ep.createSession(body)
+ * @example const ep = new Endpoint({ store, kernels }); await ep.createSession({ key: 'disk.img', size: 1 << 20 })
  */
 export class Endpoint {
   readonly store: Store;

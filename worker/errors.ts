@@ -18,7 +18,14 @@ export class ApiError extends Error {
   constructor(
     readonly code: ProtocolErrorCode,
     message: string,
-    readonly options: { cause?: unknown; status?: number; headers?: Record<string, string> } = {},
+    readonly options: {
+      /** The error this one explains (logged, never sent). */
+      cause?: unknown;
+      /** The HTTP status, when not the code's own (a hook's 4xx). */
+      status?: number;
+      /** Headers of the answer (e.g. Retry-After). */
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message, { cause: options.cause });
   }

@@ -10,7 +10,9 @@ import { ApiError } from './errors.js';
 export interface SessionCreateEvent {
   /** The request (headers for your own auth, the client's address...). */
   request: Request;
+  /** The key the push will write. */
   key: string;
+  /** Bytes of the file it announces. */
   size: number;
   /** The push's metadata, checked (sdk/protocol/metadata.ts), or undefined. */
   metadata?: Metadata;
@@ -18,25 +20,35 @@ export interface SessionCreateEvent {
 
 /** A version just committed: durable and readable. */
 export interface CommitEvent {
+  /** The key written. */
   key: string;
+  /** The new version's id. */
   version: string;
+  /** Bytes. */
   size: number;
   /** Manifest root, hex. */
   root: string;
+  /** The metadata the push sent, stored with the version. */
   metadata?: Metadata;
 }
 
 /** A session that ended without a commit: idle past its TTL, past its lifetime, or lost. */
 export interface SessionExpireEvent {
+  /** The session's id. */
   id: string;
+  /** The key it would have written. */
   key: string;
+  /** Bytes of the file it announced. */
   size: number;
+  /** The metadata it was opened with. */
   metadata?: Metadata;
 }
 
 /** A refusal of a session: answered with `status` (4xx) and `message` as a FORBIDDEN-coded error body. */
 export interface Refusal {
+  /** A 4xx status (400..499). */
   status: number;
+  /** Why, for the client: its error message names it. */
   message: string;
 }
 

@@ -35,7 +35,7 @@ export class BasisEntry {
 /**
  * An LRU of basis manifests bounded by their total chunk count, with one
  * build at a time per (key, version, chunking).
- * @example const { manifest, index } = await cache.get(store, 'a.bin', 'v-1', spec)
+ * @example const { manifest, index } = await cache.get('a.bin', 'v-1', spec)
  */
 export class ManifestCache {
   private readonly entries = new Map<string, BasisEntry>();

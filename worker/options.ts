@@ -13,6 +13,7 @@ import type { Store } from './store/store.js';
 
 /** Options of `createApp` (and the lifecycle hooks of hooks.ts). */
 export interface AppOptions extends Hooks {
+  /** Where versions live: `await FsStore.open(dir)`, `new MemoryStore()`, or your own Store. */
   store: Store;
   /** The wasm kernels (`await initKernels()`); from `deltaflare/server` they load by default when not given. */
   kernels: Kernels;

@@ -9,7 +9,7 @@
 
 /**
  * A free list of buffers, keeping at most `keep` of them.
- * @example const b = pool.take(n); try { use(b) } finally { pool.give(b) }
+ * @example const b = buffers.take(n); try { use(b) } finally { buffers.give(b) }
  */
 export class BufferPool {
   private readonly free: ArrayBuffer[] = [];

@@ -4,7 +4,8 @@
  *
  * @example
  * try { chunk(bytes, { min: 10 }) } catch (e) {
- *   if (e instanceof DeltaflareError && e.code === 'INVALID_ARGUMENT') ...
+ *   if (e instanceof DeltaflareError && e.code === 'INVALID_ARGUMENT') console.error(e.message);
+ *   else throw e;
  * }
  */
 export class DeltaflareError extends Error {
@@ -15,7 +16,12 @@ export class DeltaflareError extends Error {
   constructor(
     readonly code: DeltaflareErrorCode,
     message: string,
-    options?: { cause?: unknown; status?: number },
+    options?: {
+      /** The error this one explains (a network error, a store's...). */
+      cause?: unknown;
+      /** The HTTP status, when the error is an endpoint's answer. */
+      status?: number;
+    },
   ) {
     super(`deltaflare: ${message}`, options);
     this.status = options?.status;

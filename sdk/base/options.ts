@@ -13,7 +13,7 @@ export type OptionKeys<T> = { readonly [K in keyof Required<T>]: true };
  * INVALID_ARGUMENT unless `options` is an object whose keys are all in
  * `known`, naming the first unknown one, a likely meant one (`hints`, else
  * the nearest known name), and the known ones.
- * @example checkOptions('createApp', opts, APP_OPTIONS, { token: 'access: { token }' })
+ * @example checkOptions('serve', opts, { dir: true, port: true }, { directory: 'dir' })
  */
 export function checkOptions(where: string, options: unknown, known: OptionKeys<object>, hints: Record<string, string> = {}): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {

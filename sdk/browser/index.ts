@@ -97,7 +97,7 @@ type PermissionedHandle = FileSystemFileHandle & {
  * user's permission again if the browser needs it (call it from a click: a
  * prompt needs a user gesture); null when there is no handle, no permission,
  * or no file any more.
- * @example const file = await reopenFile(record); if (file) await sync(record.handle, { endpoint, key: record.key })
+ * @example const file = await reopenFile(record); if (file) await sync(file, { endpoint, key: record.key })
  */
 export async function reopenFile(record: ResumeRecord): Promise<File | null> {
   const handle = record.handle as PermissionedHandle | undefined;

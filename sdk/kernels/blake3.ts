@@ -115,7 +115,7 @@ export function blake3Chunks(k: KernelInstance, bytes: Uint8Array, ends: Uint32A
  * `digest()`. Several hashers may be alive and interleaved on one instance:
  * the one that runs restores its state into the module, saving the previous
  * owner's. `digest()` leaves the state as it was, so updates may continue.
- * @example new Blake3Hasher(k).update(a).update(b).digest()
+ * @example new Blake3Hasher(instance).update(a).update(b).digest()
  */
 export class Blake3Hasher {
   /** @internal This hasher's state while another owns the module; undefined before first use (fresh). */

@@ -36,7 +36,12 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
  * them the default for the top-level functions. Await it once.
  * @example await init(); blake3(bytes)
  */
-export async function init(options: { simd?: boolean } = {}): Promise<Kernels> {
+export async function init(
+  options: {
+    /** Use the SIMD build (default: when this runtime validates it) or force the scalar one (false). */
+    simd?: boolean;
+  } = {},
+): Promise<Kernels> {
   const instance = await instantiate(compileKernels, options.simd);
   const kernels = new Kernels(instance);
   setDefaultKernels(kernels);

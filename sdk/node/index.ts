@@ -15,7 +15,12 @@ export { signUploadToken } from '../protocol/upload-token.js';
 export { checkMetadata, METADATA_LIMITS, type Metadata } from '../protocol/metadata.js';
 
 /** Options of `push`: those of `sync` with the pool made from `workers`. */
-export type PushOptions = Omit<SyncOptions, 'pool'> & { pool?: SyncOptions['pool']; workers?: number };
+export type PushOptions = Omit<SyncOptions, 'pool'> & {
+  /** A pool of your own (e.g. shared by several pushes); `workers` is ignored then. */
+  pool?: SyncOptions['pool'];
+  /** Worker threads hashing the file. Default: one per core (os.availableParallelism()). */
+  workers?: number;
+};
 const PUSH_OPTIONS: OptionKeys<PushOptions> = { ...SYNC_OPTIONS, workers: true };
 
 /**

@@ -15,9 +15,17 @@ import { PULL_OPTIONS, PULL_SUFFIX, type PullOptions, type PullOutput, type Pull
 import type { SyncSource } from '../source.js';
 import { fileSource } from './file-source.js';
 
+/** The file a pull updates, when given with the options. */
+interface PullPath {
+  /** The local file: read as the current copy if it exists, replaced by the version once it is complete and checked. */
+  path: string;
+}
+
 /** Options of `pull`: those of the core with the pool made from `workers`. */
 export type PullFileOptions = Omit<PullOptions, 'pool'> & {
+  /** A pool of your own (e.g. shared by several pulls); `workers` is ignored then. */
   pool?: PullOptions['pool'];
+  /** Worker threads scanning the local copy. Default: one per core (os.availableParallelism()). */
   workers?: number;
   /**
    * Rebuild inside the file itself, with no second copy on disk: moved chunks
@@ -44,8 +52,8 @@ const PULL_FILE_OPTIONS: OptionKeys<PullFileOptions & { path: string }> = { ...P
  * @example await pull('./model.bin', { endpoint: 'http://127.0.0.1:19876', key: 'model.bin' })
  */
 export async function pull(path: string, options: PullFileOptions): Promise<PullResult>;
-export async function pull(options: PullFileOptions & { path: string }): Promise<PullResult>;
-export async function pull(first: string | (PullFileOptions & { path: string }), second?: PullFileOptions): Promise<PullResult> {
+export async function pull(options: PullFileOptions & PullPath): Promise<PullResult>;
+export async function pull(first: string | (PullFileOptions & PullPath), second?: PullFileOptions): Promise<PullResult> {
   const [path, options] = typeof first === 'string' ? [first, second!] : [first.path, first];
   if (typeof path !== 'string' || !options)
     throw new DeltaflareError('INVALID_ARGUMENT', 'pull needs a path and options: pull(path, { endpoint, key }) or pull({ endpoint, key, path })');

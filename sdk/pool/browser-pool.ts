@@ -38,7 +38,7 @@ function browserWorker(index: number, factory: WorkerFactory): PoolWorker<Worker
  * A pool of `size` module Web Workers (default: navigator.hardwareConcurrency,
  * 2 where unknown), kernels loaded.
  * The caller owns it: create it once, reuse it, `terminate()` it when done.
- * @example const pool = await createBrowserPool(); for await (const b of signatures(blobSource(file), { chunking, pool })) ...
+ * @example const pool = await createBrowserPool(); for await (const b of signatures(blobSource(file), { chunking, pool })) send(b)
  */
 export async function createBrowserPool(
   size = globalThis.navigator?.hardwareConcurrency || 2,

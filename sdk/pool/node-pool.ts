@@ -37,7 +37,7 @@ export function poolWorker(worker: Worker, index: number): PoolWorker<WorkerApi>
 /**
  * A pool of `size` worker_threads (default: one per core), kernels loaded.
  * The caller owns it: create it once, reuse it across syncs, `terminate()` it at the end.
- * @example const pool = await createNodePool(2); try { ... } finally { pool.terminate() }
+ * @example const pool = await createNodePool(2); try { await pool.run((api) => api.fixedBlocks(bytes, 4096)) } finally { pool.terminate() }
  */
 export async function createNodePool(size = availableParallelism()): Promise<WorkerPool<WorkerApi>> {
   return nodePool(Array.from({ length: size }, () => startNodeWorker()));

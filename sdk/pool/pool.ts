@@ -31,7 +31,7 @@ export interface RunOptions {
 
 /**
  * A fixed set of workers; `run` hands a task to the next idle one.
- * @example const pool = await createNodePool(2); try { await pool.run((api) => api.init()) } finally { pool.terminate() }
+ * @example const pool = await createNodePool(2); try { await pool.run((api) => api.fixedBlocks(bytes, 4096)) } finally { pool.terminate() }
  */
 export class WorkerPool<T> {
   private readonly idle: PoolWorker<T>[];
@@ -117,7 +117,7 @@ export class WorkerPool<T> {
 /**
  * A pool over `workers` once `init` has resolved on every one of them; if any
  * fails to start, all are stopped and the error is thrown.
- * @example const pool = await startPool(workers, (api) => api.init())
+ * @example const pool = await startPool(workers, (api) => api.init(compiled))
  */
 export async function startPool<T>(workers: PoolWorker<T>[], init: (api: Remote<T>) => Promise<unknown>): Promise<WorkerPool<T>> {
   const pool = new WorkerPool<T>(workers);

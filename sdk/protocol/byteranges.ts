@@ -48,7 +48,7 @@ const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/i;
 
 /**
  * The parts of a 206 answer as (offset, bytes) views into `body`.
- * @example for (const p of byteRangeParts(res.headers.get('content-type'), res.headers.get('content-range'), body)) ...
+ * @example for (const p of byteRangeParts(res.headers.get('content-type'), res.headers.get('content-range'), body)) write(p.offset, p.bytes)
  */
 export function byteRangeParts(contentType: string | null, contentRange: string | null, body: Uint8Array): { offset: number; bytes: Uint8Array }[] {
   const boundary = /^multipart\/byteranges;\s*boundary="?([^";]+)"?/i.exec(contentType ?? '')?.[1];

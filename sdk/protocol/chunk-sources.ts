@@ -81,7 +81,7 @@ export function chunkSources(newLengths: Uint32Array, oldLengths: Uint32Array, p
  * source's of dups. BLAKE3 of the result is the root to compare. In place:
  * a second 32 B/chunk array was 8 MB more at the commit of a 1 GiB file in
  * 4 KiB chunks, the server's peak.
- * @example k.blake3(fillChunkDigests(s, basis.hashes, landed)) equals the client's root
+ * @example k.blake3(fillChunkDigests(s, basis.hashes, landed)) // equals the client's root
  */
 export function fillChunkDigests(sources: ChunkSources, oldHashes: Uint8Array, digests: Uint8Array): Uint8Array {
   const n = sources.kind.length;

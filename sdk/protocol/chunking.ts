@@ -4,7 +4,25 @@
 import { CDC_DEFAULTS, MAX_SCALED_CHUNK } from '../base/limits.js';
 
 /** Content-defined chunking (FastCDC-2020) or fixed-size blocks. */
-export type ChunkingSpec = { kind: 'cdc'; min: number; avg: number; max: number; level: number } | { kind: 'fixed'; block: number };
+export type ChunkingSpec =
+  | {
+      /** FastCDC-2020: boundaries follow the content, so an insertion moves none but its neighbours'. */
+      kind: 'cdc';
+      /** Smallest chunk, bytes (default 2 KiB; 64 B..1 MiB). */
+      min: number;
+      /** Target average chunk, bytes (default 8 KiB; 256 B..4 MiB). */
+      avg: number;
+      /** Largest chunk, bytes (default 64 KiB; 1 KiB..16 MiB). */
+      max: number;
+      /** Normalization level 0..3 (default 1): higher keeps chunk sizes closer to `avg`. */
+      level: number;
+    }
+  | {
+      /** Fixed-size blocks: for block-aligned data (disk images) whose edits never shift bytes. */
+      kind: 'fixed';
+      /** Block size, bytes. */
+      block: number;
+    };
 
 /** Defaults: FastCDC-2020 with the reference's level 1, 2/8/64 KiB. */
 export const DEFAULT_CHUNKING: ChunkingSpec = { kind: 'cdc', ...CDC_DEFAULTS };

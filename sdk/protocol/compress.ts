@@ -34,7 +34,7 @@ async function pipe(bytes: Uint8Array, stream: ByteTransform, limit: number, wha
   return into ? into.subarray(0, total) : concatBytes(pieces);
 }
 
-/** deflate-raw of `bytes`. @example const z = await deflateRaw(payload); if (z.length < payload.length) ... */
+/** deflate-raw of `bytes`. @example const z = await deflateRaw(payload); const sent = z.length < payload.length ? z : payload */
 export async function deflateRaw(bytes: Uint8Array): Promise<Uint8Array> {
   return pipe(bytes, new CompressionStream('deflate-raw') as ByteTransform, Infinity, 'deflate');
 }

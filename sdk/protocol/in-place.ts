@@ -75,7 +75,7 @@ export function orderInPlace(input: readonly CopyOp[]): InPlaceOrder {
  * would store other bytes than the manifest it publishes). A Fenwick tree over
  * the destinations sorted by offset counts those already written inside each
  * copy's source: O(n log n), 4 bytes per copy.
- * @example if (firstOverwrittenRead(plan.copies) >= 0) throw ...
+ * @example if (firstOverwrittenRead(plan.copies) >= 0) throw new Error('a copy would read bytes already overwritten')
  */
 export function firstOverwrittenRead(copies: readonly CopyOp[]): number {
   const n = copies.length;

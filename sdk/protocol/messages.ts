@@ -82,8 +82,11 @@ export interface CommitRequest {
 
 /** A stored version, as listed and as answered by a commit. */
 export interface FileInfo {
+  /** The file's key on the endpoint (its path, e.g. "images/disk.img"). */
   key: string;
+  /** The version's id: the `expectedVersion` of the next push, the `version` of a pull. */
   version: string;
+  /** Bytes. */
   size: number;
   /** Manifest root, hex. */
   root: string;

@@ -262,7 +262,7 @@ function sameDigest(hashes: Uint8Array, a: number, b: number): boolean {
   return true;
 }
 
-/** The literal bytes of a part, cut from the new file in op order. @example encodePart({ ...p, deflated: false, payload: partPayload(file, p) }) */
+/** The literal bytes of a part, cut from the new file in op order. @example encodePart({ ...part, deflated: false, payload: partPayload(newFile, part) }) */
 export function partPayload(newFile: Uint8Array, part: PartPlan): Uint8Array {
   const out = new Uint8Array(part.literalBytes);
   let at = 0;

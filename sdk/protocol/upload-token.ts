@@ -51,7 +51,16 @@ const toB64url = (text: string) =>
  * // in that user's browser:
  * await sync(file, { endpoint, key: 'users/7/photo.jpg', token });
  */
-export async function signUploadToken(opts: { secret: string; key: string; expires: number; maxSize?: number }): Promise<string> {
+export async function signUploadToken(opts: {
+  /** The endpoint's DELTAFLARE_TOKEN (at least 32 characters). */
+  secret: string;
+  /** The one key the token may push. */
+  key: string;
+  /** Expiry, seconds since the epoch. */
+  expires: number;
+  /** Largest file size the token may push, bytes (default: the endpoint's limit). */
+  maxSize?: number;
+}): Promise<string> {
   const expires = Math.floor(opts.expires);
   if ((opts.secret?.length ?? 0) < MIN_SIGNING_SECRET)
     throw new TypeError(`signUploadToken: the secret has ${opts.secret?.length ?? 0} characters, fewer than ${MIN_SIGNING_SECRET}`);

@@ -16,7 +16,7 @@ export const clientOf = (req: Request): string => req.headers.get('cf-connecting
 
 /**
  * The cross-key session count of one key's object.
- * @example const limit = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), 64, 86_400)
+ * @example const limit = new ClientLimit(env, ctx.storage.sql, ctx.id.toString(), 64, 86_400, 2 ** 40)
  */
 export class ClientLimit {
   constructor(

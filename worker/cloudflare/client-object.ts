@@ -20,7 +20,7 @@ const isTicket = (id: string) => id.startsWith('t_');
 
 /**
  * The Durable Object class bound as CLIENTS.
- * @example const n = await env.CLIENTS.get(env.CLIENTS.idFromName(ip)).admit(64, ticket)
+ * @example const r = await env.CLIENTS.get(env.CLIENTS.idFromName(ip)).admit(64, 2 ** 40, ticket, size)
  */
 export class ClientObject extends DurableObject<Env> implements ClientObjectRpc {
   private ready = false;

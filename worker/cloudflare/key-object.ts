@@ -73,9 +73,11 @@ export class KeyObject extends DurableObject<Env> implements KeyObjectRpc {
    * The endpoint's lifecycle hooks (worker/hooks.ts): none here; override in
    * a subclass exported under this class's binding to add yours.
    * @example
+   * import { type CommitEvent, type Env, type Hooks, KeyObject as Base } from 'deltaflare/cloudflare';
    * export class KeyObject extends Base {
    *   protected override hooks(): Hooks {
-   *     return { onCommit: (c) => this.env.COMMITS.send(c) };
+   *     const env = this.env as Env & { COMMITS: Queue<CommitEvent> };
+   *     return { onCommit: async (c) => void (await env.COMMITS.send(c)) };
    *   }
    * }
    */

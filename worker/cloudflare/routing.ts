@@ -61,7 +61,7 @@ function decodeId(raw: string): string {
 /**
  * Forwards a request to its key's object, or answers null when it reads only
  * (info, GET/HEAD of files, list), which the Worker serves itself from R2.
- * @example const res = (await route(request, env)) ?? readOnlyApp.fetch(request)
+ * @example const res = (await route(request, env)) ?? (await reader).fetch(request, env)
  */
 export async function route(req: Request, env: Env): Promise<Response | null> {
   const url = new URL(req.url);

@@ -25,6 +25,7 @@ import { FsSpool } from './spool.js';
 
 /** Options of `createApp` on Node: the endpoint's, the kernels optional, and who may be trusted or named. */
 export type NodeAppOptions = Omit<CreateAppOptions, 'kernels'> & {
+  /** The wasm kernels; loaded by default (`initKernels()`). */
   kernels?: Kernels;
   /** Host names (without port) an endpoint open for writes also answers, besides loopback ones. */
   allowedHosts?: string[];

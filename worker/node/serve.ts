@@ -24,7 +24,9 @@ export interface ServeOptions {
   port?: number;
   /** Default '127.0.0.1' (loopback only). */
   host?: string;
+  /** The wasm kernels; loaded by default. */
   kernels?: Kernels;
+  /** Overrides of DEFAULT_LIMITS (part size, sessions per client...). */
   limits?: Partial<Limits>;
   /** A folder served for GET paths outside /v1 (the demo page, later). */
   static?: string;

@@ -249,7 +249,8 @@ export const STORE_TO_PROTOCOL: Record<StoreErrorCode, ProtocolErrorCode> = {
  *
  * @example
  * try { await store.commit(key, id, { expectedVersion }) } catch (e) {
- *   if (e instanceof StoreError && e.code === 'CONFLICT') return c.text(e.message, e.status);
+ *   if (e instanceof StoreError && e.code === 'CONFLICT') return Response.json({ code: e.code, message: e.message }, { status: e.status });
+ *   throw e;
  * }
  */
 export class StoreError extends Error {
