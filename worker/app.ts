@@ -36,6 +36,9 @@ export interface CreateAppOptions extends AppOptions {
 
 const octets = { 'Content-Type': 'application/octet-stream' };
 
+/** A file's route: its key is the rest of the path, slashes included (the Worker's routing decodes DELETE's with it too). */
+export const FILE_ROUTE = '/v1/files/:key{.+}';
+
 /**
  * Builds the endpoint app. Pass `endpoint` to keep a handle on its state
  * (the Workers key object sweeps and counts sessions through it).
@@ -192,7 +195,7 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
 
   app.get('/v1/files', async (c) => c.json(await ep.list((name) => c.req.query(name))));
   // Hono answers HEAD with the GET route (method still HEAD on the request): getFile sends headers only.
-  app.get('/v1/files/:key{.+}', async (c) => {
+  app.get(FILE_ROUTE, async (c) => {
     const key = c.req.param('key');
     authorizeKey(c, key);
     return ep.read(key, c.req.method, c.req.header('range'), c.req.header(RANGE_ENCODING_HEADER) === DEFLATE_RAW);
@@ -207,7 +210,7 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
     authorizeKey(c, key);
     return ep.blockDigests(key, (name) => c.req.query(name));
   });
-  app.delete('/v1/files/:key{.+}', async (c) => {
+  app.delete(FILE_ROUTE, async (c) => {
     const key = c.req.param('key');
     authorizeKey(c, key);
     const ifMatch = c.req.header('if-match');

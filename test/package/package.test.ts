@@ -122,6 +122,25 @@ describe('the packed package', () => {
     expect(out.misspelt).toContain('unknown option "token" (did you mean access: { token }?)');
   }, 120_000);
 
+  it('should share one hono with the app it is mounted in, and run with the oldest hono of its peer range', () => {
+    // A peer: the consumer's hono is the package's, never a second copy under node_modules/deltaflare.
+    expect(() => readdirSync(join(project, 'node_modules/deltaflare/node_modules/hono'))).toThrow();
+    const range = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).peerDependencies.hono as string;
+    const oldest = /^\^(\d+\.\d+\.\d+)$/.exec(range)?.[1];
+    expect(oldest, `peerDependencies.hono ${range}`).toBeDefined();
+    const old = join(work, 'oldest-hono');
+    mkdirSync(old);
+    writeFileSync(join(old, 'package.json'), JSON.stringify({ name: 'consumer-oldest-hono', private: true, type: 'module' }));
+    run('npm', ['install', tarball, `hono@${oldest}`, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], old);
+    expect(JSON.parse(readFileSync(join(old, 'node_modules/hono/package.json'), 'utf8')).version).toBe(oldest);
+    cpSync(join(consumer, 'push.mjs'), join(old, 'push.mjs'));
+    const out = JSON.parse(run('node', ['push.mjs'], old).trim().split('\n').pop()!) as Record<string, { second: number; size: number; same: boolean }>;
+    for (const name of ['hono', 'http']) {
+      expect(out[name].same, name).toBe(true);
+      expect(out[name].second, name).toBeLessThan(out[name].size / 10);
+    }
+  }, 180_000);
+
   it('should build a Vite page that uploads from Chromium to an endpoint mounted under a prefix', async () => {
     const site = join(project, 'site');
     mkdirSync(site);

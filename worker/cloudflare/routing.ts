@@ -4,7 +4,8 @@
 // appended to the app's own: "s_<24 hex>-<64 hex>"; the Worker splits it,
 // forwards to that object with the app's id in the path, and rewrites the id
 // in the two answers that carry it (POST /v1/sessions, GET /v1/sessions/:id).
-import { getPath, tryDecodeURIComponent } from 'hono/utils/url';
+import { Hono } from 'hono';
+import { FILE_ROUTE } from '../app.js';
 import { readJson } from '../body.js';
 import { ApiError, errorResponse } from '../errors.js';
 import type { Env } from './env.js';
@@ -38,15 +39,13 @@ async function createSession(req: Request, env: Env): Promise<Response | null> {
   return withOuterId(res, stub.id.toString());
 }
 
-/**
- * The key of DELETE /v1/files/:key, decoded as the app's route decodes it
- * (Hono's path, then its parameter decoding; `.+` stops at line
- * terminators), so the Worker picks the object of the key the app will see.
- * Null when the route does not match (the app answers 404).
- */
-function fileKey(req: Request): string | null {
-  const m = /^\/v1\/files\/(.+)$/.exec(getPath(req));
-  return m ? tryDecodeURIComponent(m[1]) : null;
+/** The app's DELETE route alone: a key decoded by it is the key the app will see (Hono's path and parameter decoding, whatever its version). */
+const deleteRoute = new Hono().delete(FILE_ROUTE, (c) => c.json({ key: c.req.param('key') }));
+
+/** The key of DELETE /v1/files/:key, so the Worker picks that key's object; null when the route does not match (the app answers 404). */
+async function fileKey(req: Request): Promise<string | null> {
+  const res = await deleteRoute.fetch(new Request(req.url, { method: 'DELETE' }));
+  return res.status === 200 ? ((await res.json()) as { key: string }).key : null;
 }
 
 /** A session id from the path: malformed percent escapes are no session (404), never an exception (500). */
@@ -82,7 +81,7 @@ export async function route(req: Request, env: Env): Promise<Response | null> {
       const res = await env.KEYS.get(id).fetch(new Request(url, req));
       return m[2] === undefined && req.method === 'GET' ? withOuterId(res, ids.object) : res;
     }
-    const key = req.method === 'DELETE' && path.startsWith('/v1/files/') ? fileKey(req) : null;
+    const key = req.method === 'DELETE' && path.startsWith('/v1/files/') ? await fileKey(req) : null;
     if (key === null) return null;
     checkR2Key(key);
     return await keyObject(env, key).fetch(req);
