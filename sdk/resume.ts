@@ -22,6 +22,7 @@ import type { DeltaflareError } from './base/errors.js';
 import { Http, type HttpOptions } from './http.js';
 import type { Kernels } from './kernels/index.js';
 import type { ChunkingSpec } from './protocol/chunking.js';
+import { type Metadata, sameMetadata } from './protocol/metadata.js';
 import type { SessionStatus } from './protocol/messages.js';
 import { type SyncSource, sourceChangedError } from './source.js';
 import { toHex } from './protocol/hex.js';
@@ -61,6 +62,8 @@ export interface StoredSession {
   /** The session's part size and limits (GET /v1/sessions/:id does not repeat them). */
   partSize: number;
   limits: Limits;
+  /** The metadata the session was opened with: a push with other metadata opens another session. */
+  metadata?: Metadata;
   /** Literal bytes the plan sends (while `pass` is set: those found so far), and how many landed (for a "resume?" prompt). */
   literalBytes: number;
   landedBytes: number;
@@ -223,7 +226,7 @@ export class Resumer {
    * the one this push would open (same size, key, chunking, in-place flag,
    * basis version); otherwise forgets it (and deletes it on the server).
    */
-  async session(want: { size: number; chunking: ChunkingSpec; inPlace: boolean }): Promise<{ stored: StoredSession; status: SessionStatus } | undefined> {
+  async session(want: { size: number; chunking: ChunkingSpec; inPlace: boolean; metadata?: Metadata }): Promise<{ stored: StoredSession; status: SessionStatus } | undefined> {
     const stored = this.record.session;
     // After the pass the matches need the signature they were confirmed for; during it the pass runs again.
     if (!stored || (!stored.pass && !this.signature(want.chunking))) return undefined;
@@ -241,6 +244,7 @@ export class Resumer {
       status.inPlace === want.inPlace &&
       sameChunking(status.chunking, want.chunking) &&
       (status.basis?.version ?? null) === stored.basisVersion &&
+      sameMetadata(stored.metadata, want.metadata) &&
       (!stored.pass || consecutive(stored.pass.batches));
     if (fits) return { stored, status };
     await this.dropSession(true);

@@ -202,7 +202,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
     : undefined;
   try {
     await probe;
-    const reused = await resumer?.session({ size: source.size, chunking, inPlace });
+    const reused = await resumer?.session({ size: source.size, chunking, inPlace, metadata });
     const cached = resumer?.signature(chunking);
     const table = new ChunkTable();
     let session: SessionFacts;
@@ -249,6 +249,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
             pass: { batches: [] },
             partSize: s.partSize,
             limits: s.limits,
+            ...(metadata ? { metadata } : {}),
             literalBytes: 0,
             landedBytes: 0,
             expiresAt: s.expiresAt ?? '',
@@ -269,6 +270,7 @@ export async function sync(source: SyncSource, options: SyncOptions): Promise<Sy
         oldOffsets: table.view().oldOffsets,
         partSize: session.partSize,
         limits: session.limits,
+        ...(metadata ? { metadata } : {}),
         literalBytes: 0,
         landedBytes: 0,
         expiresAt: session.expiresAt ?? '',

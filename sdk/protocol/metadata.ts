@@ -49,3 +49,9 @@ export function decodeMetadataHeader(value: string | null): Metadata | undefined
     return undefined;
   }
 }
+
+/** Whether two metadata (or their absence) hold the same pairs, in any order. */
+export function sameMetadata(a: Metadata | undefined, b: Metadata | undefined): boolean {
+  const pairs = (m: Metadata | undefined) => JSON.stringify(Object.entries(m ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return pairs(a) === pairs(b);
+}

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodePool, discard, push, type SyncProgress } from '../../sdk/node/index.js';
+import { createNodePool, discard, type Metadata, push, type SyncProgress } from '../../sdk/node/index.js';
 import type { SyncLayout } from '../../sdk/sync.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
@@ -36,20 +36,20 @@ let seed = 7;
 const same = (key: string, bytes: Uint8Array) => readFileSync(join(store, key)).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
 
 /** Pushes `path`, aborting once `parts` parts have landed; returns how many had. */
-async function pushAndAbort(path: string, key: string, resume: MemoryResumeStore, parts: number): Promise<number> {
+async function pushAndAbort(path: string, key: string, resume: MemoryResumeStore, parts: number, metadata?: Metadata): Promise<number> {
   const abort = new AbortController();
   let landed = 0;
   const onPart = () => ++landed === parts && abort.abort('test cut');
-  await expect(push(path, { endpoint: server.url, key, pool, resume, signal: abort.signal, onPart, concurrency: CONCURRENCY })).rejects.toMatchObject({
+  await expect(push(path, { endpoint: server.url, key, pool, resume, signal: abort.signal, onPart, concurrency: CONCURRENCY, metadata })).rejects.toMatchObject({
     code: 'ABORTED',
   });
   return landed;
 }
 
 /** Pushes `path` to the end and returns the last progress report with the result. */
-async function pushToEnd(path: string, key: string, resume: MemoryResumeStore) {
+async function pushToEnd(path: string, key: string, resume: MemoryResumeStore, metadata?: Metadata) {
   let last: SyncProgress | undefined;
-  const result = await push(path, { endpoint: server.url, key, pool, resume, concurrency: CONCURRENCY, onProgress: (p) => (last = p) });
+  const result = await push(path, { endpoint: server.url, key, pool, resume, concurrency: CONCURRENCY, metadata, onProgress: (p) => (last = p) });
   return { result, last: last! };
 }
 
@@ -147,5 +147,26 @@ describe('resumable push', () => {
     expect(await resume.get(resumeId(server.url, 'discarded.bin'))).toBeUndefined();
     expect((await fetch(`${server.url}/v1/sessions/${encodeURIComponent(sessionId)}`)).status).toBe(404);
     expect(await discard(resume, { endpoint: server.url, key: 'discarded.bin' })).toBe(false);
+  });
+
+  it('should resume a push only with the metadata it was opened with: other metadata opens a new session', async () => {
+    const bytes = randomBytes(8 * PART, seed++);
+    const path = join(dir, 'meta.bin');
+    writeFileSync(path, bytes);
+    const resume = new MemoryResumeStore();
+    const sessionOf = async () => (await resume.get(resumeId(server.url, 'meta.bin')))?.session?.id;
+
+    await pushAndAbort(path, 'meta.bin', resume, 3, { owner: 'ana', build: '1' });
+    const first = await sessionOf();
+    await pushAndAbort(path, 'meta.bin', resume, 5, { build: '1', owner: 'ana' }); // the same pairs, in another order
+    expect(await sessionOf()).toBe(first);
+
+    const { result, last } = await pushToEnd(path, 'meta.bin', resume, { owner: 'bo' });
+    expect(last.resumed).toBe(false);
+    expect(result.literalBytes).toBe(bytes.length);
+    expect((await fetch(`${server.url}/v1/sessions/${encodeURIComponent(first!)}`)).status).toBe(404); // the old one deleted, not left to expire
+    const head = await fetch(`${server.url}/v1/files/meta.bin`, { method: 'HEAD' });
+    expect(JSON.parse(decodeURIComponent(head.headers.get('x-deltaflare-metadata')!))).toEqual({ owner: 'bo' });
+    expect(same('meta.bin', bytes)).toBe(true);
   });
 });
