@@ -226,7 +226,12 @@ export class Resumer {
    * the one this push would open (same size, key, chunking, in-place flag,
    * basis version); otherwise forgets it (and deletes it on the server).
    */
-  async session(want: { size: number; chunking: ChunkingSpec; inPlace: boolean; metadata?: Metadata }): Promise<{ stored: StoredSession; status: SessionStatus } | undefined> {
+  async session(want: {
+    size: number;
+    chunking: ChunkingSpec;
+    inPlace: boolean;
+    metadata?: Metadata;
+  }): Promise<{ stored: StoredSession; status: SessionStatus } | undefined> {
     const stored = this.record.session;
     // After the pass the matches need the signature they were confirmed for; during it the pass runs again.
     if (!stored || (!stored.pass && !this.signature(want.chunking))) return undefined;

@@ -40,9 +40,11 @@ async function pushAndAbort(path: string, key: string, resume: MemoryResumeStore
   const abort = new AbortController();
   let landed = 0;
   const onPart = () => ++landed === parts && abort.abort('test cut');
-  await expect(push(path, { endpoint: server.url, key, pool, resume, signal: abort.signal, onPart, concurrency: CONCURRENCY, metadata })).rejects.toMatchObject({
-    code: 'ABORTED',
-  });
+  await expect(push(path, { endpoint: server.url, key, pool, resume, signal: abort.signal, onPart, concurrency: CONCURRENCY, metadata })).rejects.toMatchObject(
+    {
+      code: 'ABORTED',
+    },
+  );
   return landed;
 }
 
