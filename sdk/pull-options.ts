@@ -68,6 +68,7 @@ export interface PullOptions extends HttpOptions {
    * refused before it is read.
    */
   maxChunks?: number;
+  /** Called with the pull's progress at each phase change and as chunks are found and fetched. */
   onProgress?: (p: PullProgress) => void;
 }
 
@@ -102,6 +103,10 @@ export interface PullProgress {
   foundBytes: number;
   /** Bytes fetched and checked, so far. */
   fetchedBytes: number;
+  /** Bytes per second found or fetched since the pull started. */
+  rate: number;
+  /** Seconds left at `rate` (0 until a rate is known). */
+  eta: number;
   /** Once, when fetching starts: where the version's bytes come from, as [offset, length] runs of the new file. */
   layout?: {
     /** Runs found locally. */

@@ -75,7 +75,13 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
   const http = new Http(options.endpoint, { ...options, onBytes: (_, r) => (received += r) });
   const path = `/v1/manifests/${encodeURIComponent(options.key)}`;
   const k = await init();
-  const report = (p: Omit<PullProgress, 'size'>) => options.onProgress?.({ ...p, size: manifest?.size ?? 0 });
+  const report = (p: Omit<PullProgress, 'size' | 'rate' | 'eta'>) => {
+    if (!options.onProgress) return;
+    const size = manifest?.size ?? 0;
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? (p.foundBytes + p.fetchedBytes) / seconds : 0;
+    options.onProgress({ ...p, size, rate, eta: rate > 0 ? Math.max(0, size - p.foundBytes - p.fetchedBytes) / rate : 0 });
+  };
   let manifest: ShortManifest | undefined;
   report({ phase: 'manifest', foundBytes: 0, fetchedBytes: 0 });
   const maxChunks = options.maxChunks ?? DEFAULT_LIMITS.maxManifestChunks;

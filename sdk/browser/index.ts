@@ -41,7 +41,8 @@ export type BrowserSyncOptions = Omit<SyncOptions, 'pool' | 'resume'> & {
   resume?: ResumeStore | false;
 };
 
-const BROWSER_SYNC_OPTIONS: OptionKeys<BrowserSyncOptions> = { ...SYNC_OPTIONS, workers: true };
+/** The names sync() accepts (checked at each call; the Uppy plugin checks its options against them at `use`). */
+export const BROWSER_SYNC_OPTIONS: OptionKeys<BrowserSyncOptions> = { ...SYNC_OPTIONS, workers: true };
 
 const pools = new Map<number, Promise<WorkerPool<WorkerApi>>>();
 

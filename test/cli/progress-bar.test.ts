@@ -55,9 +55,9 @@ describe('progress bar', () => {
   it('should draw a pull as the bytes found and fetched of the version, and its last report always', () => {
     const { bar, lines, tick } = recorder();
     tick(2000);
-    bar.pull({ phase: 'fetching', size: 200e6, foundBytes: 150e6, fetchedBytes: 10e6 });
+    bar.pull({ phase: 'fetching', size: 200e6, foundBytes: 150e6, fetchedBytes: 10e6, rate: 0, eta: 0 });
     expect(lines[0]).toMatch(/pull fetching +\[#{24}\.{6}\] +80% 160\.0 MB\/200\.0 MB 80\.0 MB\/s ETA 0:01/);
-    bar.pull({ phase: 'done', size: 200e6, foundBytes: 150e6, fetchedBytes: 50e6 }); // at once, but the last
+    bar.pull({ phase: 'done', size: 200e6, foundBytes: 150e6, fetchedBytes: 50e6, rate: 0, eta: 0 }); // at once, but the last
     expect(bar.draws).toBe(2);
     expect(ProgressBar.wanted(true, true)).toBe(true);
     expect(ProgressBar.wanted(false, false)).toBe(false);

@@ -119,12 +119,14 @@ const ENTRIES = ['sdk/node/index.ts', 'sdk/browser/index.ts', 'worker/node/index
 const PACKAGE_ENTRIES: Record<string, string> = {
   deltaflare: 'sdk/node/index.ts',
   'deltaflare/browser': 'sdk/browser/index.ts',
+  'deltaflare/uppy': 'sdk/uppy/index.ts',
+  'deltaflare/react': 'sdk/react/index.ts',
   'deltaflare/server': 'worker/node/index.ts',
   'deltaflare/kernels': 'sdk/kernels/index.ts',
   'deltaflare/cloudflare': 'worker/cloudflare/index.ts',
 };
 const SIDE: Array<[RegExp, string]> = [
-  [/^sdk\/browser\//, 'sdk/browser/index.ts'],
+  [/^sdk\/(browser|react)\//, 'sdk/browser/index.ts'],
   // Its example shows the backend signing and the browser syncing.
   [/^sdk\/protocol\/upload-token\.ts$/, 'sdk/browser/index.ts'],
   [/^worker\/cloudflare\/|^worker\/store\/r2\//, 'worker/cloudflare/index.ts'],

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaflareError } from '../../sdk/base/errors.js';
 import { init } from '../../sdk/kernels/index.js';
 import { digestBlocks, parseBlockQuery } from '../../sdk/protocol/block-digests.js';
-import { createNodePool, PULL_SUFFIX, pull, push } from '../../sdk/node/index.js';
+import { createNodePool, PULL_SUFFIX, type PullProgress, pull, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
 import type { WorkerApi } from '../../sdk/pool/worker-api.js';
 import { serve } from '../../worker/node/serve.js';
@@ -117,8 +117,13 @@ for (const [name, start] of Object.entries(targets)) {
       await publish('insert.bin', v2);
       const local = file(`${name}-insert.bin`, v1);
       const w = watched();
-      const r = await pull(local, { endpoint: url, key: 'insert.bin', pool, fetch: w.fetch });
+      const reports: PullProgress[] = [];
+      const r = await pull(local, { endpoint: url, key: 'insert.bin', pool, fetch: w.fetch, onProgress: (p) => reports.push(p) });
       expect(same(readFileSync(local), v2)).toBe(true);
+      // Every report carries a rate and an ETA: the last one at the end of the version, nothing left.
+      expect(reports.every((p) => Number.isFinite(p.rate) && Number.isFinite(p.eta) && p.eta >= 0)).toBe(true);
+      expect(reports.at(-1)).toMatchObject({ phase: 'done', foundBytes: r.copiedBytes, fetchedBytes: r.fetchedBytes, eta: 0 });
+      expect(reports.at(-1)!.rate).toBeGreaterThan(0);
       expect(r.fetchedBytes).toBeLessThan((256 << 10) + 200_000); // the insert and the chunks around it
       expect(r.copiedBytes + r.fetchedBytes).toBe(v2.length);
       // Found chunks written by the workers that hashed them: only those next to a segment's resynchronisation are read again.

@@ -7,10 +7,19 @@ import { createApp, initKernels, MemoryStore } from 'deltaflare/server';
 import { Hono } from 'hono';
 
 const page = process.argv[2];
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
 const store = new MemoryStore();
 const app = new Hono();
-app.route('/sync', createApp({ store, kernels: await initKernels() }));
+// What the tests measure and slow down: request bytes the endpoint received, and a delay before each part (PART_DELAY_MS).
+let received = 0;
+const partDelay = Number(process.env.PART_DELAY_MS ?? 0);
+app.use('/sync/*', async (c, next) => {
+  received += Number(c.req.header('content-length') ?? 0);
+  if (partDelay && c.req.method === 'PUT') await new Promise((r) => setTimeout(r, partDelay));
+  await next();
+});
+app.get('/received', (c) => c.json({ bytes: received }));
+app.route('/sync', createApp({ store, kernels: await initKernels(), limits: process.env.PART_SIZE ? { partSize: Number(process.env.PART_SIZE) } : {} }));
 app.get('/stored/:key', async (c) => {
   const { body } = await store.read(c.req.param('key'));
   return new Response(body);
