@@ -238,6 +238,51 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
     }
   }, 180_000);
 
+  it('should retry from the Dashboard after a failure, resuming the session, and delete the session on cancel', async () => {
+    buildPage('uppy');
+    const bytes = Buffer.from(randomBytes(6 << 20, 371));
+    const path = join(work, 'retried.bin');
+    writeFileSync(path, bytes);
+    const { url, child } = await startServer('uppy-page', { PART_SIZE: String(256 << 10), PART_DELAY_MS: '40' });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      page.on('pageerror', (e) => process.stderr.write(`chromium: ${e.message}\n`));
+      await page.goto(`${url}/`);
+      const events = () =>
+        page.evaluate(() => (window as unknown as { events: { type: string; message?: string }[] }).events.filter((e) => e.type !== 'progress'));
+      // Every commit refused by the network: the push fails after its parts landed, and Uppy shows Retry.
+      await page.route('**/commit', (route) => route.abort('connectionreset'));
+      await page.locator('.uppy-Dashboard-input').first().setInputFiles(path);
+      await page.locator('.uppy-StatusBar-actionBtn--upload').click();
+      await page.waitForFunction(() => (window as unknown as { events: { type: string }[] }).events.some((e) => e.type === 'error'), null, { timeout: 60_000 });
+      expect((await events())[0]).toMatchObject({ type: 'error' });
+      const sent = await received(url);
+      await page.unroute('**/commit');
+      await page.locator('.uppy-StatusBar-actionBtn--retry').click();
+      await page.waitForFunction(() => (window as unknown as { events: { type: string }[] }).events.some((e) => e.type === 'success'), null, {
+        timeout: 60_000,
+      });
+      expect(await received(url)).toBeLessThan(sent + 100_000); // the retry resumed: no part sent again
+      expect(Buffer.from(await (await fetch(`${url}/stored/retried.bin`)).arrayBuffer()).equals(bytes)).toBe(true);
+
+      // Cancel: the session goes on the endpoint and from IndexedDB.
+      await page.evaluate(() => (window as unknown as { uppy: { clear(): void } }).uppy.clear());
+      writeFileSync(path, randomBytes(6 << 20, 372));
+      await page.locator('.uppy-Dashboard-input').first().setInputFiles(path);
+      await page.locator('.uppy-StatusBar-actionBtn--upload').click();
+      await page.waitForFunction(() => ((window as unknown as { lastProgress?: { literalBytesSent: number } }).lastProgress?.literalBytesSent ?? 0) > 1 << 20);
+      const [session] = await page.evaluate(() => (window as unknown as { unfinished(): Promise<string[]> }).unfinished());
+      expect((await fetch(`${url}/sync/v1/sessions/${encodeURIComponent(session)}`)).status).toBe(200);
+      await page.locator('.uppy-StatusBar button[data-cy="cancel"]').click();
+      await page.waitForFunction(async () => (await (window as unknown as { unfinished(): Promise<string[]> }).unfinished()).length === 0);
+      await expect.poll(async () => (await fetch(`${url}/sync/v1/sessions/${encodeURIComponent(session)}`)).status).toBe(404);
+    } finally {
+      await browser.close();
+      child.kill('SIGTERM');
+    }
+  }, 180_000);
+
   it('should upload, pause and resume a file with usePush in a React page', async () => {
     const gzip = buildPage('react');
     console.log(`consumer React page: ${(gzip / 1000).toFixed(1)} kB gzip of scripts (React, deltaflare)`);

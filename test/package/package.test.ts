@@ -31,8 +31,11 @@ beforeAll(() => {
   tarball = join(work, packed[0].filename);
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  // Its dependencies (hono, @hono/node-server, comlink) come from npm's cache when `npm ci` filled it.
-  run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], project);
+  // Its dependencies (hono, @hono/node-server, comlink) and what the README's examples import beside it (Uppy,
+  // React and its types, at the repo's versions) come from npm's cache when `npm ci` filled it.
+  const dev = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).devDependencies as Record<string, string>;
+  const beside = ['@uppy/core', '@uppy/dashboard', '@uppy/golden-retriever', 'react', '@types/react'].map((d) => `${d}@${dev[d]}`);
+  run('npm', ['install', tarball, ...beside, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], project);
 }, 180_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -72,14 +75,15 @@ describe('the packed package', () => {
     run(bin('attw'), [tarball, '--profile', 'esm-only'], work);
   });
 
-  it('should compile every TypeScript example of the README against the installed package', () => {
+  it('should compile every TypeScript (and TSX) example of the README against the installed package', () => {
     const dir = join(project, 'readme');
     mkdirSync(dir);
     // Names the snippets use without defining them, as a reader's surrounding code would.
     const preamble = 'declare const signal: AbortSignal, bytes: Uint8Array, ends: Uint32Array, a: Uint8Array, b: Uint8Array, piece: Uint8Array;\nexport {};\n';
-    const blocks = [...readFileSync(join(repo, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
-    for (const [i, code] of blocks.entries()) writeFileSync(join(dir, `example-${i + 1}.ts`), preamble + code);
+    const blocks = [...readFileSync(join(repo, 'README.md'), 'utf8').matchAll(/```(tsx?)\n([\s\S]*?)```/g)].map((m) => ({ ext: m[1], code: m[2] }));
+    expect(blocks.length).toBeGreaterThanOrEqual(7);
+    expect(blocks.some((b) => b.ext === 'tsx')).toBe(true);
+    for (const [i, { ext, code }] of blocks.entries()) writeFileSync(join(dir, `example-${i + 1}.${ext}`), preamble + code);
     writeFileSync(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
@@ -90,10 +94,12 @@ describe('the packed package', () => {
           strict: true,
           noEmit: true,
           skipLibCheck: true,
+          jsx: 'react-jsx',
+          lib: ['es2022', 'dom', 'dom.iterable'],
           typeRoots: [join(repo, 'node_modules/@types')],
           types: ['node'],
         },
-        include: ['*.ts'],
+        include: ['*.ts', '*.tsx'],
       }),
     );
     const out = (() => {
