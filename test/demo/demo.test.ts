@@ -173,6 +173,7 @@ describe('demo page in Chromium', () => {
       expect(failed.error?.code).toBe('NETWORK');
       lap('page saw the error');
       expect(await page.evaluate(() => document.body.dataset.state)).toBe('error');
+      await page.waitForFunction(() => document.getElementById('s-eta')!.textContent === '–'); // no stale time left
 
       // The server restarts on the same store and port; the connection comes back; the tab reloads.
       await server.close();
@@ -206,6 +207,111 @@ describe('demo page in Chromium', () => {
       expect(resent).toBeLessThanOrEqual(CONCURRENCY * PART + MiB);
       expect(sameAsServer('cut.bin', file)).toBe(true);
       await page.locator('.offer').waitFor({ state: 'detached', timeout: 5_000 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'should say which key a file goes to and what it is compared against before it starts, and load without a 404',
+    async () => {
+      const missing: string[] = [];
+      const onResponse = (r: { status(): number; url(): string }) => r.status() === 404 && missing.push(r.url());
+      page.on('response', onResponse);
+      await page.reload(); // a fresh load: the favicon is the page's own, no request fails
+      const renamed = join(dir, 'big-edited-copy.bin');
+      writeFileSync(renamed, readFileSync(big));
+      await page.setInputFiles('#file', renamed);
+      await page.waitForFunction(() => /new key/.test(document.getElementById('sync-target')!.textContent ?? ''));
+      expect(await page.locator('#sync-target').textContent()).toContain('Stored as “big-edited-copy.bin”, a new key: the whole file');
+      await finished(0);
+      await page.setInputFiles('#file', big);
+      await page.waitForFunction(() => /compared against/.test(document.getElementById('sync-target')!.textContent ?? ''));
+      expect(await page.locator('#sync-target').textContent()).toMatch(
+        new RegExp(`Stored as “big.bin”: compared against its current version v-[0-9a-f]+… \\(${(readFileSync(big).length / 1e6).toFixed(1)} MB\\)`),
+      );
+      const run = await finished(1);
+      expect(run.result!.literalBytes).toBe(0);
+      page.off('response', onResponse);
+      expect(missing.filter((u) => !u.includes('/v1/files/'))).toEqual([]); // the HEAD of a new key is the one 404 expected
+      // The keys the endpoint holds are offered by the Key field.
+      expect(await page.locator('#keys option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(
+        expect.arrayContaining(['big.bin', 'big-edited-copy.bin']),
+      );
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'should resume the offered key when the same file is dropped, refuse another file picked for it, and show no stale figures while paused',
+    async () => {
+      const SIZE_DROP = 32 * MiB;
+      // The file exists only in the page (a dropped file's bytes cannot come from disk): generated from a seed, twice alike.
+      const dropFile = (seed: number, name: string) =>
+        page.evaluate(
+          ({ seed, size, name }) => {
+            const words = new Uint32Array(size / 4);
+            let x = seed;
+            for (let i = 0; i < words.length; i++) {
+              x ^= x << 13;
+              x ^= x >>> 17;
+              x ^= x << 5;
+              words[i] = x >>> 0;
+            }
+            const file = new File([words], name, { lastModified: 1_700_000_000_000 }); // as a file on disk keeps it
+            const dt = new DataTransfer();
+            dt.items.add(file);
+            document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+          },
+          { seed, size: SIZE_DROP, name },
+        );
+      let landedAtPause = '';
+      await page.reload();
+      await page.click('#settings summary');
+      await page.fill('#key', 'custom/dropped.bin');
+      // Parts wait 400 ms on their way, so the push can be paused with some landed and some not.
+      await page.route('**/parts/**', async (route) => {
+        await new Promise((r) => setTimeout(r, 400));
+        await route.continue().catch(() => {}); // a part the pause aborted meanwhile
+      });
+      try {
+        await dropFile(7, 'dropped.bin');
+        await page.waitForFunction(
+          () => (window as unknown as { deltaflareDemo: Demo & { counts: { partsLanded: number } } }).deltaflareDemo.counts.partsLanded >= 1,
+        );
+        await page.click('#pause');
+        const paused = await finished(0);
+        expect(paused.error?.code).toBe('ABORTED');
+        await page.waitForTimeout(100); // the last frame draws
+        expect(await page.locator('#s-eta').textContent()).toBe('–');
+        expect(await page.locator('#s-rate').textContent()).toBe('–');
+        expect(await page.isVisible('#resume')).toBe(true);
+        expect(await page.locator('.offer').count()).toBe(0); // its Resume button is there: no second offer for it
+        landedAtPause = (await page.locator('#s-uploaded').textContent())!.split(' of ')[0];
+      } finally {
+        await page.unroute('**/parts/**');
+      }
+
+      await page.reload(); // the Key setting is gone; the offer remembers the key
+      const offer = page.locator('.offer', { hasText: '“custom/dropped.bin”' });
+      await offer.waitFor({ state: 'visible', timeout: 10_000 });
+      // The page and the offer count the same landed bytes.
+      expect(await offer.textContent()).toContain(`: ${landedAtPause} of 33.6 MB uploaded`);
+      const other = join(dir, 'other.bin');
+      writeFileSync(other, randomBytes(MiB));
+      const chooser = page.waitForEvent('filechooser');
+      await offer.getByRole('button', { name: 'Pick the file to resume' }).click();
+      await (await chooser).setFiles(other);
+      await offer.locator('.note').waitFor();
+      expect(await offer.locator('.note').textContent()).toContain('other.bin (1.0 MB) is not the file of this unfinished upload (dropped.bin, 33.6 MB)');
+      expect(await runCount()).toBe(0); // nothing sent
+
+      await dropFile(7, 'dropped.bin');
+      const run = await finished(0);
+      expect(run.error).toBeUndefined();
+      expect(run.key).toBe('custom/dropped.bin');
+      expect(run.progress!.resumed).toBe(true);
+      expect(run.progress!.resumedBytes).toBeGreaterThan(0);
+      expect(run.result!.literalBytes).toBe(SIZE_DROP);
     },
     TEST_TIMEOUT,
   );
