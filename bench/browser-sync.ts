@@ -1,11 +1,12 @@
 // npm run bench:browser (whole-sync part): deltaflare in a real page of
 // headless Chromium against the peers a web app's users compare it with,
 // each measured in the same run, alternately:
-//   - first upload: the SDK's sync() in a page, the demo page, a plain PUT of
-//     the same File to a sink (what tus/Uppy send without chunking), and the
-//     CLI (`deltaflare push`);
-//   - re-upload (8 MiB inserted in the middle of the file): the page, the
-//     demo and the CLI;
+//   - first upload: the SDK's sync() in a page, Uppy with the deltaflare
+//     plugin in the same page, the demo page, a plain PUT of the same File to
+//     a sink (what tus/Uppy send without chunking), and the CLI (`deltaflare
+//     push`);
+//   - re-upload (8 MiB inserted in the middle of the file): the page, Uppy,
+//     the demo and the CLI;
 //   - on loopback and over an emulated link shared by all connections
 //     (100 Mbit/s each way, 35 ms RTT: bench/relay.ts) for every tool;
 //   - the signature pass alone with 1, 2 and 4 workers against the same
@@ -170,6 +171,12 @@ async function pagePush(page: Page, file: string, r: Route, key: string): Promis
   return result.wall;
 }
 
+/** Uppy with the deltaflare plugin on the bench page pushing `file` to `key`: seconds as the page measured them. */
+async function uppyPush(page: Page, file: string, r: Route, key: string): Promise<number> {
+  await page.setFiles('#file', [file]);
+  return (await page.evaluate<{ wall: number }>(`bench.uppyPush(${JSON.stringify({ endpoint: r.endpoint, key })})`)).wall;
+}
+
 /** The demo page pushing `file` to `key`: from picking the file to its result. */
 async function demoPush(page: Page, file: string, key: string): Promise<number> {
   const n = await page.evaluate<number>('deltaflareDemo.runs.length');
@@ -212,6 +219,9 @@ try {
             record(size, link, what, 'SDK page', await measured(r, () => pagePush(page, oldFile, r, key), page));
             check(oldFile, key);
             key = newKey();
+            record(size, link, what, 'Uppy plugin', await measured(r, () => uppyPush(page, oldFile, r, key), page));
+            check(oldFile, key);
+            key = newKey();
             record(size, link, what, 'demo page', await measured(r, () => demoPush(demo, oldFile, key), demo));
             check(oldFile, key);
             key = newKey();
@@ -220,9 +230,10 @@ try {
           }
           if (ONLY.has('reupload')) {
             const what = 're-upload, 8 MiB inserted';
-            const keys = [newKey(), newKey(), newKey()];
+            const keys = [newKey(), newKey(), newKey(), newKey()];
             for (const key of keys) await cli(oldFile, r, key); // untimed: the basis
             record(size, link, what, 'SDK page', await measured(r, () => pagePush(page, newFile, r, keys[0]), page));
+            record(size, link, what, 'Uppy plugin', await measured(r, () => uppyPush(page, newFile, r, keys[3]), page));
             record(size, link, what, 'demo page', await measured(r, () => demoPush(demo, newFile, keys[1]), demo));
             record(size, link, what, 'CLI', await measured(r, () => cli(newFile, r, keys[2])));
             for (const key of keys) check(newFile, key);
@@ -289,7 +300,7 @@ for (const r of rows) {
   const cliRow = find(r.size, r.link, r.what, 'CLI');
   const bytes = r.runs[0].bytes ? median(r.runs.map((x) => x.bytes!)) : undefined;
   // The floor: the link's time for these bytes (the page also reads the file once at least) + 3 round trips.
-  const read = r.tool.includes('page') ? fastestRead(r.size) : 0;
+  const read = r.tool.includes('page') || r.tool.includes('Uppy') ? fastestRead(r.size) : 0;
   const floor =
     r.link === 'wan' && bytes && r.what !== 'read the File' ? Math.max(bytes / (WAN.rate / 8), Number.isFinite(read) ? read : 0) + 3 * rtt(r.link) : undefined;
   const ratio = (x?: Row) => (x && x !== r ? `${(secondsOf(x) / s).toFixed(2)}x` : '');
@@ -309,7 +320,7 @@ for (const r of rows) {
     bytes ? (bytes / 1e6).toFixed(1) : '',
     floor ? floor.toFixed(2) : '',
     floor ? `${(s / floor).toFixed(2)}x` : '',
-    r.tool.includes('page') || r.tool.includes('(') || r.tool.startsWith('signature') ? Math.max(...r.runs.map((x) => x.rendererMiB ?? 0)).toFixed(0) : '',
+    r.tool.includes('page') || r.tool.includes('Uppy') || r.tool.includes('(') || r.tool.startsWith('signature') ? Math.max(...r.runs.map((x) => x.rendererMiB ?? 0)).toFixed(0) : '',
   ];
   console.log(`| ${cells.join(' | ')} |`);
 }

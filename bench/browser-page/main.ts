@@ -1,11 +1,14 @@
 // The page of bench/browser-sync.ts, built by Vite as a web app would build
-// it: the SDK's sync() of the picked File, and the peers it is measured
-// against in the same browser: a plain PUT of the File, and raw reads of it
-// (Blob.slice, File.stream, FileReaderSync, on the page and in a worker).
+// it: the SDK's sync() of the picked File, the same through Uppy with the
+// deltaflare plugin, and the peers it is measured against in the same
+// browser: a plain PUT of the File, and raw reads of it (Blob.slice,
+// File.stream, FileReaderSync, on the page and in a worker).
+import Uppy from '@uppy/core';
 import { createBrowserPool, type PullResult, pull, sync, type SyncResult } from '../../sdk/browser/index.js';
 import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { signatures } from '../../sdk/signatures.js';
 import { blobSource } from '../../sdk/source.js';
+import Deltaflare from '../../sdk/uppy/index.js';
 
 const file = (): File => (document.getElementById('file') as HTMLInputElement).files![0];
 const SEGMENT = 8 << 20;
@@ -102,6 +105,20 @@ async function push(o: { endpoint: string; key: string; partConcurrency?: number
   return { ...r, wall: (performance.now() - t0) / 1000 };
 }
 
+/** The picked File uploaded by Uppy (core, no UI) with the deltaflare plugin, as a team on Uppy would: wall seconds. */
+async function uppyPush(o: { endpoint: string; key: string }): Promise<{ wall: number }> {
+  const uppy = new Uppy().use(Deltaflare, { endpoint: o.endpoint, keyOf: () => o.key, resume: false });
+  try {
+    const t0 = performance.now();
+    uppy.addFile({ name: file().name, type: file().type, data: file() });
+    const result = await uppy.upload();
+    if (!result || result.failed?.length) throw new Error(`Uppy: ${result?.failed?.[0]?.error ?? 'upload failed'}`);
+    return { wall: (performance.now() - t0) / 1000 };
+  } finally {
+    uppy.destroy();
+  }
+}
+
 /** The last push's stages (User Timing) and requests (Resource Timing): [name, start ms, duration ms]. */
 function timeline(): Array<[string, number, number]> {
   const start = performance.getEntriesByType('measure').find((e) => e.name === 'deltaflare:session')?.startTime ?? 0;
@@ -125,4 +142,4 @@ async function pullOpfs(o: { endpoint: string; key: string; name: string }): Pro
   return { ...r, wall: (performance.now() - t0) / 1000 };
 }
 
-Object.assign(window, { bench: { plainPut, rawRead, pass, push, timeline, seedOpfs, pullOpfs } });
+Object.assign(window, { bench: { plainPut, rawRead, pass, push, uppyPush, timeline, seedOpfs, pullOpfs } });
