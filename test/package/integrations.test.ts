@@ -283,6 +283,58 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
     }
   }, 180_000);
 
+  it('should build examples/uppy and upload through its Dashboard, served by deltaflare serve: an edit sends only the change', async () => {
+    const example = join(project, 'example-uppy');
+    cpSync(join(repo, 'examples/uppy'), example, { recursive: true });
+    run(bin('vite'), ['build', '--outDir', 'dist', '--logLevel', 'warn'], example);
+    const [v1, v2] = filePair(6 << 20, 391);
+    const files = join(work, 'example-files');
+    mkdirSync(join(files, 'v1'), { recursive: true });
+    mkdirSync(join(files, 'v2'), { recursive: true });
+    writeFileSync(join(files, 'v1/notes.db'), v1);
+    writeFileSync(join(files, 'v2/notes.db'), v2);
+    const server = spawn(
+      join(project, 'node_modules/.bin/deltaflare'),
+      ['serve', '--dir', join(work, 'example-store'), '--port', '0', '--static', join(example, 'dist')],
+      {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, XDG_STATE_HOME: join(work, 'state') },
+      },
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      server.stdout!.on('data', (d) => {
+        text += d;
+        const m = /endpoint on (http:\/\/\S+),/.exec(text);
+        if (m) resolve(m[1]);
+      });
+      server.once('exit', (code) => reject(new Error(`deltaflare serve exited with ${code}`)));
+    });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      page.on('pageerror', (e) => process.stderr.write(`chromium: ${e.message}\n`));
+      await page.goto(`${url}/`);
+      const results = page.locator('#results li');
+      for (const [n, dir] of ['v1', 'v2'].entries()) {
+        await page
+          .locator('.uppy-Dashboard-input')
+          .first()
+          .setInputFiles(join(files, dir, 'notes.db'));
+        await page.locator('.uppy-StatusBar-actionBtn--upload').click();
+        await results.nth(n).waitFor({ timeout: 60_000 });
+      }
+      const lines = await results.allTextContents();
+      expect(lines[0]).toMatch(/^notes\.db: version v-\S+, 6\.3 MB sent, 0\.0 MB already there$/);
+      expect(lines[1]).toMatch(/^notes\.db: version v-\S+, 0\.[0-9] MB sent, 6\.[0-9] MB already there$/);
+      expect(Buffer.from(await (await fetch(`${url}/v1/files/notes.db`)).arrayBuffer()).equals(v2)).toBe(true);
+    } finally {
+      await browser.close();
+      server.kill('SIGTERM');
+    }
+  }, 180_000);
+
   it('should upload, pause and resume a file with usePush in a React page', async () => {
     const gzip = buildPage('react');
     console.log(`consumer React page: ${(gzip / 1000).toFixed(1)} kB gzip of scripts (React, deltaflare)`);
