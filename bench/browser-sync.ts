@@ -320,7 +320,9 @@ for (const r of rows) {
     bytes ? (bytes / 1e6).toFixed(1) : '',
     floor ? floor.toFixed(2) : '',
     floor ? `${(s / floor).toFixed(2)}x` : '',
-    r.tool.includes('page') || r.tool.includes('Uppy') || r.tool.includes('(') || r.tool.startsWith('signature') ? Math.max(...r.runs.map((x) => x.rendererMiB ?? 0)).toFixed(0) : '',
+    r.tool.includes('page') || r.tool.includes('Uppy') || r.tool.includes('(') || r.tool.startsWith('signature')
+      ? Math.max(...r.runs.map((x) => x.rendererMiB ?? 0)).toFixed(0)
+      : '',
   ];
   console.log(`| ${cells.join(' | ')} |`);
 }
