@@ -318,6 +318,7 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
       await page.goto(`${url}/`);
       const results = page.locator('#results li');
       for (const [n, dir] of ['v1', 'v2'].entries()) {
+        if (n > 0) await page.locator('.uppy-DashboardContent-addMore').click(); // the Dashboard's "Add more"
         await page
           .locator('.uppy-Dashboard-input')
           .first()
