@@ -3,7 +3,6 @@
 // token, so a web app's backend can let one browser push one key), and the
 // constant-time comparison both rest on. Web APIs only (crypto.subtle): the
 // same code runs on Node and workerd. docs/protocol.md "Access" says the rules.
-import type { OptionKeys } from '../sdk/base/options.js';
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import {
   hmacSha256Hex,
@@ -14,27 +13,10 @@ import {
   uploadTokenMessage,
 } from '../sdk/protocol/upload-token.js';
 import { ApiError } from './errors.js';
+import type { AccessOptions } from './options.js';
 
 export { signUploadToken } from '../sdk/protocol/upload-token.js';
 
-/** Who may do what: no `token` means an open endpoint (development). */
-export interface AccessOptions {
-  /** Bearer token every write (sessions, DELETE) must carry. Unset: writes are open. */
-  token?: string;
-  /** Reads (GET/HEAD /v1/files...) need a token: `readToken`, `token` or an upload token of that key. Default false (public reads). */
-  protectReads?: boolean;
-  /** A token good for reads only; setting it implies `protectReads`. */
-  readToken?: string;
-  /**
-   * The secret upload tokens are signed with (at least MIN_SIGNING_SECRET
-   * characters). Unset: the write token signs them, if it is that long;
-   * a shorter write token accepts no upload tokens at all.
-   */
-  uploadSecret?: string;
-}
-
-/** Every option of AccessOptions, checked by createApp (sdk/base/options.ts). */
-export const ACCESS_OPTIONS: OptionKeys<AccessOptions> = { token: true, protectReads: true, readToken: true, uploadSecret: true };
 
 /** What an upload token allows: one key, and files of at most `maxSize` bytes when it says so. */
 export interface UploadScope {

@@ -7,9 +7,27 @@ import type { Kernels } from '../sdk/kernels/api.js';
 import type { Limits } from '../sdk/base/limits.js';
 import type { Context } from 'hono';
 import type { Spool } from './body-intake.js';
-import { ACCESS_OPTIONS, type AccessOptions } from './auth.js';
 import { HOOK_NAMES, type Hooks } from './hooks.js';
 import type { Store } from './store/store.js';
+
+/** Who may do what: no `token` means an open endpoint (development). */
+export interface AccessOptions {
+  /** Bearer token every write (sessions, DELETE) must carry. Unset: writes are open. */
+  token?: string;
+  /** Reads (GET/HEAD /v1/files...) need a token: `readToken`, `token` or an upload token of that key. Default false (public reads). */
+  protectReads?: boolean;
+  /** A token good for reads only; setting it implies `protectReads`. */
+  readToken?: string;
+  /**
+   * The secret upload tokens are signed with (at least MIN_SIGNING_SECRET
+   * characters). Unset: the write token signs them, if it is that long;
+   * a shorter write token accepts no upload tokens at all.
+   */
+  uploadSecret?: string;
+}
+
+/** Every option of AccessOptions, checked by createApp (sdk/base/options.ts). */
+export const ACCESS_OPTIONS: OptionKeys<AccessOptions> = { token: true, protectReads: true, readToken: true, uploadSecret: true };
 
 /** Options of `createApp` (and the lifecycle hooks of hooks.ts). */
 export interface AppOptions extends Hooks {

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
 import { createApp } from '../../worker/app.js';
-import { signUploadToken, timingSafeEqual, verifyUploadToken, type AccessOptions } from '../../worker/auth.js';
+import { signUploadToken, timingSafeEqual, verifyUploadToken } from '../../worker/auth.js';
+import type { AccessOptions } from '../../worker/options.js';
 import { FsStore } from '../../worker/store/fs/store.js';
 import { download, expectError, json, push, sendAll, sendCommit, start, type Send, typed } from './client.js';
 import { kernels as k, randomBytes, sameBytes, tempDir } from './setup.js';

@@ -6,7 +6,7 @@
 // token silently ignored.
 import { DeltaflareError } from '../../sdk/base/errors.js';
 import type { Limits } from '../../sdk/base/limits.js';
-import type { AccessOptions } from '../auth.js';
+import type { AccessOptions } from '../options.js';
 import { ApiError } from '../errors.js';
 import { openHosts } from '../hosts.js';
 import { COMPACT_AT, COMPACT_TO, type CompactionBounds, LAYOUT_PREFIXES, MAX_COMPACT_AT } from '../store/r2/compaction.js';

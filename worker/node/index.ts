@@ -8,7 +8,7 @@ export { guardConnections, type ConnectionLimits } from './connections.js';
 export { FsStore, type FsStoreOptions } from '../store/fs/store.js';
 export { MemoryStore } from '../store/memory.js';
 export type { Store, Staging, SessionRecord, VersionInfo } from '../store/store.js';
-export type { AccessOptions } from '../auth.js';
+export type { AccessOptions } from '../options.js';
 export type { CommitEvent, Hooks, Refusal, SessionCreateEvent, SessionExpireEvent } from '../hooks.js';
 export type { Metadata } from '../../sdk/protocol/metadata.js';
 export { init as initKernels, initSync as initKernelsSync, type Kernels } from '../../sdk/kernels/index.js';
