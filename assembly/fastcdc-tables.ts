@@ -1,7 +1,7 @@
 // FastCDC-2020 tables, identical to the reference crate `fastcdc` (module v2020).
 //
 // GEAR recipe: GEAR[i] = the first 8 bytes, read big-endian, of MD5 of 64 bytes
-// all equal to i (test/sdk/kernels/fastcdc-reference.ts recomputes it with node:crypto).
+// all equal to i (test/core/kernels/fastcdc-reference.ts recomputes it with node:crypto).
 // MASKS[bits]: the reference's masks, indexed by number of set-able bits; entries
 // 0-4 are unused, 5 and 25 only serve normalization level 3. Every mask is below
 // 2^48, so `hash & mask` depends only on the last 48 bytes rolled into the hash:

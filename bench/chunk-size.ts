@@ -12,12 +12,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { init } from '../sdk/kernels/index.js';
+import { init } from '../core/kernels/index.js';
 import { createNodePool, fileSource, push } from '../sdk/node/index.js';
-import { signatures } from '../sdk/signatures.js';
-import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import { signatures } from '../sdk/signatures/pass.js';
+import type { ChunkingSpec } from '../core/protocol/chunking.js';
 import { concat, randomBytes } from '../test/support/bytes.js';
-import { createApp } from '../worker/app.js';
+import { createApp } from '../worker/http/app.js';
 import { FsStore } from '../worker/store/fs/store.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string' }, time: { type: 'boolean' }, runs: { type: 'string' } } });

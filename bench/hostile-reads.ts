@@ -13,7 +13,7 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { blockQuery } from '../sdk/protocol/block-digests.js';
+import { blockQuery } from '../core/protocol/block-digests.js';
 import { writeRandom } from './files.js';
 
 const MiB = 1 << 20;

@@ -11,17 +11,17 @@
 //     and their staging areas: bounded by maxStagedBytesPerClient and the
 //     free space, not by how many requests the client sends.
 // Options: --bombs N (default 50).
-import { DEFAULT_LIMITS } from '../sdk/base/limits.js';
+import { DEFAULT_LIMITS } from '../core/base/limits.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { readdir, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { init } from '../sdk/kernels/index.js';
-import { deflateRaw } from '../sdk/protocol/compress.js';
-import { chunkingFor } from '../sdk/protocol/chunking.js';
-import { encodePart, encodeSignatures } from '../sdk/protocol/wire.js';
+import { init } from '../core/kernels/index.js';
+import { deflateRaw } from '../core/protocol/compress.js';
+import { chunkingFor } from '../core/protocol/chunking.js';
+import { encodePart, encodeSignatures } from '../core/protocol/wire.js';
 import { writeRandom } from './files.js';
 
 const { values } = parseArgs({ options: { bombs: { type: 'string' } } });

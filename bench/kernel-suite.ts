@@ -14,7 +14,7 @@
 // normal APIs on the JavaScript array.
 import { hash as jitHash } from 'blake3-jit';
 import { createBLAKE3, createCRC32 } from 'hash-wasm';
-import { init, type Kernels } from '../sdk/kernels/index.js';
+import { init, type Kernels } from '../core/kernels/index.js';
 
 export interface SuiteOptions {
   /**

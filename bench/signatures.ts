@@ -1,4 +1,4 @@
-// npm run bench:signatures: throughput of the signature pass (sdk/signatures.ts)
+// npm run bench:signatures: throughput of the signature pass (sdk/signatures/pass.ts)
 // over a random file on disk with 1 and 2 pool workers, against the sequential
 // k.chunk(bytes, { blake3: true }) on the same bytes in the same process.
 // Options: --size MiB (default 256; 1024 for 1 GiB), --runs N (default 5,
@@ -12,11 +12,11 @@ import { openSync, closeSync, writeSync, rmSync, mkdtempSync, readFileSync, exis
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { init } from '../sdk/kernels/index.js';
+import { init } from '../core/kernels/index.js';
 import { fileSource } from '../sdk/node/file-source.js';
 import { createNodePool } from '../sdk/pool/node-pool.js';
-import { DEFAULT_CHUNKING } from '../sdk/protocol/chunking.js';
-import { signatures } from '../sdk/signatures.js';
+import { DEFAULT_CHUNKING } from '../core/protocol/chunking.js';
+import { signatures } from '../sdk/signatures/pass.js';
 
 const { values } = parseArgs({
   options: { size: { type: 'string' }, runs: { type: 'string' }, segment: { type: 'string' }, file: { type: 'string' } },

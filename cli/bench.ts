@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../worker/app.js';
+import { createApp } from '../worker/http/app.js';
 import { FsStore } from '../worker/store/fs/store.js';
-import { init } from '../sdk/kernels/index.js';
+import { init } from '../core/kernels/index.js';
 import { createNodePool, push } from '../sdk/node/index.js';
-import type { SyncPhase } from '../sdk/sync.js';
+import type { SyncPhase } from '../sdk/push/push.js';
 import { chunkingOption } from './push.js';
 import { integer, parse, UsageError } from './usage.js';
 

@@ -1,7 +1,7 @@
-import { CDC_DEFAULTS } from '../sdk/base/limits.js';
+import { CDC_DEFAULTS } from '../core/base/limits.js';
 import { createReadStream } from 'node:fs';
-import type { Chunk } from '../sdk/kernels/api.js';
-import { init } from '../sdk/kernels/index.js';
+import type { Chunk } from '../core/kernels/api.js';
+import { init } from '../core/kernels/index.js';
 import { hex, hex32, integer, parse, UsageError } from './usage.js';
 
 const READ_BYTES = 1 << 20;

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { init } from '../sdk/kernels/index.js';
+import { init } from '../core/kernels/index.js';
 import { hex, hex32, parse, UsageError } from './usage.js';
 
 /** Reads are 1 MiB at a time: memory stays flat whatever the file size. */

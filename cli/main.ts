@@ -8,19 +8,19 @@
 // of raising that threshold as big buffers are freed, which kept ~20 MiB of
 // freed part and copy buffers in its heap. Neither can be set from inside a
 // running process. `env -S` needs GNU coreutils 8.30+ or BSD/macOS env.
-import { CDC_DEFAULTS } from '../sdk/base/limits.js';
+import { CDC_DEFAULTS } from '../core/base/limits.js';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { DeltaflareError } from '../sdk/base/errors.js';
-import { startNodeWorker } from '../sdk/pool/node-thread.js';
+import { DeltaflareError } from '../core/base/errors.js';
+import { startNodeThread } from '../sdk/pool/node-thread.js';
 import { UsageError } from './usage.js';
 
 // `push` and `pull` start their pool's threads before loading the rest of the client, so
 // each thread's boot (isolate, Node, the worker's modules: ~40 ms of CPU
 // each, longer while this thread and the server compete for the cores) runs
 // while this thread loads the client and opens the session (or fetches the manifest).
-const threads = ['push', 'pull'].includes(process.argv[2]) ? Array.from({ length: workersArg(process.argv.slice(3)) }, () => startNodeWorker()) : undefined;
+const threads = ['push', 'pull'].includes(process.argv[2]) ? Array.from({ length: workersArg(process.argv.slice(3)) }, () => startNodeThread()) : undefined;
 
 /** The thread count push or pull will use: --workers N when it is a whole number, else one per core (the command checks the option itself). */
 function workersArg(args: string[]): number {

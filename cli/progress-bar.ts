@@ -3,8 +3,8 @@
 // work) or pull (the version's bytes found or fetched), with the rate and
 // the time left, as rsync --info=progress2 shows. Drawn on a terminal, or
 // when --progress asks; at most every 100 ms.
-import type { PullProgress } from '../sdk/pull-options.js';
-import type { SyncProgress } from '../sdk/progress.js';
+import type { PullProgress } from '../sdk/pull/options.js';
+import type { SyncProgress } from '../sdk/push/progress.js';
 
 /** Redraws at most this often (ms), besides the last draw. */
 const EVERY_MS = 100;

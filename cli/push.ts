@@ -1,6 +1,6 @@
-import { CDC_DEFAULTS, CDC_RANGES } from '../sdk/base/limits.js';
-import { DeltaflareError } from '../sdk/base/errors.js';
-import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import { CDC_DEFAULTS, CDC_RANGES } from '../core/base/limits.js';
+import { DeltaflareError } from '../core/base/errors.js';
+import type { ChunkingSpec } from '../core/protocol/chunking.js';
 import type { Worker } from 'node:worker_threads';
 import { defaultResumeDir, fileResumeStore, push } from '../sdk/node/index.js';
 import { ProgressBar } from './progress-bar.js';

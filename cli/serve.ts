@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MIN_SIGNING_SECRET } from '../sdk/protocol/upload-token.js';
+import { MIN_SIGNING_SECRET } from '../core/protocol/upload-token.js';
 import { LOOPBACK, serve } from '../worker/node/serve.js';
 import { integer, parse, UsageError } from './usage.js';
 

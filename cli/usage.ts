@@ -31,7 +31,7 @@ export const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 /** Lower-case hex of bytes. */
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
-export { hex32 } from '../sdk/protocol/hex.js';
+export { hex32 } from '../core/protocol/hex.js';
 
 /** --progress / --no-progress: true, false, or undefined (a terminal decides); both given is a usage error. */
 export function progressFlag(values: Record<string, string | boolean | undefined>): boolean | undefined {

@@ -1,6 +1,6 @@
 // Builds the kernels: assembly/index.ts -> build/kernels.wasm (wasm SIMD) and
 // build/kernels-scalar.wasm (no SIMD, for runtimes without it), then embeds
-// both, base64, in sdk/kernels/wasm.generated.ts for Node and browsers.
+// both, base64, in core/kernels/wasm.generated.ts for Node and browsers.
 // Cloudflare Workers cannot compile wasm from bytes, so the worker imports the
 // .wasm files from build/ as modules instead.
 //
@@ -45,7 +45,7 @@ try {
       `export const simdWasm = '${base64['build/kernels.wasm']}';\n` +
       `export const scalarWasm = '${base64['build/kernels-scalar.wasm']}';\n`,
   );
-  replaceIfChanged(`${tmp}/wasm.generated.ts`, 'sdk/kernels/wasm.generated.ts');
+  replaceIfChanged(`${tmp}/wasm.generated.ts`, 'core/kernels/wasm.generated.ts');
   console.log(`kernels: ${builds.map((b) => `${b.out} ${Buffer.from(base64[b.out], 'base64').length} B`).join(', ')}`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -1,21 +1,28 @@
 #!/usr/bin/env node
 // Refuses import cycles and imports against the layers (run by `npm test`):
-//   base <- kernels <- protocol <- client (sdk/) | endpoint (worker/) <- cli
-// The demo page sits beside the CLI and sees the client only. Type-only
-// imports count too: a type cycle is still two modules that know each other.
+//   core/base <- core/kernels <- core/protocol <- client (sdk/)
+//                                              <- endpoint (worker/) <- its HTTP surface (worker/http/)
+//                                                 <- its runtimes (worker/node/, worker/cloudflare/) <- cli
+// The shared layers live in core/, which both sides import and which imports
+// neither. The demo page sits beside the CLI and sees the client only.
+// Type-only imports count too: a type cycle is still two modules that know
+// each other.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ROOTS = ['sdk', 'worker', 'cli', 'demo'];
+const ROOTS = ['core', 'sdk', 'worker', 'cli', 'demo'];
 
 /** The layer of a repo-relative path, most specific first. */
 const LAYERS = [
-  ['sdk/base/', 'base'],
-  ['sdk/kernels/', 'kernels'],
-  ['sdk/protocol/', 'protocol'],
+  ['core/base/', 'base'],
+  ['core/kernels/', 'kernels'],
+  ['core/protocol/', 'protocol'],
   ['sdk/', 'client'],
+  ['worker/http/', 'http'],
+  ['worker/node/', 'runtime'],
+  ['worker/cloudflare/', 'runtime'],
   ['worker/', 'endpoint'],
   ['cli/', 'cli'],
   ['demo/', 'demo'],
@@ -27,7 +34,9 @@ const ALLOWED = {
   protocol: ['base', 'kernels', 'protocol'],
   client: ['base', 'kernels', 'protocol', 'client'],
   endpoint: ['base', 'kernels', 'protocol', 'endpoint'],
-  cli: ['base', 'kernels', 'protocol', 'client', 'endpoint', 'cli'],
+  http: ['base', 'kernels', 'protocol', 'endpoint', 'http'],
+  runtime: ['base', 'kernels', 'protocol', 'endpoint', 'http', 'runtime'],
+  cli: ['base', 'kernels', 'protocol', 'client', 'endpoint', 'http', 'runtime', 'cli'],
   demo: ['base', 'kernels', 'protocol', 'client', 'demo'],
 };
 const layerOf = (path) => LAYERS.find(([prefix]) => path.startsWith(prefix))?.[1];

@@ -2,10 +2,10 @@
 // errors become DeltaflareError with the code of their JSON body; network
 // failures and 5xx are retried with exponential backoff, 4xx are not (the
 // same request would fail again), except those a predicate allows.
-import { DEFAULT_TIMEOUT_MS, MAX_ANSWER_BYTES, MAX_ERROR_BODY_BYTES } from './base/limits.js';
-import { DeltaflareError, type DeltaflareErrorCode } from './base/errors.js';
-import { concatBytes } from './protocol/bytes.js';
-import { PROTOCOL_VERSION } from './protocol/messages.js';
+import { DEFAULT_TIMEOUT_MS, MAX_ANSWER_BYTES, MAX_ERROR_BODY_BYTES } from '../core/base/limits.js';
+import { DeltaflareError, type DeltaflareErrorCode } from '../core/base/errors.js';
+import { concatBytes } from '../core/protocol/bytes.js';
+import { PROTOCOL_VERSION } from '../core/protocol/messages.js';
 
 export interface RetryOptions {
   /** Attempts after the first (default 4). */

@@ -2,7 +2,7 @@
 // signature pass and the part uploads read only the ranges they need and
 // memory stays bounded by their settings, never by the file size.
 
-import { DeltaflareError } from './base/errors.js';
+import { DeltaflareError } from '../core/base/errors.js';
 
 /** SOURCE_CHANGED: the file a push reads (`name`) changed under it; `how` says what happened, when known. */
 export function sourceChangedError(name: string | undefined, how?: string, cause?: unknown): DeltaflareError {

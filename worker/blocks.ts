@@ -1,15 +1,15 @@
 // `GET /v1/blocks/:key`: the digest prefixes of fixed-size blocks over some
-// spans of the current version (sdk/protocol/block-digests.ts), so a pull
+// spans of the current version (core/protocol/block-digests.ts), so a pull
 // fetches only the blocks of a changed chunk that its local copy lacks.
 // The version is looked up once; spans less than RANGE_MERGE_GAP apart are
 // read together (one store read: on R2 a subrequest), at most
 // MAX_RANGE_READS reads. The spans' bytes (at most MAX_BLOCK_SPAN_BYTES, and
 // the gaps between them) are held within the endpoint's read budget: a
 // request over it waits, then is refused with 503 BUSY.
-import { MAX_RANGE_READS } from '../sdk/base/limits.js';
-import type { Kernels } from '../sdk/kernels/api.js';
-import { type Span, sameRead } from '../sdk/protocol/byteranges.js';
-import { blockCount, digestBlocks, parseBlockQuery } from '../sdk/protocol/block-digests.js';
+import { MAX_RANGE_READS } from '../core/base/limits.js';
+import type { Kernels } from '../core/kernels/api.js';
+import { type Span, sameRead } from '../core/protocol/byteranges.js';
+import { blockCount, digestBlocks, parseBlockQuery } from '../core/protocol/block-digests.js';
 import { ApiError } from './errors.js';
 import { openCurrent } from './files.js';
 import type { ReadBudget } from './read-budget.js';

@@ -10,8 +10,8 @@
 // the ones still on the wire. Without a spool (Workers, where each key's
 // Durable Object has its own budget) a body waits for its share, as before.
 // Web APIs only.
-import type { BufferPool } from '../sdk/base/buffer-pool.js';
-import type { ByteBudget } from './byte-budget.js';
+import type { BufferPool } from '../core/base/buffer-pool.js';
+import type { ByteBudget } from '../core/base/byte-budget.js';
 import { BodySink, checkNext, declaredLength, readBody, readPiece } from './body.js';
 
 /**

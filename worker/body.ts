@@ -3,13 +3,13 @@
 // reading a byte), then the stream is counted as it arrives (a lying or
 // chunked body is cut off at the cap). Web APIs only, so the same code runs
 // under Node and workerd.
-import { MAX_JSON_BYTES } from '../sdk/base/limits.js';
+import { MAX_JSON_BYTES } from '../core/base/limits.js';
 import { ApiError } from './errors.js';
 
 /**
  * The whole body of `req`, at most `limit` bytes, else 413 TOO_LARGE naming
  * `what` and the limit. With `into`, a body whose Content-Length fits is read
- * into it (a pooled buffer, sdk/base/buffer-pool.ts) instead of a new one.
+ * into it (a pooled buffer, core/base/buffer-pool.ts) instead of a new one.
  * @example const bytes = await readBody(c.req.raw, 24 + 8 * limits.maxSignaturesPerBatch, 'signature batch')
  */
 export async function readBody(req: Request, limit: number, what: string, into?: Uint8Array): Promise<Uint8Array> {

@@ -5,20 +5,20 @@
 // for copied chunks, the ones computed as parts landed for literal chunks;
 // copied bytes are never read or hashed again.
 import { type Hooks, notify } from './hooks.js';
-import { ChunkSource, chunkSources, fillChunkDigests } from '../sdk/protocol/chunk-sources.js';
-import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
-import type { Manifest } from '../sdk/protocol/manifest.js';
-import type { FileInfo } from '../sdk/protocol/messages.js';
-import { decodePlan, type LiteralOp } from '../sdk/protocol/wire.js';
+import { ChunkSource, chunkSources, fillChunkDigests } from '../core/protocol/chunk-sources.js';
+import type { ChunkingSpec } from '../core/protocol/chunking.js';
+import type { Manifest } from '../core/protocol/manifest.js';
+import type { FileInfo } from '../core/protocol/messages.js';
+import { decodePlan, type LiteralOp } from '../core/protocol/wire.js';
 import { jsonInt as checkInt, jsonString as checkString } from './body.js';
-import type { Kernels } from '../sdk/kernels/api.js';
+import type { Kernels } from '../core/kernels/api.js';
 import type { ManifestCache } from './manifests.js';
 import type { CopyJobs } from './rebuild.js';
 import type { Sessions } from './sessions.js';
 import type { Signatures } from './signatures.js';
 import type { Store, VersionInfo } from './store/store.js';
 import { ApiError } from './errors.js';
-import { toHex } from '../sdk/protocol/hex.js';
+import { toHex } from '../core/protocol/hex.js';
 import { decodePartDigests } from './parts.js';
 import { rebuildInPlace, runCopies, runDups } from './rebuild.js';
 import { partBlobName, type Session } from './sessions.js';

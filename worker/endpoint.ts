@@ -2,20 +2,20 @@
 // app.ts: one object per app, holding the store, the kernels, the limits and
 // the in-process helpers (session locks, manifest cache, chunk tables, parts
 // in flight, copy jobs). Web APIs only: the same object runs under workerd.
-import { bodyCaps, DEFAULT_STRONG_BYTES, ENDPOINT_DEFAULTS, FIXED_BLOCK_MIN, type Limits, resolveLimits, WIRE_LIMITS } from '../sdk/base/limits.js';
-import type { Kernels } from '../sdk/kernels/api.js';
-import { resolveOptions } from '../sdk/kernels/chunker.js';
-import { toHex } from '../sdk/protocol/hex.js';
-import { type ChunkingSpec, chunkingId, DEFAULT_CHUNKING, expectedChunks, parseChunkingId } from '../sdk/protocol/chunking.js';
-import { manifestPieces } from '../sdk/protocol/manifest.js';
-import type { BasisInfo, CreateSessionResponse, FileInfo, FileList, SessionStatus } from '../sdk/protocol/messages.js';
-import { firstOverwrittenRead } from '../sdk/protocol/in-place.js';
-import { decodePlan } from '../sdk/protocol/wire.js';
+import { bodyCaps, DEFAULT_STRONG_BYTES, ENDPOINT_DEFAULTS, FIXED_BLOCK_MIN, type Limits, resolveLimits, WIRE_LIMITS } from '../core/base/limits.js';
+import type { Kernels } from '../core/kernels/api.js';
+import { resolveOptions } from '../core/kernels/chunker.js';
+import { toHex } from '../core/protocol/hex.js';
+import { type ChunkingSpec, chunkingId, DEFAULT_CHUNKING, expectedChunks, parseChunkingId } from '../core/protocol/chunking.js';
+import { manifestPieces } from '../core/protocol/manifest.js';
+import type { BasisInfo, CreateSessionResponse, FileInfo, FileList, SessionStatus } from '../core/protocol/messages.js';
+import { firstOverwrittenRead } from '../core/protocol/in-place.js';
+import { decodePlan } from '../core/protocol/wire.js';
 import { jsonBool as bool, jsonInt as int, jsonString as str } from './body.js';
 import { BodyIntake } from './body-intake.js';
-import { ByteBudget } from './byte-budget.js';
-import { BufferPool } from '../sdk/base/buffer-pool.js';
-import { checkRange } from '../sdk/base/errors.js';
+import { ByteBudget } from '../core/base/byte-budget.js';
+import { BufferPool } from '../core/base/buffer-pool.js';
+import { checkRange } from '../core/base/errors.js';
 import { ApiError } from './errors.js';
 import { commitSession } from './commit.js';
 import { currentVersion, getFile, listFiles } from './files.js';
@@ -27,7 +27,7 @@ import { Parts } from './parts.js';
 import { CopyJobs } from './rebuild.js';
 import { type Session, type SessionState, Sessions, newSessionId } from './sessions.js';
 import { admitSession, type Hooks, notify } from './hooks.js';
-import { checkMetadata, encodeMetadataHeader, METADATA_HEADER } from '../sdk/protocol/metadata.js';
+import { checkMetadata, encodeMetadataHeader, METADATA_HEADER } from '../core/protocol/metadata.js';
 import { Signatures } from './signatures.js';
 import { validateKey } from './store/keys.js';
 import type { Store } from './store/store.js';

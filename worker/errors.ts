@@ -1,10 +1,10 @@
 // The endpoint's one error class and the one place errors become HTTP
 // answers: `{ "error": { "code", "message" } }` with the status of
-// PROTOCOL_ERRORS (sdk/protocol/messages.ts). SDK errors (DeltaflareError,
+// PROTOCOL_ERRORS (core/protocol/messages.ts). SDK errors (DeltaflareError,
 // from the codecs and the plan checks) and store errors (StoreError) are
 // mapped here too, so no route picks a status by itself.
-import { DeltaflareError } from '../sdk/base/errors.js';
-import { PROTOCOL_ERRORS, type ErrorBody, type ProtocolErrorCode } from '../sdk/protocol/messages.js';
+import { DeltaflareError } from '../core/base/errors.js';
+import { PROTOCOL_ERRORS, type ErrorBody, type ProtocolErrorCode } from '../core/protocol/messages.js';
 import { StoreError } from './store/store.js';
 
 /**

@@ -4,8 +4,8 @@
 // id, quoted), Last-Modified, X-Deltaflare-Version, X-Deltaflare-Root (the
 // manifest root, when known), X-Deltaflare-Metadata (the push's metadata,
 // when it sent any) and Accept-Ranges.
-import type { FileInfo, FileList } from '../sdk/protocol/messages.js';
-import { METADATA_HEADER, encodeMetadataHeader } from '../sdk/protocol/metadata.js';
+import type { FileInfo, FileList } from '../core/protocol/messages.js';
+import { METADATA_HEADER, encodeMetadataHeader } from '../core/protocol/metadata.js';
 import { ApiError } from './errors.js';
 import { deflateWhenItPays, multipartResponse, parseRange, parseRanges, readClusters } from './ranges.js';
 import { StoreError, type Store, type VersionInfo, type VersionReader } from './store/store.js';

@@ -3,7 +3,7 @@
 // (override its `hooks()`). A refusal from onSessionCreate answers the
 // client; an error in onCommit or onSessionExpire is logged, never undoes
 // what already happened (the version is durable, the session gone).
-import type { Metadata } from '../sdk/protocol/metadata.js';
+import type { Metadata } from '../core/protocol/metadata.js';
 import { ApiError } from './errors.js';
 
 /** What a session is about to be opened for. */
@@ -14,7 +14,7 @@ export interface SessionCreateEvent {
   key: string;
   /** Bytes of the file it announces. */
   size: number;
-  /** The push's metadata, checked (sdk/protocol/metadata.ts), or undefined. */
+  /** The push's metadata, checked (core/protocol/metadata.ts), or undefined. */
   metadata?: Metadata;
 }
 

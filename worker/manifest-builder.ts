@@ -3,10 +3,10 @@
 // the file is streamed once through the kernels, in bounded memory: the
 // streaming FastCDC chunker holds at most max + 512 KiB, fixed blocks are
 // gathered into a 1 MiB window and hashed with one blake3Chunks call.
-import type { Kernels } from '../sdk/kernels/api.js';
-import { type ChunkingSpec, chunkingId } from '../sdk/protocol/chunking.js';
+import type { Kernels } from '../core/kernels/api.js';
+import { type ChunkingSpec, chunkingId } from '../core/protocol/chunking.js';
 import { ApiError } from './errors.js';
-import type { Manifest } from '../sdk/protocol/manifest.js';
+import type { Manifest } from '../core/protocol/manifest.js';
 import type { Store } from './store/store.js';
 
 /** Fixed blocks are hashed a window at a time: 1 MiB amortises the wasm call over 256 blocks of 4 KiB. */

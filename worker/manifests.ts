@@ -4,16 +4,16 @@
 // gets one built once (manifest-builder.ts) and stored. Decoded manifests and
 // their weak index stay in a bounded LRU, so the batches of one session
 // (and the commit) do not decode or index it again.
-import type { Limits } from '../sdk/base/limits.js';
-import type { Kernels } from '../sdk/kernels/api.js';
-import { chunkingId, type ChunkingSpec } from '../sdk/protocol/chunking.js';
-import type { Manifest } from '../sdk/protocol/manifest.js';
-import { WeakIndex } from '../sdk/protocol/match.js';
+import type { Limits } from '../core/base/limits.js';
+import type { Kernels } from '../core/kernels/api.js';
+import { chunkingId, type ChunkingSpec } from '../core/protocol/chunking.js';
+import type { Manifest } from '../core/protocol/manifest.js';
+import { WeakIndex } from '../core/protocol/match.js';
 import { buildManifest } from './manifest-builder.js';
 import type { Store } from './store/store.js';
-import { Semaphore } from '../sdk/base/semaphore.js';
+import { Semaphore } from '../core/base/semaphore.js';
 import { ApiError } from './errors.js';
-import { toHex } from '../sdk/protocol/hex.js';
+import { toHex } from '../core/protocol/hex.js';
 
 /** A basis manifest and (made on first use) its weak index. */
 export class BasisEntry {

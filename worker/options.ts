@@ -1,10 +1,10 @@
 // What an endpoint is built from: a Store, the wasm kernels and its limits.
 // The Node adapter passes an fs store and Node-loaded kernels; the Workers
 // entry will pass an R2 store and kernels from an imported module.
-import { DeltaflareError } from '../sdk/base/errors.js';
-import { checkOptions, type OptionKeys, required } from '../sdk/base/options.js';
-import type { Kernels } from '../sdk/kernels/api.js';
-import type { Limits } from '../sdk/base/limits.js';
+import { DeltaflareError } from '../core/base/errors.js';
+import { checkOptions, type OptionKeys, required } from '../core/base/options.js';
+import type { Kernels } from '../core/kernels/api.js';
+import type { Limits } from '../core/base/limits.js';
 import type { Context } from 'hono';
 import type { Spool } from './body-intake.js';
 import { HOOK_NAMES, type Hooks } from './hooks.js';
@@ -26,7 +26,7 @@ export interface AccessOptions {
   uploadSecret?: string;
 }
 
-/** Every option of AccessOptions, checked by createApp (sdk/base/options.ts). */
+/** Every option of AccessOptions, checked by createApp (core/base/options.ts). */
 export const ACCESS_OPTIONS: OptionKeys<AccessOptions> = { token: true, protectReads: true, readToken: true, uploadSecret: true };
 
 /** Options of `createApp` (and the lifecycle hooks of hooks.ts). */

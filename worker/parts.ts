@@ -9,19 +9,19 @@
 // landed (written after its bytes; the session record is not rewritten per
 // part). The part digest tells an identical resend (accepted without work)
 // from a different one (PART_CONFLICT).
-import type { Limits } from '../sdk/base/limits.js';
-import type { Kernels } from '../sdk/kernels/api.js';
-import { inflateRaw } from '../sdk/protocol/compress.js';
-import { checkPartCrc, decodePart, verifyPartCrc, type LiteralOp, type PartMessage } from '../sdk/protocol/wire.js';
-import { DeltaflareError } from '../sdk/base/errors.js';
+import type { Limits } from '../core/base/limits.js';
+import type { Kernels } from '../core/kernels/api.js';
+import { inflateRaw } from '../core/protocol/compress.js';
+import { checkPartCrc, decodePart, verifyPartCrc, type LiteralOp, type PartMessage } from '../core/protocol/wire.js';
+import { DeltaflareError } from '../core/base/errors.js';
 import { ApiError } from './errors.js';
-import { fromHex, hex32, toHex } from '../sdk/protocol/hex.js';
+import { fromHex, hex32, toHex } from '../core/protocol/hex.js';
 import { eachLimited, stagingConcurrency } from './rebuild.js';
 import { partBlobName, type Session, type Sessions } from './sessions.js';
 import type { SignatureTable, Signatures } from './signatures.js';
 import type { Store } from './store/store.js';
-import type { BufferPool } from '../sdk/base/buffer-pool.js';
-import type { ByteBudget } from './byte-budget.js';
+import type { BufferPool } from '../core/base/buffer-pool.js';
+import type { ByteBudget } from '../core/base/byte-budget.js';
 
 /** A landed part's digests, as kept in its blob. */
 export interface PartDigests {

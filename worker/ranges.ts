@@ -5,9 +5,9 @@
 // is streamed from the store part by part with an exact Content-Length.
 // Every delimiter, the first too, starts with CRLF, as nginx and Apache send
 // it (zsync reads nothing else).
-import { MAX_RANGE_READS, MAX_RANGES, RANGE_MERGE_GAP } from '../sdk/base/limits.js';
-import { DEFLATE_RAW, RANGE_ENCODING_HEADER, sameRead } from '../sdk/protocol/byteranges.js';
-import { deflateRaw } from '../sdk/protocol/compress.js';
+import { MAX_RANGE_READS, MAX_RANGES, RANGE_MERGE_GAP } from '../core/base/limits.js';
+import { DEFLATE_RAW, RANGE_ENCODING_HEADER, sameRead } from '../core/protocol/byteranges.js';
+import { deflateRaw } from '../core/protocol/compress.js';
 import { ApiError } from './errors.js';
 import type { VersionReader } from './store/store.js';
 

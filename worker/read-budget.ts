@@ -2,7 +2,7 @@
 // that holds bytes in memory (block digests) takes them from a budget
 // first. One that cannot within READ_WAIT_MS is refused with 503 BUSY and
 // Retry-After, so concurrent readers cost the budget, not their count.
-import { ByteBudget } from './byte-budget.js';
+import { ByteBudget } from '../core/base/byte-budget.js';
 import { ApiError } from './errors.js';
 
 /** How long a read waits for room before it is refused (ms). */

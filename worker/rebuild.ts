@@ -3,8 +3,8 @@
 // session runs its copies into its staging area as soon as the plan lands
 // (overlapping network and disk; see CopyJobs) and its dups at commit. An
 // in-place session does everything at commit, inside the key's own file.
-import type { BasisInfo } from '../sdk/protocol/messages.js';
-import type { CopyOp, DupOp, LiteralOp, PlanMessage } from '../sdk/protocol/wire.js';
+import type { BasisInfo } from '../core/protocol/messages.js';
+import type { CopyOp, DupOp, LiteralOp, PlanMessage } from '../core/protocol/wire.js';
 import { COPY_PIECE, type CommitOptions, type Staging, type Store, type VersionInfo } from './store/store.js';
 
 /** How many independent calls a staging area takes at once (Staging.concurrentCalls, else one). */

@@ -10,12 +10,12 @@
 // record's `expires`, which parts refresh at most every TOUCH_SLACK) and
 // at the latest maxSessionLifetimeSeconds after it was created, whatever its
 // activity.
-import type { Limits } from '../sdk/base/limits.js';
-import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
-import type { BasisInfo, FileInfo, SessionStatus } from '../sdk/protocol/messages.js';
-import { randomHex } from '../sdk/protocol/hex.js';
+import type { Limits } from '../core/base/limits.js';
+import type { ChunkingSpec } from '../core/protocol/chunking.js';
+import type { BasisInfo, FileInfo, SessionStatus } from '../core/protocol/messages.js';
+import { randomHex } from '../core/protocol/hex.js';
 import { ApiError } from './errors.js';
-import type { Metadata } from '../sdk/protocol/metadata.js';
+import type { Metadata } from '../core/protocol/metadata.js';
 import { KeyLocks } from './store/key-lock.js';
 import type { SessionRecord, Store } from './store/store.js';
 

@@ -2,14 +2,14 @@
 // then knows every new chunk's length and CRC at commit without a second
 // upload), answered from the basis' weak index, and read back as one chunk
 // table (lengths, CRCs, offsets) for checking parts and the commit.
-import type { Limits } from '../sdk/base/limits.js';
-import { decodeSignatures, encodeMatches, type SignatureBatch } from '../sdk/protocol/wire.js';
-import { matchBatch } from '../sdk/protocol/match.js';
+import type { Limits } from '../core/base/limits.js';
+import { decodeSignatures, encodeMatches, type SignatureBatch } from '../core/protocol/wire.js';
+import { matchBatch } from '../core/protocol/match.js';
 import { ApiError } from './errors.js';
 import type { ManifestCache } from './manifests.js';
 import { addRange, type Session, type Sessions } from './sessions.js';
 import type { Store } from './store/store.js';
-import type { ChunkingSpec } from '../sdk/protocol/chunking.js';
+import type { ChunkingSpec } from '../core/protocol/chunking.js';
 
 /** New chunks [0, count) of a session: 16 bytes per chunk. */
 export interface SignatureTable {

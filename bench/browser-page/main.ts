@@ -5,8 +5,8 @@
 // File.stream, FileReaderSync, on the page and in a worker).
 import Uppy from '@uppy/core';
 import { createBrowserPool, type PullResult, pull, sync, type SyncResult } from '../../sdk/browser/index.js';
-import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
-import { signatures } from '../../sdk/signatures.js';
+import { DEFAULT_CHUNKING } from '../../core/protocol/chunking.js';
+import { signatures } from '../../sdk/signatures/pass.js';
 import { blobSource } from '../../sdk/source.js';
 import Deltaflare from '../../sdk/uppy/index.js';
 

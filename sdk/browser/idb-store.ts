@@ -3,7 +3,7 @@
 // "signatures" each file's signature (structured clone keeps its typed
 // arrays: 40 bytes per chunk, 1.3 MB for 256 MiB at 8 KiB chunks), written
 // once per signature pass instead of with every record write.
-import type { ResumeRecord, ResumeStore, StoredSignature } from '../resume.js';
+import type { ResumeRecord, ResumeStore, StoredSignature } from '../push/resume.js';
 
 const DB = 'deltaflare';
 const RECORDS = 'resume';

@@ -2,18 +2,18 @@
 // module Web Workers (one per core), read with Blob.slice in bounded memory
 // (2 segments of 8 MiB per worker, plus parts in flight), resumable through
 // IndexedDB. Needs no SharedArrayBuffer and no cross-origin isolation.
-import { BROWSER_PARTS_IN_FLIGHT } from '../base/limits.js';
+import { BROWSER_PARTS_IN_FLIGHT } from '../../core/base/limits.js';
 import { createBrowserPool } from '../pool/browser-pool.js';
 import type { WorkerPool } from '../pool/pool.js';
-import type { WorkerApi } from '../pool/worker-api.js';
-import type { ResumeRecord, ResumeStore } from '../resume.js';
+import type { ThreadApi } from '../pool/thread-api.js';
+import type { ResumeRecord, ResumeStore } from '../push/resume.js';
 import { blobSource } from '../source.js';
-import { checkOptions, type OptionKeys } from '../base/options.js';
-import { SYNC_OPTIONS, sync as syncSource, type SyncOptions, type SyncResult } from '../sync.js';
+import { checkOptions, type OptionKeys } from '../../core/base/options.js';
+import { SYNC_OPTIONS, sync as syncSource, type SyncOptions, type SyncResult } from '../push/push.js';
 import { idbResumeStore } from './idb-store.js';
 import { type BrowserPullOptions, pullInto, pullIntoHandle } from './pull.js';
 
-export type { SyncLayout, SyncOptions, SyncPhase, SyncProgress, SyncResult } from '../sync.js';
+export type { SyncLayout, SyncOptions, SyncPhase, SyncProgress, SyncResult } from '../push/push.js';
 export type { RetryOptions } from '../http.js';
 export {
   type Fingerprint,
@@ -24,17 +24,17 @@ export {
   resumeId,
   type StoredSession,
   type StoredSignature,
-} from '../resume.js';
+} from '../push/resume.js';
 export { blobSource } from '../source.js';
 export { createBrowserPool, type WorkerFactory } from '../pool/browser-pool.js';
-export { DeltaflareError } from '../base/errors.js';
-export { checkMetadata, METADATA_LIMITS, type Metadata } from '../protocol/metadata.js';
+export { DeltaflareError } from '../../core/base/errors.js';
+export { checkMetadata, METADATA_LIMITS, type Metadata } from '../../core/protocol/metadata.js';
 export { idbResumeStore } from './idb-store.js';
 
 /** Options of the browser `sync`: those of the core one, with the pool and the resume store made for you. */
 export type BrowserSyncOptions = Omit<SyncOptions, 'pool' | 'resume'> & {
   /** A pool to use (owned by the caller); default: a shared one of `workers` workers. */
-  pool?: WorkerPool<WorkerApi>;
+  pool?: WorkerPool<ThreadApi>;
   /** Workers of the shared pool (default navigator.hardwareConcurrency, 2 where unknown). */
   workers?: number;
   /** Where resume records live (default IndexedDB); false: not resumable. */
@@ -44,10 +44,10 @@ export type BrowserSyncOptions = Omit<SyncOptions, 'pool' | 'resume'> & {
 /** The names sync() accepts (checked at each call; the Uppy plugin checks its options against them at `use`). */
 export const BROWSER_SYNC_OPTIONS: OptionKeys<BrowserSyncOptions> = { ...SYNC_OPTIONS, workers: true };
 
-const pools = new Map<number, Promise<WorkerPool<WorkerApi>>>();
+const pools = new Map<number, Promise<WorkerPool<ThreadApi>>>();
 
 /** The shared pool of `size` workers, started on first use and kept for the page's life (startup ~50 ms per worker). */
-export function sharedPool(size = navigator.hardwareConcurrency || 2): Promise<WorkerPool<WorkerApi>> {
+export function sharedPool(size = navigator.hardwareConcurrency || 2): Promise<WorkerPool<ThreadApi>> {
   let pool = pools.get(size);
   if (!pool) {
     pool = createBrowserPool(size);
@@ -114,9 +114,9 @@ export async function reopenFile(record: ResumeRecord): Promise<File | null> {
 }
 
 export type { BrowserPullOptions } from './pull.js';
-export { PULL_SUFFIX } from '../pull-options.js';
-export { discard } from '../resume.js';
-export type { PullProgress, PullResult } from '../pull-options.js';
+export { PULL_SUFFIX } from '../pull/options.js';
+export { discard } from '../push/resume.js';
+export type { PullProgress, PullResult } from '../pull/options.js';
 
 /**
  * Updates the page's own copy of a file, `name` in the origin private file
@@ -127,7 +127,7 @@ export type { PullProgress, PullResult } from '../pull-options.js';
  * stream: replaced whole at the end, not resumable.
  * @example await pull('model.bin', { endpoint: location.origin, key: 'model.bin', onProgress: show })
  */
-export async function pull(name: string | FileSystemFileHandle, options: BrowserPullOptions): Promise<import('../pull-options.js').PullResult> {
+export async function pull(name: string | FileSystemFileHandle, options: BrowserPullOptions): Promise<import('../pull/options.js').PullResult> {
   const o = { ...options, pool: options.pool ?? (await sharedPool()) };
   return typeof name === 'string' ? pullInto(name, o) : pullIntoHandle(name, o);
 }

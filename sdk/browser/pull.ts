@@ -5,18 +5,18 @@
 // `<name>` once every chunk has been checked; a reload in between leaves it
 // for the next pull to reuse.
 import { type Remote, wrap } from 'comlink';
-import { DeltaflareError } from '../base/errors.js';
+import { DeltaflareError } from '../../core/base/errors.js';
 import type { WorkerPool } from '../pool/pool.js';
-import type { WorkerApi } from '../pool/worker-api.js';
-import { pull as pullCore } from '../pull.js';
-import { PULL_SUFFIX, type PullOptions, type PullOutput, type PullResult } from '../pull-options.js';
+import type { ThreadApi } from '../pool/thread-api.js';
+import { pull as pullCore } from '../pull/pull.js';
+import { PULL_SUFFIX, type PullOptions, type PullOutput, type PullResult } from '../pull/options.js';
 import { blobSource } from '../source.js';
 import type { OpfsWriter } from './opfs-worker.js';
 
 /** Options of the browser `pull`: the core's, with the pool made for you. */
 export type BrowserPullOptions = Omit<PullOptions, 'pool'> & {
   /** A pool to use (owned by the caller); default: the page's shared one. */
-  pool?: WorkerPool<WorkerApi>;
+  pool?: WorkerPool<ThreadApi>;
 };
 
 /**

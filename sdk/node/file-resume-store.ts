@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ResumeRecord, ResumeStore, StoredSignature } from '../resume.js';
+import type { ResumeRecord, ResumeStore, StoredSignature } from '../push/resume.js';
 
 /** Where the CLI keeps resume records: $XDG_STATE_HOME/deltaflare/resume, else ~/.local/state/deltaflare/resume. */
 export function defaultResumeDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -1,18 +1,18 @@
 // deltaflare for Node: sync() with a file path and a worker_threads pool made for you.
 import { availableParallelism } from 'node:os';
 import { createNodePool } from '../pool/node-pool.js';
-import { checkOptions, type OptionKeys } from '../base/options.js';
-import { SYNC_OPTIONS, sync, type SyncOptions, type SyncResult } from '../sync.js';
+import { checkOptions, type OptionKeys } from '../../core/base/options.js';
+import { SYNC_OPTIONS, sync, type SyncOptions, type SyncResult } from '../push/push.js';
 import { fileSource } from './file-source.js';
 
-export { sync, type SyncOptions, type SyncProgress, type SyncResult } from '../sync.js';
+export { sync, type SyncOptions, type SyncProgress, type SyncResult } from '../push/push.js';
 export { fileSource } from './file-source.js';
 export { defaultResumeDir, fileResumeStore } from './file-resume-store.js';
-export { discard } from '../resume.js';
+export { discard } from '../push/resume.js';
 export { createNodePool } from '../pool/node-pool.js';
-export { DeltaflareError } from '../base/errors.js';
-export { signUploadToken } from '../protocol/upload-token.js';
-export { checkMetadata, METADATA_LIMITS, type Metadata } from '../protocol/metadata.js';
+export { DeltaflareError } from '../../core/base/errors.js';
+export { signUploadToken } from '../../core/protocol/upload-token.js';
+export { checkMetadata, METADATA_LIMITS, type Metadata } from '../../core/protocol/metadata.js';
 
 /** Options of `push`: those of `sync` with the pool made from `workers`. */
 export type PushOptions = Omit<SyncOptions, 'pool'> & {
@@ -48,4 +48,4 @@ export async function push(path: string, options: PushOptions): Promise<SyncResu
   }
 }
 export { pull, type PullFileOptions } from './pull.js';
-export { PULL_SUFFIX, type PullProgress, type PullResult } from '../pull-options.js';
+export { PULL_SUFFIX, type PullProgress, type PullResult } from '../pull/options.js';

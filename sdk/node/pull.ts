@@ -7,11 +7,11 @@ import { type FileHandle, lstat, open, stat, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { rename } from 'node:fs/promises';
-import { DeltaflareError } from '../base/errors.js';
+import { DeltaflareError } from '../../core/base/errors.js';
 import { createNodePool } from '../pool/node-pool.js';
-import { checkOptions, type OptionKeys } from '../base/options.js';
-import { pull as pullCore } from '../pull.js';
-import { PULL_OPTIONS, PULL_SUFFIX, type PullOptions, type PullOutput, type PullResult } from '../pull-options.js';
+import { checkOptions, type OptionKeys } from '../../core/base/options.js';
+import { pull as pullCore } from '../pull/pull.js';
+import { PULL_OPTIONS, PULL_SUFFIX, type PullOptions, type PullOutput, type PullResult } from '../pull/options.js';
 import type { SyncSource } from '../source.js';
 import { fileSource } from './file-source.js';
 

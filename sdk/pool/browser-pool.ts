@@ -1,18 +1,18 @@
 // A pool of module Web Workers. The worker URL must be written literally as
-// `new URL('./browser-worker.js', import.meta.url)` next to `new Worker` for
+// `new URL('./browser-thread-entry.js', import.meta.url)` next to `new Worker` for
 // Vite (and most bundlers) to find and bundle the entry. It names the .js file
 // so the tsc output in dist works as is; Vite maps it to the .ts source.
 import { wrap } from 'comlink';
-import { compileKernels, simdSupported } from '../kernels/index.js';
+import { compileKernels, simdSupported } from '../../core/kernels/index.js';
 import { type PoolWorker, startPool, type WorkerPool } from './pool.js';
-import type { WorkerApi } from './worker-api.js';
+import type { ThreadApi } from './thread-api.js';
 
 /** Starts one worker; replace it to load the entry from elsewhere (a CDN, a prebuilt bundle). */
 export type WorkerFactory = () => Worker;
 
-const defaultFactory: WorkerFactory = () => new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' });
+const defaultFactory: WorkerFactory = () => new Worker(new URL('./browser-thread-entry.js', import.meta.url), { type: 'module' });
 
-function browserWorker(index: number, factory: WorkerFactory): PoolWorker<WorkerApi> {
+function browserWorker(index: number, factory: WorkerFactory): PoolWorker<ThreadApi> {
   const worker = factory();
   const failed = new Promise<never>((_, reject) => {
     // A module that fails to load or throws at top level fires 'error' and never answers.
@@ -24,7 +24,7 @@ function browserWorker(index: number, factory: WorkerFactory): PoolWorker<Worker
   const stopped = new Promise<never>((_, r) => (reject = r));
   stopped.catch(() => {});
   return {
-    api: wrap<WorkerApi>(worker),
+    api: wrap<ThreadApi>(worker),
     // Browsers fire no event on terminate(): reject here so running tasks end.
     terminate: () => {
       worker.terminate();
@@ -43,7 +43,7 @@ function browserWorker(index: number, factory: WorkerFactory): PoolWorker<Worker
 export async function createBrowserPool(
   size = globalThis.navigator?.hardwareConcurrency || 2,
   factory: WorkerFactory = defaultFactory,
-): Promise<WorkerPool<WorkerApi>> {
+): Promise<WorkerPool<ThreadApi>> {
   // Compiled once here (the page loads the kernels anyway: the plan's CRCs and the root) and posted to each worker.
   const simd = simdSupported();
   const module = compileKernels(simd);

@@ -25,6 +25,6 @@ const tsxEntry = () => {
 };
 
 /** Starts the pool's worker entry (node-worker.ts / .js) as a worker_thread. */
-export function startNodeWorker(): Worker {
+export function startNodeThread(): Worker {
   return fromSource ? new Worker(tsxEntry(), { eval: true }) : new Worker(WORKER_URL);
 }

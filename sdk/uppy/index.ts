@@ -6,10 +6,10 @@
 // endpoint and key, so a file Golden Retriever restores after a reload picks
 // up its session too).
 import { type Body, BasePlugin, type DefinePluginOpts, EventManager, type Meta, type PluginOpts, type Uppy, type UppyFile } from '@uppy/core';
-import { checkOptions, type OptionKeys } from '../base/options.js';
+import { checkOptions, type OptionKeys } from '../../core/base/options.js';
 import { BROWSER_SYNC_OPTIONS, type BrowserSyncOptions, DeltaflareError, discard, idbResumeStore, type SyncResult, sync } from '../browser/index.js';
-import type { Metadata } from '../protocol/metadata.js';
-import type { ResumeStore } from '../resume.js';
+import type { Metadata } from '../../core/protocol/metadata.js';
+import type { ResumeStore } from '../push/resume.js';
 
 /** Options of the plugin: where to send, how to name each file, and the browser SDK's own options. */
 export interface DeltaflareUppyOptions<M extends Meta, B extends Body>

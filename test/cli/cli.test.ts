@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { hash as jitHash } from 'blake3-jit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { referenceChunks } from '../sdk/kernels/fastcdc-reference.js';
+import { referenceChunks } from '../core/kernels/fastcdc-reference.js';
 import { randomBytes } from '../support/bytes.js';
 
 // The built CLI (npm test builds first), run as a user would.

@@ -3,7 +3,7 @@
 // clock, with rate and time left; cleared before the result is printed.
 import { describe, expect, it } from 'vitest';
 import { ProgressBar } from '../../cli/progress-bar.js';
-import type { SyncProgress } from '../../sdk/progress.js';
+import type { SyncProgress } from '../../sdk/push/progress.js';
 
 function recorder() {
   const lines: string[] = [];

@@ -2,7 +2,7 @@
 // real endpoint on loopback, through a proxy that can cut the connection.
 // The page is built by Vite into a temp folder first, as `npm run build:demo`
 // does. Screenshots are kept in test-results/browser/.
-import { DEFAULT_LIMITS } from '../../sdk/base/limits.js';
+import { DEFAULT_LIMITS } from '../../core/base/limits.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -44,33 +44,33 @@ const CONTEXT: Record<string, string> = {
   use: '(b: Uint8Array) => void',
   send: '(b: unknown) => void',
   upload: '(p: unknown) => Promise<void>',
-  part: T('sdk/protocol/plan.ts', 'PartPlan'),
+  part: T('sdk/push/plan.ts', 'PartPlan'),
   newFile: 'Uint8Array',
   write: '(offset: number, bytes: Uint8Array) => void',
-  segments: `${T('sdk/signature-batches.ts', 'SegmentChunks')}[]`,
+  segments: `${T('sdk/signatures/batches.ts', 'SegmentChunks')}[]`,
   concat: '(a: Uint8Array, b: Uint8Array) => Uint8Array',
   seg: 'Uint8Array',
-  k: T('sdk/kernels/api.ts', 'Kernels'),
-  instance: T('sdk/kernels/instance.ts', 'KernelInstance'),
+  k: T('core/kernels/api.ts', 'Kernels'),
+  instance: T('core/kernels/instance.ts', 'KernelInstance'),
   compiled: '{ module: WebAssembly.Module; simd: boolean }',
-  kernels: T('sdk/kernels/api.ts', 'Kernels'),
-  buffers: T('sdk/base/buffer-pool.ts', 'BufferPool'),
-  pool: T('sdk/pool/pool.ts', 'WorkerPool<import("' + at('sdk/pool/worker-api.js') + '").WorkerApi>'),
-  record: T('sdk/resume.ts', 'ResumeRecord'),
-  resume: T('sdk/resume.ts', 'ResumeStore'),
-  chunking: T('sdk/protocol/chunking.ts', 'ChunkingSpec'),
-  spec: T('sdk/protocol/chunking.ts', 'ChunkingSpec & { kind: "cdc" }'),
-  output: `(size: number) => Promise<${T('sdk/pull-options.ts', 'PullOutput')}>`,
-  plan: T('sdk/protocol/wire.ts', 'PlanMessage'),
-  parts: `${T('sdk/protocol/apply.ts', 'LandedPart')}[]`,
-  p: T('sdk/protocol/wire-part.ts', 'PartMessage'),
-  basis: `${T('sdk/protocol/manifest.ts', 'Manifest')} & { size: number }`,
-  manifest: T('sdk/protocol/manifest.ts', 'Manifest'),
+  kernels: T('core/kernels/api.ts', 'Kernels'),
+  buffers: T('core/base/buffer-pool.ts', 'BufferPool'),
+  pool: T('sdk/pool/pool.ts', 'WorkerPool<import("' + at('sdk/pool/thread-api.js') + '").ThreadApi>'),
+  record: T('sdk/push/resume.ts', 'ResumeRecord'),
+  resume: T('sdk/push/resume.ts', 'ResumeStore'),
+  chunking: T('core/protocol/chunking.ts', 'ChunkingSpec'),
+  spec: T('core/protocol/chunking.ts', 'ChunkingSpec & { kind: "cdc" }'),
+  output: `(size: number) => Promise<${T('sdk/pull/options.ts', 'PullOutput')}>`,
+  plan: T('core/protocol/wire.ts', 'PlanMessage'),
+  parts: `${T('core/protocol/apply.ts', 'LandedPart')}[]`,
+  p: T('core/protocol/wire-part.ts', 'PartMessage'),
+  basis: `${T('core/protocol/manifest.ts', 'Manifest')} & { size: number }`,
+  manifest: T('core/protocol/manifest.ts', 'Manifest'),
   session: '{ lengths: Uint32Array; partSize: number }',
-  chunks: T('sdk/protocol/match.ts', 'NewChunks'),
+  chunks: T('core/protocol/match.ts', 'NewChunks'),
   oldOffsets: 'Float64Array',
-  m: T('sdk/protocol/wire.ts', 'Matches'),
-  s: T('sdk/protocol/chunk-sources.ts', 'ChunkSources'),
+  m: T('core/protocol/wire.ts', 'Matches'),
+  s: T('core/protocol/chunk-sources.ts', 'ChunkSources'),
   landed: 'Uint8Array',
   crcs: 'Uint32Array',
   lengths: 'Uint32Array',
@@ -79,7 +79,7 @@ const CONTEXT: Record<string, string> = {
   source: T('sdk/source.ts', 'SyncSource'),
   http: T('sdk/http.ts', 'Http'),
   store: T('worker/store/store.ts', 'Store'),
-  limits: T('sdk/base/limits.ts', 'Limits'),
+  limits: T('core/base/limits.ts', 'Limits'),
   c: `import('hono').Context`,
   app: `import('hono').Hono`,
   opts: 'object',
@@ -91,7 +91,7 @@ const CONTEXT: Record<string, string> = {
   intake: T('worker/body-intake.ts', 'BodyIntake'),
   req: 'Request',
   cap: 'number',
-  budget: T('worker/byte-budget.ts', 'ByteBudget'),
+  budget: T('core/base/byte-budget.ts', 'ByteBudget'),
   handle: '(b: Uint8Array) => Promise<Response>',
   maxBytes: 'number',
   ttlMs: 'number',
@@ -99,7 +99,7 @@ const CONTEXT: Record<string, string> = {
   queue: '{ send(body: unknown): Promise<void> }',
   expectedVersion: 'string | null',
   commitSteps: '() => Promise<void>',
-  workers: `${T('sdk/pool/pool.ts', `PoolWorker<${T('sdk/pool/worker-api.ts', 'WorkerApi')}>`)}[]`,
+  workers: `${T('sdk/pool/pool.ts', `PoolWorker<${T('sdk/pool/thread-api.ts', 'ThreadApi')}>`)}[]`,
   // The Worker's (worker/cloudflare, worker/store/r2)
   env: T('worker/cloudflare/env.ts', 'Env'),
   ctx: 'DurableObjectState',
@@ -115,14 +115,14 @@ const CONTEXT: Record<string, string> = {
 };
 
 /** The modules an example's free names are looked for in, after its own: its folder's, then the entry points, its side's first. */
-const ENTRIES = ['sdk/node/index.ts', 'sdk/browser/index.ts', 'worker/node/index.ts', 'sdk/kernels/index.ts', 'worker/cloudflare/index.ts'];
+const ENTRIES = ['sdk/node/index.ts', 'sdk/browser/index.ts', 'worker/node/index.ts', 'core/kernels/index.ts', 'worker/cloudflare/index.ts'];
 const PACKAGE_ENTRIES: Record<string, string> = {
   deltaflare: 'sdk/node/index.ts',
   'deltaflare/browser': 'sdk/browser/index.ts',
   'deltaflare/uppy': 'sdk/uppy/index.ts',
   'deltaflare/react': 'sdk/react/index.ts',
   'deltaflare/server': 'worker/node/index.ts',
-  'deltaflare/kernels': 'sdk/kernels/index.ts',
+  'deltaflare/kernels': 'core/kernels/index.ts',
   'deltaflare/cloudflare': 'worker/cloudflare/index.ts',
 };
 const SIDE: Array<[RegExp, string]> = [
@@ -238,7 +238,7 @@ function compile(project: string, list: Example[]): string[][] {
 describe('the JSDoc examples', () => {
   it('should be found: at least one per entry point and the tag in every module that has one', () => {
     expect(examples.length).toBeGreaterThan(90);
-    for (const entry of ['sdk/node/index.ts', 'sdk/browser/index.ts', 'worker/app.ts', 'sdk/kernels/index.ts'])
+    for (const entry of ['sdk/node/index.ts', 'sdk/browser/index.ts', 'worker/http/app.ts', 'core/kernels/index.ts'])
       expect(
         examples.some((e) => relative(repo, e.file) === entry),
         entry,

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 const repo = join(import.meta.dirname, '../..');
 
 const ENTRIES: Record<string, string[]> = {
-  'tsconfig.json': ['sdk/node/index.ts', 'sdk/browser/index.ts', 'sdk/uppy/index.ts', 'sdk/react/index.ts', 'worker/node/index.ts', 'sdk/kernels/index.ts'],
+  'tsconfig.json': ['sdk/node/index.ts', 'sdk/browser/index.ts', 'sdk/uppy/index.ts', 'sdk/react/index.ts', 'worker/node/index.ts', 'core/kernels/index.ts'],
   'worker/cloudflare/tsconfig.json': ['worker/cloudflare/index.ts'],
 };
 

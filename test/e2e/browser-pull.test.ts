@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
-import type { WorkerApi } from '../../sdk/pool/worker-api.js';
+import type { ThreadApi } from '../../sdk/pool/thread-api.js';
 import { serve, type ServeHandle } from '../../worker/node/serve.js';
 import { concat, randomBytes } from '../support/bytes.js';
 import { buildPage } from '../support/build-page.js';
@@ -25,7 +25,7 @@ const built = join(dir, 'page');
 let server: ServeHandle;
 let browser: Awaited<ReturnType<typeof launchChromium>>;
 let page: Page;
-let pool: WorkerPool<WorkerApi>;
+let pool: WorkerPool<ThreadApi>;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {

@@ -13,13 +13,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool, pull, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
-import type { WorkerApi } from '../../sdk/pool/worker-api.js';
+import type { ThreadApi } from '../../sdk/pool/thread-api.js';
 import { serve } from '../../worker/node/serve.js';
 import { randomBytes } from '../support/bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-misbehaving-'));
 const MiB = 1 << 20;
-let pool: WorkerPool<WorkerApi>;
+let pool: WorkerPool<ThreadApi>;
 let endpoint: { url: string; close(): Promise<void> };
 let proxy: Server;
 let proxyUrl: string;

@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool, PULL_SUFFIX, pull, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
-import type { WorkerApi } from '../../sdk/pool/worker-api.js';
+import type { ThreadApi } from '../../sdk/pool/thread-api.js';
 import { serve } from '../../worker/node/serve.js';
 import { concat, randomBytes } from '../support/bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-pull-repeats-'));
-let pool: WorkerPool<WorkerApi>;
+let pool: WorkerPool<ThreadApi>;
 let url: string;
 let close: () => Promise<void>;
 const file = (name: string, bytes?: Uint8Array) => {

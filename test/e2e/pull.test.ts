@@ -4,26 +4,26 @@
 // are fetched (multi-range GETs), the result equals the pushed bytes, and a
 // bad answer, a local copy edited meanwhile or a cut pull never leaves a mix
 // of versions in the file.
-import { decodeMetadataHeader, METADATA_HEADER } from '../../sdk/protocol/metadata.js';
+import { decodeMetadataHeader, METADATA_HEADER } from '../../core/protocol/metadata.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeltaflareError } from '../../sdk/base/errors.js';
-import { init } from '../../sdk/kernels/index.js';
-import { digestBlocks, parseBlockQuery } from '../../sdk/protocol/block-digests.js';
+import { DeltaflareError } from '../../core/base/errors.js';
+import { init } from '../../core/kernels/index.js';
+import { digestBlocks, parseBlockQuery } from '../../core/protocol/block-digests.js';
 import { createNodePool, PULL_SUFFIX, type PullProgress, pull, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
-import type { WorkerApi } from '../../sdk/pool/worker-api.js';
+import type { ThreadApi } from '../../sdk/pool/thread-api.js';
 import { serve } from '../../worker/node/serve.js';
 import { concat, randomBytes } from '../support/bytes.js';
 import { startWranglerDev } from '../support/wrangler-dev.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-pull-'));
-let pool: WorkerPool<WorkerApi>;
+let pool: WorkerPool<ThreadApi>;
 let seed = 100;
 const random = (n: number) => randomBytes(n, seed++);
 const file = (name: string, bytes?: Uint8Array) => {

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool, pull, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
-import type { WorkerApi } from '../../sdk/pool/worker-api.js';
+import type { ThreadApi } from '../../sdk/pool/thread-api.js';
 import { serve } from '../../worker/node/serve.js';
 import { randomBytes } from '../support/bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-push-errors-'));
-let pool: WorkerPool<WorkerApi>;
+let pool: WorkerPool<ThreadApi>;
 let endpoint: Awaited<ReturnType<typeof serve>>;
 let web: Server;
 let webUrl: string;

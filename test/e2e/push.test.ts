@@ -10,15 +10,15 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { createNodePool, push } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
-import type { WorkerApi } from '../../sdk/pool/worker-api.js';
-import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
+import type { ThreadApi } from '../../sdk/pool/thread-api.js';
+import type { ChunkingSpec } from '../../core/protocol/chunking.js';
 import { serve } from '../../worker/node/serve.js';
 import { startWranglerDev } from '../support/wrangler-dev.js';
 import { concat, randomBytes } from '../support/bytes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-e2e-'));
 const store = join(dir, 'store');
-let pool: WorkerPool<WorkerApi>;
+let pool: WorkerPool<ThreadApi>;
 
 /** An endpoint under test and how to read back what it stored. */
 interface Target {

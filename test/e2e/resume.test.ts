@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool, discard, type Metadata, push, type SyncProgress } from '../../sdk/node/index.js';
-import type { SyncLayout } from '../../sdk/sync.js';
+import type { SyncLayout } from '../../sdk/push/push.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
-import type { WorkerApi } from '../../sdk/pool/worker-api.js';
-import { MemoryResumeStore, resumeId } from '../../sdk/resume.js';
+import type { ThreadApi } from '../../sdk/pool/thread-api.js';
+import { MemoryResumeStore, resumeId } from '../../sdk/push/resume.js';
 import { serve, type ServeHandle } from '../../worker/node/serve.js';
 import { randomBytes } from '../support/bytes.js';
 
@@ -19,7 +19,7 @@ const CONCURRENCY = 2;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-resume-'));
 const store = join(dir, 'store');
 let server: ServeHandle;
-let pool: WorkerPool<WorkerApi>;
+let pool: WorkerPool<ThreadApi>;
 
 beforeAll(async () => {
   server = await serve({ dir: store, port: 0, limits: { partSize: PART } });

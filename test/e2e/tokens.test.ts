@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodePool, DeltaflareError, push, signUploadToken } from '../../sdk/node/index.js';
 import type { WorkerPool } from '../../sdk/pool/pool.js';
-import type { WorkerApi } from '../../sdk/pool/worker-api.js';
+import type { ThreadApi } from '../../sdk/pool/thread-api.js';
 import { serve, type ServeHandle } from '../../worker/node/serve.js';
 import { concat, randomBytes } from '../support/bytes.js';
 
@@ -21,7 +21,7 @@ const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-e2e-tokens-'));
 const store = join(dir, 'store');
 let server: ServeHandle;
-let pool: WorkerPool<WorkerApi>;
+let pool: WorkerPool<ThreadApi>;
 
 beforeAll(async () => {
   server = await serve({ dir: store, port: 0, access: { token: TOKEN } });

@@ -45,7 +45,7 @@ describe('the packed package', () => {
     const files = run('tar', ['-tzf', tarball], work).trim().split('\n');
     const outside = files.filter(
       (f) =>
-        !/^package\/(dist\/(sdk|worker|cli|build|demo)\/|docs\/[a-z-]+\.md$|examples\/(cloudflare|uppy)\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(
+        !/^package\/(dist\/(core|sdk|worker|cli|build|demo)\/|docs\/[a-z-]+\.md$|examples\/(cloudflare|uppy)\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(
           f,
         ),
     );

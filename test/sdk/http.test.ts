@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeltaflareError } from '../../sdk/base/errors.js';
+import { DeltaflareError } from '../../core/base/errors.js';
 import { Http } from '../../sdk/http.js';
 import { randomBytes } from '../support/bytes.js';
 

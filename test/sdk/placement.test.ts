@@ -1,4 +1,4 @@
-// A pull's placement (sdk/pool/worker-api.ts), run in this thread: the
+// A pull's placement (sdk/pool/thread-api.ts), run in this thread: the
 // chunks a segment holds that the version wants go into the output from
 // kernel memory, a run of them that follows each other in the segment and in
 // the output as one write (a pull of an unchanged 100 MiB was 12,800 writes
@@ -7,8 +7,8 @@
 // each of its copies in the segment (k x k writes for k repeats).
 import { releaseProxy } from 'comlink';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileKernels, init, type Kernels, simdSupported } from '../../sdk/kernels/index.js';
-import { type Placed, setPathWriter, workerApi } from '../../sdk/pool/worker-api.js';
+import { compileKernels, init, type Kernels, simdSupported } from '../../core/kernels/index.js';
+import { type Placed, setPathWriter, threadApi } from '../../sdk/pool/thread-api.js';
 import { randomBytes } from '../support/bytes.js';
 
 let k: Kernels;
@@ -18,7 +18,7 @@ let output: Uint8Array;
 beforeAll(async () => {
   k = await init();
   const simd = simdSupported();
-  await workerApi.init({ module: await compileKernels(simd), simd });
+  await threadApi.init({ module: await compileKernels(simd), simd });
   setPathWriter(() => ({
     write(bytes, offset) {
       writes.push({ offset, length: bytes.length });
@@ -49,13 +49,13 @@ describe('placement', () => {
     version.set(randomBytes(block, 2), 100 * block); // block 100 is new: runs 0..99 and 101..255 stay
     output = new Uint8Array(version.length);
     writes.length = 0;
-    workerApi.setPlacement(1, { path: 'out', manifest: blockManifest(version, block) });
+    threadApi.setPlacement(1, { path: 'out', manifest: blockManifest(version, block) });
     const placed: Placed[] = [];
     const sink = Object.assign((_: number, r: { placed?: Placed }) => void (r.placed && placed.push(r.placed)), { [releaseProxy]: () => {} });
     // Two segments of 128 blocks: each is one run but for block 100.
     // biome-ignore lint/suspicious/noExplicitAny: the sink stands in for the comlink proxy a pool passes
-    await workerApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [128 * block, 128 * block], { kind: 'fixed', block }, sink as any, 1);
-    workerApi.setPlacement(1, null);
+    await threadApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [128 * block, 128 * block], { kind: 'fixed', block }, sink as any, 1);
+    threadApi.setPlacement(1, null);
 
     expect(writes).toEqual([
       { offset: 0, length: 100 * block },
@@ -77,12 +77,12 @@ describe('placement', () => {
     for (let i = 0; i < 256; i++) version.set(pattern, i * block); // wanted at 256 places
     output = new Uint8Array(version.length);
     writes.length = 0;
-    workerApi.setPlacement(2, { path: 'out', manifest: blockManifest(version, block) });
+    threadApi.setPlacement(2, { path: 'out', manifest: blockManifest(version, block) });
     const placed: Placed[] = [];
     const sink = Object.assign((_: number, r: { placed?: Placed }) => void (r.placed && placed.push(r.placed)), { [releaseProxy]: () => {} });
     // biome-ignore lint/suspicious/noExplicitAny: the sink stands in for the comlink proxy a pool passes
-    await workerApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [64 * block, 64 * block], { kind: 'fixed', block }, sink as any, 2);
-    workerApi.setPlacement(2, null);
+    await threadApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [64 * block, 64 * block], { kind: 'fixed', block }, sink as any, 2);
+    threadApi.setPlacement(2, null);
 
     expect(writes.length).toBe(256); // one per wanted place (was 128 x 256)
     expect(placed.flatMap((p) => [...p.indices]).sort((a, b) => a - b)).toEqual([...Array(256).keys()]);
@@ -95,12 +95,12 @@ describe('placement', () => {
     const version = new Uint8Array(64 * block);
     output = new Uint8Array(version.length);
     writes.length = 0;
-    workerApi.setPlacement(3, { path: 'out', manifest: blockManifest(version, block), skip: Int32Array.of(0) });
+    threadApi.setPlacement(3, { path: 'out', manifest: blockManifest(version, block), skip: Int32Array.of(0) });
     const placed: Placed[] = [];
     const sink = Object.assign((_: number, r: { placed?: Placed }) => void (r.placed && placed.push(r.placed)), { [releaseProxy]: () => {} });
     // biome-ignore lint/suspicious/noExplicitAny: the sink stands in for the comlink proxy a pool passes
-    await workerApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [64 * block], { kind: 'fixed', block }, sink as any, 3);
-    workerApi.setPlacement(3, null);
+    await threadApi.chunkRunAt({ blob: new Blob([local as Uint8Array<ArrayBuffer>]) }, 0, [64 * block], { kind: 'fixed', block }, sink as any, 3);
+    threadApi.setPlacement(3, null);
     expect(writes.length).toBe(0);
     expect(placed.length).toBe(0);
   });

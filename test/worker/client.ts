@@ -3,14 +3,14 @@
 // chunk with the kernels, send signature batches, confirm, plan, send the
 // plan and parts, commit. Each step is separate so tests can interfere.
 import { expect } from 'vitest';
-import type { Kernels } from '../../sdk/kernels/api.js';
-import { DEFAULT_CHUNKING, type ChunkingSpec } from '../../sdk/protocol/chunking.js';
-import { deflateRaw } from '../../sdk/protocol/compress.js';
-import { confirmMatches, type NewChunks } from '../../sdk/protocol/match.js';
-import type { CommitRequest, CreateSessionResponse, FileInfo } from '../../sdk/protocol/messages.js';
-import { partPayload, plan, type Plan } from '../../sdk/protocol/plan.js';
-import { decodeMatches, encodePart, encodePlan, encodeSignatures } from '../../sdk/protocol/wire.js';
-import { toHex } from '../../sdk/protocol/hex.js';
+import type { Kernels } from '../../core/kernels/api.js';
+import { DEFAULT_CHUNKING, type ChunkingSpec } from '../../core/protocol/chunking.js';
+import { deflateRaw } from '../../core/protocol/compress.js';
+import { confirmMatches, type NewChunks } from '../../core/protocol/match.js';
+import type { CommitRequest, CreateSessionResponse, FileInfo } from '../../core/protocol/messages.js';
+import { partPayload, plan, type Plan } from '../../sdk/push/plan.js';
+import { decodeMatches, encodePart, encodePlan, encodeSignatures } from '../../core/protocol/wire.js';
+import { toHex } from '../../core/protocol/hex.js';
 
 /** Sends a request to the endpoint: `app.request` or `fetch` on a real server. */
 export type Send = (path: string, init?: SendInit) => Promise<Response>;

@@ -4,8 +4,8 @@
 // headers; onSessionCreate may refuse with its own 4xx; onCommit sees the
 // durable version; onSessionExpire the sessions the sweep removed.
 import { describe, expect, it } from 'vitest';
-import { decodeMetadataHeader, METADATA_HEADER } from '../../sdk/protocol/metadata.js';
-import type { FileList } from '../../sdk/protocol/messages.js';
+import { decodeMetadataHeader, METADATA_HEADER } from '../../core/protocol/metadata.js';
+import type { FileList } from '../../core/protocol/messages.js';
 import type { CommitEvent, SessionCreateEvent, SessionExpireEvent } from '../../worker/hooks.js';
 import { expectError, json, push, start } from './client.js';
 import { kernels as k, makeApp, randomBytes } from './setup.js';

@@ -9,9 +9,9 @@
 // runtime's own view of its storage: files on Node, R2 objects on Workers),
 // and finishes the session to show the endpoint still serves it.
 import { expect } from 'vitest';
-import type { Kernels } from '../../sdk/kernels/api.js';
-import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
-import { encodePart, encodePlan, encodeSignatures } from '../../sdk/protocol/wire.js';
+import type { Kernels } from '../../core/kernels/api.js';
+import { DEFAULT_CHUNKING } from '../../core/protocol/chunking.js';
+import { encodePart, encodePlan, encodeSignatures } from '../../core/protocol/wire.js';
 import { download, expectError, json, push, sendAll, sendCommit, sendPart, sendPlan, start, type Send, type SendInit, type Sync } from './client.js';
 import { randomBytes } from '../support/bytes.js';
 import { HOSTILE_LIMITS as L } from './hostile-limits.js';

@@ -2,8 +2,8 @@
 // (memmove), and a rebuild cut off half-way, which leaves the key INCOMPLETE
 // until a full upload replaces it.
 import { describe, expect, it } from 'vitest';
-import type { FileInfo } from '../../sdk/protocol/messages.js';
-import { createApp } from '../../worker/app.js';
+import type { FileInfo } from '../../core/protocol/messages.js';
+import { createApp } from '../../worker/http/app.js';
 import { FsStore } from '../../worker/store/fs/store.js';
 import type { Staging, Store } from '../../worker/store/store.js';
 import { download, expectError, json, push, sendAll, sendCommit, start, type Send, typed } from './client.js';

@@ -1,7 +1,7 @@
 // Every limit a request can hit is named, with its value, in the 413 message.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
-import { createApp } from '../../worker/app.js';
+import { DEFAULT_CHUNKING } from '../../core/protocol/chunking.js';
+import { createApp } from '../../worker/http/app.js';
 import { FsStore } from '../../worker/store/fs/store.js';
 import { expectError, json } from './client.js';
 import { kernels as k, tempDir } from './setup.js';

@@ -3,15 +3,15 @@
 // against that version learns at its next batch that the key moved on; a
 // manifest larger than the cache is kept alone, read once for all batches.
 import { describe, expect, it } from 'vitest';
-import type { FileInfo } from '../../sdk/protocol/messages.js';
-import { encodeSignatures } from '../../sdk/protocol/wire.js';
+import type { FileInfo } from '../../core/protocol/messages.js';
+import { encodeSignatures } from '../../core/protocol/wire.js';
 import { expectError, json, push, sendAll, sendCommit, start } from './client.js';
 import { kernels as k, makeApp, randomBytes } from './setup.js';
 import { ManifestCache } from '../../worker/manifests.js';
 import { MemoryStore } from '../../worker/store/memory.js';
-import { DEFAULT_LIMITS } from '../../sdk/base/limits.js';
+import { DEFAULT_LIMITS } from '../../core/base/limits.js';
 import { put } from './store/helpers.js';
-import { DEFAULT_CHUNKING } from '../../sdk/protocol/chunking.js';
+import { DEFAULT_CHUNKING } from '../../core/protocol/chunking.js';
 
 const KiB = 1024;
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNodePool, pull, push, sync } from '../../sdk/node/index.js';
 import { fileSource } from '../../sdk/node/file-source.js';
-import { createApp as createCoreApp } from '../../worker/app.js';
+import { createApp as createCoreApp } from '../../worker/http/app.js';
 import { createApp, FsStore, MemoryStore, serve } from '../../worker/node/index.js';
 import { kernels } from './setup.js';
 

@@ -1,7 +1,7 @@
 // Parts and commit checks through app.request: any order, resends,
 // conflicts, corruption, early commits, a wrong root, expiry.
 import { describe, expect, it } from 'vitest';
-import type { FileInfo } from '../../sdk/protocol/messages.js';
+import type { FileInfo } from '../../core/protocol/messages.js';
 import { download, expectError, json, push, sendAll, sendCommit, sendPart, sendPlan, start } from './client.js';
 import { concat, kernels as k, makeApp, randomBytes, sameBytes, snapshot } from './setup.js';
 

@@ -1,10 +1,10 @@
 // Multi-range reads and manifests through the app (fs store): what a pull
-// reads, parsed by the client's own parser (sdk/protocol/byteranges.ts).
+// reads, parsed by the client's own parser (core/protocol/byteranges.ts).
 import { describe, expect, it } from 'vitest';
-import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangeHeader } from '../../sdk/protocol/byteranges.js';
+import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangeHeader } from '../../core/protocol/byteranges.js';
 import { inflateRawSync } from 'node:zlib';
-import { toHex } from '../../sdk/protocol/hex.js';
-import { decodeManifest, decodeShortManifest } from '../../sdk/protocol/manifest.js';
+import { toHex } from '../../core/protocol/hex.js';
+import { decodeManifest, decodeShortManifest } from '../../core/protocol/manifest.js';
 import { multipartResponse, parseRanges } from '../../worker/ranges.js';
 import { kernels, makeApp, randomBytes } from './setup.js';
 

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FileInfo } from '../../sdk/protocol/messages.js';
+import type { FileInfo } from '../../core/protocol/messages.js';
 import { serve, type ServeHandle } from '../../worker/node/serve.js';
 import { download, expectError, json, overHttp, push, sendAll, sendCommit, start, type Send } from './client.js';
 import { concat, kernels as k, randomBytes, sameBytes, tempDir } from './setup.js';

@@ -2,11 +2,11 @@
 // (limits.maxSessionLifetimeSeconds) whatever the activity, sessions of an
 // earlier boot (the fs store writes their state without fsync), and parts
 // recorded by their blobs alone (the record is not rewritten per part).
-import { resolveLimits } from '../../sdk/base/limits.js';
+import { resolveLimits } from '../../core/base/limits.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { FileInfo, SessionStatus } from '../../sdk/protocol/messages.js';
+import type { FileInfo, SessionStatus } from '../../core/protocol/messages.js';
 import { download, expectError, json, sendCommit, sendPart, sendPlan, start } from './client.js';
 import { kernels as k, makeApp, randomBytes, sameBytes, tempDir } from './setup.js';
 

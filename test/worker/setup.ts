@@ -1,13 +1,13 @@
 // Apps over a real fs store in a fresh temp folder, and helpers on store state.
 import type { Hooks } from '../../worker/hooks.js';
-import type { Limits } from '../../sdk/base/limits.js';
+import type { Limits } from '../../core/base/limits.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll } from 'vitest';
-import { init } from '../../sdk/kernels/index.js';
-import { Endpoint, createApp } from '../../worker/app.js';
+import { init } from '../../core/kernels/index.js';
+import { Endpoint, createApp } from '../../worker/http/app.js';
 import { FsStore } from '../../worker/store/fs/store.js';
 import { type Send, typed } from './client.js';
 

@@ -2,7 +2,7 @@
 // each batch is read from the store once, not once per part that looks the
 // table up (a first push of 1 GiB sends ~128 batches and 256 parts).
 import { describe, expect, it } from 'vitest';
-import { encodeSignatures } from '../../sdk/protocol/wire.js';
+import { encodeSignatures } from '../../core/protocol/wire.js';
 import type { Session, Sessions } from '../../worker/sessions.js';
 import { Signatures } from '../../worker/signatures.js';
 import { MemoryStore } from '../../worker/store/memory.js';

@@ -1,11 +1,11 @@
 // Whole syncs through app.request over a real fs store: first upload, an
 // edited second version sending only changed chunks, reads with Range, the
 // manifest of a hand-placed file built once, and a basis of another key.
-import { DEFAULT_LIMITS } from '../../sdk/base/limits.js';
+import { DEFAULT_LIMITS } from '../../core/base/limits.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import type { FileInfo, FileList, InfoResponse, SessionStatus } from '../../sdk/protocol/messages.js';
+import type { FileInfo, FileList, InfoResponse, SessionStatus } from '../../core/protocol/messages.js';
 import { download, json, push, sendAll, sendCommit, start } from './client.js';
 import { concat, kernels as k, makeApp, randomBytes, sameBytes } from './setup.js';
 

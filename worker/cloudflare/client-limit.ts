@@ -3,8 +3,8 @@
 // it; a commit or DELETE frees the slot. The key's object remembers which
 // client opened each of its sessions (a small table in its SQLite), since a
 // later request of the session may come from another address.
-import type { CreateSessionResponse } from '../../sdk/protocol/messages.js';
-import { toHex } from '../../sdk/protocol/hex.js';
+import type { CreateSessionResponse } from '../../core/protocol/messages.js';
+import { toHex } from '../../core/protocol/hex.js';
 import { ApiError, errorResponse } from '../errors.js';
 import type { ClientObjectRpc, Env } from './env.js';
 import { outerId } from './session-ids.js';

@@ -4,11 +4,11 @@
 // CORS_ORIGINS, ALLOWED_HOSTS, COMPACTION, FLAT_PREFIX and DELTAFLARE_R2_STATS. Checked once per env; a mistake is logged and every request
 // answered 500 naming it, instead of a Worker that starts with a limit or a
 // token silently ignored.
-import { DeltaflareError } from '../../sdk/base/errors.js';
-import type { Limits } from '../../sdk/base/limits.js';
+import { DeltaflareError } from '../../core/base/errors.js';
+import type { Limits } from '../../core/base/limits.js';
 import type { AccessOptions } from '../options.js';
 import { ApiError } from '../errors.js';
-import { openHosts } from '../hosts.js';
+import { openHosts } from '../http/hosts.js';
 import { COMPACT_AT, COMPACT_TO, type CompactionBounds, LAYOUT_PREFIXES, MAX_COMPACT_AT } from '../store/r2/compaction.js';
 import type { Env } from './env.js';
 import { workersLimits, workersMaxSessions } from './limits.js';

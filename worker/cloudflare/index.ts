@@ -1,9 +1,9 @@
 // The Worker entry: requests that change a key go to the key's Durable
 // Object (routing.ts); reads are served here straight from R2 by the same
 // Hono app over a store without Durable Object state.
-import { createApp } from '../app.js';
-import { checkToken, requestClass } from '../auth.js';
-import { withCors } from '../cors.js';
+import { createApp } from '../http/app.js';
+import { checkToken, requestClass } from '../http/auth.js';
+import { withCors } from '../http/cors.js';
 import { ApiError, errorResponse } from '../errors.js';
 import { workerConfig } from './config.js';
 import type { Env } from './env.js';
@@ -14,7 +14,7 @@ import { route } from './routing.js';
 
 export type { Env } from './env.js';
 export type { CommitEvent, Hooks, Refusal, SessionCreateEvent, SessionExpireEvent } from '../hooks.js';
-export type { Metadata } from '../../sdk/protocol/metadata.js';
+export type { Metadata } from '../../core/protocol/metadata.js';
 export { ClientObject } from './client-object.js';
 export { KeyObject } from './key-object.js';
 

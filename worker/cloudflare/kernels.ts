@@ -1,7 +1,7 @@
 // The kernels, instantiated once per isolate from the imported .wasm modules
 // (workerd forbids compiling wasm from bytes).
-import type { Kernels } from '../../sdk/kernels/api.js';
-import { init } from '../../sdk/kernels/workerd.js';
+import type { Kernels } from '../../core/kernels/api.js';
+import { init } from '../../core/kernels/workerd.js';
 
 let kernels: Promise<Kernels> | undefined;
 

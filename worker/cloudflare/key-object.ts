@@ -9,7 +9,7 @@
 // and DELETE also go by the client's object (client-limit.ts), which counts
 // a client's open sessions over all keys.
 import { DurableObject } from 'cloudflare:workers';
-import { createApp, Endpoint } from '../app.js';
+import { createApp, Endpoint } from '../http/app.js';
 import { ApiError } from '../errors.js';
 import type { Hooks } from '../hooks.js';
 import type { Session } from '../sessions.js';
@@ -17,7 +17,7 @@ import { ClientLimit } from './client-limit.js';
 import type { Env, KeyObjectRpc } from './env.js';
 import { workerConfig } from './config.js';
 import { workerKernels } from './kernels.js';
-import { WORKERS_MANIFEST_CACHE_CHUNKS } from '../../sdk/base/limits.js';
+import { WORKERS_MANIFEST_CACHE_CHUNKS } from '../../core/base/limits.js';
 import { R2Store } from '../store/r2/store.js';
 import { endWithBody, r2Stats } from './r2-stats.js';
 

@@ -1,4 +1,4 @@
-// The endpoint's limits on Workers, from the values in sdk/base/limits.ts:
+// The endpoint's limits on Workers, from the values in core/base/limits.ts:
 // every request body the protocol allows must stay under the 100 MB body cap
 // of the Free and Pro plans, and the parts in flight must fit a 128 MB
 // isolate beside the manifest cache.
@@ -11,8 +11,8 @@ import {
   resolveLimits,
   WORKERS_BODY_CAP,
   WORKERS_PART_SIZE,
-} from '../../sdk/base/limits.js';
-import { checkRange } from '../../sdk/base/errors.js';
+} from '../../core/base/limits.js';
+import { checkRange } from '../../core/base/errors.js';
 
 /**
  * The Workers limits: DEFAULT_LIMITS with a 4 MiB part, overridden by the

@@ -5,7 +5,7 @@
 // forwards to that object with the app's id in the path, and rewrites the id
 // in the two answers that carry it (POST /v1/sessions, GET /v1/sessions/:id).
 import { Hono } from 'hono';
-import { FILE_ROUTE } from '../app.js';
+import { FILE_ROUTE } from '../http/app.js';
 import { readJson } from '../body.js';
 import { ApiError, errorResponse } from '../errors.js';
 import type { Env } from './env.js';

@@ -14,13 +14,13 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
-import { checkOptions, type OptionKeys } from '../../sdk/base/options.js';
-import { initSync, type Kernels } from '../../sdk/kernels/index.js';
-import { type CreateAppOptions, createApp as createCoreApp, type Endpoint } from '../app.js';
+import { checkOptions, type OptionKeys } from '../../core/base/options.js';
+import { initSync, type Kernels } from '../../core/kernels/index.js';
+import { type CreateAppOptions, createApp as createCoreApp, type Endpoint } from '../http/app.js';
 import { FsStore } from '../store/fs/store.js';
 import { META_DIR } from '../store/keys.js';
 import { APP_HINTS, CREATE_APP_OPTIONS } from '../options.js';
-import { openHosts } from '../hosts.js';
+import { openHosts } from '../http/hosts.js';
 import { FsSpool } from './spool.js';
 
 /** Options of `createApp` on Node: the endpoint's, the kernels optional, and who may be trusted or named. */

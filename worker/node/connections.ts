@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { OptionKeys } from '../../sdk/base/options.js';
+import type { OptionKeys } from '../../core/base/options.js';
 
 export interface ConnectionLimits {
   /** A socket with no request in progress that sends and receives nothing this long is closed (ms). */

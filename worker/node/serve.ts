@@ -1,15 +1,15 @@
 // The Node adapter: the app over the fs store, served by @hono/node-server.
-import type { Limits } from '../../sdk/base/limits.js';
+import type { Limits } from '../../core/base/limits.js';
 import { serve as serveNode } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { init, type Kernels } from '../../sdk/kernels/index.js';
+import { init, type Kernels } from '../../core/kernels/index.js';
 import { createApp } from './app.js';
-import { LOOPBACK } from '../hosts.js';
+import { LOOPBACK } from '../http/hosts.js';
 import type { AccessOptions } from '../options.js';
 import { join } from 'node:path';
-import { checkOptions, type OptionKeys } from '../../sdk/base/options.js';
+import { checkOptions, type OptionKeys } from '../../core/base/options.js';
 import { ACCESS_OPTIONS } from '../options.js';
 import { CONNECTION_OPTIONS, type ConnectionLimits, guardConnections } from './connections.js';
 import { FsSpool } from './spool.js';
@@ -30,7 +30,7 @@ export interface ServeOptions {
   limits?: Partial<Limits>;
   /** A folder served for GET paths outside /v1 (the demo page, later). */
   static?: string;
-  /** Tokens for writes and reads (worker/auth.ts); default none: open. */
+  /** Tokens for writes and reads (worker/http/auth.ts); default none: open. */
   access?: AccessOptions;
   /** Browser origins allowed to call /v1 (CORS); default none. */
   corsOrigins?: string[];
@@ -105,7 +105,7 @@ export async function serve(opts: ServeOptions = {}): Promise<ServeHandle> {
   };
 }
 
-export { LOOPBACK } from '../hosts.js';
+export { LOOPBACK } from '../http/hosts.js';
 
 /**
  * A 413 stops reading the body half-way (readBody cancels it), which ends the

@@ -5,7 +5,7 @@
 // store directory (fs-store.ts) and a body left from a killed run is dead.
 import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomHex } from '../../sdk/protocol/hex.js';
+import { randomHex } from '../../core/protocol/hex.js';
 import type { Spool, SpoolFile } from '../body-intake.js';
 
 /**

@@ -3,9 +3,9 @@
 // files in memory, so it is for tests only; it passes the same suite as the
 // fs store (test/worker/store/suite.ts) apart from the fs-only behaviours (hand-placed
 // files, links, durability).
-import { chunkingId } from '../../sdk/protocol/chunking.js';
-import { type Manifest, decodeManifest, encodeManifest } from '../../sdk/protocol/manifest.js';
-import { randomHex as hex } from '../../sdk/protocol/hex.js';
+import { chunkingId } from '../../core/protocol/chunking.js';
+import { type Manifest, decodeManifest, encodeManifest } from '../../core/protocol/manifest.js';
+import { randomHex as hex } from '../../core/protocol/hex.js';
 import { KeyLocks } from './key-lock.js';
 import { validateKey, validatePrefix } from './keys.js';
 import {

@@ -8,10 +8,10 @@
 // data is addressed by absolute offset and may arrive in any order (an R2
 // backend regroups it into equal >= 5 MiB multipart parts behind `Staging`),
 // and every handle can be reopened by id from another request.
-import type { ChunkingSpec } from '../../sdk/protocol/chunking.js';
-import type { Manifest } from '../../sdk/protocol/manifest.js';
-import type { Metadata } from '../../sdk/protocol/metadata.js';
-import { PROTOCOL_ERRORS, type ProtocolErrorCode } from '../../sdk/protocol/messages.js';
+import type { ChunkingSpec } from '../../core/protocol/chunking.js';
+import type { Manifest } from '../../core/protocol/manifest.js';
+import type { Metadata } from '../../core/protocol/metadata.js';
+import { PROTOCOL_ERRORS, type ProtocolErrorCode } from '../../core/protocol/messages.js';
 
 /** What a committed (or hand-placed) version of a key is. */
 export interface VersionInfo {
@@ -24,7 +24,7 @@ export interface VersionInfo {
   time: number;
   /** True while an in-place push is rewriting the key: reads fail with INCOMPLETE. */
   incomplete?: boolean;
-  /** The metadata its push sent (sdk/protocol/metadata.ts), when any. */
+  /** The metadata its push sent (core/protocol/metadata.ts), when any. */
   metadata?: Metadata;
 }
 
@@ -84,7 +84,7 @@ export interface CommitOptions {
   manifest?: Manifest;
   /** Manifest root of the new version, lowercase hex. */
   root?: string;
-  /** Stored with the version and answered in its VersionInfo (checked by the caller: sdk/protocol/metadata.ts). */
+  /** Stored with the version and answered in its VersionInfo (checked by the caller: core/protocol/metadata.ts). */
   metadata?: Metadata;
 }
 
@@ -227,7 +227,7 @@ export type StoreErrorCode =
   | 'IO';
 
 /**
- * The protocol error code (sdk/protocol/messages.ts) each store code answers
+ * The protocol error code (core/protocol/messages.ts) each store code answers
  * as; the server's one error mapper uses it. CONFLICT is a version conflict
  * or a path in the way (a key below a file); RANGE on a GET with a Range
  * header is the server's 416.

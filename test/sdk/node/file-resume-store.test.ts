@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultResumeDir, fileResumeStore } from '../../../sdk/node/file-resume-store.js';
-import type { ResumeRecord } from '../../../sdk/resume.js';
+import type { ResumeRecord } from '../../../sdk/push/resume.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deltaflare-resume-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

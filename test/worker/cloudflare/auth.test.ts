@@ -3,10 +3,10 @@
 // upload token's key scope, on the session's own requests); CORS from CORS_ORIGINS.
 import { SELF } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Kernels } from '../../../sdk/kernels/api.js';
-import { init } from '../../../sdk/kernels/workerd.js';
-import { DEFAULT_CHUNKING } from '../../../sdk/protocol/chunking.js';
-import { signUploadToken } from '../../../worker/auth.js';
+import type { Kernels } from '../../../core/kernels/api.js';
+import { init } from '../../../core/kernels/workerd.js';
+import { DEFAULT_CHUNKING } from '../../../core/protocol/chunking.js';
+import { signUploadToken } from '../../../worker/http/auth.js';
 import { download, expectError, push, start, type Send, typed } from '../client.js';
 import { emptyBucket } from './in-object.js';
 import { randomBytes } from '../../support/bytes.js';

@@ -5,9 +5,9 @@
 // in vitest.workers.config.ts).
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
-import { init } from '../../../sdk/kernels/workerd.js';
-import { DEFAULT_CHUNKING } from '../../../sdk/protocol/chunking.js';
-import type { CreateSessionResponse } from '../../../sdk/protocol/messages.js';
+import { init } from '../../../core/kernels/workerd.js';
+import { DEFAULT_CHUNKING } from '../../../core/protocol/chunking.js';
+import type { CreateSessionResponse } from '../../../core/protocol/messages.js';
 import type { ClientObject } from '../../../worker/cloudflare/client-object.js';
 import type { KeyObject } from '../../../worker/cloudflare/key-object.js';
 import { splitId } from '../../../worker/cloudflare/session-ids.js';

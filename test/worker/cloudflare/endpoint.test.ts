@@ -4,12 +4,12 @@
 // KeyObject's hooks as a subclass would give them.
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Kernels } from '../../../sdk/kernels/api.js';
-import { init } from '../../../sdk/kernels/workerd.js';
-import type { FileList, SessionStatus } from '../../../sdk/protocol/messages.js';
-import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangeHeader } from '../../../sdk/protocol/byteranges.js';
-import { bodyCaps, WORKERS_PART_SIZE } from '../../../sdk/base/limits.js';
-import { blockQuery, digestBlocks } from '../../../sdk/protocol/block-digests.js';
+import type { Kernels } from '../../../core/kernels/api.js';
+import { init } from '../../../core/kernels/workerd.js';
+import type { FileList, SessionStatus } from '../../../core/protocol/messages.js';
+import { byteRangeParts, DEFLATE_RAW, RANGE_ENCODING_HEADER, rangeHeader } from '../../../core/protocol/byteranges.js';
+import { bodyCaps, WORKERS_PART_SIZE } from '../../../core/base/limits.js';
+import { blockQuery, digestBlocks } from '../../../core/protocol/block-digests.js';
 import { workersLimits } from '../../../worker/cloudflare/limits.js';
 import { partSizeFor } from '../../../worker/store/r2/multipart.js';
 import { download, expectError, json, push, type Send, sendAll, sendCommit, start, typed } from '../client.js';

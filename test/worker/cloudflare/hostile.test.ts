@@ -12,11 +12,11 @@
 // ms), and this suite sends ~600.
 import { env, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Kernels } from '../../../sdk/kernels/api.js';
-import { init } from '../../../sdk/kernels/workerd.js';
+import type { Kernels } from '../../../core/kernels/api.js';
+import { init } from '../../../core/kernels/workerd.js';
 import worker from '../../../worker/cloudflare/index.js';
 import { HOSTILE_CASES, HOSTILE_LIMITS, hostileContext } from '../hostile-cases.js';
-import { DEFAULT_CHUNKING } from '../../../sdk/protocol/chunking.js';
+import { DEFAULT_CHUNKING } from '../../../core/protocol/chunking.js';
 import type { ClientObject } from '../../../worker/cloudflare/client-object.js';
 import { expectError, type Send, typed } from '../client.js';
 import { emptyBucket } from './in-object.js';

@@ -6,12 +6,12 @@
 // groups is refused before any get.
 import { env, SELF } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_RANGE_READS, RANGE_MERGE_GAP } from '../../../sdk/base/limits.js';
-import type { Kernels } from '../../../sdk/kernels/api.js';
-import { init } from '../../../sdk/kernels/workerd.js';
-import { blockQuery, digestBlocks } from '../../../sdk/protocol/block-digests.js';
-import { byteRangeParts, rangeHeader, type Span } from '../../../sdk/protocol/byteranges.js';
-import { createApp } from '../../../worker/app.js';
+import { MAX_RANGE_READS, RANGE_MERGE_GAP } from '../../../core/base/limits.js';
+import type { Kernels } from '../../../core/kernels/api.js';
+import { init } from '../../../core/kernels/workerd.js';
+import { blockQuery, digestBlocks } from '../../../core/protocol/block-digests.js';
+import { byteRangeParts, rangeHeader, type Span } from '../../../core/protocol/byteranges.js';
+import { createApp } from '../../../worker/http/app.js';
 import { decodeRecipe, slice } from '../../../worker/store/r2/recipe.js';
 import { R2Store } from '../../../worker/store/r2/store.js';
 import { randomBytes } from '../../support/bytes.js';

@@ -4,11 +4,11 @@
 // and frees its client's slot (worker/cloudflare/client-object.ts). Time is
 // moved by rewriting the session record inside the object, as a week-old
 // session would have it.
-import { DEFAULT_LIMITS } from '../../../sdk/base/limits.js';
+import { DEFAULT_LIMITS } from '../../../core/base/limits.js';
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Kernels } from '../../../sdk/kernels/api.js';
-import { init } from '../../../sdk/kernels/workerd.js';
+import type { Kernels } from '../../../core/kernels/api.js';
+import { init } from '../../../core/kernels/workerd.js';
 import type { ClientObject } from '../../../worker/cloudflare/client-object.js';
 import type { KeyObject } from '../../../worker/cloudflare/key-object.js';
 import { splitId } from '../../../worker/cloudflare/session-ids.js';

@@ -1,8 +1,8 @@
 // Helpers shared by the store tests.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import type { Manifest } from '../../../sdk/protocol/manifest.js';
-import type { ChunkingSpec } from '../../../sdk/protocol/chunking.js';
+import type { Manifest } from '../../../core/protocol/manifest.js';
+import type { ChunkingSpec } from '../../../core/protocol/chunking.js';
 import { type SessionRecord, type Store, StoreError, type StoreErrorCode, type VersionInfo } from '../../../worker/store/store.js';
 
 /** Random bytes as a plain Uint8Array. */

@@ -2,7 +2,7 @@
 // harness for all its backends): memory.test.ts, fs/store.test.ts and, inside
 // workerd, r2/store.test.ts run it.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chunkingId } from '../../../sdk/protocol/chunking.js';
+import { chunkingId } from '../../../core/protocol/chunking.js';
 import { COPY_PIECE, MAX_READ, type Store } from '../../../worker/store/store.js';
 import { bytes, drain, expectBytes, fakeManifest, put, readAll, rejectsWith, session } from './helpers.js';
 

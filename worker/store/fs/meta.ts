@@ -2,12 +2,12 @@
 // the version record, the in-place marker and the manifests. Every write is
 // temp + fsync + rename + fsync(dir) (writeFileAtomic), so a crash leaves the
 // old or the new file. See fs-store.ts for the whole layout.
-import type { Metadata } from '../../../sdk/protocol/metadata.js';
+import type { Metadata } from '../../../core/protocol/metadata.js';
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { type Manifest, decodeManifest, encodeManifest } from '../../../sdk/protocol/manifest.js';
-import { chunkingId } from '../../../sdk/protocol/chunking.js';
+import { type Manifest, decodeManifest, encodeManifest } from '../../../core/protocol/manifest.js';
+import { chunkingId } from '../../../core/protocol/chunking.js';
 import { type FsFacade, errno, mkdirDurable, readSmallFile, writeFileAtomic } from './facade.js';
 import { StoreError, type VersionInfo } from '../store.js';
 

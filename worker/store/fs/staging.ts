@@ -3,8 +3,8 @@
 // handle (the key's own file, guarded by the incomplete marker). Both open
 // their file per call, so any number of requests may write concurrently and
 // a handle reopened by id after a restart behaves the same.
-import { BufferPool } from '../../../sdk/base/buffer-pool.js';
-import { ByteBudget } from '../../byte-budget.js';
+import { BufferPool } from '../../../core/base/buffer-pool.js';
+import { ByteBudget } from '../../../core/base/byte-budget.js';
 import { type FileRef, type FsFacade, O_RDWR, errno, ioError } from './facade.js';
 import { COPY_PIECE, type Staging, StoreError, type VersionInfo, checkReadLength, checkSpan, checkStagingSize } from '../store.js';
 

@@ -6,7 +6,7 @@
 // serialized in-process: run one server per store folder.
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import type { Manifest } from '../../../sdk/protocol/manifest.js';
+import type { Manifest } from '../../../core/protocol/manifest.js';
 import { KeyLocks } from '../key-lock.js';
 import { Rewrites } from './rewrites.js';
 import { type SweepHost, sweepStore } from './sweep.js';

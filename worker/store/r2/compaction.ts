@@ -16,7 +16,7 @@
 // "<FLAT_PREFIX><key>" (custom metadata "deltaflare-version": its version
 // id), for users who serve the bucket directly. Nothing reads it back; it
 // trails the current version by the time its parts take.
-import { randomHex } from '../../../sdk/protocol/hex.js';
+import { randomHex } from '../../../core/protocol/hex.js';
 import type { Db, Extent } from './db.js';
 import { partSizeFor, segments, uploadSegments } from './multipart.js';
 import type { Objects } from './objects.js';

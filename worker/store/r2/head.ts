@@ -1,7 +1,7 @@
 // A key's head record on R2: the empty object "h/<key>" whose custom
 // metadata is the key's current version. Putting it is the one atomic switch
 // of a commit (and of a compaction's next recipe); list() reads it.
-import type { Metadata } from '../../../sdk/protocol/metadata.js';
+import type { Metadata } from '../../../core/protocol/metadata.js';
 import type { VersionInfo } from '../store.js';
 
 /**

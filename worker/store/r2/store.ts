@@ -15,9 +15,9 @@
 // Commits, deletes, compactions and in-place opens of a key run in its
 // object, one at a time; reads (GET, HEAD, list) may run anywhere with no
 // Durable Object (`new R2Store(bucket)`).
-import { chunkingId } from '../../../sdk/protocol/chunking.js';
-import { type Manifest, decodeManifest, encodeManifest } from '../../../sdk/protocol/manifest.js';
-import { randomHex as hex } from '../../../sdk/protocol/hex.js';
+import { chunkingId } from '../../../core/protocol/chunking.js';
+import { type Manifest, decodeManifest, encodeManifest } from '../../../core/protocol/manifest.js';
+import { randomHex as hex } from '../../../core/protocol/hex.js';
 import { KeyLocks } from '../key-lock.js';
 import { validateKey, validatePrefix } from '../keys.js';
 import {

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chunkingId } from '../../../../sdk/protocol/chunking.js';
+import { chunkingId } from '../../../../core/protocol/chunking.js';
 import { FsStore } from '../../../../worker/store/fs/store.js';
 import { type FaultRule, errnoError, faultyFs, normalize } from './faults.js';
 import { bytes, expectBytes, fakeManifest, put, readAll, rejectsWith, session } from '../helpers.js';

@@ -5,7 +5,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chunkingId } from '../../../../sdk/protocol/chunking.js';
+import { chunkingId } from '../../../../core/protocol/chunking.js';
 import { FsStore } from '../../../../worker/store/fs/store.js';
 import { bytes, drain, expectBytes, fakeManifest, put, readAll, rejectsWith } from '../helpers.js';
 

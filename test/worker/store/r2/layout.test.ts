@@ -15,7 +15,7 @@ import { MAX_COMPACT_AT, planRuns } from '../../../../worker/store/r2/compaction
 import { GRACE_MS } from '../../../../worker/store/r2/objects.js';
 import { decodeRecipe } from '../../../../worker/store/r2/recipe.js';
 import { MAX_READ_CALLS, R2Store } from '../../../../worker/store/r2/store.js';
-import { MAX_RANGE_READS } from '../../../../sdk/base/limits.js';
+import { MAX_RANGE_READS } from '../../../../core/base/limits.js';
 import type { VersionInfo } from '../../../../worker/store/store.js';
 import { randomBytes } from '../../../support/bytes.js';
 import { emptyBucket, keyObjectStub, sliceRandomValues } from '../../cloudflare/in-object.js';
