@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 // (ERR_UNKNOWN_FILE_EXTENSION), so a small eval'd script registers tsx's
 // hooks first and then imports the entry.
 const fromSource = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(fromSource ? './node-worker.ts' : './node-worker.js', import.meta.url);
+const WORKER_URL = new URL(fromSource ? './node-thread-entry.ts' : './node-thread-entry.js', import.meta.url);
 // tsx/esm/api resolves (require conditions) to index.cjs, whose register() looks
 // for a wrong relative path in tsx 4.23; its ESM twin index.mjs works.
 const tsxEntry = () => {
@@ -24,7 +24,7 @@ const tsxEntry = () => {
   return `import(${JSON.stringify(api.href)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
 };
 
-/** Starts the pool's worker entry (node-worker.ts / .js) as a worker_thread. */
+/** Starts the pool's thread entry (node-thread-entry.ts / .js) as a worker_thread. */
 export function startNodeThread(): Worker {
   return fromSource ? new Worker(tsxEntry(), { eval: true }) : new Worker(WORKER_URL);
 }

@@ -1,5 +1,5 @@
-// What a pool worker does, runtime-neutral: the entry files (node-worker.ts,
-// browser-worker.ts) only expose this object over comlink (Node's also
+// What a pool worker does, runtime-neutral: the entry files (node-thread-entry.ts,
+// browser-thread-entry.ts) only expose this object over comlink (Node's also
 // teaches it to read files by path). Buffers come in and go out transferred,
 // never copied.
 //
@@ -19,7 +19,7 @@ export type ScanOptions = Omit<ChunkOptions, 'blake3'>;
 /** Fills `target` with the bytes of the file at `path` from `offset` (set by the Node entry; throws if the file is shorter). */
 export type PathReader = (path: string, offset: number, target: Uint8Array) => void | Promise<void>;
 let readPath: PathReader | undefined;
-/** Lets this worker read `{ path }` locations (node-worker.ts: positional fs reads). */
+/** Lets this worker read `{ path }` locations (node-thread-entry.ts: positional fs reads). */
 export function setPathReader(reader: PathReader): void {
   readPath = reader;
 }
@@ -117,7 +117,7 @@ export interface PathWriter {
   close(): void;
 }
 let openForWrite: ((path: string) => PathWriter) | undefined;
-/** Lets this worker write a pull's output by path (node-worker.ts: positional fs writes). */
+/** Lets this worker write a pull's output by path (node-thread-entry.ts: positional fs writes). */
 export function setPathWriter(open: (path: string) => PathWriter): void {
   openForWrite = open;
 }

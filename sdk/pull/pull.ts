@@ -364,7 +364,7 @@ async function pullOnce(local: SyncSource | null, open: (size: number) => Promis
 }
 
 let placements = 0;
-/** Sets a placement of `m`'s chunks into `path` on every worker of `pool` (worker-api.ts); `stop` drops it. */
+/** Sets a placement of `m`'s chunks into `path` on every worker of `pool` (thread-api.ts); `stop` drops it. */
 async function startPlacement(pool: WorkerPool<ThreadApi>, path: string, m: ShortManifest, skip: Int32Array, onPlaced: (p: Placed) => void) {
   const id = ++placements;
   const manifest = { lengths: m.lengths, digestBytes: m.digestBytes, digests: m.digests };

@@ -60,7 +60,7 @@ export interface SignatureOptions {
   /** Workers read their segments from `source.location` when it has one (default true); false: this thread reads and transfers them. */
   readInWorkers?: boolean;
   /**
-   * A pull's placement set on every worker (worker-api.ts setPlacement):
+   * A pull's placement set on every worker (thread-api.ts setPlacement):
    * workers that read the source write the chunks it wants to its output and
    * `onPlaced` hears of them. Ignored when this thread reads the source.
    */
