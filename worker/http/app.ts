@@ -51,9 +51,21 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
   const { fallback: _fallback, basePath: _basePath, ...endpointOptions } = opts;
   const ep = endpoint ?? new Endpoint(endpointOptions);
   const app = opts.basePath ? new Hono<AppEnv>().basePath(opts.basePath) : new Hono<AppEnv>();
+  const clients = clientSessionsOf(opts, ep);
+  app.onError((e) => errorResponse(e, ep.log));
+  app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+  guard(app, opts, ep, clients);
+  sessionRoutes(app, opts, ep, clients);
+  fileRoutes(app, ep);
+  if (opts.fallback) app.get('*', opts.fallback);
+  return app;
+}
+
+/** Open sessions and staged bytes per client, within the options' bounds. */
+function clientSessionsOf(opts: CreateAppOptions, ep: Endpoint): ClientSessions {
   const maxSessions = opts.maxSessionsPerClient ?? ENDPOINT_DEFAULTS.maxSessionsPerClient;
   checkRange('maxSessionsPerClient', maxSessions, ...MAX_SESSIONS_PER_CLIENT_RANGE);
-  const clients = new ClientSessions({
+  return new ClientSessions({
     max: maxSessions,
     maxBytes: ep.limits.maxStagedBytesPerClient,
     maxTotalBytes: opts.maxStagedBytes,
@@ -61,14 +73,10 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
     now: ep.now,
     lifetimeMs: ep.limits.maxSessionLifetimeSeconds * 1000,
   });
-  // The counts of the sessions a restart left open, once, before the first new session is admitted.
-  let restored: Promise<void> | undefined;
-  const clientId = opts.clientId ?? ((c) => c.req.header('cf-connecting-ip') ?? '');
-  const l = ep.limits;
+}
 
-  app.onError((e) => errorResponse(e, ep.log));
-  app.notFound((c) => errorResponse(new ApiError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
-
+/** What every request passes first: the Host check of an open endpoint, CORS, access, and the sweep of expired sessions. */
+function guard(app: Hono<AppEnv>, opts: CreateAppOptions, ep: Endpoint, clients: ClientSessions): void {
   if (opts.allowedHost) {
     const allowed = opts.allowedHost;
     app.use('*', async (c, next) => {
@@ -81,10 +89,8 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
       await next();
     });
   }
-
   if (opts.corsOrigins?.length) app.use('/v1/*', corsFor(opts.corsOrigins));
   if (accessEnabled(opts.access)) app.use('/v1/*', access(opts.access!, ep.now));
-
   app.use('/v1/*', async (c, next) => {
     const sweep = ep.maybeSweep();
     if (sweep) opts.waitUntil?.(sweep);
@@ -92,44 +98,54 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
     if (session) clients.touched(session[1]);
     await next();
   });
+}
 
-  /** Loads the session of the route's id (404/410 before any body is read), once the request may touch its key. */
-  const session: MiddlewareHandler<AppEnv> = async (c, next) => {
+/** Loads the session of the route's id (404/410 before any body is read), once the request may touch its key. */
+const sessionOf =
+  (ep: Endpoint): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
     const s = await ep.sessions.load(c.req.param('id')!);
     authorizeKey(c, s.key, 'the session of key');
     c.set('session', s);
     await next();
   };
 
-  /**
-   * Reads a binary body within its cap (bodyCaps: TOO_LARGE naming the limit)
-   * and the endpoint's body budget, which it holds until the route answers.
-   */
-  const body =
-    (kind: 'signatures' | 'plan' | 'part'): MiddlewareHandler<AppEnv> =>
-    async (c, next) => {
-      const s = c.get('session');
-      const cap = bodyCaps(l, s.state.partSize)[kind];
-      const what = {
-        signatures: `signature batch (at most maxSignaturesPerBatch ${l.maxSignaturesPerBatch} signatures)`,
-        plan: `plan (at most maxPlanOps ${l.maxPlanOps} ops)`,
-        part: `part ${c.req.param('n')} (at most partSize ${s.state.partSize} literal bytes in maxPartOps ${l.maxPartOps} ops)`,
-      }[kind];
-      // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
-      // Awaited, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.
-      await ep.bodies.run(
-        c.req.raw,
-        cap,
-        what,
-        async (bytes) => {
-          c.set('body', bytes);
-          await next();
-        },
-        kind === 'part' ? ep.partBuffers : undefined,
-      );
-    };
+/**
+ * Reads a binary body within its cap (bodyCaps: TOO_LARGE naming the limit)
+ * and the endpoint's body budget, which it holds until the route answers.
+ */
+const bodyOf =
+  (ep: Endpoint, kind: 'signatures' | 'plan' | 'part'): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const l = ep.limits;
+    const s = c.get('session');
+    const cap = bodyCaps(l, s.state.partSize)[kind];
+    const what = {
+      signatures: `signature batch (at most maxSignaturesPerBatch ${l.maxSignaturesPerBatch} signatures)`,
+      plan: `plan (at most maxPlanOps ${l.maxPlanOps} ops)`,
+      part: `part ${c.req.param('n')} (at most partSize ${s.state.partSize} literal bytes in maxPartOps ${l.maxPartOps} ops)`,
+    }[kind];
+    // The part's bytes are written to staging and dropped once it lands, so its buffer can serve the next part.
+    // Awaited, not returned: a body refused before its first byte rejects at once, and workerd reports a rejection not handled in the same turn.
+    await ep.bodies.run(
+      c.req.raw,
+      cap,
+      what,
+      async (bytes) => {
+        c.set('body', bytes);
+        await next();
+      },
+      kind === 'part' ? ep.partBuffers : undefined,
+    );
+  };
 
-  app.get('/v1/info', (c) => c.json({ protocol: PROTOCOL_VERSION, limits: l } satisfies InfoResponse));
+/** /v1/info and the session routes: open, match, plan, parts, status, commit, abort. */
+function sessionRoutes(app: Hono<AppEnv>, opts: CreateAppOptions, ep: Endpoint, clients: ClientSessions): void {
+  const session = sessionOf(ep);
+  // The counts of the sessions a restart left open, once, before the first new session is admitted.
+  let restored: Promise<void> | undefined;
+  const clientId = opts.clientId ?? ((c) => c.req.header('cf-connecting-ip') ?? '');
+  app.get('/v1/info', (c) => c.json({ protocol: PROTOCOL_VERSION, limits: ep.limits } satisfies InfoResponse));
 
   app.post('/v1/sessions', async (c) => {
     const req = await readJson(c.req.raw, 'session request');
@@ -155,16 +171,16 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
     return c.json(created, 201);
   });
 
-  app.post('/v1/sessions/:id/match', session, body('signatures'), async (c) =>
+  app.post('/v1/sessions/:id/match', session, bodyOf(ep, 'signatures'), async (c) =>
     c.body((await ep.match(c.get('session').id, c.get('body'))) as Uint8Array<ArrayBuffer>, 200, octets),
   );
 
-  app.put('/v1/sessions/:id/plan', session, body('plan'), async (c) => {
+  app.put('/v1/sessions/:id/plan', session, bodyOf(ep, 'plan'), async (c) => {
     await ep.putPlan(c.get('session').id, c.get('body'));
     return c.body(null, 204);
   });
 
-  app.put('/v1/sessions/:id/parts/:n', session, body('part'), async (c) => {
+  app.put('/v1/sessions/:id/parts/:n', session, bodyOf(ep, 'part'), async (c) => {
     await ep.putPart(c.get('session'), c.req.param('n'), c.get('body'));
     return c.body(null, 204);
   });
@@ -192,7 +208,10 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
       return c.body(null, 204);
     },
   );
+}
 
+/** The file routes: list, read (GET and HEAD, ranges), manifests, block digests, delete. */
+function fileRoutes(app: Hono<AppEnv>, ep: Endpoint): void {
   app.get('/v1/files', async (c) => c.json(await ep.list((name) => c.req.query(name))));
   // Hono answers HEAD with the GET route (method still HEAD on the request): getFile sends headers only.
   app.get(FILE_ROUTE, async (c) => {
@@ -217,7 +236,4 @@ export function createApp(opts: CreateAppOptions, endpoint?: Endpoint): Hono<App
     await ep.deleteFile(key, ifMatch ? ifMatch.replace(/^"|"$/g, '') : undefined);
     return c.body(null, 204);
   });
-
-  if (opts.fallback) app.get('*', opts.fallback);
-  return app;
 }
