@@ -75,10 +75,10 @@ export { BROWSER_PARTS_IN_FLIGHT };
  * record, so after a reload `reopenFile(record)` gets the file back with one
  * permission prompt instead of asking the user to find it.
  * @example
- * input.onchange = () => sync(input.files[0], { endpoint: location.origin, key: input.files[0].name, onProgress: show });
+ * input.onchange = () => push(input.files[0], { endpoint: location.origin, key: input.files[0].name, onProgress: show });
  */
-export async function sync(file: Blob | FileSystemFileHandle, options: BrowserSyncOptions): Promise<SyncResult> {
-  checkOptions('sync', options, BROWSER_SYNC_OPTIONS);
+export async function push(file: Blob | FileSystemFileHandle, options: BrowserSyncOptions): Promise<SyncResult> {
+  checkOptions('push', options, BROWSER_SYNC_OPTIONS);
   const { workers, ...rest } = options;
   const handle = file instanceof Blob ? undefined : file;
   const blob = handle ? await handle.getFile() : (file as Blob);
@@ -86,6 +86,9 @@ export async function sync(file: Blob | FileSystemFileHandle, options: BrowserSy
   const resume = options.resume === false ? undefined : (options.resume ?? defaultResumeStore());
   return syncSource(blobSource(blob), { partConcurrency: BROWSER_PARTS_IN_FLIGHT, ...rest, pool, resume, fileHandle: handle });
 }
+
+/** The same function as `push`, under the name earlier releases gave it. */
+export const sync = push;
 
 /** The permission calls of a FileSystemHandle (Chromium has them; TypeScript's DOM library does not yet). */
 type PermissionedHandle = FileSystemFileHandle & {

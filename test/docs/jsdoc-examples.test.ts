@@ -6,6 +6,7 @@
 // its function's signature fails here. Examples of the form `a === b` that
 // need nothing but their module are run as well.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -128,12 +129,12 @@ const PACKAGE_ENTRIES: Record<string, string> = {
 const SIDE: Array<[RegExp, string]> = [
   [/^sdk\/(browser|react)\//, 'sdk/browser/index.ts'],
   // Its example shows the backend signing and the browser syncing.
-  [/^sdk\/protocol\/upload-token\.ts$/, 'sdk/browser/index.ts'],
+  [/^core\/protocol\/upload-token\.ts$/, 'sdk/browser/index.ts'],
   [/^worker\/cloudflare\/|^worker\/store\/r2\//, 'worker/cloudflare/index.ts'],
   [/^worker\//, 'worker/node/index.ts'],
 ];
 
-const sources = execFileSync('git', ['ls-files', 'sdk/*.ts', 'worker/*.ts', 'cli/*.ts'], { cwd: repo, encoding: 'utf8' })
+const sources = execFileSync('git', ['ls-files', 'core/*.ts', 'sdk/*.ts', 'worker/*.ts', 'cli/*.ts'], { cwd: repo, encoding: 'utf8' })
   .trim()
   .split('\n')
   .filter((f) => !f.endsWith('.d.ts'));
@@ -170,7 +171,9 @@ function withContext(code: string, rel: string, search: string[], exportNames: (
   const declared: string[] = [];
   for (const name of identifiers(code)) {
     const own = exportNames(rel).has(name);
-    const candidates = sources.filter((f) => exportNames(f).has(name));
+    // Anywhere else: the one module that declares it (others may re-export it).
+    const declares = (f: string) => new RegExp(`export (async )?(function\\*?|const|class|interface|type) ${name}\\b`).test(readFileSync(at(f), 'utf8'));
+    const candidates = sources.filter((f) => exportNames(f).has(name) && declares(f));
     const from = own
       ? rel
       : name in CONTEXT
