@@ -1,3 +1,5 @@
+// `deltaflare bench`: one local sync of a file and an edited copy, each
+// phase timed and the literal bytes counted (no network, no server process).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +8,7 @@ import { FsStore } from '../worker/store/fs/store.js';
 import { init } from '../core/kernels/index.js';
 import { createNodePool, push } from '../sdk/node/index.js';
 import type { SyncPhase } from '../sdk/push/push.js';
-import { chunkingOption } from './push.js';
-import { integer, parse, UsageError } from './usage.js';
+import { chunkingOption, integer, parse, UsageError } from './usage.js';
 
 /**
  * `deltaflare bench OLD NEW [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--json]`:

@@ -1,3 +1,5 @@
+// `deltaflare chunks`: a file's FastCDC-2020 chunks, one line each (offset,
+// length, CRC32, BLAKE3), read in bounded pieces.
 import { CDC_DEFAULTS } from '../core/base/limits.js';
 import { createReadStream } from 'node:fs';
 import type { Chunk } from '../core/kernels/api.js';

@@ -1,3 +1,5 @@
+// `deltaflare hash`: BLAKE3 (as b3sum prints it) or CRC32 (zlib's, 8 hex
+// digits) of files, with the wasm kernels.
 import { createReadStream } from 'node:fs';
 import { init } from '../core/kernels/index.js';
 import { hex, hex32, parse, UsageError } from './usage.js';

@@ -1,3 +1,5 @@
+// `deltaflare pull URL FILE`: the SDK's pull of a key into a file, with the
+// CLI's flags, progress bar and JSON output.
 import type { Worker } from 'node:worker_threads';
 import { pull } from '../sdk/node/index.js';
 import { type EarlyPool, poolFor, withEarlyPool } from './early-pool.js';

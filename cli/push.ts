@@ -1,11 +1,11 @@
-import { CDC_DEFAULTS, CDC_RANGES } from '../core/base/limits.js';
+// `deltaflare push FILE URL`: the SDK's push of a file, resumable by default
+// (records under XDG_STATE_HOME), with the CLI's flags, progress bar and JSON output.
 import { DeltaflareError } from '../core/base/errors.js';
-import type { ChunkingSpec } from '../core/protocol/chunking.js';
 import type { Worker } from 'node:worker_threads';
 import { defaultResumeDir, fileResumeStore, push } from '../sdk/node/index.js';
 import { ProgressBar } from './progress-bar.js';
 import { type EarlyPool, poolFor, withEarlyPool } from './early-pool.js';
-import { integer, mb, parse, progressFlag, UsageError } from './usage.js';
+import { chunkingOption, integer, mb, parse, progressFlag, UsageError } from './usage.js';
 
 /**
  * `deltaflare push FILE URL [--key K] [--basis K] [--chunking cdc|fixed] [--block N] [--avg N] [--workers N] [--in-place] [--token T] [--timeout S] [--resume-dir D | --no-resume] [--meta NAME=VALUE]... [--json]`
@@ -88,20 +88,4 @@ export function metadataOption(pairs: string[] | undefined): Record<string, stri
     out[p.slice(0, eq)] = p.slice(eq + 1);
   }
   return out;
-}
-
-/** The chunking spec from --chunking, --block and --avg; undefined (the SDK's default for the file's size) for plain cdc. */
-export function chunkingOption(values: Record<string, string | boolean | undefined>): ChunkingSpec | undefined {
-  if (values.chunking === 'fixed') {
-    if (values.avg !== undefined) throw new UsageError('--avg is for --chunking cdc; use --block with fixed');
-    return { kind: 'fixed', block: integer('block', values.block, 4096) };
-  }
-  if (values.chunking !== 'cdc') throw new UsageError(`--chunking must be cdc or fixed, got '${values.chunking}'`);
-  if (values.block !== undefined) throw new UsageError('--block is for --chunking fixed');
-  if (values.avg === undefined) return undefined;
-  // min and max keep the defaults' ratios to avg (2 KiB / 8 KiB / 64 KiB).
-  const avg = integer('avg', values.avg, CDC_DEFAULTS.avg);
-  const min = Math.max(CDC_RANGES.min[0], (avg * CDC_DEFAULTS.min) / CDC_DEFAULTS.avg);
-  const max = Math.min(CDC_RANGES.max[1], (avg * CDC_DEFAULTS.max) / CDC_DEFAULTS.avg);
-  return { kind: 'cdc', min: Math.floor(min), avg, max: Math.floor(max), level: CDC_DEFAULTS.level };
 }

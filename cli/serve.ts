@@ -1,3 +1,5 @@
+// `deltaflare serve`: the Node endpoint over a store folder, with the demo
+// page (or another folder) served beside /v1.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MIN_SIGNING_SECRET } from '../core/protocol/upload-token.js';
