@@ -1,5 +1,5 @@
 // A dependency-free CRC32 (zlib's polynomial 0xEDB88320, table-driven, one
-// byte per step) so wire.ts can check part checksums without the wasm kernels.
+// byte per step) so wire-part.ts can check part checksums without the wasm kernels.
 // About 400 MB/s in V8: an 8 MiB part costs ~20 ms; callers that have the
 // kernels loaded pass `k.crc32` instead (~2 GB/s).
 

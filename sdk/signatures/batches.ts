@@ -15,12 +15,6 @@
 // (~10-30 KiB of ~8 MiB: < 1% of the bytes are chunked twice). Data that never
 // resynchronises (long runs of zeros cut at max from different starts) is
 // chunked again here, at sequential speed: never wrong, only slower.
-//
-// Before this, workers scanned segments (gear hash + CRC) and a JavaScript
-// stitcher on this thread joined the scans, then workers hashed the chunks in
-// a second pass: on 2 cores, 108 MiB took ~250 ms standalone and ~700 ms in a
-// CLI push (this thread saturated by the stitch, ~160 ms of CPU, plus HTTP),
-// against ~190 ms for the sequential chunker on one core.
 import type { Kernels } from '../../core/kernels/api.js';
 
 /** FastCDC-2020 parameters (the cdc ChunkingSpec without its kind). */

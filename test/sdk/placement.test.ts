@@ -1,8 +1,8 @@
 // A pull's placement (sdk/pool/thread-api.ts), run in this thread: the
 // chunks a segment holds that the version wants go into the output from
 // kernel memory, a run of them that follows each other in the segment and in
-// the output as one write (a pull of an unchanged 100 MiB was 12,800 writes
-// of 8 KiB; it is now one per segment), and a chunk that repeats is written
+// the output as one write (one per segment for an unchanged file, not one
+// per 8 KiB chunk), and a chunk that repeats is written
 // to every place the version wants it once, at its first find, not again at
 // each of its copies in the segment (k x k writes for k repeats).
 import { releaseProxy } from 'comlink';

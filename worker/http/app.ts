@@ -1,6 +1,7 @@
-// The deltaflare endpoint: one Hono app implementing protocol v1
-// (docs/protocol.md) over a Store. Runtime-specific code stays out: the Node
-// adapter (node.ts) and the Workers entry pass their store and kernels.
+// The endpoint's HTTP surface: one Hono app implementing protocol v1
+// (docs/protocol.md) over an Endpoint. Runtime-specific code stays out: the
+// Node adapter (worker/node/) and the Workers entry (worker/cloudflare/) pass
+// their store and kernels.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { PROTOCOL_VERSION, type InfoResponse } from '../../core/protocol/messages.js';
 import { DEFLATE_RAW, RANGE_ENCODING_HEADER } from '../../core/protocol/byteranges.js';
