@@ -4,11 +4,16 @@
 // every chunk checked against the manifest before it is written, and the
 // output published (renamed over the copy) only when every chunk landed.
 // The runtime gives the sources and the output (node/pull.ts: files).
+//
+// A Pull runs the steps, one method each: the manifest; the chunks already
+// there (all-zero ones, an interrupted pull's output); the scan of the local
+// copy (gaps fetched as it closes them); the copies; the rest fetched; the
+// root checked and the output published.
 import { decodeMetadataHeader, METADATA_HEADER } from '../../core/protocol/metadata.js';
 import { DeltaflareError } from '../../core/base/errors.js';
 import { checkOptions } from '../../core/base/options.js';
 import { DEFAULT_LIMITS } from '../../core/base/limits.js';
-import { init } from '../../core/kernels/index.js';
+import { init, type Kernels } from '../../core/kernels/index.js';
 import { Http, notDeltaflare } from '../http.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { Placed, ThreadApi } from '../pool/thread-api.js';
@@ -58,308 +63,426 @@ export async function pull(local: SyncSource | null, open: (size: number) => Pro
   }
   const digestBytes = options.digestBytes ?? 8;
   try {
-    return await pullOnce(local, open, options, digestBytes);
+    return await new Pull(local, open, options, digestBytes).run();
   } catch (e) {
     // A prefix collision (or a server lying about prefixes) shows as a root mismatch: once more with whole digests.
     if (!(e instanceof RootMismatch) || digestBytes === 32) throw e;
-    return pullOnce(local, open, options, 32);
+    return new Pull(local, open, options, 32).run();
   }
 }
 
 /** The whole file's digests do not give the version's root. */
 class RootMismatch extends DeltaflareError {}
 
-async function pullOnce(local: SyncSource | null, open: (size: number) => Promise<PullOutput>, options: PullOptions, digestBytes: number): Promise<PullResult> {
-  const started = performance.now();
-  let received = 0;
-  const http = new Http(options.endpoint, { ...options, onBytes: (_, r) => (received += r) });
-  const path = `/v1/manifests/${encodeURIComponent(options.key)}`;
-  const k = await init();
-  const report = (p: Omit<PullProgress, 'size' | 'rate' | 'eta'>) => {
-    if (!options.onProgress) return;
-    const size = manifest?.size ?? 0;
-    const seconds = (performance.now() - started) / 1000;
-    const rate = seconds > 0 ? (p.foundBytes + p.fetchedBytes) / seconds : 0;
-    options.onProgress({ ...p, size, rate, eta: rate > 0 ? Math.max(0, size - p.foundBytes - p.fetchedBytes) / rate : 0 });
-  };
-  let manifest: ShortManifest | undefined;
-  report({ phase: 'manifest', foundBytes: 0, fetchedBytes: 0 });
-  const maxChunks = options.maxChunks ?? DEFAULT_LIMITS.maxManifestChunks;
-  const bound = shortManifestBound(maxChunks, digestBytes);
-  const answer = await http.get(`${path}?digest=${digestBytes}`, {}, bound).catch((e: DeltaflareError) => {
-    if (e.code !== 'MALFORMED') throw e;
-    throw new DeltaflareError('MALFORMED', `${e.message.replace(/^deltaflare: /, '')}: a manifest of at most ${maxChunks} chunks (maxChunks) takes ${bound}`);
-  });
-  try {
-    manifest = decodeShortManifest(answer.bytes, { digestBytes, maxChunks });
-  } catch (e) {
-    const what = (e as Error).message.replace(/^deltaflare: /, '');
-    throw /magic|shorter than the/.test(what) ? notDeltaflare(options.endpoint, `GET ${path} answered no manifest (${what})`) : e;
-  }
-  const version = answer.headers.get('x-deltaflare-version') ?? '';
-  if (options.version !== undefined && options.version !== version) {
-    throw new DeltaflareError('VERSION_CONFLICT', `${options.key} is at version ${version}, not the version ${options.version} asked for: nothing was changed`);
-  }
-  const root = answer.headers.get('x-deltaflare-root') ?? '';
-  const metadata = decodeMetadataHeader(answer.headers.get(METADATA_HEADER));
-  const m = manifest;
-  // Every chunk's whole digest, filled as chunks are found or fetched: their BLAKE3 must be the root.
-  const whole = new Uint8Array(32 * m.lengths.length);
-  const offsets = chunkOffsets(m);
-  const n = m.lengths.length;
+/** What the manifest request answered. */
+interface Version {
+  m: ShortManifest;
+  version: string;
+  root: string;
+  metadata: ReturnType<typeof decodeMetadataHeader>;
+}
 
-  // Where each chunk comes from (pull-plan.ts): FETCH, LANDED, FETCHING or an offset in the local copy.
-  const from = new Float64Array(n).fill(FETCH);
-  const wanted = new DigestIndex(m);
-  const output = await open(m.size);
-  let found = 0;
-  // All-zero chunks: holes of a new output, or written from memory; never read, fetched or placed.
-  const zeroClasses = zeroChunkClasses(k, m, wanted);
-  let zeroBytes = 0;
-  for (const { c, digest } of zeroClasses) {
-    for (const i of wanted.members(c)) {
-      from[i] = output.zeroed ? LANDED : ZERO;
-      whole.set(digest, 32 * i);
-      found += m.lengths[i];
-      zeroBytes += m.lengths[i];
+/** A placement on the pool's threads: they write the chunks they find into the output themselves. */
+type Placement = Awaited<ReturnType<typeof startPlacement>>;
+
+/** One pull: the version, where each of its chunks comes from, and what has landed. */
+class Pull {
+  private readonly started = performance.now();
+  private received = 0;
+  private readonly http: Http;
+  private readonly requestBytes: number;
+  private k!: Kernels;
+  private v!: Version;
+  private output!: PullOutput;
+  /** Every chunk's whole digest, filled as chunks are found or fetched: their BLAKE3 must be the root. */
+  private whole!: Uint8Array;
+  private offsets!: Float64Array;
+  /** Where each chunk comes from (plan.ts): FETCH, LANDED, FETCHING, ZERO, DUP or an offset in the local copy. */
+  private from!: Float64Array;
+  private wanted!: DigestIndex;
+  private zeroClasses: ReturnType<typeof zeroChunkClasses> = [];
+  /** Chunks that repeat one being fetched are written from its bytes when they land (claimFetches). */
+  private fetchedFirst!: Int32Array;
+  private dupsWritten!: Uint8Array;
+  private found = 0;
+  private zeroBytes = 0;
+  private dupBytes = 0;
+  private placed = 0;
+  private copied = 0;
+  private resumedBytes = 0;
+  /** Reported once, when the scan ends; spans that land before it are reported with it. */
+  private layout: NonNullable<PullProgress['layout']> | undefined;
+  private readonly early: Span[] = [];
+  /** Every span the scan's closed gaps asked for. */
+  private readonly closedSpans: Span[] = [];
+  private fetches!: RangeFetcher;
+  private blocks: BlockRefiner | undefined;
+
+  constructor(
+    private readonly local: SyncSource | null,
+    private readonly open: (size: number) => Promise<PullOutput>,
+    private readonly options: PullOptions,
+    private readonly digestBytes: number,
+  ) {
+    this.http = new Http(options.endpoint, { ...options, onBytes: (_, r) => (this.received += r) });
+    this.requestBytes = options.requestBytes ?? DEFAULT_REQUEST_BYTES;
+  }
+
+  async run(): Promise<PullResult> {
+    this.k = await init();
+    this.report({ phase: 'manifest', foundBytes: 0, fetchedBytes: 0 });
+    this.v = await this.fetchManifest();
+    const { m } = this.v;
+    this.whole = new Uint8Array(32 * m.lengths.length);
+    this.offsets = chunkOffsets(m);
+    this.from = new Float64Array(m.lengths.length).fill(FETCH);
+    this.wanted = new DigestIndex(m);
+    this.fetchedFirst = new Int32Array(this.wanted.classes).fill(-1);
+    this.dupsWritten = new Uint8Array(this.wanted.classes);
+    this.output = await this.open(m.size);
+    this.markZeros();
+    this.startFetchers();
+    try {
+      const pool = await this.options.pool;
+      this.report({ phase: 'scanning', foundBytes: 0, fetchedBytes: 0 });
+      await this.findLanded(pool);
+      await this.scan(pool);
+      await this.copyAndFetch();
+      return await this.finish();
+    } catch (e) {
+      await this.blocks?.stop(); // before the output closes: no write lands after
+      await this.fetches.stop();
+      await this.output.close().catch(() => undefined);
+      throw e;
     }
   }
-  // Chunks that repeat one being fetched are written from its bytes when they land (claimFetches).
-  const fetchedFirst = new Int32Array(wanted.classes).fill(-1);
-  const dupsWritten = new Uint8Array(wanted.classes);
-  let dupBytes = 0;
-  const writeAt = async (offset: number, bytes: Uint8Array) => {
-    await output.writeAt(offset, bytes);
+
+  /** The version's short manifest (digest prefixes of `digestBytes`), its id, root and metadata; refused past maxChunks. */
+  private async fetchManifest(): Promise<Version> {
+    const { options, digestBytes } = this;
+    const path = `/v1/manifests/${encodeURIComponent(options.key)}`;
+    const maxChunks = options.maxChunks ?? DEFAULT_LIMITS.maxManifestChunks;
+    const bound = shortManifestBound(maxChunks, digestBytes);
+    const answer = await this.http.get(`${path}?digest=${digestBytes}`, {}, bound).catch((e: DeltaflareError) => {
+      if (e.code !== 'MALFORMED') throw e;
+      throw new DeltaflareError('MALFORMED', `${e.message.replace(/^deltaflare: /, '')}: a manifest of at most ${maxChunks} chunks (maxChunks) takes ${bound}`);
+    });
+    let m: ShortManifest;
+    try {
+      m = decodeShortManifest(answer.bytes, { digestBytes, maxChunks });
+    } catch (e) {
+      const what = (e as Error).message.replace(/^deltaflare: /, '');
+      throw /magic|shorter than the/.test(what) ? notDeltaflare(options.endpoint, `GET ${path} answered no manifest (${what})`) : e;
+    }
+    const version = answer.headers.get('x-deltaflare-version') ?? '';
+    if (options.version !== undefined && options.version !== version) {
+      throw new DeltaflareError(
+        'VERSION_CONFLICT',
+        `${options.key} is at version ${version}, not the version ${options.version} asked for: nothing was changed`,
+      );
+    }
+    this.manifestSize = m.size;
+    return { m, version, root: answer.headers.get('x-deltaflare-root') ?? '', metadata: decodeMetadataHeader(answer.headers.get(METADATA_HEADER)) };
+  }
+
+  /** The version's size once known, for progress reports. */
+  private manifestSize = 0;
+
+  private report(p: Omit<PullProgress, 'size' | 'rate' | 'eta'>): void {
+    if (!this.options.onProgress) return;
+    const size = this.manifestSize;
+    const seconds = (performance.now() - this.started) / 1000;
+    const rate = seconds > 0 ? (p.foundBytes + p.fetchedBytes) / seconds : 0;
+    this.options.onProgress({ ...p, size, rate, eta: rate > 0 ? Math.max(0, size - p.foundBytes - p.fetchedBytes) / rate : 0 });
+  }
+
+  private foundNow(): number {
+    return this.found + (this.blocks?.local ?? 0);
+  }
+
+  private fetchedNow(): number {
+    return this.fetches.fetched + (this.blocks?.fetched ?? 0) + this.dupBytes;
+  }
+
+  /** All-zero chunks: holes of a new output, or written from memory; never read, fetched or placed. */
+  private markZeros(): void {
+    const { m } = this.v;
+    this.zeroClasses = zeroChunkClasses(this.k, m, this.wanted);
+    for (const { c, digest } of this.zeroClasses) {
+      for (const i of this.wanted.members(c)) {
+        this.from[i] = this.output.zeroed ? LANDED : ZERO;
+        this.whole.set(digest, 32 * i);
+        this.found += m.lengths[i];
+        this.zeroBytes += m.lengths[i];
+      }
+    }
+  }
+
+  /** The range fetcher, and the block refiner for gaps between found chunks (not in place: there the copy is the output). */
+  private startFetchers(): void {
+    const { m, version } = this.v;
+    const context = {
+      http: this.http,
+      k: this.k,
+      key: this.options.key,
+      version,
+      m,
+      offsets: this.offsets,
+      whole: this.whole,
+      writeAt: (offset: number, bytes: Uint8Array) => this.writeAt(offset, bytes),
+      concurrency: this.options.concurrency ?? 4,
+      onLanded: (spans: Span[]) => this.landed(spans),
+    };
+    this.fetches = new RangeFetcher(context);
+    const blockSize = this.options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    this.blocks =
+      this.local && blockSize > 0 && !this.output.inPlace
+        ? new BlockRefiner({ ...context, local: this.local, block: blockSize, fetchWhole: (spans) => this.fetches.add(packSpans(spans, this.requestBytes)) })
+        : undefined;
+  }
+
+  /** Spans that landed: reported, or kept for the report of the layout. */
+  private landed(spans: Span[]): void {
+    if (!this.layout) this.early.push(...spans);
+    else this.report({ phase: 'fetching', foundBytes: this.foundNow(), fetchedBytes: this.fetchedNow(), landed: spans.map((sp) => [sp.offset, sp.length]) });
+  }
+
+  /** Writes fetched bytes, then each repeat of their chunks the version wants elsewhere (once per class). */
+  private async writeAt(offset: number, bytes: Uint8Array): Promise<void> {
+    const { m } = this.v;
+    const { wanted, from, offsets } = this;
+    await this.output.writeAt(offset, bytes);
     const dups: Span[] = [];
     for (let i = chunkAt(offsets, offset), at = 0; at < bytes.length; at += m.lengths[i], i++) {
       const c = wanted.classOf[i];
-      if (wanted.count[c] === 1 || dupsWritten[c]) continue;
-      dupsWritten[c] = 1;
+      if (wanted.count[c] === 1 || this.dupsWritten[c]) continue;
+      this.dupsWritten[c] = 1;
       const chunk = bytes.subarray(at, at + m.lengths[i]);
       for (const j of wanted.members(c)) {
         if (from[j] !== DUP) continue;
-        await output.writeAt(offsets[j], chunk);
-        whole.copyWithin(32 * j, 32 * i, 32 * i + 32);
+        await this.output.writeAt(offsets[j], chunk);
+        this.whole.copyWithin(32 * j, 32 * i, 32 * i + 32);
         from[j] = LANDED;
-        dupBytes += m.lengths[j];
+        this.dupBytes += m.lengths[j];
         dups.push({ offset: offsets[j], length: m.lengths[j] });
       }
     }
-    if (dups.length) fetchContext.onLanded(dups);
-  };
-  // Fetches start as soon as the scan closes a gap; the layout is reported once, when the scan ends.
-  let layout: NonNullable<PullProgress['layout']> | undefined;
-  const early: Span[] = []; // landed before the layout was reported
-  const closedSpans: Span[] = []; // every span the scan's closed gaps asked for
-  const requestBytes = options.requestBytes ?? DEFAULT_REQUEST_BYTES;
-  const fetchContext = {
-    http,
-    k,
-    key: options.key,
-    version,
-    m,
-    offsets,
-    whole,
-    writeAt,
-    concurrency: options.concurrency ?? 4,
-    onLanded: (spans: Span[]) => {
-      if (!layout) early.push(...spans);
-      else report({ phase: 'fetching', foundBytes: foundNow(), fetchedBytes: fetchedNow(), landed: spans.map((sp) => [sp.offset, sp.length]) });
-    },
-  };
-  const fetches = new RangeFetcher(fetchContext);
-  // Gaps between found chunks rebuilt from the copy's blocks (not in place: there the copy is the output).
-  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const blocks =
-    local && blockSize > 0 && !output.inPlace
-      ? new BlockRefiner({ ...fetchContext, local, block: blockSize, fetchWhole: (spans) => fetches.add(packSpans(spans, requestBytes)) })
-      : undefined;
-  const foundNow = () => found + (blocks?.local ?? 0);
-  const fetchedNow = () => fetches.fetched + (blocks?.fetched ?? 0) + dupBytes;
-  try {
-    const pool = await options.pool;
-    report({ phase: 'scanning', foundBytes: 0, fetchedBytes: 0 });
-    const beforeResume = found;
-    if (output.resumed) {
-      // An interrupted pull's output: a chunk whose digest is the version's chunk at the same offset has landed.
-      for await (const b of signatures(output.resumed, { chunking: m.chunking, pool, signal: options.signal })) {
-        let at = b.offset;
-        for (let j = 0; j < b.lengths.length; j++) {
-          const d = b.hashes.subarray(32 * j, 32 * j + 32);
-          const i = chunkOfClassAt(wanted, offsets, at, wanted.lookup(d, b.lengths[j]));
-          if (i >= 0 && (from[i] === FETCH || from[i] === ZERO)) {
-            if (from[i] === FETCH) found += m.lengths[i];
-            from[i] = LANDED;
-            whole.set(d, 32 * i);
-          }
-          at += b.lengths[j];
+    if (dups.length) this.landed(dups);
+  }
+
+  /** An interrupted pull's output: a chunk whose digest is the version's chunk at the same offset has landed. */
+  private async findLanded(pool: WorkerPool<ThreadApi>): Promise<void> {
+    const { m } = this.v;
+    const resumed = this.output.resumed;
+    if (!resumed) return;
+    const before = this.found;
+    for await (const b of signatures(resumed, { chunking: m.chunking, pool, signal: this.options.signal })) {
+      let at = b.offset;
+      for (let j = 0; j < b.lengths.length; j++) {
+        const d = b.hashes.subarray(32 * j, 32 * j + 32);
+        const i = chunkOfClassAt(this.wanted, this.offsets, at, this.wanted.lookup(d, b.lengths[j]));
+        if (i >= 0 && (this.from[i] === FETCH || this.from[i] === ZERO)) {
+          if (this.from[i] === FETCH) this.found += m.lengths[i];
+          this.from[i] = LANDED;
+          this.whole.set(d, 32 * i);
         }
+        at += b.lengths[j];
       }
     }
-    const resumedBytes = found - beforeResume;
+    this.resumedBytes = this.found - before;
+  }
 
-    let placed = 0;
-    const onPlaced = ({ indices, digests }: Placed) => {
-      for (let j = 0; j < indices.length; j++) {
-        const i = indices[j];
-        // Landed already (resumed, or placed by another worker), or being fetched (the same bytes): counted once.
-        if (from[i] === LANDED || from[i] === FETCHING) continue;
-        if (from[i] === FETCH) found += m.lengths[i];
-        placed += m.lengths[i];
-        from[i] = LANDED;
-        whole.set(digests.subarray(32 * j, 32 * j + 32), 32 * i);
-      }
-    };
-    // Nothing left to find (all zeros, or all landed): the local copy is not read.
-    const wantsLocal = local !== null && from.includes(FETCH);
-    const skip = Int32Array.from(zeroClasses, (z) => z.c);
-    const place = wantsLocal && output.path && !output.inPlace ? await startPlacement(pool, output.path, m, skip, onPlaced) : undefined;
+  /** Chunks the pool's threads wrote into the output as they found them. */
+  private onPlaced({ indices, digests }: Placed): void {
+    const { m } = this.v;
+    for (let j = 0; j < indices.length; j++) {
+      const i = indices[j];
+      // Landed already (resumed, or placed by another thread), or being fetched (the same bytes): counted once.
+      if (this.from[i] === LANDED || this.from[i] === FETCHING) continue;
+      if (this.from[i] === FETCH) this.found += m.lengths[i];
+      this.placed += m.lengths[i];
+      this.from[i] = LANDED;
+      this.whole.set(digests.subarray(32 * j, 32 * j + 32), 32 * i);
+    }
+  }
+
+  /** The scan of the local copy, with a placement where the output is a file of its own; nothing to find: not read. */
+  private async scan(pool: WorkerPool<ThreadApi>): Promise<void> {
+    const { local, output } = this;
+    if (local === null || !this.from.includes(FETCH)) return;
+    const skip = Int32Array.from(this.zeroClasses, (z) => z.c);
+    const place = output.path && !output.inPlace ? await startPlacement(pool, output.path, this.v.m, skip, (p) => this.onPlaced(p)) : undefined;
     try {
-      if (wantsLocal) await scanLocal();
+      await this.scanLocal(local, pool, place);
     } finally {
-      // Workers keep a placement until dropped: a caller's pool outlives this pull.
+      // Threads keep a placement until dropped: a caller's pool outlives this pull.
       await place?.stop().catch(() => undefined);
     }
+  }
 
-    /** Finds the version's chunks in the local copy, in file order; fetches the gaps it closes (not in place: there copies go first). */
-    async function scanLocal() {
-      const localOf = new Float64Array(n).fill(-1);
-      const seen = new Uint8Array(wanted.classes); // classes found: every chunk of one is marked at its first find
-      const gaps = new ClosedGaps(localOf);
-      let closed: Span[] = [];
-      let closedBytes = 0;
-      for await (const b of signatures(local!, { chunking: m.chunking, pool, signal: options.signal, place })) {
-        fetches.check();
-        blocks?.check();
-        let at = b.offset;
-        for (let j = 0; j < b.lengths.length; at += b.lengths[j], j++) {
-          const d = b.hashes.subarray(32 * j, 32 * j + 32);
-          const c = wanted.lookup(d, b.lengths[j]);
-          if (c < 0) continue;
-          if (output.inPlace) {
-            // In place, a chunk already where the version wants it needs no copy: prefer it.
-            const i = chunkOfClassAt(wanted, offsets, at, c);
-            if (i >= 0) {
-              if (from[i] === FETCH) found += m.lengths[i];
-              from[i] = at;
-              whole.set(d, 32 * i);
-            }
-          }
-          if (seen[c]) continue;
-          seen[c] = 1;
-          for (const i of wanted.members(c)) {
-            if (localOf[i] < 0) localOf[i] = at;
-            if (from[i] !== FETCH) continue;
-            found += m.lengths[i];
-            from[i] = at;
-            whole.set(d, 32 * i);
-          }
-        }
-        if (!output.inPlace) {
-          for (const [start, end] of gaps.take()) {
-            // The copy's bytes between the gap's two neighbours (the first gap's start at 0).
-            const oldOffset = start === 0 ? 0 : localOf[start - 1] + m.lengths[start - 1];
-            const oldLength = localOf[end] - oldOffset;
-            if (blocks?.takes(offsets[end] - offsets[start], oldLength) && from.subarray(start, end).every((f) => f === FETCH)) {
-              blocks.add({ first: start, end, oldOffset, oldLength }, requestBytes / 4);
-              closedSpans.push({ offset: offsets[start], length: offsets[end] - offsets[start] });
-              for (let i = start; i < end; i++) from[i] = FETCHING;
-              claimFetches(from, wanted, fetchedFirst, start, end);
-              continue;
-            }
-            claimFetches(from, wanted, fetchedFirst, start, end);
-            for (const span of spansOf(from, FETCH, start, end, m, offsets, requestBytes)) {
-              closed.push(span);
-              closedSpans.push(span);
-              closedBytes += span.length;
-            }
-            for (let i = start; i < end; i++) if (from[i] === FETCH) from[i] = FETCHING;
-          }
-          // Sent in requests of a quarter of requestBytes at least: fewer round trips for scattered small gaps.
-          if (closedBytes >= requestBytes / 4) {
-            fetches.add(packSpans(closed, requestBytes));
-            closed = [];
-            closedBytes = 0;
-          }
-        }
-        report({ phase: 'scanning', foundBytes: foundNow(), fetchedBytes: fetchedNow() });
+  /** Finds the version's chunks in the local copy, in file order; fetches the gaps it closes (not in place: there copies go first). */
+  private async scanLocal(local: SyncSource, pool: WorkerPool<ThreadApi>, place: Placement | undefined): Promise<void> {
+    const { m } = this.v;
+    const localOf = new Float64Array(m.lengths.length).fill(-1);
+    const seen = new Uint8Array(this.wanted.classes); // classes found: every chunk of one is marked at its first find
+    const gaps = new ClosedGaps(localOf);
+    const closed: Span[] = [];
+    for await (const b of signatures(local, { chunking: m.chunking, pool, signal: this.options.signal, place })) {
+      this.fetches.check();
+      this.blocks?.check();
+      let at = b.offset;
+      for (let j = 0; j < b.lengths.length; at += b.lengths[j], j++) {
+        this.foundAt(b.hashes.subarray(32 * j, 32 * j + 32), b.lengths[j], at, localOf, seen);
       }
-      if (closed.length) fetches.add(packSpans(closed, requestBytes));
+      if (!this.output.inPlace) this.closeGaps(gaps.take(), localOf, closed);
+      this.report({ phase: 'scanning', foundBytes: this.foundNow(), fetchedBytes: this.fetchedNow() });
     }
+    if (closed.length) this.fetches.add(packSpans(closed, this.requestBytes));
+  }
 
-    const inPlace = output.inPlace ? planInPlace(from, m, offsets) : null;
-    let copied = placed;
-    // Copies, checked again as they are read: a local copy edited since the scan is never written out.
-    // They run while the fetches wait on the network.
-    const copyAll = async () => {
-      if (inPlace && output.inPlace) {
-        copied = await copyInPlace(k, output, output.inPlace, inPlace, m, offsets, whole, options.key);
-        await writeZeros(); // after the copies: they may read what these overwrite
-        return;
+  /** A chunk of the local copy at `at`: every chunk of the version with its digest comes from there. */
+  private foundAt(d: Uint8Array, length: number, at: number, localOf: Float64Array, seen: Uint8Array): void {
+    const { m } = this.v;
+    const { wanted, from } = this;
+    const c = wanted.lookup(d, length);
+    if (c < 0) return;
+    if (this.output.inPlace) {
+      // In place, a chunk already where the version wants it needs no copy: prefer it.
+      const i = chunkOfClassAt(wanted, this.offsets, at, c);
+      if (i >= 0) {
+        if (from[i] === FETCH) this.found += m.lengths[i];
+        from[i] = at;
+        this.whole.set(d, 32 * i);
       }
-      await writeZeros();
-      if (!local) return;
-      for (const group of copyGroups(from, m, offsets)) {
-        const bytes = await local.read(group.src, group.length);
-        if (bytes.length !== group.length) throw sourceChanged(options.key, group.src);
-        for (let i = group.first, at = 0; i < group.end; at += m.lengths[i], i++) {
-          if (!checkChunk(k, bytes.subarray(at, at + m.lengths[i]), m, i, whole)) throw sourceChanged(options.key, group.src + at);
-        }
-        await output.writeAt(offsets[group.first], bytes);
-        copied += group.length;
+    }
+    if (seen[c]) return;
+    seen[c] = 1;
+    for (const i of wanted.members(c)) {
+      if (localOf[i] < 0) localOf[i] = at;
+      if (from[i] !== FETCH) continue;
+      this.found += m.lengths[i];
+      from[i] = at;
+      this.whole.set(d, 32 * i);
+    }
+  }
+
+  /**
+   * The gaps the scan closed: rebuilt from the copy's blocks when small, else
+   * fetched, in requests of a quarter of requestBytes at least (fewer round
+   * trips for scattered small gaps). `closed` holds what waits for that.
+   */
+  private closeGaps(taken: Iterable<[number, number]>, localOf: Float64Array, closed: Span[]): void {
+    const { m } = this.v;
+    const { from, offsets, blocks } = this;
+    for (const [start, end] of taken) {
+      // The copy's bytes between the gap's two neighbours (the first gap's start at 0).
+      const oldOffset = start === 0 ? 0 : localOf[start - 1] + m.lengths[start - 1];
+      const oldLength = localOf[end] - oldOffset;
+      if (blocks?.takes(offsets[end] - offsets[start], oldLength) && from.subarray(start, end).every((f) => f === FETCH)) {
+        blocks.add({ first: start, end, oldOffset, oldLength }, this.requestBytes / 4);
+        this.closedSpans.push({ offset: offsets[start], length: offsets[end] - offsets[start] });
+        for (let i = start; i < end; i++) from[i] = FETCHING;
+        claimFetches(from, this.wanted, this.fetchedFirst, start, end);
+        continue;
       }
+      claimFetches(from, this.wanted, this.fetchedFirst, start, end);
+      for (const span of spansOf(from, FETCH, start, end, m, offsets, this.requestBytes)) {
+        closed.push(span);
+        this.closedSpans.push(span);
+      }
+      for (let i = start; i < end; i++) if (from[i] === FETCH) from[i] = FETCHING;
+    }
+    if (closed.reduce((n, s) => n + s.length, 0) >= this.requestBytes / 4) this.fetches.add(packSpans(closed.splice(0), this.requestBytes));
+  }
+
+  /**
+   * The copies and the rest of the fetches. In place every copy reads old
+   * bytes a fetched chunk may overwrite: copies first. Otherwise they run
+   * while the fetches wait on the network.
+   */
+  private async copyAndFetch(): Promise<void> {
+    const { m } = this.v;
+    const n = m.lengths.length;
+    const inPlace = this.output.inPlace ? planInPlace(this.from, m, this.offsets) : null;
+    this.copied = this.placed;
+    if (inPlace) await this.copyAll(inPlace);
+    claimFetches(this.from, this.wanted, this.fetchedFirst, 0, n);
+    const rest = fetchBatches(this.from, m, this.offsets, this.requestBytes);
+    this.layout = {
+      found: foundRuns(this.from, this.offsets),
+      fetch: [...this.closedSpans, ...rest.flat()].map((sp): [number, number] => [sp.offset, sp.length]),
     };
-    /** All-zero chunks of an output that is not new: written from one zeroed buffer. */
-    const writeZeros = async () => {
-      const buffer = new Uint8Array(COPY_GROUP);
-      for (const span of spansOf(from, ZERO, 0, n, m, offsets, COPY_GROUP)) {
-        for (let at = 0; at < span.length; at += buffer.length) {
-          await output.writeAt(span.offset + at, buffer.subarray(0, Math.min(buffer.length, span.length - at)));
-        }
-      }
-    };
-    // In place, every copy reads old bytes that a fetched chunk may overwrite: copies first.
-    if (inPlace) await copyAll();
-    claimFetches(from, wanted, fetchedFirst, 0, n);
-    const rest = fetchBatches(from, m, offsets, requestBytes);
-    layout = { found: foundRuns(from, offsets), fetch: [...closedSpans, ...rest.flat()].map((sp): [number, number] => [sp.offset, sp.length]) };
-    report({ phase: 'fetching', foundBytes: foundNow(), fetchedBytes: fetchedNow(), layout });
-    if (early.length) report({ phase: 'fetching', foundBytes: foundNow(), fetchedBytes: fetchedNow(), landed: early.map((sp) => [sp.offset, sp.length]) });
-    fetches.add(rest);
+    this.report({ phase: 'fetching', foundBytes: this.foundNow(), fetchedBytes: this.fetchedNow(), layout: this.layout });
+    if (this.early.length)
+      this.report({ phase: 'fetching', foundBytes: this.foundNow(), fetchedBytes: this.fetchedNow(), landed: this.early.map((sp) => [sp.offset, sp.length]) });
+    this.fetches.add(rest);
     // The block refiner hands the chunks that fail their check to the fetcher: it ends first.
-    await Promise.all([inPlace ? Promise.resolve() : copyAll(), blocks?.done().then(() => fetches.done()) ?? fetches.done()]);
-    const fetched = fetchedNow();
-    const requests = fetches.requests + (blocks?.requests ?? 0);
-    if (output.inPlace && m.size < output.inPlace.oldSize) await output.inPlace.resize(m.size);
+    await Promise.all([inPlace ? Promise.resolve() : this.copyAll(null), this.blocks?.done().then(() => this.fetches.done()) ?? this.fetches.done()]);
+  }
 
-    if (toHex(k.blake3(whole)) !== root) {
+  /** Copies from the local copy, checked again as they are read: a copy edited since the scan is never written out. */
+  private async copyAll(inPlace: ReturnType<typeof planInPlace> | null): Promise<void> {
+    const { m } = this.v;
+    const { output, local, k, whole, offsets, options } = this;
+    if (inPlace && output.inPlace) {
+      this.copied = await copyInPlace(k, output, output.inPlace, inPlace, m, offsets, whole, options.key);
+      await this.writeZeros(); // after the copies: they may read what these overwrite
+      return;
+    }
+    await this.writeZeros();
+    if (!local) return;
+    for (const group of copyGroups(this.from, m, offsets)) {
+      const bytes = await local.read(group.src, group.length);
+      if (bytes.length !== group.length) throw sourceChanged(options.key, group.src);
+      for (let i = group.first, at = 0; i < group.end; at += m.lengths[i], i++) {
+        if (!checkChunk(k, bytes.subarray(at, at + m.lengths[i]), m, i, whole)) throw sourceChanged(options.key, group.src + at);
+      }
+      await output.writeAt(offsets[group.first], bytes);
+      this.copied += group.length;
+    }
+  }
+
+  /** All-zero chunks of an output that is not new: written from one zeroed buffer. */
+  private async writeZeros(): Promise<void> {
+    const { m } = this.v;
+    const buffer = new Uint8Array(COPY_GROUP);
+    for (const span of spansOf(this.from, ZERO, 0, m.lengths.length, m, this.offsets, COPY_GROUP)) {
+      for (let at = 0; at < span.length; at += buffer.length) {
+        await this.output.writeAt(span.offset + at, buffer.subarray(0, Math.min(buffer.length, span.length - at)));
+      }
+    }
+  }
+
+  /** The root checked against every chunk's digest, then the output published over the copy. */
+  private async finish(): Promise<PullResult> {
+    const { m, version, root, metadata } = this.v;
+    const { output, options } = this;
+    const fetched = this.fetchedNow();
+    const requests = this.fetches.requests + (this.blocks?.requests ?? 0);
+    if (output.inPlace && m.size < output.inPlace.oldSize) await output.inPlace.resize(m.size);
+    if (toHex(this.k.blake3(this.whole)) !== root) {
       throw new RootMismatch('CHECKSUM_MISMATCH', `the pulled chunks of ${options.key} do not give the version's root ${root}: nothing was replaced`);
     }
     await output.publish();
-    report({ phase: 'done', foundBytes: foundNow(), fetchedBytes: fetched });
+    this.report({ phase: 'done', foundBytes: this.foundNow(), fetchedBytes: fetched });
     return {
       key: options.key,
       version,
       size: m.size,
       root,
       ...(metadata ? { metadata } : {}),
-      chunks: n,
-      copiedBytes: copied,
-      placedBytes: placed,
-      resumedBytes,
-      blockBytes: blocks?.local ?? 0,
-      fetchedBytes: fetched - dupBytes,
-      dupBytes,
-      zeroBytes,
+      chunks: m.lengths.length,
+      copiedBytes: this.copied,
+      placedBytes: this.placed,
+      resumedBytes: this.resumedBytes,
+      blockBytes: this.blocks?.local ?? 0,
+      fetchedBytes: fetched - this.dupBytes,
+      dupBytes: this.dupBytes,
+      zeroBytes: this.zeroBytes,
       requests,
-      bytesReceived: received,
-      seconds: (performance.now() - started) / 1000,
+      bytesReceived: this.received,
+      seconds: (performance.now() - this.started) / 1000,
     };
-  } catch (e) {
-    await blocks?.stop(); // before the output closes: no write lands after
-    await fetches.stop();
-    await output.close().catch(() => undefined);
-    throw e;
   }
 }
 
