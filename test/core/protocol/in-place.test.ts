@@ -129,7 +129,7 @@ describe('in-place ordering', () => {
     expect(run.plan.converted).toBe(100);
   });
 
-  it('should order 100,000 copies of a random block permutation in well under 5 seconds', () => {
+  it('should order 100,000 copies of a random block permutation, turning one copy per cycle into a literal', () => {
     const n = 100_000;
     const perm = Array.from({ length: n }, (_, i) => i);
     const r = randomBytes(n * 4, 42);
@@ -138,13 +138,11 @@ describe('in-place ordering', () => {
       [perm[i], perm[j]] = [perm[j], perm[i]];
     }
     const copies = perm.map((src, i) => ({ oldOffset: src * 4096, newOffset: i * 4096, length: 4096 }));
-    const start = performance.now();
     const { copies: order, converted } = orderInPlace(copies);
-    const ms = performance.now() - start;
     expect(order.length + converted.length).toBe(n);
     // A random permutation has about ln(n) = 12 cycles; one copy per cycle of length >= 2 becomes a literal.
     expect(converted.length).toBeLessThan(40);
-    expect(ms).toBeLessThan(5000);
+    expect(firstOverwrittenRead(order)).toBe(-1);
   });
 });
 
