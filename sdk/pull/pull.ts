@@ -1,20 +1,15 @@
-// Pulling a version, runtime-neutral: the version's manifest, the chunks the
-// local copy (and an interrupted pull's output) already has found by their
-// BLAKE3 digest, the rest fetched in multi-range GETs with several in flight,
-// every chunk checked against the manifest before it is written, and the
-// output published (renamed over the copy) only when every chunk landed.
-// The runtime gives the sources and the output (node/pull.ts: files).
-//
-// A Pull runs the steps, one method each: the manifest; the chunks already
-// there (all-zero ones, an interrupted pull's output); the scan of the local
-// copy (gaps fetched as it closes them); the copies; the rest fetched; the
-// root checked and the output published.
-import { decodeMetadataHeader, METADATA_HEADER } from '../../core/protocol/metadata.js';
+// Pulling a version, runtime-neutral (the runtime gives the sources and the
+// output; node/pull.ts: files). A Pull runs the steps, one method each: the
+// version's manifest (version.ts); the chunks already there (all-zero ones,
+// an interrupted pull's output); the scan of the local copy, by BLAKE3
+// digest, fetching the gaps it closes (gaps.ts); the copies (copies.ts,
+// in-place.ts); the rest fetched in multi-range GETs; every chunk checked
+// before it is written, the root checked, and the output published (renamed
+// over the copy) only when every chunk landed.
 import { DeltaflareError } from '../../core/base/errors.js';
 import { checkOptions } from '../../core/base/options.js';
-import { DEFAULT_LIMITS } from '../../core/base/limits.js';
 import { init, type Kernels } from '../../core/kernels/index.js';
-import { Http, notDeltaflare } from '../http.js';
+import { Http } from '../http.js';
 import type { WorkerPool } from '../pool/pool.js';
 import type { Placed, ThreadApi } from '../pool/thread-api.js';
 import type { Span } from '../../core/protocol/byteranges.js';
@@ -23,8 +18,6 @@ import {
   chunkAt,
   chunkOfClassAt,
   claimFetches,
-  COPY_GROUP,
-  copyGroups,
   DUP,
   FETCH,
   FETCHING,
@@ -33,16 +26,19 @@ import {
   LANDED,
   packSpans,
   planInPlace,
-  spansOf,
   ZERO,
 } from './plan.js';
 import { DigestIndex, zeroChunkClasses } from './digest-index.js';
 import { BLOCK_SIZE_RANGE, isBlockSize } from '../../core/protocol/block-digests.js';
 import { BlockRefiner } from './blocks.js';
-import { checkChunk, RangeFetcher } from './fetch.js';
-import { copyInPlace, sourceChanged } from './in-place.js';
+import { RangeFetcher } from './fetch.js';
+import { copyFromLocal, writeZeros } from './copies.js';
+import { copyInPlace } from './in-place.js';
+import { closeGaps } from './gaps.js';
+import { type Placement, startPlacement } from './placement.js';
+import { fetchVersion, type Version } from './version.js';
 import { PULL_OPTIONS, type PullOptions, type PullOutput, type PullProgress, type PullResult } from './options.js';
-import { chunkOffsets, decodeShortManifest, type ShortManifest, shortManifestBound } from '../../core/protocol/manifest.js';
+import { chunkOffsets } from '../../core/protocol/manifest.js';
 import { toHex } from '../../core/protocol/hex.js';
 import { signatures } from '../signatures/pass.js';
 import type { SyncSource } from '../source.js';
@@ -74,35 +70,24 @@ export async function pull(local: SyncSource | null, open: (size: number) => Pro
 /** The whole file's digests do not give the version's root. */
 class RootMismatch extends DeltaflareError {}
 
-/** What the manifest request answered. */
-interface Version {
-  m: ShortManifest;
-  version: string;
-  root: string;
-  metadata: ReturnType<typeof decodeMetadataHeader>;
-}
-
-/** A placement on the pool's threads: they write the chunks they find into the output themselves. */
-type Placement = Awaited<ReturnType<typeof startPlacement>>;
-
 /** One pull: the version, where each of its chunks comes from, and what has landed. */
 class Pull {
   private readonly started = performance.now();
   private received = 0;
   private readonly http: Http;
-  private readonly requestBytes: number;
+  readonly requestBytes: number;
   private k!: Kernels;
-  private v!: Version;
+  v!: Version;
   private output!: PullOutput;
   /** Every chunk's whole digest, filled as chunks are found or fetched: their BLAKE3 must be the root. */
   private whole!: Uint8Array;
-  private offsets!: Float64Array;
+  offsets!: Float64Array;
   /** Where each chunk comes from (plan.ts): FETCH, LANDED, FETCHING, ZERO, DUP or an offset in the local copy. */
-  private from!: Float64Array;
-  private wanted!: DigestIndex;
+  from!: Float64Array;
+  wanted!: DigestIndex;
   private zeroClasses: ReturnType<typeof zeroChunkClasses> = [];
   /** Chunks that repeat one being fetched are written from its bytes when they land (claimFetches). */
-  private fetchedFirst!: Int32Array;
+  fetchedFirst!: Int32Array;
   private dupsWritten!: Uint8Array;
   private found = 0;
   private zeroBytes = 0;
@@ -114,9 +99,9 @@ class Pull {
   private layout: NonNullable<PullProgress['layout']> | undefined;
   private readonly early: Span[] = [];
   /** Every span the scan's closed gaps asked for. */
-  private readonly closedSpans: Span[] = [];
+  readonly closedSpans: Span[] = [];
   private fetches!: RangeFetcher;
-  private blocks: BlockRefiner | undefined;
+  blocks: BlockRefiner | undefined;
 
   constructor(
     private readonly local: SyncSource | null,
@@ -131,7 +116,8 @@ class Pull {
   async run(): Promise<PullResult> {
     this.k = await init();
     this.report({ phase: 'manifest', foundBytes: 0, fetchedBytes: 0 });
-    this.v = await this.fetchManifest();
+    this.v = await fetchVersion(this.http, this.options, this.digestBytes);
+    this.manifestSize = this.v.m.size;
     const { m } = this.v;
     this.whole = new Uint8Array(32 * m.lengths.length);
     this.offsets = chunkOffsets(m);
@@ -155,34 +141,6 @@ class Pull {
       await this.output.close().catch(() => undefined);
       throw e;
     }
-  }
-
-  /** The version's short manifest (digest prefixes of `digestBytes`), its id, root and metadata; refused past maxChunks. */
-  private async fetchManifest(): Promise<Version> {
-    const { options, digestBytes } = this;
-    const path = `/v1/manifests/${encodeURIComponent(options.key)}`;
-    const maxChunks = options.maxChunks ?? DEFAULT_LIMITS.maxManifestChunks;
-    const bound = shortManifestBound(maxChunks, digestBytes);
-    const answer = await this.http.get(`${path}?digest=${digestBytes}`, {}, bound).catch((e: DeltaflareError) => {
-      if (e.code !== 'MALFORMED') throw e;
-      throw new DeltaflareError('MALFORMED', `${e.message.replace(/^deltaflare: /, '')}: a manifest of at most ${maxChunks} chunks (maxChunks) takes ${bound}`);
-    });
-    let m: ShortManifest;
-    try {
-      m = decodeShortManifest(answer.bytes, { digestBytes, maxChunks });
-    } catch (e) {
-      const what = (e as Error).message.replace(/^deltaflare: /, '');
-      throw /magic|shorter than the/.test(what) ? notDeltaflare(options.endpoint, `GET ${path} answered no manifest (${what})`) : e;
-    }
-    const version = answer.headers.get('x-deltaflare-version') ?? '';
-    if (options.version !== undefined && options.version !== version) {
-      throw new DeltaflareError(
-        'VERSION_CONFLICT',
-        `${options.key} is at version ${version}, not the version ${options.version} asked for: nothing was changed`,
-      );
-    }
-    this.manifestSize = m.size;
-    return { m, version, root: answer.headers.get('x-deltaflare-root') ?? '', metadata: decodeMetadataHeader(answer.headers.get(METADATA_HEADER)) };
   }
 
   /** The version's size once known, for progress reports. */
@@ -334,7 +292,10 @@ class Pull {
       for (let j = 0; j < b.lengths.length; at += b.lengths[j], j++) {
         this.foundAt(b.hashes.subarray(32 * j, 32 * j + 32), b.lengths[j], at, localOf, seen);
       }
-      if (!this.output.inPlace) this.closeGaps(gaps.take(), localOf, closed);
+      if (!this.output.inPlace) {
+        const due = closeGaps(this, gaps.take(), localOf, closed);
+        if (due) this.fetches.add(due);
+      }
       this.report({ phase: 'scanning', foundBytes: this.foundNow(), fetchedBytes: this.fetchedNow() });
     }
     if (closed.length) this.fetches.add(packSpans(closed, this.requestBytes));
@@ -367,35 +328,6 @@ class Pull {
   }
 
   /**
-   * The gaps the scan closed: rebuilt from the copy's blocks when small, else
-   * fetched, in requests of a quarter of requestBytes at least (fewer round
-   * trips for scattered small gaps). `closed` holds what waits for that.
-   */
-  private closeGaps(taken: Iterable<[number, number]>, localOf: Float64Array, closed: Span[]): void {
-    const { m } = this.v;
-    const { from, offsets, blocks } = this;
-    for (const [start, end] of taken) {
-      // The copy's bytes between the gap's two neighbours (the first gap's start at 0).
-      const oldOffset = start === 0 ? 0 : localOf[start - 1] + m.lengths[start - 1];
-      const oldLength = localOf[end] - oldOffset;
-      if (blocks?.takes(offsets[end] - offsets[start], oldLength) && from.subarray(start, end).every((f) => f === FETCH)) {
-        blocks.add({ first: start, end, oldOffset, oldLength }, this.requestBytes / 4);
-        this.closedSpans.push({ offset: offsets[start], length: offsets[end] - offsets[start] });
-        for (let i = start; i < end; i++) from[i] = FETCHING;
-        claimFetches(from, this.wanted, this.fetchedFirst, start, end);
-        continue;
-      }
-      claimFetches(from, this.wanted, this.fetchedFirst, start, end);
-      for (const span of spansOf(from, FETCH, start, end, m, offsets, this.requestBytes)) {
-        closed.push(span);
-        this.closedSpans.push(span);
-      }
-      for (let i = start; i < end; i++) if (from[i] === FETCH) from[i] = FETCHING;
-    }
-    if (closed.reduce((n, s) => n + s.length, 0) >= this.requestBytes / 4) this.fetches.add(packSpans(closed.splice(0), this.requestBytes));
-  }
-
-  /**
    * The copies and the rest of the fetches. In place every copy reads old
    * bytes a fetched chunk may overwrite: copies first. Otherwise they run
    * while the fetches wait on the network.
@@ -420,37 +352,17 @@ class Pull {
     await Promise.all([inPlace ? Promise.resolve() : this.copyAll(null), this.blocks?.done().then(() => this.fetches.done()) ?? this.fetches.done()]);
   }
 
-  /** Copies from the local copy, checked again as they are read: a copy edited since the scan is never written out. */
+  /** Copies from the local copy (in place: ordered on their conflicts), and the all-zero chunks of an output that is not new. */
   private async copyAll(inPlace: ReturnType<typeof planInPlace> | null): Promise<void> {
     const { m } = this.v;
-    const { output, local, k, whole, offsets, options } = this;
+    const { output, local, k, whole, offsets, options, from } = this;
     if (inPlace && output.inPlace) {
       this.copied = await copyInPlace(k, output, output.inPlace, inPlace, m, offsets, whole, options.key);
-      await this.writeZeros(); // after the copies: they may read what these overwrite
+      await writeZeros(output, from, m, offsets); // after the copies: they may read what these overwrite
       return;
     }
-    await this.writeZeros();
-    if (!local) return;
-    for (const group of copyGroups(this.from, m, offsets)) {
-      const bytes = await local.read(group.src, group.length);
-      if (bytes.length !== group.length) throw sourceChanged(options.key, group.src);
-      for (let i = group.first, at = 0; i < group.end; at += m.lengths[i], i++) {
-        if (!checkChunk(k, bytes.subarray(at, at + m.lengths[i]), m, i, whole)) throw sourceChanged(options.key, group.src + at);
-      }
-      await output.writeAt(offsets[group.first], bytes);
-      this.copied += group.length;
-    }
-  }
-
-  /** All-zero chunks of an output that is not new: written from one zeroed buffer. */
-  private async writeZeros(): Promise<void> {
-    const { m } = this.v;
-    const buffer = new Uint8Array(COPY_GROUP);
-    for (const span of spansOf(this.from, ZERO, 0, m.lengths.length, m, this.offsets, COPY_GROUP)) {
-      for (let at = 0; at < span.length; at += buffer.length) {
-        await this.output.writeAt(span.offset + at, buffer.subarray(0, Math.min(buffer.length, span.length - at)));
-      }
-    }
+    await writeZeros(output, from, m, offsets);
+    if (local) this.copied += await copyFromLocal(k, local, output, from, m, offsets, whole, options.key);
   }
 
   /** The root checked against every chunk's digest, then the output published over the copy. */
@@ -484,13 +396,4 @@ class Pull {
       seconds: (performance.now() - this.started) / 1000,
     };
   }
-}
-
-let placements = 0;
-/** Sets a placement of `m`'s chunks into `path` on every worker of `pool` (thread-api.ts); `stop` drops it. */
-async function startPlacement(pool: WorkerPool<ThreadApi>, path: string, m: ShortManifest, skip: Int32Array, onPlaced: (p: Placed) => void) {
-  const id = ++placements;
-  const manifest = { lengths: m.lengths, digestBytes: m.digestBytes, digests: m.digests };
-  await pool.all((api) => api.setPlacement(id, { path, manifest, skip }));
-  return { id, onPlaced, stop: () => pool.all((api) => api.setPlacement(id, null)).then(() => undefined) };
 }
