@@ -130,13 +130,13 @@ describe('endpoint parts and commit', () => {
 
   it('should expire sessions after their lifetime (410) and sweep them', async () => {
     let now = 1_000_000;
-    const { send, store } = await makeApp({ now: () => now, limits: { sessionTtlSeconds: 60 } });
+    const { send, store, settled } = await makeApp({ now: () => now, limits: { sessionTtlSeconds: 60 } });
     const s = await start(send, k, randomBytes(10 * KiB, 31), { key: 'e.bin' });
     now += 61_000;
     await expectError(sendPlan(send, s), 410, 'SESSION_EXPIRED');
     now += 60_000; // the next request sweeps (interval 60 s)
     await send('/v1/info');
-    await new Promise((r) => setTimeout(r, 50));
+    await settled();
     expect(await store.getSession(s.session.id)).toBeNull();
     await expectError(sendPlan(send, s), 404, 'NOT_FOUND');
   });

@@ -17,7 +17,7 @@ describe('session lifetime', () => {
   it('should end a session at created + maxSessionLifetimeSeconds however active, name the limit, and sweep it with its staging', async () => {
     let now = 5_000_000;
     const t0 = now;
-    const { send, store, dir } = await makeApp({ now: () => now, limits: { sessionTtlSeconds: 120, maxSessionLifetimeSeconds: 300 } });
+    const { send, store, dir, settled } = await makeApp({ now: () => now, limits: { sessionTtlSeconds: 120, maxSessionLifetimeSeconds: 300 } });
     const s = await start(send, k, randomBytes(100 * KiB, 40), { key: 'life.bin' });
     expect(s.session.expiresAt).toBe(new Date(t0 + 120_000).toISOString());
     now += 100_000;
@@ -32,7 +32,7 @@ describe('session lifetime', () => {
     expect(stagingFiles(dir)).toHaveLength(1);
     now += 60_000; // the next request sweeps (interval 60 s)
     await send('/v1/info');
-    await new Promise((r) => setTimeout(r, 50));
+    await settled();
     expect(await store.getSession(s.session.id)).toBeNull();
     expect(stagingFiles(dir)).toEqual([]);
   });
@@ -75,7 +75,7 @@ describe('session state across restarts', () => {
     expect(await expectError(sendPart(rebooted.send, s, 1), 410, 'SESSION_EXPIRED')).toMatch(/machine restarted/);
     expect(await expectError(rebooted.send(`/v1/sessions/${s.session.id}`), 410, 'SESSION_EXPIRED')).toMatch(/start a new one/);
     await rebooted.send('/v1/info'); // the first request sweeps
-    await new Promise((r) => setTimeout(r, 50));
+    await rebooted.settled();
     await expectError(rebooted.send(`/v1/sessions/${s.session.id}`), 404, 'NOT_FOUND');
     expect(stagingFiles(dir)).toEqual([]);
     expect(readdirSync(join(dir, '.deltaflare', 'sessions'))).toEqual([]);

@@ -31,11 +31,18 @@ export async function makeApp(
 ) {
   const dir = opts.dir ?? tempDir();
   const store = await FsStore.open(dir, { bootId: opts.bootId });
-  const options = { store, kernels, limits: opts.limits, now: opts.now, log: opts.log ?? (() => undefined), ...opts.hooks };
+  // Background work (the sweep a request starts, copies when a plan lands), kept so a test can await it.
+  const background: Promise<unknown>[] = [];
+  const waitUntil = (p: Promise<unknown>) => void background.push(p.catch(() => undefined));
+  const options = { store, kernels, limits: opts.limits, now: opts.now, log: opts.log ?? (() => undefined), waitUntil, ...opts.hooks };
   const endpoint = new Endpoint(options);
   const app = createApp(options, endpoint);
   const send: Send = async (path, init) => app.request(path, typed(init));
-  return { dir, store, app, endpoint, send };
+  /** Resolves once the background work started so far has ended. */
+  const settled = async () => {
+    while (background.length) await Promise.all(background.splice(0));
+  };
+  return { dir, store, app, endpoint, send, settled };
 }
 
 /** Every file under `dir` (metadata included) with its size and SHA-256: equal snapshots mean nothing was written. */
