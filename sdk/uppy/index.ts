@@ -7,6 +7,7 @@
 // up its session too).
 import { type Body, BasePlugin, type DefinePluginOpts, EventManager, type Meta, type PluginOpts, type Uppy, type UppyFile } from '@uppy/core';
 import { checkOptions, type OptionKeys } from '../../core/base/options.js';
+import { Semaphore } from '../../core/base/semaphore.js';
 import { BROWSER_SYNC_OPTIONS, type BrowserSyncOptions, DeltaflareError, discard, idbResumeStore, type SyncResult, sync } from '../browser/index.js';
 import type { Metadata } from '../../core/protocol/metadata.js';
 import type { ResumeStore } from '../push/resume.js';
@@ -53,22 +54,15 @@ function defaultKey(file: UppyFile<Meta, Body>): string {
   return file.name;
 }
 
-/** Runs at most `limit` tasks at once, in the order asked. */
-class Slots {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  async take(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    let given = false;
-    return () => {
-      if (given) return;
-      given = true;
-      this.active--;
-      this.waiting.shift()?.();
-    };
-  }
+/** A slot of `slots`, waited for in the order asked; the function it resolves to gives it back (once, however often it is called). */
+async function takeSlot(slots: Semaphore): Promise<() => void> {
+  await slots.acquire();
+  let given = false;
+  return () => {
+    if (given) return;
+    given = true;
+    slots.release();
+  };
 }
 
 /**
@@ -84,7 +78,8 @@ class Slots {
  */
 export default class Deltaflare<M extends Meta, B extends Body> extends BasePlugin<Opts<M, B>, M, B> {
   static VERSION = '0.1.0';
-  private readonly slots: Slots;
+  /** Files synced at once (`limit`). */
+  private readonly slots: Semaphore;
   private readonly store: ResumeStore | undefined;
 
   constructor(uppy: Uppy<M, B>, opts: DeltaflareUppyOptions<M, B>) {
@@ -102,7 +97,7 @@ export default class Deltaflare<M extends Meta, B extends Body> extends BasePlug
     }
     this.type = 'uploader';
     this.id = this.opts.id ?? 'Deltaflare';
-    this.slots = new Slots(Math.max(1, this.opts.limit));
+    this.slots = new Semaphore(Math.max(1, this.opts.limit));
     this.store = this.opts.resume === false ? undefined : (this.opts.resume ?? idbResumeStore());
   }
 
@@ -171,7 +166,7 @@ export default class Deltaflare<M extends Meta, B extends Body> extends BasePlug
       const run = async () => {
         stop();
         const mine = attempt;
-        const slot = await this.slots.take();
+        const slot = await takeSlot(this.slots);
         if (mine !== attempt) return slot();
         release = slot;
         const own = new AbortController();

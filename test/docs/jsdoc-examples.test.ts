@@ -165,6 +165,10 @@ function selfContained(code: string): string {
   });
 }
 
+const texts = new Map<string, string>();
+/** A source's text, read once. */
+const textOf = (rel: string) => texts.get(rel) ?? texts.set(rel, readFileSync(at(rel), 'utf8')).get(rel)!;
+
 /** An example of a few statements: its free names imported from `search` (first hit) or declared from CONTEXT, inside an async function. */
 function withContext(code: string, rel: string, search: string[], exportNames: (rel: string) => Set<string>): string {
   const imports = new Map<string, string[]>();
@@ -172,7 +176,7 @@ function withContext(code: string, rel: string, search: string[], exportNames: (
   for (const name of identifiers(code)) {
     const own = exportNames(rel).has(name);
     // Anywhere else: the one module that declares it (others may re-export it).
-    const declares = (f: string) => new RegExp(`export (async )?(function\\*?|const|class|interface|type) ${name}\\b`).test(readFileSync(at(f), 'utf8'));
+    const declares = (f: string) => new RegExp(`export (async )?(function\\*?|const|class|interface|type) ${name}\\b`).test(textOf(f));
     const candidates = sources.filter((f) => exportNames(f).has(name) && declares(f));
     const from = own
       ? rel

@@ -72,6 +72,37 @@ async function startServer(page: string, env: Record<string, string>): Promise<{
   return { url, child };
 }
 
+/**
+ * Serves the built consumer page `name` from the user's server (parts of 256
+ * KiB, each delayed 40 ms, so a push can be paused midway), opens it in a
+ * fresh Chromium and runs `fn`; closes both whatever happens.
+ */
+async function inPage(name: 'uppy' | 'react', fn: (page: Page, url: string) => Promise<void>): Promise<void> {
+  const { url, child } = await startServer(`${name}-page`, { PART_SIZE: String(256 << 10), PART_DELAY_MS: '40' });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    page.on('pageerror', (e) => process.stderr.write(`chromium: ${e.message}\n`));
+    await page.goto(`${url}/`);
+    await fn(page, url);
+  } finally {
+    await browser.close();
+    child.kill('SIGTERM');
+  }
+}
+
+/** The first Uppy `upload-success` or `upload-error` the page recorded. */
+const outcome = async (page: Page) =>
+  (
+    await page.waitForFunction(
+      () => (window as unknown as { events: { type: string }[] }).events.find((e) => e.type === 'success' || e.type === 'error'),
+      null,
+      {
+        timeout: 60_000,
+      },
+    )
+  ).jsonValue();
+
 const received = async (url: string) => ((await (await fetch(`${url}/received`)).json()) as { bytes: number }).bytes;
 
 /** A file and its edited version: 256 KiB inserted at 3 MiB and 4 KiB overwritten near the end. */
@@ -140,12 +171,7 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
       mkdirSync(join(files, dir), { recursive: true });
       writeFileSync(join(files, dir, 'disk.img'), bytes);
     }
-    const { url, child } = await startServer('uppy-page', { PART_SIZE: String(256 << 10), PART_DELAY_MS: '40' });
-    const browser = await launchChromium();
-    try {
-      const page = await browser.context.newPage();
-      page.on('pageerror', (e) => process.stderr.write(`chromium: ${e.message}\n`));
-      await page.goto(`${url}/`);
+    await inPage('uppy', async (page, url) => {
       const upload = async (path: string) => {
         await page.evaluate(() => {
           (window as unknown as { uppy: { clear(): void } }).uppy.clear();
@@ -154,10 +180,6 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
         await page.locator('.uppy-Dashboard-input').first().setInputFiles(path);
         await page.locator('.uppy-StatusBar-actionBtn--upload').click();
       };
-      const success = (page: Page) =>
-        page.waitForFunction(() => (window as unknown as { events: { type: string }[] }).events.find((e) => e.type === 'success' || e.type === 'error'), null, {
-          timeout: 60_000,
-        });
 
       // First upload, paused once a few parts have landed, then resumed from the Dashboard.
       await upload(join(files, 'v1/disk.img'));
@@ -167,7 +189,7 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
       await new Promise((r) => setTimeout(r, 700));
       expect(await received(url)).toBeLessThan(pausedAt + (2 << 20)); // paused: at most the parts in flight still land
       await page.locator('[aria-label="Resume"]').first().click();
-      const first = (await (await success(page)).jsonValue()) as { type: string; body: { literalBytes: number; size: number }; uploadURL: string };
+      const first = (await outcome(page)) as { type: string; body: { literalBytes: number; size: number }; uploadURL: string };
       expect(first.type).toBe('success');
       expect(first.body.size).toBe(v1.length);
       expect((await page.evaluate(() => (window as unknown as { lastProgress: { resumed: boolean } }).lastProgress)).resumed).toBe(true);
@@ -181,7 +203,7 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
 
       // The edited version under the same name (the key): only the change goes.
       await upload(join(files, 'v2/disk.img'));
-      const second = (await (await success(page)).jsonValue()) as { type: string; body: { literalBytes: number; matchedBytes: number } };
+      const second = (await outcome(page)) as { type: string; body: { literalBytes: number; matchedBytes: number } };
       expect(second.type).toBe('success');
       const secondBytes = (await received(url)) - firstBytes;
       expect(Buffer.from(await (await fetch(`${url}/stored/disk.img`)).arrayBuffer()).equals(v2)).toBe(true);
@@ -196,10 +218,7 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
       console.log(`edited 12 MiB file: Uppy plugin sent ${secondBytes} bytes, the CLI ${cliBytes}`);
       expect(secondBytes).toBeLessThanOrEqual(cliBytes * 1.1);
       expect(second.body.literalBytes).toBeLessThan(v2.length / 10);
-    } finally {
-      await browser.close();
-      child.kill('SIGTERM');
-    }
+    });
   }, 180_000);
 
   it('should resume an upload cut by a reload when Golden Retriever restores the file, sending only what had not landed', async () => {
@@ -207,35 +226,19 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
     const bytes = Buffer.from(randomBytes(8 << 20, 351)); // Golden Retriever keeps files up to 10 MiB in IndexedDB
     const path = join(work, 'restored.bin');
     writeFileSync(path, bytes);
-    const { url, child } = await startServer('uppy-page', { PART_SIZE: String(256 << 10), PART_DELAY_MS: '40' });
-    const browser = await launchChromium();
-    try {
-      const page = await browser.context.newPage();
-      page.on('pageerror', (e) => process.stderr.write(`chromium: ${e.message}\n`));
-      await page.goto(`${url}/`);
+    await inPage('uppy', async (page, url) => {
       await page.locator('.uppy-Dashboard-input').first().setInputFiles(path);
       await page.locator('.uppy-StatusBar-actionBtn--upload').click();
       await page.waitForFunction(() => ((window as unknown as { lastProgress?: { literalBytesSent: number } }).lastProgress?.literalBytesSent ?? 0) > 2 << 20);
       await page.reload();
       // Restored: the Dashboard offers to go on; the plugin finds the session kept for this endpoint and key.
       await page.locator('.uppy-StatusBar-actionBtn--upload').click({ timeout: 20_000 });
-      const done = (await (
-        await page.waitForFunction(
-          () => (window as unknown as { events: { type: string }[] }).events.find((e) => e.type === 'success' || e.type === 'error'),
-          null,
-          {
-            timeout: 60_000,
-          },
-        )
-      ).jsonValue()) as { type: string; name: string };
+      const done = (await outcome(page)) as { type: string; name: string };
       expect(done).toMatchObject({ type: 'success', name: 'restored.bin' });
       expect((await page.evaluate(() => (window as unknown as { lastProgress: { resumed: boolean } }).lastProgress)).resumed).toBe(true);
       expect(await received(url)).toBeLessThan(bytes.length * 1.1);
       expect(Buffer.from(await (await fetch(`${url}/stored/restored.bin`)).arrayBuffer()).equals(bytes)).toBe(true);
-    } finally {
-      await browser.close();
-      child.kill('SIGTERM');
-    }
+    });
   }, 180_000);
 
   it('should retry from the Dashboard after a failure, resuming the session, and delete the session on cancel', async () => {
@@ -243,12 +246,7 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
     const bytes = Buffer.from(randomBytes(6 << 20, 371));
     const path = join(work, 'retried.bin');
     writeFileSync(path, bytes);
-    const { url, child } = await startServer('uppy-page', { PART_SIZE: String(256 << 10), PART_DELAY_MS: '40' });
-    const browser = await launchChromium();
-    try {
-      const page = await browser.context.newPage();
-      page.on('pageerror', (e) => process.stderr.write(`chromium: ${e.message}\n`));
-      await page.goto(`${url}/`);
+    await inPage('uppy', async (page, url) => {
       const events = () =>
         page.evaluate(() => (window as unknown as { events: { type: string; message?: string }[] }).events.filter((e) => e.type !== 'progress'));
       // Every commit refused by the network: the push fails after its parts landed, and Uppy shows Retry.
@@ -277,10 +275,7 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
       await page.locator('.uppy-StatusBar button[data-cy="cancel"]').click();
       await page.waitForFunction(async () => (await (window as unknown as { unfinished(): Promise<string[]> }).unfinished()).length === 0);
       await expect.poll(async () => (await fetch(`${url}/sync/v1/sessions/${encodeURIComponent(session)}`)).status).toBe(404);
-    } finally {
-      await browser.close();
-      child.kill('SIGTERM');
-    }
+    });
   }, 180_000);
 
   it('should build examples/uppy and upload through its Dashboard, served by deltaflare serve: an edit sends only the change', async () => {
@@ -342,12 +337,7 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
     const bytes = Buffer.from(randomBytes(8 << 20, 401));
     const path = join(work, 'react.bin');
     writeFileSync(path, bytes);
-    const { url, child } = await startServer('react-page', { PART_SIZE: String(256 << 10), PART_DELAY_MS: '40' });
-    const browser = await launchChromium();
-    try {
-      const page = await browser.context.newPage();
-      page.on('pageerror', (e) => process.stderr.write(`chromium: ${e.message}\n`));
-      await page.goto(`${url}/`);
+    await inPage('react', async (page, url) => {
       await page.locator('#file').setInputFiles(path);
       await page.locator('#start').click();
       await page.waitForFunction(
@@ -366,9 +356,6 @@ console.log(renderToString(createElement(Upload)), typeof Worker, typeof indexed
       expect(state.result.size).toBe(bytes.length);
       expect(await received(url)).toBeLessThan(bytes.length * 1.1);
       expect(Buffer.from(await (await fetch(`${url}/stored/react.bin`)).arrayBuffer()).equals(bytes)).toBe(true);
-    } finally {
-      await browser.close();
-      child.kill('SIGTERM');
-    }
+    });
   }, 180_000);
 });
